@@ -1,0 +1,114 @@
+# wsc - build, test, fuzz and bench. `make help` lists the targets.
+#
+# Everything is found by wildcard, so adding a file needs no edit here:
+#   src/common/*.c src/native/*.c  -> $(BUILD)/libwsc.a, $(BUILD)/libwsc.so
+#   tests/unit/*.c                 -> one C test program each, run by `make test`
+#   tests/progs/*.c                -> helper programs the node tests spawn
+#   tests/interop/*.test.mjs       -> node --test suites (WSC_BUILD = build dir)
+#   tests/fuzz/*.c                 -> libFuzzer targets (corpus: tests/fuzz/corpus/NAME)
+#   examples/*.c, bench/*.c        -> programs in $(BUILD)/examples, $(BUILD)/bench
+
+SHELL   := /bin/bash
+CC      ?= cc
+BUILD   ?= build/native
+SAN     ?=
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS_ALL := -Iinclude -Isrc -D_GNU_SOURCE
+CFLAGS_ALL := -std=c11 $(WARN) -fPIC -pthread -fvisibility=hidden $(CFLAGS)
+LDLIBS  := -lcrypto -lpthread
+ifeq ($(SAN),1)
+CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC  := $(wildcard src/common/*.c src/native/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
+PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
+FUZZ_SECONDS ?= 60
+
+.PHONY: all lib test check unit interop fuzz fuzz-regress examples bench deps clean help
+.DEFAULT_GOAL := all
+
+all: lib
+lib: $(BUILD)/libwsc.a $(BUILD)/libwsc.so
+
+help:
+	@echo "make            build $(BUILD)/libwsc.a and libwsc.so"
+	@echo "make test       install what is missing, then run every test (plain and ASan+UBSan builds)"
+	@echo "make examples   build the examples into $(BUILD)/examples"
+	@echo "make bench      run the benchmarks and print the tables"
+	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60) each"
+	@echo "make clean      remove build/"
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d)
+
+$(BUILD)/libwsc.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libwsc.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libwsc.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Programs link the static library so they run from the build tree.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libwsc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
+$(BUILD)/tests/progs/%: tests/progs/%.c $(BUILD)/libwsc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libwsc.a
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libwsc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O3 $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
+
+examples: $(EXAMPLES)
+
+deps:
+	@bash scripts/deps.sh
+
+# `make test`: the README's test command. Installs what is missing, then runs
+# the whole suite on the normal build and again under ASan + UBSan.
+test: deps
+	@$(MAKE) --no-print-directory check BUILD=build/native
+	@$(MAKE) --no-print-directory check BUILD=build/asan SAN=1
+	@$(MAKE) --no-print-directory fuzz-regress
+	@echo "make test: all passed"
+
+check: lib $(UNIT) $(PROGS) $(EXAMPLES)
+	@echo "== unit tests ($(BUILD))"
+	@for t in $(UNIT); do echo "-- $$t"; $$t || exit 1; done
+	@echo "== interop tests ($(BUILD))"
+	WSC_BUILD=$(BUILD) node --test --test-concurrency=1 tests/interop/
+
+# Fuzzing needs clang's libFuzzer. fuzz-regress replays the seed corpus only.
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS_ALL) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) -o $@ $(LDLIBS)
+
+fuzz-regress: $(FUZZERS)
+	@echo "== fuzz targets over their seed corpus"
+	@for f in $(FUZZERS); do n=$$(basename $$f); echo "-- $$n"; \
+	  $$f -runs=0 tests/fuzz/corpus/$$n >/dev/null 2>build/fuzz/$$n.log || { cat build/fuzz/$$n.log; exit 1; }; done
+
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+	  echo "== fuzzing $$n for $(FUZZ_SECONDS)s (new inputs go to build/fuzz/corpus/$$n)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' || exit 1; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
+
+bench: deps lib $(BENCHES)
+	@bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build

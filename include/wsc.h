@@ -1,0 +1,391 @@
+/*
+ * wsc.h - the whole public API of wsc, a WebSocket library in C.
+ *
+ * One header for both backends:
+ *   native  RFC 6455 over POSIX sockets (client and server), built with cc.
+ *   wasm    the browser's (or Node's) WebSocket object, built with emcc.
+ * The API follows Go's coder/websocket. This header is the reference manual:
+ * every function says what it does natively and, under "Wasm:", where the
+ * browser backend differs.
+ *
+ * Conventions
+ *   - Functions that can fail return 0 on success or a negative WSC_E... code.
+ *     wsc_strerror() names a code; wsc_last_error() gives a sentence saying what
+ *     failed and why (thread-local, also set when wsc_dial/wsc_accept fail).
+ *   - Blocking calls take `int timeout_ms`: -1 waits forever, 0 never blocks
+ *     (WSC_EAGAIN when it would), > 0 is a deadline (WSC_ETIMEDOUT). A read that
+ *     times out never damages the connection: call it again to continue, even
+ *     in the middle of a message. Every other failure closes the connection
+ *     with a fitting status code.
+ *   - Option structs are zero-initialisable: {0} or NULL means the defaults.
+ *   - Threads (native): one reader at a time; any number of threads may write,
+ *     ping and close concurrently. Messages from concurrent writers never
+ *     interleave. wsc_close and wsc_close_now unblock a blocked reader.
+ *   - Ownership: the library keeps no pointer you pass in after a call returns.
+ *     Data returned by a read points into the connection's own buffer and stays
+ *     valid until the next read call on that connection. Text messages are
+ *     NUL-terminated too (the length excludes the NUL).
+ */
+#ifndef WSC_H
+#define WSC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(__EMSCRIPTEN__)
+#define WSC_API __attribute__((visibility("default")))
+#else
+#define WSC_API
+#endif
+
+#define WSC_VERSION_MAJOR 0
+#define WSC_VERSION_MINOR 1
+#define WSC_VERSION_PATCH 0
+#define WSC_VERSION_STRING "0.1.0"
+
+/* ---- Errors --------------------------------------------------------------- */
+
+enum {
+    WSC_OK = 0,
+    WSC_EINVAL = -1,     /* bad argument, bad URL, or call in the wrong state */
+    WSC_ENOMEM = -2,     /* out of memory */
+    WSC_EAGAIN = -3,     /* timeout_ms was 0 and the call would have blocked */
+    WSC_ETIMEDOUT = -4,  /* the deadline passed */
+    WSC_ECLOSED = -5,    /* the connection is closed; see wsc_close_status() */
+    WSC_EPROTO = -6,     /* the peer broke the protocol (we closed with 1002/1007) */
+    WSC_EMSGSIZE = -7,   /* a message exceeded the read limit (we closed with 1009) */
+    WSC_EIO = -8,        /* the socket failed (the detail has the errno text) */
+    WSC_EDNS = -9,       /* the host name could not be resolved */
+    WSC_ECONNECT = -10,  /* no address of the host accepted the connection */
+    WSC_EHANDSHAKE = -11,/* the HTTP upgrade failed (bad status, headers or key) */
+    WSC_ETLS = -12,      /* TLS failed (certificate, host name, handshake) */
+    WSC_ENOTSUP = -13,   /* not supported by this backend or build */
+    WSC_EBUSY = -14      /* another thread is reading, or a message is being written */
+};
+
+/* The name of an error code, e.g. "WSC_ETIMEDOUT: timed out". Never NULL. */
+WSC_API const char *wsc_strerror(int err);
+
+/* A sentence describing the last failure on this thread: what failed and why
+ * (HTTP status, errno text, certificate problem...). Valid until the next wsc
+ * call on this thread. "" when nothing failed yet. */
+WSC_API const char *wsc_last_error(void);
+
+/* ---- Types and constants -------------------------------------------------- */
+
+typedef struct wsc_conn wsc_conn;
+
+typedef enum { WSC_TEXT = 1, WSC_BINARY = 2 } wsc_msg_type;
+
+typedef enum {
+    WSC_STATE_CONNECTING = 0, /* dial with nonblocking = true, handshake not done */
+    WSC_STATE_OPEN = 1,
+    WSC_STATE_CLOSING = 2,    /* we sent a close frame and wait for the peer's */
+    WSC_STATE_CLOSED = 3
+} wsc_state;
+
+/* Close status codes (RFC 6455 section 7.4, Go's StatusCode names). */
+enum {
+    WSC_STATUS_NORMAL_CLOSURE = 1000,
+    WSC_STATUS_GOING_AWAY = 1001,
+    WSC_STATUS_PROTOCOL_ERROR = 1002,
+    WSC_STATUS_UNSUPPORTED_DATA = 1003,
+    WSC_STATUS_NO_STATUS_RCVD = 1005,      /* never sent: peer's close had no code */
+    WSC_STATUS_ABNORMAL_CLOSURE = 1006,    /* never sent: no close frame at all */
+    WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA = 1007,
+    WSC_STATUS_POLICY_VIOLATION = 1008,
+    WSC_STATUS_MESSAGE_TOO_BIG = 1009,
+    WSC_STATUS_MANDATORY_EXTENSION = 1010,
+    WSC_STATUS_INTERNAL_ERROR = 1011,
+    WSC_STATUS_SERVICE_RESTART = 1012,
+    WSC_STATUS_TRY_AGAIN_LATER = 1013,
+    WSC_STATUS_BAD_GATEWAY = 1014,
+    WSC_STATUS_TLS_HANDSHAKE = 1015        /* never sent */
+};
+
+typedef enum {
+    WSC_COMPRESSION_DISABLED = 0,
+    WSC_COMPRESSION_CONTEXT_TAKEOVER = 1,
+    WSC_COMPRESSION_NO_CONTEXT_TAKEOVER = 2
+} wsc_compression;
+
+/* "text", "binary", or "unknown". */
+WSC_API const char *wsc_msg_type_string(wsc_msg_type type);
+/* "NormalClosure", "GoingAway", ... as Go names them; "StatusCode(4000)" style
+ * for codes without a name (the string lives in thread-local storage). */
+WSC_API const char *wsc_status_string(int code);
+
+/* An HTTP header line. */
+typedef struct {
+    const char *name;
+    const char *value;
+} wsc_header;
+
+/* Called on the reading thread for every ping received. Return false to not
+ * answer it with a pong. The payload is valid only during the call. */
+typedef bool (*wsc_ping_fn)(void *user, const void *payload, size_t len);
+/* Called on the reading thread for every pong received. */
+typedef void (*wsc_pong_fn)(void *user, const void *payload, size_t len);
+
+/* TLS settings (wss:// and https://). Not built yet: a wss/https URL fails with
+ * WSC_ENOTSUP until TLS lands. Wasm: ignored, the browser decides. */
+typedef struct {
+    const char *ca_file;         /* PEM bundle to trust instead of the system store */
+    const char *ca_dir;          /* hashed directory to trust instead */
+    const char *cert_file;       /* optional client certificate (PEM) */
+    const char *key_file;        /* its private key (PEM) */
+    bool insecure_skip_verify;   /* tests only: accept any certificate */
+} wsc_tls_options;
+
+/* ---- Dialing (client) ---------------------------------------------------- */
+
+typedef struct {
+    const wsc_header *headers;   /* extra request headers (Wasm: ignored) */
+    size_t n_headers;
+    const char *host;            /* Host header override (Wasm: ignored) */
+    const char *const *subprotocols; /* offered, in order of preference */
+    size_t n_subprotocols;
+    wsc_compression compression; /* permessage-deflate: not built yet, a mode
+                                    other than DISABLED returns WSC_ENOTSUP.
+                                    Wasm: ignored, the browser decides. */
+    int compression_threshold;   /* bytes; 0: 512 without, 128 with takeover */
+    int handshake_timeout_ms;    /* connect + TLS + HTTP; 0: 30000, -1: none */
+    size_t max_response_head;    /* bytes of HTTP response head; 0: 16384 */
+    wsc_ping_fn on_ping;         /* NULL: always answer pings */
+    wsc_pong_fn on_pong;
+    void *user;                  /* passed to on_ping / on_pong */
+    bool nonblocking;            /* return at once in WSC_STATE_CONNECTING; see
+                                    wsc_get_state. Name resolution still blocks. */
+    wsc_tls_options tls;
+} wsc_dial_options;
+
+/* The HTTP response to the upgrade request. Everything in it is owned by it
+ * and freed by wsc_response_free. */
+typedef struct {
+    int status;                  /* 101 on success, 0 if no response came */
+    wsc_header *headers;
+    size_t n_headers;
+    char *body;                  /* up to 1024 bytes of body, failures only */
+    size_t body_len;
+} wsc_response;
+
+/* Frees what wsc_dial put in *resp and zeroes it. NULL is fine. */
+WSC_API void wsc_response_free(wsc_response *resp);
+
+/* Opens a WebSocket connection to `url` (ws://, wss://, http://, https://;
+ * IPv6 literals in brackets; default ports 80/443; path and query kept; a
+ * #fragment is dropped). Tries every address the name resolves to, with
+ * TCP_NODELAY. On success *out is the connection (free with wsc_conn_free).
+ * resp may be NULL; otherwise it receives the status and headers of the
+ * response, and up to 1024 bytes of its body when the upgrade was refused
+ * (free it with wsc_response_free whether or not the dial succeeded).
+ * Errors: WSC_EINVAL (URL), WSC_EDNS, WSC_ECONNECT, WSC_ETIMEDOUT,
+ * WSC_EHANDSHAKE (status not 101, bad Sec-WebSocket-Accept, a subprotocol or
+ * extension we did not offer), WSC_ETLS, WSC_ENOTSUP.
+ * With opts->nonblocking the call returns 0 at once with the connection in
+ * WSC_STATE_CONNECTING; resp then only says 0 and the handshake goes on.
+ * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed)
+ * and waits for open or failure; resp reports 101 and no headers; headers,
+ * host, compression and TLS options are ignored. */
+WSC_API int wsc_dial(const char *url, const wsc_dial_options *opts,
+                     wsc_conn **out, wsc_response *resp);
+
+/* ---- Accepting (server) -------------------------------------------------- */
+
+typedef struct {
+    const char *const *subprotocols; /* supported, in order of preference; the
+                                        first one the client offers is chosen */
+    size_t n_subprotocols;
+    /* Allowed cross-origin requests: case-insensitive globs ('*', '?') matched
+     * against the Origin's host, or against "scheme://host" when the pattern
+     * contains "://". A request whose Origin host equals its Host header is
+     * always allowed; one without Origin too. Others get 403. */
+    const char *const *origin_patterns;
+    size_t n_origin_patterns;
+    bool insecure_skip_verify;   /* accept any Origin (not recommended) */
+    wsc_compression compression; /* not built yet: ignored, never negotiated */
+    int compression_threshold;
+    int handshake_timeout_ms;    /* whole request must arrive; 0: 10000, -1: none */
+    size_t max_request_head;     /* bytes of HTTP request head; 0: 8192 */
+    const wsc_header *headers;   /* extra headers for the 101 response */
+    size_t n_headers;
+    wsc_ping_fn on_ping;
+    wsc_pong_fn on_pong;
+    void *user;
+} wsc_accept_options;
+
+/* Reads the HTTP/1.1 upgrade request from the connected socket `fd` and
+ * answers it: 101 on success, else 400 (malformed), 403 (refused origin),
+ * 405 (not GET), 426 with "Sec-WebSocket-Version: 13" (other version), 431
+ * (head too large), 408 (handshake timeout). On success the connection owns
+ * fd (wsc_conn_free closes it); on failure fd is left open for the caller.
+ * The socket is switched to non-blocking mode.
+ * Wasm: always fails with WSC_ENOTSUP. */
+WSC_API int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out);
+
+/* Like wsc_accept, for servers that already read bytes from fd themselves
+ * (their own HTTP router): `head` holds those bytes (the start of the request,
+ * complete or not), copied before the call returns. */
+WSC_API int wsc_accept_with(int fd, const void *head, size_t head_len,
+                            const wsc_accept_options *opts, wsc_conn **out);
+
+/* The request target of the upgrade ("/path?query"). Client side: the target
+ * that was requested. Wasm: the URL's path and query. */
+WSC_API const char *wsc_request_target(const wsc_conn *c);
+
+/* The value of a header of the handshake's *other* side: on a server the
+ * client's request header, on a client the server's response header. The first
+ * one when repeated, NULL when absent. Case-insensitive name.
+ * Wasm: always NULL. */
+WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
+
+/* ---- Reading ------------------------------------------------------------- */
+
+/* Reads one whole message. *data points into the connection's buffer, valid
+ * until the next read call on c; text is NUL-terminated as well. Pings are
+ * answered and pongs delivered while waiting. Errors: WSC_EAGAIN /
+ * WSC_ETIMEDOUT (connection still usable; the partial message is kept),
+ * WSC_ECLOSED (the close handshake happened: see wsc_close_status),
+ * WSC_EMSGSIZE (read limit, closed with 1009), WSC_EPROTO (closed with 1002 or
+ * 1007), WSC_EIO, WSC_EBUSY (another reader).
+ * Wasm: copies the next queued message. */
+WSC_API int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type,
+                     const void **data, size_t *len);
+
+/* Streaming read, step 1: waits for the next message to start and gives its
+ * type. Any unread rest of the previous message is skipped.
+ * Step 2: wsc_reader_read copies up to `cap` bytes of the message into buf
+ * and returns how many (> 0), 0 at the end of the message, or a negative
+ * error. Text is validated as UTF-8 as it streams. The read limit applies to
+ * the whole message. Same errors as wsc_read.
+ * Wasm: the same over the queued message. */
+WSC_API int wsc_reader_next(wsc_conn *c, int timeout_ms, wsc_msg_type *type);
+WSC_API ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap,
+                                  int timeout_ms);
+
+/* Largest message accepted, in bytes (default 32768; -1: no limit). A larger
+ * message fails the read with WSC_EMSGSIZE and closes with 1009.
+ * Wasm: enforced as messages arrive. */
+WSC_API void wsc_set_read_limit(wsc_conn *c, int64_t limit);
+
+/* From now on a background thread reads: it answers pings, delivers pongs to
+ * wsc_ping, finishes the close handshake, and closes with 1008 if a data
+ * message arrives. Use it on connections that only write. Later reads fail
+ * with WSC_EINVAL. Returns WSC_EBUSY if a read is in progress.
+ * Wasm: data messages arriving later close the connection with 1008. */
+WSC_API int wsc_close_read(wsc_conn *c);
+
+/* ---- Writing ------------------------------------------------------------- */
+
+/* Sends one message as a single frame. Blocks until it is written (waiting for
+ * any message another thread is writing). With timeout 0, a message that only
+ * partly fits in the socket is still accepted: the rest is kept and sent by
+ * the next write, wsc_flush, or read call. Outgoing text is not validated.
+ * Errors: WSC_EAGAIN / WSC_ETIMEDOUT if nothing was sent (connection usable);
+ * WSC_ECLOSED, WSC_EIO.
+ * Wasm: WebSocket.send of a copy. */
+WSC_API int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data,
+                      size_t len, int timeout_ms);
+
+/* Streaming write: begin a message (waits up to timeout_ms for other writers
+ * to finish theirs), write its pieces, end it. Each wsc_writer_write sends one
+ * frame (an empty piece sends nothing); wsc_writer_end sends the final frame.
+ * Other threads' messages wait until wsc_writer_end; pings, pongs and close
+ * frames may go out between the frames. The pieces block without deadline
+ * beyond the begin call's timeout_ms (which also bounds each piece when > 0).
+ * Wasm: the pieces are buffered and sent as one message at wsc_writer_end. */
+WSC_API int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms);
+WSC_API int wsc_writer_write(wsc_conn *c, const void *data, size_t len);
+WSC_API int wsc_writer_end(wsc_conn *c);
+
+/* Sends what a timeout-0 write left pending. WSC_EAGAIN if some remains.
+ * Use wsc_want_write() to know whether to poll wsc_fd() for POLLOUT.
+ * Wasm: returns 0 (the browser buffers). */
+WSC_API int wsc_flush(wsc_conn *c, int timeout_ms);
+WSC_API bool wsc_want_write(const wsc_conn *c);
+
+/* Sends a ping and waits for its pong. The pong is read by whichever thread
+ * is reading (a concurrent wsc_read, or wsc_close_read): without a reader the
+ * ping times out. Many pings may be in flight. Wasm: does nothing, returns 0. */
+WSC_API int wsc_ping(wsc_conn *c, int timeout_ms);
+
+/* ---- Closing ------------------------------------------------------------- */
+
+/* The close handshake: sends a close frame with `code` and `reason` (at most
+ * 123 bytes, else WSC_EINVAL), waits up to 5 s for it to be written and up to
+ * 5 s for the peer's close frame (data arriving meanwhile is discarded), then
+ * closes the socket. If another thread is reading, that reader receives the
+ * peer's close and returns WSC_ECLOSED. Later calls return WSC_ECLOSED and do
+ * nothing. code 0 sends a close frame without a code; otherwise it must be
+ * 1000-1003, 1007-1014 or 3000-4999.
+ * Wasm: WebSocket.close(code, reason), waiting for the close event; codes the
+ * browser refuses (1001-1014) are sent as 4000 + (code - 1000), e.g. 1008 as
+ * 4008, and reported to the peer like that. */
+WSC_API int wsc_close(wsc_conn *c, int code, const char *reason);
+
+/* Closes the socket at once without a close handshake and unblocks any
+ * thread blocked on c. Later calls return WSC_ECLOSED.
+ * Wasm: wsc_close(c, 1001, ""). */
+WSC_API int wsc_close_now(wsc_conn *c);
+
+/* The code of the peer's close frame: 1005 if it had none, -1 if none was
+ * received (also after an abnormal end). */
+WSC_API int wsc_close_status(const wsc_conn *c);
+/* The reason of the peer's close frame ("" if none); valid until
+ * wsc_conn_free. */
+WSC_API const char *wsc_close_reason(const wsc_conn *c);
+
+/* Closes now if still open and frees everything. Call once, after every other
+ * call on c has returned. NULL is fine. */
+WSC_API void wsc_conn_free(wsc_conn *c);
+
+/* ---- State and introspection -------------------------------------------- */
+
+/* The connection's state. For a nonblocking dial in WSC_STATE_CONNECTING it
+ * also advances the handshake without blocking (so a frame loop can call it
+ * every frame); on failure the state becomes WSC_STATE_CLOSED and
+ * wsc_last_error() says why. Wasm: the WebSocket's readyState. */
+WSC_API wsc_state wsc_get_state(wsc_conn *c);
+
+/* The subprotocol the server chose, "" when none. */
+WSC_API const char *wsc_subprotocol(const wsc_conn *c);
+
+/* The socket, for the caller's own poll loop: poll for POLLIN, and for POLLOUT
+ * while wsc_want_write() or the state is CONNECTING, then call the functions
+ * with timeout 0. Do not read, write or close it yourself. Wasm: -1. */
+WSC_API int wsc_fd(const wsc_conn *c);
+
+/* ---- Byte streams over messages (Go's NetConn) -------------------------- */
+
+typedef struct wsc_stream wsc_stream;
+
+/* A byte stream over the messages of one type on c (which it borrows: free c
+ * only after wsc_stream_close). Reads cross message boundaries; a 1000 or 1001
+ * close reads as end of stream; a message of the other type closes c with
+ * 1003. Each write sends one message. */
+WSC_API int wsc_stream_open(wsc_conn *c, wsc_msg_type type, wsc_stream **out);
+/* > 0 bytes read, 0 end of stream, < 0 error. */
+WSC_API ptrdiff_t wsc_stream_read(wsc_stream *s, void *buf, size_t cap,
+                                  int timeout_ms);
+/* Sends buf as one message; returns len or a negative error. */
+WSC_API ptrdiff_t wsc_stream_write(wsc_stream *s, const void *buf, size_t len,
+                                   int timeout_ms);
+/* Closes the connection with 1000 (if still open) and frees the stream. */
+WSC_API int wsc_stream_close(wsc_stream *s);
+
+/* Native: a real socket for libraries that want a file descriptor. Returns
+ * one end of a socketpair whose bytes a background thread pumps to and from
+ * messages of `type` on c. The caller owns *fd: closing it closes c with 1000
+ * when its pending bytes are sent. wsc_conn_free(c) waits for the pump.
+ * Wasm: WSC_ENOTSUP. */
+WSC_API int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WSC_H */

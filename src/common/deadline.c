@@ -1,0 +1,47 @@
+/* deadline.c - monotonic-clock deadlines for the timeout_ms arguments. */
+#include <time.h>
+
+#include "wsc.h"
+#include "common/deadline.h"
+
+int64_t wsc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+wsc_deadline wsc_deadline_in(int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return WSC_FOREVER;
+    if (timeout_ms == 0)
+        return WSC_NOWAIT;
+    return wsc_now_ms() + timeout_ms;
+}
+
+int wsc_deadline_left(wsc_deadline d)
+{
+    if (d == WSC_FOREVER)
+        return -1;
+    if (d == WSC_NOWAIT)
+        return 0;
+    int64_t left = d - wsc_now_ms();
+    if (left <= 0)
+        return 0;
+    return left > 0x7FFFFFFF ? 0x7FFFFFFF : (int)left;
+}
+
+int wsc_deadline_error(wsc_deadline d)
+{
+    return d == WSC_NOWAIT ? WSC_EAGAIN : WSC_ETIMEDOUT;
+}
+
+wsc_deadline wsc_deadline_min(wsc_deadline a, wsc_deadline b)
+{
+    if (a == WSC_FOREVER)
+        return b;
+    if (b == WSC_FOREVER)
+        return a;
+    return a < b ? a : b;
+}

@@ -1,0 +1,27 @@
+/* deadline.h - turning timeout_ms arguments into absolute deadlines. */
+#ifndef WSC_DEADLINE_H
+#define WSC_DEADLINE_H
+
+#include <stdint.h>
+
+/* A deadline: WSC_FOREVER, WSC_NOWAIT, or a CLOCK_MONOTONIC time in ms (> 0). */
+typedef int64_t wsc_deadline;
+#define WSC_FOREVER ((wsc_deadline)-1)
+#define WSC_NOWAIT ((wsc_deadline)0)
+
+int64_t wsc_now_ms(void);
+
+/* timeout_ms (-1, 0, > 0) to a deadline. */
+wsc_deadline wsc_deadline_in(int timeout_ms);
+
+/* Milliseconds left for poll(): -1 forever, 0 when passed or WSC_NOWAIT. */
+int wsc_deadline_left(wsc_deadline d);
+
+/* The error for a deadline that passed: WSC_EAGAIN for WSC_NOWAIT, else
+ * WSC_ETIMEDOUT. */
+int wsc_deadline_error(wsc_deadline d);
+
+/* The earlier of two deadlines. */
+wsc_deadline wsc_deadline_min(wsc_deadline a, wsc_deadline b);
+
+#endif

@@ -1,0 +1,14 @@
+/* error.h - error codes to names, and the thread-local detail of the last failure. */
+#ifndef WSC_ERROR_H
+#define WSC_ERROR_H
+
+/* Records a detail sentence (printf format) for wsc_last_error() on this
+ * thread and returns `code`, so callers can write
+ *     return wsc_fail(WSC_EINVAL, "port %d out of range", port);          */
+int wsc_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Clears the detail (called on success paths that should not leave stale text). */
+void wsc_clear_error(void);
+
+#endif

@@ -1,0 +1,29 @@
+/* url.h - parsing ws://, wss://, http:// and https:// URLs. */
+#ifndef WSC_URL_H
+#define WSC_URL_H
+
+#include <stdbool.h>
+
+/* A parsed URL. All strings are owned by the struct (freed by wsc_url_free). */
+typedef struct {
+    bool tls;          /* wss or https */
+    char *host;        /* host name or IP, IPv6 without brackets, lower case */
+    int port;          /* explicit port, else 80 / 443 */
+    char *target;      /* request target: path and query, "/" when empty;
+                          the #fragment is dropped */
+    char *host_header; /* value for the Host header: host, [v6] in brackets,
+                          ":port" only when not the scheme's default */
+    char *user;        /* userinfo before '@' (percent-decoded), NULL if none */
+    char *password;    /* after ':' in userinfo, NULL if none */
+} wsc_url;
+
+/* Parses `s` into *u (zeroed first). Returns 0, or WSC_EINVAL with a detail
+ * in `err` (err_size bytes, may be 0) for: unknown scheme (case-insensitive
+ * ws/wss/http/https), empty host, bad IPv6 literal, port not in 1-65535,
+ * spaces or control characters. On failure *u holds nothing to free. */
+int wsc_url_parse(const char *s, wsc_url *u, char *err, size_t err_size);
+
+/* Frees the strings of u and zeroes it. */
+void wsc_url_free(wsc_url *u);
+
+#endif

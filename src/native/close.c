@@ -1,0 +1,73 @@
+/* close.c - the closing handshake (wsc_close). */
+#include <string.h>
+
+#include "common/error.h"
+#include "common/utf8.h"
+#include "native/conn.h"
+
+int wsc_close(wsc_conn *c, int code, const char *reason)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    if (!reason)
+        reason = "";
+    size_t rlen = strlen(reason);
+    if (code == 0 ? rlen != 0 : !wsc_close_code_valid(code))
+        return wsc_fail(WSC_EINVAL, "close code %d cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)", code);
+    if (rlen > 123)
+        return wsc_fail(WSC_EINVAL, "close reason is %zu bytes, at most 123 fit", rlen);
+    if (wsc_utf8_feed(WSC_UTF8_ACCEPT, reason, rlen) != WSC_UTF8_ACCEPT)
+        return wsc_fail(WSC_EINVAL, "close reason is not valid UTF-8");
+
+    pthread_mutex_lock(&c->mu);
+    bool again = c->close_called;
+    bool send = !c->close_sent && atomic_load(&c->state) == WSC_STATE_OPEN;
+    c->close_called = true;
+    c->close_sent = c->close_sent || send;
+    pthread_mutex_unlock(&c->mu);
+    if (again)
+        return wsc_fail(WSC_ECLOSED, "wsc_close or wsc_close_now was already called");
+    if (atomic_load(&c->state) == WSC_STATE_CONNECTING || (!send && atomic_load(&c->state) == WSC_STATE_CLOSED)) {
+        wsc_conn_shutdown(c);
+        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+    }
+
+    if (send) {
+        uint8_t payload[125];
+        payload[0] = (uint8_t)(code >> 8);
+        payload[1] = (uint8_t)code;
+        memcpy(payload + 2, reason, rlen);
+        int r = wsc_send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0,
+                               wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+        if (r < 0) {
+            wsc_conn_shutdown(c);
+            return r;
+        }
+        int open = WSC_STATE_OPEN;
+        atomic_compare_exchange_strong(&c->state, &open, WSC_STATE_CLOSING);
+    }
+
+    /* Wait for the peer's close: read it ourselves unless a reader is running. */
+    wsc_deadline d = wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS);
+    pthread_mutex_lock(&c->mu);
+    while (!c->close_received && atomic_load(&c->state) != WSC_STATE_CLOSED) {
+        if (!c->reading) {
+            c->reading = true;
+            pthread_mutex_unlock(&c->mu);
+            wsc_read_drain(c, d);
+            pthread_mutex_lock(&c->mu);
+            c->reading = false;
+            pthread_cond_broadcast(&c->cond);
+            break;
+        }
+        if (wsc_conn_wait(c, d) < 0)
+            break;
+    }
+    bool answered = c->close_received;
+    pthread_mutex_unlock(&c->mu);
+    wsc_conn_shutdown(c);
+    if (!answered)
+        return wsc_fail(WSC_ETIMEDOUT, "the peer did not answer our close frame within 5 s");
+    wsc_clear_error();
+    return 0;
+}

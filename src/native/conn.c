@@ -1,0 +1,221 @@
+/* conn.c - connection lifetime, state, locks and the simple getters. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "native/conn.h"
+
+#define RBUF_SIZE 16384
+
+wsc_conn *wsc_conn_new(bool server)
+{
+    wsc_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->rbuf = malloc(RBUF_SIZE);
+    c->target = strdup("/");
+    c->subprotocol = strdup("");
+    if (!c->rbuf || !c->target || !c->subprotocol) {
+        free(c->rbuf);
+        free(c->target);
+        free(c->subprotocol);
+        free(c);
+        return NULL;
+    }
+    c->rcap = RBUF_SIZE;
+    c->server = server;
+    c->tr.fd = -1;
+    c->peer_code = -1;
+    c->read_limit = 32768;
+    c->keys_pos = sizeof c->keys;
+    atomic_init(&c->state, WSC_STATE_CONNECTING);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->frame_mu, NULL);
+    pthread_mutex_init(&c->dial_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return c;
+}
+
+void wsc_conn_shutdown(wsc_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    atomic_store(&c->state, WSC_STATE_CLOSED);
+    if (c->tr.ops)
+        c->tr.ops->shutdown(&c->tr);
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+
+    pthread_mutex_lock(&c->mu);
+    bool send_close = code != 0 && !c->close_sent && atomic_load(&c->state) != WSC_STATE_CLOSED;
+    c->close_sent = c->close_sent || send_close;
+    pthread_mutex_unlock(&c->mu);
+    if (send_close) {
+        uint8_t payload[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+        wsc_send_frame(c, WSC_OP_CLOSE, true, payload, 2, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+    }
+    wsc_conn_shutdown(c);
+    if (code)
+        return wsc_fail(err, "%s (closed with %d %s)", detail, code, wsc_status_string(code));
+    return wsc_fail(err, "%s", detail);
+}
+
+int wsc_reader_enter(wsc_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool busy = c->reading;
+    c->reading = true;
+    pthread_mutex_unlock(&c->mu);
+    if (busy)
+        return wsc_fail(WSC_EBUSY, "another thread is reading this connection");
+    return 0;
+}
+
+void wsc_reader_leave(wsc_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->reading = false;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int wsc_conn_ready(wsc_conn *c, wsc_deadline d)
+{
+    if (atomic_load(&c->state) != WSC_STATE_CONNECTING)
+        return 0;
+    pthread_mutex_lock(&c->dial_mu);
+    int r = c->dialer ? wsc_dial_step(c, d) : 0;
+    pthread_mutex_unlock(&c->dial_mu);
+    if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
+        wsc_conn_shutdown(c);
+    return r;
+}
+
+wsc_state wsc_get_state(wsc_conn *c)
+{
+    if (!c)
+        return WSC_STATE_CLOSED;
+    if (atomic_load(&c->state) == WSC_STATE_CONNECTING)
+        wsc_conn_ready(c, WSC_NOWAIT);
+    return (wsc_state)atomic_load(&c->state);
+}
+
+int wsc_close_now(wsc_conn *c)
+{
+    if (!c)
+        return WSC_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    bool was_closed = c->close_called || atomic_load(&c->state) == WSC_STATE_CLOSED;
+    c->close_called = true;
+    pthread_mutex_unlock(&c->mu);
+    wsc_conn_shutdown(c);
+    if (was_closed)
+        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+    return 0;
+}
+
+void wsc_conn_free(wsc_conn *c)
+{
+    if (!c)
+        return;
+    wsc_conn_shutdown(c);
+    pthread_mutex_lock(&c->mu);
+    bool join = c->bg_reader;
+    pthread_mutex_unlock(&c->mu);
+    if (join)
+        pthread_join(c->bg_thread, NULL);
+    if (c->dialer)
+        wsc_dialer_free(c->dialer);
+    if (c->tr.ops)
+        c->tr.ops->destroy(&c->tr);
+    wsc_http_free(&c->peer_head);
+    free(c->target);
+    free(c->subprotocol);
+    free(c->rbuf);
+    free(c->msg);
+    free(c->wbuf);
+    free(c->pend);
+    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->frame_mu);
+    pthread_mutex_destroy(&c->dial_mu);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+}
+
+void wsc_set_read_limit(wsc_conn *c, int64_t limit)
+{
+    if (c)
+        c->read_limit = limit < 0 ? -1 : limit;
+}
+
+const char *wsc_subprotocol(const wsc_conn *c)
+{
+    return c && c->subprotocol ? c->subprotocol : "";
+}
+
+const char *wsc_request_target(const wsc_conn *c)
+{
+    return c && c->target ? c->target : "";
+}
+
+const char *wsc_handshake_header(const wsc_conn *c, const char *name)
+{
+    if (!c || !name || !c->peer_head.raw)
+        return NULL;
+    return wsc_http_get(&c->peer_head, name);
+}
+
+int wsc_fd(const wsc_conn *c)
+{
+    return c ? c->tr.fd : -1;
+}
+
+int wsc_close_status(const wsc_conn *c)
+{
+    if (!c)
+        return -1;
+    pthread_mutex_lock((pthread_mutex_t *)&c->mu);
+    int code = c->close_received ? c->peer_code : -1;
+    pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
+    return code;
+}
+
+const char *wsc_close_reason(const wsc_conn *c)
+{
+    return c ? c->peer_reason : "";
+}
+
+int wsc_conn_wait(wsc_conn *c, wsc_deadline d)
+{
+    if (d == WSC_FOREVER) {
+        pthread_cond_wait(&c->cond, &c->mu);
+        return 0;
+    }
+    if (wsc_deadline_left(d) == 0)
+        return wsc_deadline_error(d);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t left = wsc_deadline_left(d);
+    ts.tv_sec += left / 1000;
+    ts.tv_nsec += (left % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+    return 0;
+}

@@ -1,0 +1,137 @@
+/* conn.h - the native connection object shared by dial, accept, read, write
+ * and close. Locking:
+ *   mu        guards the fields marked [mu] and signals `cond` whenever the
+ *             reader leaves, a close or pong arrives, a message writer finishes,
+ *             or the state changes.
+ *   reading   [mu] is the reader's lock: whoever sets it owns every [r] field.
+ *   frame_mu  serialises whole frames on the socket and owns every [w] field.
+ *   msg_busy  [mu] is held by the writer of a message for its whole duration. */
+#ifndef WSC_CONN_H
+#define WSC_CONN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wsc.h"
+#include "common/deadline.h"
+#include "native/frame.h"
+#include "native/http.h"
+#include "native/transport.h"
+
+#define WSC_CLOSE_TIMEOUT_MS 5000
+
+typedef struct wsc_ping_waiter {
+    uint64_t id;
+    bool done;
+    struct wsc_ping_waiter *next;
+} wsc_ping_waiter;
+
+typedef struct wsc_dialer wsc_dialer; /* dial.c: a handshake still in progress */
+
+struct wsc_conn {
+    wsc_transport tr;
+    bool server;
+    _Atomic int state;            /* wsc_state */
+
+    /* Handshake results, fixed once open. */
+    char *target;                 /* request target */
+    char *subprotocol;            /* "" when none */
+    wsc_http_head peer_head;      /* the other side's request or response */
+    pthread_mutex_t dial_mu;      /* guards dialer */
+    wsc_dialer *dialer;           /* non-NULL while a nonblocking dial runs */
+
+    wsc_ping_fn on_ping;
+    wsc_pong_fn on_pong;
+    void *user;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool reading;                 /* [mu] */
+    bool msg_busy;                /* [mu] */
+    bool close_called;            /* [mu] wsc_close or wsc_close_now ran */
+    bool close_sent;              /* [mu] our close frame went out */
+    bool close_received;          /* [mu] the peer's close frame arrived */
+    int peer_code;                /* [mu] -1 none, 1005 no code */
+    char peer_reason[124];        /* [mu] */
+    wsc_ping_waiter *pings;       /* [mu] */
+    uint64_t ping_seq;            /* [mu] */
+    bool bg_reader;               /* [mu] wsc_close_read started the thread */
+    pthread_t bg_thread;
+
+    /* Reading [r]. rbuf holds raw bytes from the transport in [rpos, rend). */
+    uint8_t *rbuf;
+    size_t rcap, rpos, rend;
+    bool in_frame;                /* a data frame's payload is being read */
+    wsc_frame_header fh;
+    uint64_t frame_left;          /* payload bytes of fh not yet read */
+    size_t mask_pos;              /* payload bytes of fh unmasked so far */
+    bool in_msg;                  /* a data message is in progress */
+    bool reader_open;             /* wsc_reader_next returned this message */
+    uint8_t msg_op;
+    uint32_t utf8;
+    uint64_t msg_size;            /* payload bytes of the message so far */
+    int64_t read_limit;
+    uint8_t *msg;                 /* wsc_read's assembled message */
+    size_t msg_cap, msg_len;
+
+    /* Writing [w]. */
+    pthread_mutex_t frame_mu;
+    uint8_t *wbuf;                /* masking scratch (clients) */
+    size_t wcap;
+    uint8_t *pend;                /* bytes a timeout-0 write left unsent */
+    size_t pend_len, pend_pos;
+    uint8_t keys[256];            /* random mask keys, 4 at a time */
+    size_t keys_pos;
+    /* The message writer (owner of msg_busy). */
+    uint8_t wr_op;
+    bool wr_first;
+    int wr_timeout;
+};
+
+/* Allocates a connection around an established transport. */
+wsc_conn *wsc_conn_new(bool server);
+
+/* Writes one frame (control frames and message pieces). Serialised with
+ * other frames by frame_mu. Returns 0, WSC_EAGAIN/WSC_ETIMEDOUT when nothing
+ * was sent, or an error that closed the connection. */
+int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
+                   wsc_deadline d);
+
+/* Fails the connection: sends a close frame with `code` (if none went out
+ * yet and code != 0), shuts the transport and makes every later call fail
+ * with `err`. Records the detail and returns err. */
+int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Shuts the transport and marks the state CLOSED. */
+void wsc_conn_shutdown(wsc_conn *c);
+
+/* Reader lock: wsc_reader_enter fails with WSC_EBUSY if another thread reads. */
+int wsc_reader_enter(wsc_conn *c);
+void wsc_reader_leave(wsc_conn *c);
+
+/* Reads frames until the peer's close frame arrives, discarding data; the
+ * caller holds the reader lock. 0 when the close arrived. */
+int wsc_read_drain(wsc_conn *c, wsc_deadline d);
+
+/* Advances a nonblocking dial (dial.c), caller holding dial_mu. 0 when
+ * open, WSC_EAGAIN / WSC_ETIMEDOUT while not yet, other errors when it failed
+ * (the connection is then closed). Frees c->dialer when it ends. */
+int wsc_dial_step(wsc_conn *c, wsc_deadline d);
+void wsc_dialer_free(wsc_dialer *dl);
+
+/* Makes sure the connection is past CONNECTING for a call with deadline d,
+ * advancing a nonblocking dial under dial_mu. 0, or the dial's error. */
+int wsc_conn_ready(wsc_conn *c, wsc_deadline d);
+
+
+
+/* Waits on c->cond (caller holds mu) until signalled or d passes. Returns 0
+ * when signalled (or spuriously woken), else wsc_deadline_error(d). */
+int wsc_conn_wait(wsc_conn *c, wsc_deadline d);
+
+/* Marks the ping with this payload answered (reader side, any thread). */
+void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len);
+#endif

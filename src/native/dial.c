@@ -1,0 +1,340 @@
+/* dial.c - wsc_dial: resolve, connect (every address, with deadlines), send
+ * the upgrade request, check the response. A step function drives it so a
+ * non-blocking dial can advance a little on each later call. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/url.h"
+#include "native/conn.h"
+#include "native/handshake.h"
+
+enum { STAGE_CONNECT, STAGE_SEND, STAGE_RECEIVE };
+
+struct wsc_dialer {
+    int stage;
+    struct addrinfo *addrs, *cur;
+    int fd;                    /* socket being connected, -1 between tries */
+    wsc_deadline addr_deadline;
+    wsc_deadline deadline;     /* the whole handshake */
+    char target_desc[300];     /* "host:port" for messages */
+    char errors[300];          /* why earlier addresses failed */
+    char *req;
+    size_t req_len, req_pos;
+    char key[25];
+    char **protos;
+    size_t n_protos;
+    size_t max_head;
+};
+
+void wsc_dialer_free(wsc_dialer *dl)
+{
+    if (!dl)
+        return;
+    if (dl->addrs)
+        freeaddrinfo(dl->addrs);
+    if (dl->fd >= 0)
+        close(dl->fd);
+    for (size_t i = 0; i < dl->n_protos; i++)
+        free(dl->protos[i]);
+    free(dl->protos);
+    free(dl->req);
+    free(dl);
+}
+
+static size_t count_addrs(const struct addrinfo *a)
+{
+    size_t n = 0;
+    for (; a; a = a->ai_next)
+        n++;
+    return n;
+}
+
+/* Starts connecting to dl->cur; 0 when under way or connected, else error. */
+static void connect_next(wsc_dialer *dl)
+{
+    while (dl->cur) {
+        struct addrinfo *a = dl->cur;
+        dl->fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (dl->fd >= 0 && (connect(dl->fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS)) {
+            /* Share the time left evenly among the addresses left (as Go does). */
+            int left = wsc_deadline_left(dl->deadline);
+            size_t n = count_addrs(a);
+            dl->addr_deadline = left < 0 ? WSC_FOREVER : wsc_now_ms() + (left / (int)n) + 1;
+            return;
+        }
+        size_t used = strlen(dl->errors);
+        snprintf(dl->errors + used, sizeof dl->errors - used, "%s%s", used ? "; " : "", strerror(errno));
+        if (dl->fd >= 0)
+            close(dl->fd);
+        dl->fd = -1;
+        dl->cur = a->ai_next;
+    }
+}
+
+static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
+{
+    for (;;) {
+        if (dl->fd < 0)
+            connect_next(dl);
+        if (dl->fd < 0)
+            return wsc_fail(WSC_ECONNECT, "could not connect to %s: %s", dl->target_desc,
+                            dl->errors[0] ? dl->errors : "no address");
+        wsc_deadline wait = wsc_deadline_min(d, wsc_deadline_min(dl->deadline, dl->addr_deadline));
+        int r = wsc_wait_fd(dl->fd, POLLOUT, wait);
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (r == 0 && getsockopt(dl->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
+            int one = 1;
+            setsockopt(dl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            wsc_tcp_transport(&c->tr, dl->fd);
+            dl->fd = -1;
+            freeaddrinfo(dl->addrs);
+            dl->addrs = dl->cur = NULL;
+            return 0;
+        }
+        if (r < 0) {
+            if (dl->deadline != WSC_FOREVER && wsc_deadline_left(dl->deadline) == 0)
+                return wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->target_desc);
+            if (wsc_deadline_left(d) == 0 && (d == WSC_NOWAIT || wsc_deadline_left(dl->addr_deadline) != 0))
+                return wsc_deadline_error(d);
+            err = ETIMEDOUT; /* this address's share of the time is up */
+        }
+        size_t used = strlen(dl->errors);
+        snprintf(dl->errors + used, sizeof dl->errors - used, "%s%s", used ? "; " : "", strerror(err));
+        close(dl->fd);
+        dl->fd = -1;
+        dl->cur = dl->cur->ai_next;
+    }
+}
+
+static int step_send(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
+{
+    while (dl->req_pos < dl->req_len) {
+        struct iovec iov = {dl->req + dl->req_pos, dl->req_len - dl->req_pos};
+        size_t sent = 0;
+        int r = wsc_transport_send_all(&c->tr, &iov, 1, d, &sent);
+        dl->req_pos += sent;
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
+{
+    char err[300];
+    for (;;) {
+        size_t end = wsc_http_head_end((char *)c->rbuf, c->rend);
+        if (end) {
+            if (wsc_http_parse((char *)c->rbuf, end, false, &c->peer_head, err, sizeof err) < 0)
+                return wsc_fail(WSC_EHANDSHAKE, "bad handshake response from %s: %s", dl->target_desc, err);
+            c->rpos = end;
+            const char *proto;
+            int r = wsc_hs_check_response(&c->peer_head, dl->key, (const char *const *)dl->protos,
+                                          dl->n_protos, &proto, err, sizeof err);
+            if (r < 0)
+                return wsc_fail(r, "handshake with %s failed: %s", dl->target_desc, err);
+            char *p = strdup(proto);
+            if (!p)
+                return wsc_fail(WSC_ENOMEM, "out of memory");
+            free(c->subprotocol);
+            c->subprotocol = p;
+            return 0;
+        }
+        if (c->rend >= dl->max_head)
+            return wsc_fail(WSC_EHANDSHAKE, "the handshake response from %s is longer than %zu bytes",
+                            dl->target_desc, dl->max_head);
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, dl->max_head - c->rend, d);
+        if (n == 0)
+            return wsc_fail(WSC_EHANDSHAKE, "%s closed the connection before answering the upgrade",
+                            dl->target_desc);
+        if (n < 0)
+            return (int)n;
+        c->rend += (size_t)n;
+    }
+}
+
+int wsc_dial_step(wsc_conn *c, wsc_deadline d)
+{
+    wsc_dialer *dl = c->dialer;
+    wsc_deadline wait = wsc_deadline_min(d, dl->deadline);
+    int r = 0;
+    if (dl->stage == STAGE_CONNECT && (r = step_connect(c, dl, d)) == 0)
+        dl->stage = STAGE_SEND;
+    if (r == 0 && dl->stage == STAGE_SEND && (r = step_send(c, dl, wait)) == 0)
+        dl->stage = STAGE_RECEIVE;
+    if (r == 0 && dl->stage == STAGE_RECEIVE)
+        r = step_receive(c, dl, wait);
+    if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) {
+        if (dl->deadline == WSC_FOREVER || wsc_deadline_left(dl->deadline) > 0)
+            return wsc_deadline_error(d);
+        r = wsc_fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
+    }
+    if (r == 0) {
+        wsc_dialer_free(dl);
+        c->dialer = NULL;
+        atomic_store(&c->state, WSC_STATE_OPEN);
+        return 0;
+    }
+    atomic_store(&c->state, WSC_STATE_CLOSED); /* the caller shuts the transport */
+    return r;
+}
+
+/* Copies the handshake response into *resp (which then owns its strings). */
+static void fill_response(wsc_conn *c, wsc_response *resp, bool failed)
+{
+    const wsc_http_head *h = &c->peer_head;
+    resp->status = h->status;
+    if (h->n_headers) {
+        resp->headers = calloc(h->n_headers, sizeof *resp->headers);
+        for (size_t i = 0; resp->headers && i < h->n_headers; i++) {
+            resp->headers[i].name = strdup(h->headers[i].name);
+            resp->headers[i].value = strdup(h->headers[i].value);
+            if (resp->headers[i].name && resp->headers[i].value)
+                resp->n_headers++;
+        }
+    }
+    if (!failed || !h->raw)
+        return;
+    /* Up to 1024 bytes of body: what Content-Length announces, or what comes
+     * within a second. */
+    size_t want = 1024;
+    const char *cl = wsc_http_get(h, "Content-Length");
+    if (cl && strtoul(cl, NULL, 10) < want)
+        want = strtoul(cl, NULL, 10);
+    wsc_deadline d = wsc_deadline_in(1000);
+    while (c->rend - c->rpos < want && c->rend < c->rcap) {
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d);
+        if (n <= 0)
+            break;
+        c->rend += (size_t)n;
+    }
+    size_t n = c->rend - c->rpos < want ? c->rend - c->rpos : want;
+    resp->body = malloc(n + 1);
+    if (resp->body) {
+        memcpy(resp->body, c->rbuf + c->rpos, n);
+        resp->body[n] = '\0';
+        resp->body_len = n;
+    }
+}
+
+void wsc_response_free(wsc_response *resp)
+{
+    if (!resp)
+        return;
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        free((char *)resp->headers[i].name);
+        free((char *)resp->headers[i].value);
+    }
+    free(resp->headers);
+    free(resp->body);
+    memset(resp, 0, sizeof *resp);
+}
+
+static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_dial_options *o)
+{
+    char err[300];
+    wsc_url u;
+    if (wsc_url_parse(url, &u, err, sizeof err) < 0)
+        return wsc_fail(WSC_EINVAL, "bad URL \"%s\": %s", url, err);
+    int r = 0;
+    if (u.tls) {
+        r = wsc_fail(WSC_ENOTSUP, "wss:// and https:// need TLS, which this build does not have yet");
+        goto out;
+    }
+    if (o->compression != WSC_COMPRESSION_DISABLED) {
+        r = wsc_fail(WSC_ENOTSUP, "permessage-deflate is not built yet: use WSC_COMPRESSION_DISABLED");
+        goto out;
+    }
+    snprintf(dl->target_desc, sizeof dl->target_desc, "%s:%d", u.host, u.port);
+    if ((r = wsc_hs_new_key(dl->key)) < 0)
+        goto out;
+    dl->req = wsc_hs_client_request(&u, o, dl->key, &dl->req_len, err, sizeof err);
+    if (!dl->req) {
+        r = wsc_fail(WSC_EINVAL, "cannot build the upgrade request: %s", err);
+        goto out;
+    }
+    dl->protos = calloc(o->n_subprotocols + 1, sizeof *dl->protos);
+    for (size_t i = 0; dl->protos && i < o->n_subprotocols; i++)
+        if ((dl->protos[dl->n_protos] = strdup(o->subprotocols[i])))
+            dl->n_protos++;
+    free(c->target);
+    c->target = strdup(u.target);
+    if (!dl->protos || dl->n_protos != o->n_subprotocols || !c->target) {
+        r = wsc_fail(WSC_ENOMEM, "out of memory");
+        goto out;
+    }
+    char port[8];
+    snprintf(port, sizeof port, "%d", u.port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    int g = getaddrinfo(u.host, port, &hints, &dl->addrs);
+    if (g != 0) {
+        r = wsc_fail(WSC_EDNS, "cannot resolve %s: %s", u.host, gai_strerror(g));
+        goto out;
+    }
+    dl->cur = dl->addrs;
+out:
+    wsc_url_free(&u);
+    return r;
+}
+
+int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_response *resp)
+{
+    static const wsc_dial_options defaults;
+    const wsc_dial_options *o = opts ? opts : &defaults;
+    if (resp)
+        memset(resp, 0, sizeof *resp);
+    if (!url || !out)
+        return wsc_fail(WSC_EINVAL, "wsc_dial needs a URL and somewhere to put the connection");
+    *out = NULL;
+    wsc_conn *c = wsc_conn_new(false);
+    wsc_dialer *dl = calloc(1, sizeof *dl);
+    if (!c || !dl) {
+        free(dl);
+        wsc_conn_free(c);
+        return wsc_fail(WSC_ENOMEM, "out of memory");
+    }
+    dl->fd = -1;
+    dl->max_head = o->max_response_head ? o->max_response_head : 16384;
+    int timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms : 30000;
+    dl->deadline = wsc_deadline_in(timeout);
+    c->dialer = dl;
+    c->on_ping = o->on_ping;
+    c->on_pong = o->on_pong;
+    c->user = o->user;
+    int r = setup_dialer(c, dl, url, o);
+    if (r == 0 && dl->max_head > c->rcap) {
+        uint8_t *p = realloc(c->rbuf, dl->max_head);
+        if (p) {
+            c->rbuf = p;
+            c->rcap = dl->max_head;
+        } else {
+            r = wsc_fail(WSC_ENOMEM, "out of memory");
+        }
+    }
+    if (r == 0 && o->nonblocking) {
+        wsc_clear_error();
+        *out = c;
+        return 0;
+    }
+    if (r == 0)
+        r = wsc_dial_step(c, dl->deadline);
+    if (resp && c->peer_head.raw)
+        fill_response(c, resp, r < 0);
+    if (r < 0) {
+        wsc_conn_free(c);
+        return r;
+    }
+    wsc_clear_error();
+    *out = c;
+    return 0;
+}

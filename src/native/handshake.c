@@ -1,0 +1,372 @@
+/* handshake.c - building and checking the HTTP upgrade request and response.
+ * SHA-1 and base64 come from OpenSSL's libcrypto. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "common/error.h"
+#include "native/handshake.h"
+
+static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+void wsc_hs_accept_key(const char *key, char out[29])
+{
+    /* Keys are 24 characters (validated by callers); longer ones are cut. */
+    char in[64 + sizeof GUID];
+    size_t n = strnlen(key, 64);
+    memcpy(in, key, n);
+    memcpy(in + n, GUID, sizeof GUID - 1);
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)in, n + sizeof GUID - 1, digest);
+    EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
+}
+
+int wsc_hs_new_key(char out[25])
+{
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        return wsc_fail(WSC_EIO, "getrandom failed");
+    EVP_EncodeBlock((unsigned char *)out, raw, sizeof raw);
+    return 0;
+}
+
+bool wsc_hs_key_valid(const char *key)
+{
+    unsigned char raw[24];
+    if (strlen(key) != 24 || key[22] != '=' || key[23] != '=')
+        return false;
+    for (int i = 0; i < 22; i++)
+        if (!isalnum((unsigned char)key[i]) && key[i] != '+' && key[i] != '/')
+            return false;
+    return EVP_DecodeBlock(raw, (const unsigned char *)key, 24) == 18;
+}
+
+/* A growable string for building HTTP heads. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} strbuf;
+
+static void sb_add(strbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 512;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(strbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_header(strbuf *b, const char *name, const char *value)
+{
+    sb_str(b, name);
+    sb_add(b, ": ", 2);
+    sb_str(b, value);
+    sb_add(b, "\r\n", 2);
+}
+
+static char *sb_finish(strbuf *b, size_t *len)
+{
+    if (b->oom) {
+        free(b->p);
+        return NULL;
+    }
+    *len = b->len;
+    return b->p;
+}
+
+static bool has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+static bool reserved_header(const char *name)
+{
+    static const char *const names[] = {
+        "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+        "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol", "Sec-WebSocket-Accept",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Checks user-supplied headers; returns false with a detail in err. */
+static bool headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *name = hs[i].name, *value = hs[i].value;
+        if (!name || !*name || !value || has_crlf(name) || has_crlf(value) || strchr(name, ':')) {
+            snprintf(err, err_size, "header %zu has an empty name or a CR, LF or ':' in it", i);
+            return false;
+        }
+        if (reserved_header(name)) {
+            snprintf(err, err_size, "header %s is set by wsc itself; use the options instead", name);
+            return false;
+        }
+    }
+    return true;
+}
+
+char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
+                            const char *key, size_t *len, char *err, size_t err_size)
+{
+    const char *host = u->host_header;
+    if (o->host) {
+        if (!*o->host || has_crlf(o->host)) {
+            snprintf(err, err_size, "the Host override is empty or has a CR or LF");
+            return NULL;
+        }
+        host = o->host;
+    }
+    for (size_t i = 0; i < o->n_subprotocols; i++) {
+        const char *p = o->subprotocols[i];
+        if (!p || !*p || strpbrk(p, " ,\t\r\n")) {
+            snprintf(err, err_size, "subprotocol %zu is empty or has a space, comma or CR/LF", i);
+            return NULL;
+        }
+    }
+    if (!headers_ok(o->headers, o->n_headers, err, err_size))
+        return NULL;
+
+    strbuf b = {0};
+    sb_str(&b, "GET ");
+    sb_str(&b, u->target);
+    sb_str(&b, " HTTP/1.1\r\n");
+    bool host_in_headers = false;
+    for (size_t i = 0; i < o->n_headers; i++)
+        if (strcasecmp(o->headers[i].name, "Host") == 0)
+            host_in_headers = true;
+    if (!host_in_headers)
+        sb_header(&b, "Host", host);
+    sb_header(&b, "Upgrade", "websocket");
+    sb_header(&b, "Connection", "Upgrade");
+    sb_header(&b, "Sec-WebSocket-Key", key);
+    sb_header(&b, "Sec-WebSocket-Version", "13");
+    if (o->n_subprotocols) {
+        sb_str(&b, "Sec-WebSocket-Protocol: ");
+        for (size_t i = 0; i < o->n_subprotocols; i++) {
+            if (i)
+                sb_add(&b, ", ", 2);
+            sb_str(&b, o->subprotocols[i]);
+        }
+        sb_add(&b, "\r\n", 2);
+    }
+    for (size_t i = 0; i < o->n_headers; i++)
+        sb_header(&b, o->headers[i].name, o->headers[i].value);
+    sb_add(&b, "\r\n", 2);
+    char *req = sb_finish(&b, len);
+    if (!req)
+        snprintf(err, err_size, "out of memory");
+    return req;
+}
+
+int wsc_hs_check_response(const wsc_http_head *h, const char *key,
+                          const char *const *offered, size_t n_offered,
+                          const char **proto, char *err, size_t err_size)
+{
+    if (h->status != 101) {
+        snprintf(err, err_size, "the server answered %d %s instead of 101 Switching Protocols",
+                 h->status, h->reason);
+        return WSC_EHANDSHAKE;
+    }
+    if (!wsc_http_has_token(h, "Upgrade", "websocket")) {
+        snprintf(err, err_size, "the response has no \"Upgrade: websocket\" header");
+        return WSC_EHANDSHAKE;
+    }
+    if (!wsc_http_has_token(h, "Connection", "Upgrade")) {
+        snprintf(err, err_size, "the response has no \"Connection: Upgrade\" header");
+        return WSC_EHANDSHAKE;
+    }
+    char want[29];
+    wsc_hs_accept_key(key, want);
+    const char *accept = wsc_http_get(h, "Sec-WebSocket-Accept");
+    if (!accept || strcmp(accept, want) != 0) {
+        snprintf(err, err_size, "Sec-WebSocket-Accept is \"%s\", expected \"%s\"",
+                 accept ? accept : "(missing)", want);
+        return WSC_EHANDSHAKE;
+    }
+    const char *ext = wsc_http_get(h, "Sec-WebSocket-Extensions");
+    if (ext && *ext) {
+        snprintf(err, err_size, "the server enabled extension \"%s\" that was not offered", ext);
+        return WSC_EHANDSHAKE;
+    }
+    *proto = "";
+    const char *p = wsc_http_get(h, "Sec-WebSocket-Protocol");
+    if (p && *p) {
+        for (size_t i = 0; i < n_offered; i++)
+            if (strcmp(p, offered[i]) == 0) {
+                *proto = p;
+                return 0;
+            }
+        snprintf(err, err_size, "the server chose subprotocol \"%s\" that was not offered", p);
+        return WSC_EHANDSHAKE;
+    }
+    return 0;
+}
+
+bool wsc_hs_glob(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat == '?' || tolower((unsigned char)*pat) == tolower((unsigned char)*s)) {
+            pat++;
+            s++;
+        } else if (star) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+bool wsc_hs_origin_allowed(const char *origin, const char *host,
+                           const char *const *patterns, size_t n_patterns)
+{
+    const char *sep = strstr(origin, "://");
+    if (!sep)
+        return false;
+    const char *authority = sep + 3;
+    if (host && strcasecmp(authority, host) == 0)
+        return true;
+    for (size_t i = 0; i < n_patterns; i++) {
+        const char *subject = strstr(patterns[i], "://") ? origin : authority;
+        if (wsc_hs_glob(patterns[i], subject))
+            return true;
+    }
+    return false;
+}
+
+static bool protocol_offered(const wsc_http_head *h, const char *name)
+{
+    return wsc_http_has_token(h, "Sec-WebSocket-Protocol", name);
+}
+
+int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
+                         const char **proto, char *err, size_t err_size)
+{
+    if (strcmp(h->method, "GET") != 0) {
+        snprintf(err, err_size, "WebSocket upgrade needs GET, not %s", h->method);
+        return 405;
+    }
+    if (!wsc_http_has_token(h, "Connection", "Upgrade")) {
+        snprintf(err, err_size, "the Connection header does not contain Upgrade");
+        return 426;
+    }
+    if (!wsc_http_has_token(h, "Upgrade", "websocket")) {
+        snprintf(err, err_size, "the Upgrade header does not contain websocket");
+        return 426;
+    }
+    const char *version = wsc_http_get(h, "Sec-WebSocket-Version");
+    if (!version || strcmp(version, "13") != 0) {
+        snprintf(err, err_size, "unsupported Sec-WebSocket-Version \"%s\", only 13",
+                 version ? version : "(missing)");
+        return 426;
+    }
+    const char *key = wsc_http_get(h, "Sec-WebSocket-Key");
+    if (!key || !wsc_hs_key_valid(key)) {
+        snprintf(err, err_size, "Sec-WebSocket-Key \"%s\" is not base64 of 16 bytes",
+                 key ? key : "(missing)");
+        return 400;
+    }
+    const char *origin = wsc_http_get(h, "Origin");
+    if (origin && !o->insecure_skip_verify &&
+        !wsc_hs_origin_allowed(origin, wsc_http_get(h, "Host"), o->origin_patterns,
+                               o->n_origin_patterns)) {
+        snprintf(err, err_size, "request Origin \"%s\" is not authorized for Host \"%s\"",
+                 origin, wsc_http_get(h, "Host") ? wsc_http_get(h, "Host") : "");
+        return 403;
+    }
+    *proto = "";
+    for (size_t i = 0; i < o->n_subprotocols; i++)
+        if (protocol_offered(h, o->subprotocols[i])) {
+            *proto = o->subprotocols[i];
+            break;
+        }
+    return 0;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 101: return "Switching Protocols";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    default: return "Error";
+    }
+}
+
+char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *proto,
+                             const wsc_accept_options *o, const char *detail,
+                             size_t *len)
+{
+    strbuf b = {0};
+    char line[64];
+    snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+    sb_str(&b, line);
+    if (status == 101) {
+        char accept[29];
+        wsc_hs_accept_key(wsc_http_get(req, "Sec-WebSocket-Key"), accept);
+        sb_header(&b, "Upgrade", "websocket");
+        sb_header(&b, "Connection", "Upgrade");
+        sb_header(&b, "Sec-WebSocket-Accept", accept);
+        if (proto && *proto)
+            sb_header(&b, "Sec-WebSocket-Protocol", proto);
+    } else {
+        if (status == 426) {
+            sb_header(&b, "Sec-WebSocket-Version", "13");
+            sb_header(&b, "Upgrade", "websocket");
+        }
+        if (status == 405)
+            sb_header(&b, "Allow", "GET");
+        snprintf(line, sizeof line, "%zu", strlen(detail) + 1);
+        sb_header(&b, "Content-Type", "text/plain; charset=utf-8");
+        sb_header(&b, "Content-Length", line);
+        sb_header(&b, "Connection", "close");
+    }
+    for (size_t i = 0; o && i < o->n_headers; i++)
+        if (o->headers[i].name && o->headers[i].value && !has_crlf(o->headers[i].name) &&
+            !has_crlf(o->headers[i].value))
+            sb_header(&b, o->headers[i].name, o->headers[i].value);
+    sb_add(&b, "\r\n", 2);
+    if (status != 101) {
+        sb_str(&b, detail);
+        sb_add(&b, "\n", 1);
+    }
+    return sb_finish(&b, len);
+}

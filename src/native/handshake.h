@@ -1,0 +1,55 @@
+/* handshake.h - the RFC 6455 opening handshake as pure functions (no I/O). */
+#ifndef WSC_HANDSHAKE_H
+#define WSC_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "wsc.h"
+#include "common/url.h"
+#include "native/http.h"
+
+/* base64(SHA-1(key + RFC 6455 GUID)) into out (29 bytes with the NUL). */
+void wsc_hs_accept_key(const char *key, char out[29]);
+
+/* A new random Sec-WebSocket-Key into out (25 bytes with the NUL). */
+int wsc_hs_new_key(char out[25]);
+
+/* Whether key is base64 of exactly 16 bytes. */
+bool wsc_hs_key_valid(const char *key);
+
+/* The client's upgrade request for u, NUL-terminated, malloc'd (caller
+ * frees), or NULL with a detail in err (header with CR/LF, a header the
+ * library sets itself, out of memory). */
+char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
+                            const char *key, size_t *len, char *err, size_t err_size);
+
+/* Checks the server's response to a request made with key and the offered
+ * subprotocols. Returns 0 and the chosen subprotocol in *proto (pointing into
+ * h, "" when none), or WSC_EHANDSHAKE with a detail in err. */
+int wsc_hs_check_response(const wsc_http_head *h, const char *key,
+                          const char *const *offered, size_t n_offered,
+                          const char **proto, char *err, size_t err_size);
+
+/* Checks a client's upgrade request against the accept options. Returns 0
+ * with the chosen subprotocol in *proto ("" when none; pointing into o or a
+ * constant), or the HTTP status to refuse with (400, 403, 405, 426) and a
+ * detail in err. */
+int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
+                         const char **proto, char *err, size_t err_size);
+
+/* The server's answer: a 101 (status 101, for the request's key and the
+ * chosen subprotocol) or an error response with `detail` as a text/plain
+ * body. NUL-terminated, malloc'd, caller frees; NULL when out of memory. */
+char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *proto,
+                             const wsc_accept_options *o, const char *detail,
+                             size_t *len);
+
+/* Whether an Origin is acceptable (see wsc_accept_options). */
+bool wsc_hs_origin_allowed(const char *origin, const char *host,
+                           const char *const *patterns, size_t n_patterns);
+
+/* Case-insensitive glob with '*' and '?'. */
+bool wsc_hs_glob(const char *pattern, const char *s);
+
+#endif

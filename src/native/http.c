@@ -1,0 +1,172 @@
+/* http.c - a strict, allocation-bounded parser for HTTP/1.1 heads. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "native/http.h"
+
+#define MAX_HEADERS 100
+
+size_t wsc_http_head_end(const char *buf, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (buf[i + 1] == '\n')
+            return i + 2;
+        if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
+            return i + 3;
+    }
+    return 0;
+}
+
+static bool is_tchar(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static char *trim(char *s, char *end)
+{
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *end = '\0';
+    return s;
+}
+
+/* Splits the next line off *cur (up to LF, CR before it dropped); NULL at the end. */
+static char *next_line(char **cur, char *end)
+{
+    char *s = *cur;
+    if (s >= end)
+        return NULL;
+    char *nl = memchr(s, '\n', (size_t)(end - s));
+    if (!nl)
+        nl = end;
+    *cur = nl + 1;
+    if (nl > s && nl[-1] == '\r')
+        nl--;
+    *nl = '\0';
+    return s;
+}
+
+static int fail(wsc_http_head *h, char *err, size_t err_size, const char *what)
+{
+    if (err_size)
+        snprintf(err, err_size, "%s", what);
+    free(h->raw);
+    free(h->headers);
+    memset(h, 0, sizeof *h);
+    return -1;
+}
+
+static int parse_start_line(wsc_http_head *h, char *line, bool request)
+{
+    if (request) {
+        char *sp1 = strchr(line, ' ');
+        char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+        if (!sp1 || !sp2 || sp1 == line || sp2 == sp1 + 1 || strchr(sp2 + 1, ' '))
+            return -1;
+        *sp1 = *sp2 = '\0';
+        for (char *p = line; *p; p++)
+            if (!is_tchar((unsigned char)*p))
+                return -1;
+        if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || !sp2[8] || sp2[9])
+            return -1;
+        h->method = line;
+        h->target = sp1 + 1;
+        return 0;
+    }
+    if (strncmp(line, "HTTP/1.", 7) != 0 || !line[7] || line[8] != ' ')
+        return -1;
+    char *s = line + 9;
+    if (!(s[0] >= '1' && s[0] <= '5') || !(s[1] >= '0' && s[1] <= '9') ||
+        !(s[2] >= '0' && s[2] <= '9') || (s[3] != ' ' && s[3] != '\0'))
+        return -1;
+    h->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    h->reason = s[3] ? s + 4 : s + 3;
+    return 0;
+}
+
+int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
+                   char *err, size_t err_size)
+{
+    memset(h, 0, sizeof *h);
+    if (memchr(buf, '\0', len))
+        return fail(h, err, err_size, "NUL byte in HTTP head");
+    h->raw = malloc(len + 1);
+    h->headers = malloc(MAX_HEADERS * sizeof *h->headers);
+    if (!h->raw || !h->headers)
+        return fail(h, err, err_size, "out of memory");
+    memcpy(h->raw, buf, len);
+    h->raw[len] = '\0';
+    char *cur = h->raw, *end = h->raw + len;
+    char *line = next_line(&cur, end);
+    if (!line || parse_start_line(h, line, request) < 0)
+        return fail(h, err, err_size, request ? "malformed HTTP request line"
+                                              : "malformed HTTP status line");
+    while ((line = next_line(&cur, end)) && *line) {
+        if (*line == ' ' || *line == '\t')
+            return fail(h, err, err_size, "obsolete header line folding");
+        char *colon = strchr(line, ':');
+        if (!colon || colon == line)
+            return fail(h, err, err_size, "malformed HTTP header line");
+        for (char *p = line; p < colon; p++)
+            if (!is_tchar((unsigned char)*p))
+                return fail(h, err, err_size, "invalid character in HTTP header name");
+        if (h->n_headers == MAX_HEADERS)
+            return fail(h, err, err_size, "too many HTTP headers");
+        *colon = '\0';
+        h->headers[h->n_headers].name = line;
+        h->headers[h->n_headers].value = trim(colon + 1, colon + 1 + strlen(colon + 1));
+        h->n_headers++;
+    }
+    return 0;
+}
+
+const char *wsc_http_get(const wsc_http_head *h, const char *name)
+{
+    for (size_t i = 0; i < h->n_headers; i++)
+        if (strcasecmp(h->headers[i].name, name) == 0)
+            return h->headers[i].value;
+    return NULL;
+}
+
+static bool list_has(const char *list, const char *token)
+{
+    size_t tlen = strlen(token);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t)(t - p) == tlen && strncasecmp(p, token, tlen) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+bool wsc_http_has_token(const wsc_http_head *h, const char *name, const char *token)
+{
+    for (size_t i = 0; i < h->n_headers; i++)
+        if (strcasecmp(h->headers[i].name, name) == 0 && list_has(h->headers[i].value, token))
+            return true;
+    return false;
+}
+
+void wsc_http_free(wsc_http_head *h)
+{
+    free(h->raw);
+    free(h->headers);
+    memset(h, 0, sizeof *h);
+}

@@ -1,0 +1,44 @@
+/* http.h - parsing the HTTP/1.1 heads of the upgrade request and response. */
+#ifndef WSC_HTTP_H
+#define WSC_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "wsc.h"
+
+/* A parsed request or response head. `raw` is the parser's own copy of the
+ * bytes; every string below points into it. Freed by wsc_http_free. */
+typedef struct {
+    char *raw;
+    const char *method;   /* requests: "GET" */
+    const char *target;   /* requests: "/path?query" */
+    int status;           /* responses: 101 */
+    const char *reason;   /* responses: "Switching Protocols" */
+    wsc_header *headers;  /* names and values trimmed of spaces and tabs */
+    size_t n_headers;
+} wsc_http_head;
+
+/* Where the head in buf ends: the offset just past its blank line (CRLFCRLF,
+ * or LFLF from lenient peers), or 0 if buf does not hold a whole head yet. */
+size_t wsc_http_head_end(const char *buf, size_t len);
+
+/* Parses the whole head buf[0..len) (as found by wsc_http_head_end) as a
+ * request (`request` true: "METHOD target HTTP/1.1") or a response
+ * ("HTTP/1.1 status reason"). Returns 0, or -1 with a detail in err for a
+ * malformed start line, header line without ':', empty or invalid header
+ * name, obsolete line folding, NUL bytes, more than 100 headers, or an HTTP
+ * version other than 1.x. On failure *h holds nothing to free. */
+int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
+                   char *err, size_t err_size);
+
+/* The first value of header `name` (case-insensitive), or NULL. */
+const char *wsc_http_get(const wsc_http_head *h, const char *name);
+
+/* Whether `token` is one of the comma-separated elements of any `name`
+ * header (case-insensitive, spaces around elements ignored). */
+bool wsc_http_has_token(const wsc_http_head *h, const char *name, const char *token);
+
+void wsc_http_free(wsc_http_head *h);
+
+#endif

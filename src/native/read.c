@@ -1,0 +1,435 @@
+/* read.c - receiving: frame headers, control frames, the message reader
+ * (wsc_read, wsc_reader_next/read), the close-frame drain and wsc_close_read.
+ * Every step keeps its progress in the connection, so a read that runs out
+ * of time can be called again and continues where it stopped. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/utf8.h"
+#include "native/conn.h"
+#include "native/mask.h"
+
+/* Direct-to-destination reads for payload at least this large. */
+#define DIRECT_READ_MIN 4096
+
+/* The transport ended or failed under a reader. */
+static int read_ended(wsc_conn *c, ptrdiff_t r)
+{
+    if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
+        return (int)r;
+    pthread_mutex_lock(&c->mu);
+    bool local = c->close_called || c->close_received;
+    pthread_mutex_unlock(&c->mu);
+    if (local || atomic_load(&c->state) == WSC_STATE_CLOSED)
+        return wsc_conn_fail(c, 0, WSC_ECLOSED, "the connection is closed");
+    if (r == 0)
+        return wsc_conn_fail(c, 0, WSC_ECLOSED,
+                             "the peer closed the TCP connection without a close frame (1006)");
+    return wsc_conn_fail(c, 0, (int)r, "reading failed: %s", wsc_last_error());
+}
+
+/* Makes at least `need` bytes (<= rcap) available at rbuf + rpos. */
+static int fill(wsc_conn *c, size_t need, wsc_deadline d)
+{
+    while (c->rend - c->rpos < need) {
+        if (c->rpos == c->rend) {
+            c->rpos = c->rend = 0;
+        } else if (c->rcap - c->rpos < need) {
+            memmove(c->rbuf, c->rbuf + c->rpos, c->rend - c->rpos);
+            c->rend -= c->rpos;
+            c->rpos = 0;
+        }
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d);
+        if (n <= 0)
+            return read_ended(c, n);
+        c->rend += (size_t)n;
+    }
+    return 0;
+}
+
+static int protocol_error(wsc_conn *c, int code, const char *why)
+{
+    return wsc_conn_fail(c, code, code == WSC_STATUS_MESSAGE_TOO_BIG ? WSC_EMSGSIZE : WSC_EPROTO,
+                         "%s", why);
+}
+
+/* Answers a ping, reports a pong, or completes the close handshake. */
+static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p)
+{
+    size_t len = (size_t)h->len;
+    if (h->opcode == WSC_OP_PING) {
+        bool answer = c->on_ping ? c->on_ping(c->user, p, len) : true;
+        pthread_mutex_lock(&c->mu);
+        answer = answer && !c->close_sent;
+        pthread_mutex_unlock(&c->mu);
+        if (!answer)
+            return 0;
+        return wsc_send_frame(c, WSC_OP_PONG, true, p, len, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+    }
+    if (h->opcode == WSC_OP_PONG) {
+        if (c->on_pong)
+            c->on_pong(c->user, p, len);
+        wsc_pong_arrived(c, p, len);
+        return 0;
+    }
+    /* Close. */
+    int code = WSC_STATUS_NO_STATUS_RCVD;
+    if (len == 1)
+        return protocol_error(c, WSC_STATUS_PROTOCOL_ERROR, "close frame with a 1-byte payload");
+    if (len >= 2) {
+        code = (p[0] << 8) | p[1];
+        if (!wsc_close_code_valid(code))
+            return protocol_error(c, WSC_STATUS_PROTOCOL_ERROR, "invalid close code in close frame");
+        if (wsc_utf8_feed(WSC_UTF8_ACCEPT, p + 2, len - 2) != WSC_UTF8_ACCEPT)
+            return protocol_error(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA,
+                                  "close reason is not valid UTF-8");
+    }
+    pthread_mutex_lock(&c->mu);
+    c->close_received = true;
+    c->peer_code = code;
+    size_t rlen = len >= 2 ? len - 2 : 0;
+    memcpy(c->peer_reason, p + 2 * (len >= 2), rlen);
+    c->peer_reason[rlen] = '\0';
+    bool echo = !c->close_sent;
+    c->close_sent = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    if (echo) {
+        uint8_t reply[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+        wsc_send_frame(c, WSC_OP_CLOSE, true, reply, code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2,
+                       wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+    }
+    wsc_conn_shutdown(c);
+    return wsc_fail(WSC_ECLOSED, "the peer closed the connection: %d %s%s%s", code,
+                    wsc_status_string(code), rlen ? ": " : "", c->peer_reason);
+}
+
+/* Discards the rest of the current data frame's payload. */
+static int skip_payload(wsc_conn *c, wsc_deadline d)
+{
+    while (c->frame_left > 0) {
+        if (c->rpos == c->rend) {
+            int r = fill(c, 1, d);
+            if (r < 0)
+                return r;
+        }
+        size_t n = c->rend - c->rpos;
+        if (n > c->frame_left)
+            n = (size_t)c->frame_left;
+        c->rpos += n;
+        c->frame_left -= n;
+    }
+    c->in_frame = false;
+    if (c->fh.fin)
+        c->in_msg = false;
+    return 0;
+}
+
+/* Reads frames until a data frame's header has been taken (in_frame), handling
+ * control frames on the way, and discarding data while our close is out. */
+static int next_data_frame(wsc_conn *c, wsc_deadline d)
+{
+    while (!c->in_frame) {
+        if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+            return wsc_fail(WSC_ECLOSED, "the connection is closed");
+        wsc_frame_header h;
+        int hl;
+        while ((hl = wsc_frame_parse(c->rbuf + c->rpos, c->rend - c->rpos, &h)) == 0) {
+            int r = fill(c, c->rend - c->rpos + 1, d);
+            if (r < 0)
+                return r;
+        }
+        if (hl < 0)
+            return protocol_error(c, WSC_STATUS_PROTOCOL_ERROR, "64-bit frame length with the top bit set");
+        const char *why;
+        int code = wsc_frame_check(&h, c->server, 0, &why);
+        if (code)
+            return protocol_error(c, code, why);
+
+        if (h.opcode & 0x8) {
+            int r = fill(c, (size_t)hl + (size_t)h.len, d);
+            if (r < 0)
+                return r;
+            uint8_t *p = c->rbuf + c->rpos + hl;
+            c->rpos += (size_t)hl + (size_t)h.len;
+            if (h.masked)
+                wsc_mask(p, p, (size_t)h.len, h.key, 0);
+            r = handle_control(c, &h, p);
+            if (r < 0)
+                return r;
+            continue;
+        }
+
+        if (h.opcode == WSC_OP_CONT && !c->in_msg)
+            return protocol_error(c, WSC_STATUS_PROTOCOL_ERROR, "continuation frame without a message to continue");
+        if (h.opcode != WSC_OP_CONT && c->in_msg)
+            return protocol_error(c, WSC_STATUS_PROTOCOL_ERROR, "new message started inside a fragmented message");
+        c->rpos += (size_t)hl;
+        c->fh = h;
+        c->in_frame = true;
+        c->frame_left = h.len;
+        c->mask_pos = 0;
+        if (h.opcode != WSC_OP_CONT) {
+            c->in_msg = true;
+            c->msg_op = h.opcode;
+            c->utf8 = WSC_UTF8_ACCEPT;
+            c->msg_size = 0;
+            c->msg_len = 0;
+        }
+        pthread_mutex_lock(&c->mu);
+        bool closing = c->close_sent;
+        pthread_mutex_unlock(&c->mu);
+        if (closing) {
+            int r = skip_payload(c, d);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        if (c->read_limit >= 0 && h.len > (uint64_t)c->read_limit - c->msg_size) {
+            char why_big[96];
+            snprintf(why_big, sizeof why_big, "message longer than the read limit of %lld bytes",
+                     (long long)c->read_limit);
+            return protocol_error(c, WSC_STATUS_MESSAGE_TOO_BIG, why_big);
+        }
+    }
+    return 0;
+}
+
+/* Reads up to cap bytes (> 0) of the current frame's payload into dst,
+ * unmasked and UTF-8 checked. Needs in_frame and frame_left > 0. */
+static ptrdiff_t read_payload(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadline d)
+{
+    size_t want = cap < c->frame_left ? cap : (size_t)c->frame_left;
+    size_t n;
+    if (c->rpos < c->rend) {
+        n = c->rend - c->rpos;
+        if (n > want)
+            n = want;
+        memcpy(dst, c->rbuf + c->rpos, n);
+        c->rpos += n;
+    } else if (want >= DIRECT_READ_MIN) {
+        ptrdiff_t r = wsc_transport_recv(&c->tr, dst, want, d);
+        if (r <= 0)
+            return read_ended(c, r);
+        n = (size_t)r;
+    } else {
+        int r = fill(c, 1, d);
+        if (r < 0)
+            return r;
+        return read_payload(c, dst, cap, d);
+    }
+    if (c->fh.masked)
+        wsc_mask(dst, dst, n, c->fh.key, c->mask_pos & 3);
+    c->mask_pos += n;
+    c->frame_left -= n;
+    c->msg_size += n;
+    if (c->msg_op == WSC_OP_TEXT) {
+        c->utf8 = wsc_utf8_feed(c->utf8, dst, n);
+        if (c->utf8 == WSC_UTF8_REJECT)
+            return protocol_error(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not valid UTF-8");
+    }
+    return (ptrdiff_t)n;
+}
+
+/* The current frame's payload is all read: moves on. Returns 1 when that
+ * ended the message, 0 when more frames follow, < 0 on a UTF-8 error. */
+static int frame_done(wsc_conn *c)
+{
+    c->in_frame = false;
+    if (!c->fh.fin)
+        return 0;
+    c->in_msg = false;
+    if (c->msg_op == WSC_OP_TEXT && c->utf8 != WSC_UTF8_ACCEPT)
+        return protocol_error(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA,
+                              "text message ends inside a UTF-8 sequence");
+    return 1;
+}
+
+/* Entry checks shared by the read calls; takes the reader lock. */
+static int read_begin(wsc_conn *c, wsc_deadline d)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    pthread_mutex_lock(&c->mu);
+    bool bg = c->bg_reader;
+    pthread_mutex_unlock(&c->mu);
+    if (bg)
+        return wsc_fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
+    int r = wsc_conn_ready(c, d);
+    if (r < 0)
+        return r;
+    return wsc_reader_enter(c);
+}
+
+/* Skips the rest of a message a previous read left unfinished. */
+static int skip_message(wsc_conn *c, wsc_deadline d)
+{
+    c->reader_open = false;
+    while (c->in_msg) {
+        int r = c->in_frame ? skip_payload(c, d) : next_data_frame(c, d);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int grow_msg(wsc_conn *c, size_t need)
+{
+    if (need <= c->msg_cap)
+        return 0;
+    size_t cap = c->msg_cap ? c->msg_cap * 2 : 4096;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *p = realloc(c->msg, cap);
+    if (!p)
+        return wsc_conn_fail(c, WSC_STATUS_MESSAGE_TOO_BIG, WSC_ENOMEM,
+                             "out of memory for a %zu-byte message", need);
+    c->msg = p;
+    c->msg_cap = cap;
+    return 0;
+}
+
+static int read_message(wsc_conn *c, wsc_deadline d)
+{
+    if (c->reader_open) {
+        int r = skip_message(c, d);
+        if (r < 0)
+            return r;
+    }
+    for (;;) {
+        int r = next_data_frame(c, d);
+        if (r < 0)
+            return r;
+        while (c->frame_left > 0) {
+            /* Grow by what the frame announces, at most 1 MiB ahead of the data. */
+            size_t ahead = c->frame_left < (1u << 20) ? (size_t)c->frame_left : (1u << 20);
+            if ((r = grow_msg(c, c->msg_len + ahead + 1)) < 0)
+                return r;
+            ptrdiff_t n = read_payload(c, c->msg + c->msg_len, c->msg_cap - c->msg_len - 1, d);
+            if (n < 0)
+                return (int)n;
+            c->msg_len += (size_t)n;
+        }
+        if ((r = frame_done(c)) != 0)
+            return r < 0 ? r : 0;
+    }
+}
+
+int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type, const void **data, size_t *len)
+{
+    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    int r = read_begin(c, d);
+    if (r < 0)
+        return r;
+    r = read_message(c, d);
+    if (r == 0) {
+        if (!c->msg && grow_msg(c, 1) < 0)
+            r = WSC_ENOMEM;
+        else {
+            c->msg[c->msg_len] = '\0';
+            if (type)
+                *type = (wsc_msg_type)c->msg_op;
+            if (data)
+                *data = c->msg;
+            if (len)
+                *len = c->msg_len;
+        }
+    }
+    wsc_reader_leave(c);
+    return r;
+}
+
+int wsc_reader_next(wsc_conn *c, int timeout_ms, wsc_msg_type *type)
+{
+    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    int r = read_begin(c, d);
+    if (r < 0)
+        return r;
+    if ((r = skip_message(c, d)) == 0 && (r = next_data_frame(c, d)) == 0) {
+        c->reader_open = true;
+        if (type)
+            *type = (wsc_msg_type)c->msg_op;
+    }
+    wsc_reader_leave(c);
+    return r;
+}
+
+ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap, int timeout_ms)
+{
+    if (!buf || cap == 0)
+        return wsc_fail(WSC_EINVAL, "wsc_reader_read needs a buffer of at least 1 byte");
+    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    int r = read_begin(c, d);
+    if (r < 0)
+        return r;
+    ptrdiff_t n = 0;
+    if (!c->reader_open) {
+        n = wsc_fail(WSC_EINVAL, "no message to read: call wsc_reader_next first");
+    } else {
+        while (c->in_msg) {
+            if (c->in_frame && c->frame_left > 0) {
+                n = read_payload(c, buf, cap, d);
+                break;
+            }
+            if (c->in_frame) {
+                if ((r = frame_done(c)) < 0) {
+                    n = r;
+                    break;
+                }
+                continue;
+            }
+            if ((r = next_data_frame(c, d)) < 0) {
+                n = r;
+                break;
+            }
+        }
+    }
+    wsc_reader_leave(c);
+    return n;
+}
+
+int wsc_read_drain(wsc_conn *c, wsc_deadline d)
+{
+    for (;;) {
+        int r = c->in_frame ? skip_payload(c, d) : next_data_frame(c, d);
+        if (r < 0)
+            return r;
+    }
+}
+
+static void *background_reader(void *arg)
+{
+    wsc_conn *c = arg;
+    /* next_data_frame answers pings and closes; it returns 0 only for data,
+     * which is not welcome here (and skipped silently once we are closing). */
+    if (next_data_frame(c, WSC_FOREVER) == 0)
+        wsc_conn_fail(c, WSC_STATUS_POLICY_VIOLATION, WSC_EPROTO,
+                      "a data message arrived after wsc_close_read");
+    wsc_reader_leave(c);
+    return NULL;
+}
+
+int wsc_close_read(wsc_conn *c)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    pthread_mutex_lock(&c->mu);
+    bool twice = c->bg_reader;
+    pthread_mutex_unlock(&c->mu);
+    if (twice)
+        return wsc_fail(WSC_EINVAL, "wsc_close_read was already called");
+    int r = wsc_reader_enter(c);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&c->mu);
+    c->bg_reader = pthread_create(&c->bg_thread, NULL, background_reader, c) == 0;
+    bool ok = c->bg_reader;
+    pthread_mutex_unlock(&c->mu);
+    if (!ok) {
+        wsc_reader_leave(c);
+        return wsc_fail(WSC_ENOMEM, "could not start the background reader thread");
+    }
+    return 0;
+}

@@ -1,0 +1,136 @@
+/* tcp.c - the plain TCP transport and the poll-based waiting helpers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "wsc.h"
+#include "common/error.h"
+#include "native/transport.h"
+
+static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, short *want)
+{
+    for (;;) {
+        ssize_t r = recv(t->fd, buf, n, 0);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *want = POLLIN;
+            return WSC_EAGAIN;
+        }
+        return wsc_fail(WSC_EIO, "recv: %s", strerror(errno));
+    }
+}
+
+static ptrdiff_t tcp_send(wsc_transport *t, const struct iovec *iov, int iovcnt, short *want)
+{
+    struct msghdr msg = {0};
+    msg.msg_iov = (struct iovec *)iov;
+    msg.msg_iovlen = (size_t)iovcnt;
+    for (;;) {
+        ssize_t r = sendmsg(t->fd, &msg, MSG_NOSIGNAL);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *want = POLLOUT;
+            return WSC_EAGAIN;
+        }
+        return wsc_fail(WSC_EIO, "send: %s", strerror(errno));
+    }
+}
+
+static void tcp_shutdown(wsc_transport *t)
+{
+    shutdown(t->fd, SHUT_RDWR);
+}
+
+static void tcp_destroy(wsc_transport *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+}
+
+static const wsc_transport_ops tcp_ops = {tcp_recv, tcp_send, tcp_shutdown, tcp_destroy};
+
+void wsc_tcp_transport(wsc_transport *t, int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0 && !(flags & O_NONBLOCK))
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    t->ops = &tcp_ops;
+    t->fd = fd;
+    t->state = NULL;
+}
+
+int wsc_wait_fd(int fd, short events, wsc_deadline d)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        int left = wsc_deadline_left(d);
+        int r = poll(&p, 1, left);
+        if (r > 0)
+            return 0; /* readiness or an error condition: the next I/O call tells */
+        if (r == 0) {
+            if (left != 0 && wsc_deadline_left(d) != 0)
+                continue; /* woke early (rounding) */
+            return wsc_deadline_error(d);
+        }
+        if (errno != EINTR)
+            return wsc_fail(WSC_EIO, "poll: %s", strerror(errno));
+    }
+}
+
+ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d)
+{
+    for (;;) {
+        short want = 0;
+        ptrdiff_t r = t->ops->recv(t, buf, n, &want);
+        if (r != WSC_EAGAIN)
+            return r;
+        int w = wsc_wait_fd(t->fd, want, d);
+        if (w < 0)
+            return w;
+    }
+}
+
+int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
+                           wsc_deadline d, size_t *sent)
+{
+    *sent = 0;
+    while (iovcnt > 0) {
+        if (iov->iov_len == 0) {
+            iov++;
+            iovcnt--;
+            continue;
+        }
+        short want = 0;
+        ptrdiff_t r = t->ops->send(t, iov, iovcnt, &want);
+        if (r == WSC_EAGAIN) {
+            int w = wsc_wait_fd(t->fd, want, d);
+            if (w < 0)
+                return w;
+            continue;
+        }
+        if (r < 0)
+            return (int)r;
+        *sent += (size_t)r;
+        size_t n = (size_t)r;
+        while (n > 0 && n >= iov->iov_len) {
+            n -= iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + n;
+            iov->iov_len -= n;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* transport.h - the byte pipe under a connection. TCP today; TLS slots in as
+ * another set of ops without touching the WebSocket code above it. */
+#ifndef WSC_TRANSPORT_H
+#define WSC_TRANSPORT_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "common/deadline.h"
+
+typedef struct wsc_transport wsc_transport;
+
+typedef struct {
+    /* > 0 bytes moved, 0 end of stream (recv only), WSC_EAGAIN with *want set
+     * to POLLIN or POLLOUT (what to wait for before retrying), or another
+     * negative WSC_E code with wsc_last_error() set. Never blocks. */
+    ptrdiff_t (*recv)(wsc_transport *t, void *buf, size_t n, short *want);
+    ptrdiff_t (*send)(wsc_transport *t, const struct iovec *iov, int iovcnt, short *want);
+    /* Stops all I/O and wakes threads waiting in poll (shutdown(2)); may be
+     * called from any thread, more than once. The fd stays open. */
+    void (*shutdown)(wsc_transport *t);
+    /* Closes the fd and frees the transport's state. */
+    void (*destroy)(wsc_transport *t);
+} wsc_transport_ops;
+
+struct wsc_transport {
+    const wsc_transport_ops *ops;
+    int fd;
+    void *state; /* the TLS session later; NULL for TCP */
+};
+
+/* Makes t a plain TCP transport over fd (switched to non-blocking). */
+void wsc_tcp_transport(wsc_transport *t, int fd);
+
+/* Waits until fd is ready for `events` or the deadline passes. Returns 0,
+ * wsc_deadline_error(d), or WSC_EIO. */
+int wsc_wait_fd(int fd, short events, wsc_deadline d);
+
+/* Receives at least one byte, waiting up to d. Same results as ops->recv
+ * except that WSC_EAGAIN/WSC_ETIMEDOUT mean the deadline passed. */
+ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d);
+
+/* Sends all of iov, waiting up to d. Returns 0, or the error; *sent says how
+ * many bytes went out before it (so a caller can tell "nothing sent"). The
+ * iov array is modified. */
+int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
+                           wsc_deadline d, size_t *sent);
+
+#endif

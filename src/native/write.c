@@ -1,0 +1,353 @@
+/* write.c - sending frames and messages: wsc_write, the message writer,
+ * wsc_ping, and the pending bytes a non-blocking write leaves behind. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/error.h"
+#include "native/conn.h"
+#include "native/mask.h"
+
+#define WBUF_SIZE (64 * 1024)
+
+/* The next random 4-byte masking key. [w] */
+static int next_key(wsc_conn *c, uint8_t key[4])
+{
+    if (c->keys_pos + 4 > sizeof c->keys) {
+        if (getrandom(c->keys, sizeof c->keys, 0) != (ssize_t)sizeof c->keys)
+            return wsc_fail(WSC_EIO, "getrandom failed for a masking key");
+        c->keys_pos = 0;
+    }
+    memcpy(key, c->keys + c->keys_pos, 4);
+    c->keys_pos += 4;
+    return 0;
+}
+
+/* Sends pending bytes. 0 when none are left. [w] */
+static int flush_pending(wsc_conn *c, wsc_deadline d)
+{
+    if (c->pend_pos == c->pend_len)
+        return 0;
+    struct iovec iov = {c->pend + c->pend_pos, c->pend_len - c->pend_pos};
+    size_t sent = 0;
+    int r = wsc_transport_send_all(&c->tr, &iov, 1, d, &sent);
+    c->pend_pos += sent;
+    if (c->pend_pos == c->pend_len) {
+        c->pend_pos = c->pend_len = 0;
+    }
+    return r;
+}
+
+/* Keeps the unsent rest of a frame: `rest` already final bytes, then
+ * `tail` bytes of payload still to be masked from mask offset `moff`. [w] */
+static int keep_pending(wsc_conn *c, const struct iovec *rest, int n_rest,
+                        const uint8_t *tail, size_t tail_len, const uint8_t *key,
+                        size_t moff)
+{
+    size_t total = tail_len;
+    for (int i = 0; i < n_rest; i++)
+        total += rest[i].iov_len;
+    uint8_t *p = malloc(total ? total : 1);
+    if (!p)
+        return WSC_ENOMEM;
+    size_t at = 0;
+    for (int i = 0; i < n_rest; i++) {
+        memcpy(p + at, rest[i].iov_base, rest[i].iov_len);
+        at += rest[i].iov_len;
+    }
+    if (tail_len) {
+        if (key)
+            wsc_mask(p + at, tail, tail_len, key, moff);
+        else
+            memcpy(p + at, tail, tail_len);
+    }
+    free(c->pend);
+    c->pend = p;
+    c->pend_pos = 0;
+    c->pend_len = total;
+    return 0;
+}
+
+/* After a send that stopped with error r having sent `sent` bytes of the
+ * frame: decides what the caller sees. [w] */
+static int send_failed(wsc_conn *c, int r, size_t sent, struct iovec *iov, int n,
+                       const uint8_t *tail, size_t tail_len, const uint8_t *key,
+                       size_t moff, wsc_deadline d, bool *fail_conn)
+{
+    *fail_conn = false;
+    if (r != WSC_EAGAIN && r != WSC_ETIMEDOUT) {
+        *fail_conn = true;
+        return r;
+    }
+    if (sent == 0)
+        return r; /* nothing of the frame left: the connection is intact */
+    if (d == WSC_NOWAIT) {
+        int k = keep_pending(c, iov, n, tail, tail_len, key, moff);
+        if (k == 0)
+            return 0;
+        r = k;
+    }
+    *fail_conn = true;
+    return r;
+}
+
+int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
+                   wsc_deadline d)
+{
+    const uint8_t *p = data;
+    pthread_mutex_lock(&c->frame_mu);
+    if (atomic_load(&c->state) == WSC_STATE_CLOSED) {
+        pthread_mutex_unlock(&c->frame_mu);
+        return wsc_fail(WSC_ECLOSED, "the connection is closed");
+    }
+    int r = flush_pending(c, d);
+    bool fail_conn = r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT;
+    if (r < 0)
+        goto out;
+
+    uint8_t hdr[WSC_FRAME_HEADER_MAX];
+    wsc_frame_header h = {.fin = fin, .opcode = op, .masked = !c->server, .len = len};
+    if (h.masked && (r = next_key(c, h.key)) < 0)
+        goto out;
+    size_t hlen = wsc_frame_encode(hdr, &h);
+    size_t sent = 0;
+
+    if (!h.masked) {
+        struct iovec iov[2] = {{hdr, hlen}, {(void *)p, len}};
+        r = wsc_transport_send_all(&c->tr, iov, 2, d, &sent);
+        if (r < 0) {
+            int n = iov[0].iov_len ? 2 : 1;
+            r = send_failed(c, r, sent, iov + (2 - n), n, NULL, 0, NULL, 0, d, &fail_conn);
+        }
+        goto out;
+    }
+
+    /* Client: mask into the scratch buffer a chunk at a time, the header in
+     * front of the first chunk, so small frames take one send. */
+    if (!c->wbuf) {
+        c->wbuf = malloc(WBUF_SIZE);
+        if (!c->wbuf) {
+            r = wsc_fail(WSC_ENOMEM, "out of memory for the write buffer");
+            goto out;
+        }
+        c->wcap = WBUF_SIZE;
+    }
+    size_t done = 0;
+    bool first = true;
+    do {
+        size_t off = first ? hlen : 0;
+        if (first)
+            memcpy(c->wbuf, hdr, hlen);
+        size_t n = len - done;
+        if (n > c->wcap - off)
+            n = c->wcap - off;
+        wsc_mask(c->wbuf + off, p + done, n, h.key, done);
+        struct iovec iov = {c->wbuf, off + n};
+        size_t chunk_sent = 0;
+        r = wsc_transport_send_all(&c->tr, &iov, 1, d, &chunk_sent);
+        sent += chunk_sent;
+        done += n;
+        if (r < 0) {
+            r = send_failed(c, r, sent, &iov, 1, p + done, len - done, h.key, done, d,
+                            &fail_conn);
+            goto out;
+        }
+        first = false;
+    } while (done < len);
+
+out:
+    pthread_mutex_unlock(&c->frame_mu);
+    if (fail_conn) /* the socket broke or a frame went out half: no close frame possible */
+        return wsc_conn_fail(c, 0, r, "writing a frame failed: %s", wsc_last_error());
+    return r;
+}
+
+/* Takes the message lock (msg_busy) within d. */
+static int msg_acquire(wsc_conn *c, wsc_deadline d)
+{
+    pthread_mutex_lock(&c->mu);
+    int r = 0;
+    for (;;) {
+        if (c->close_sent || atomic_load(&c->state) == WSC_STATE_CLOSED) {
+            r = wsc_fail(WSC_ECLOSED, "the connection is closed (or closing)");
+            break;
+        }
+        if (!c->msg_busy) {
+            c->msg_busy = true;
+            break;
+        }
+        if ((r = wsc_conn_wait(c, d)) < 0) {
+            wsc_fail(r, "another thread is still writing a message");
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+static void msg_release(wsc_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->msg_busy = false;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int check_type(wsc_msg_type type)
+{
+    if (type != WSC_TEXT && type != WSC_BINARY)
+        return wsc_fail(WSC_EINVAL, "message type %d is neither WSC_TEXT nor WSC_BINARY", type);
+    return 0;
+}
+
+int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int timeout_ms)
+{
+    if (!c || (len && !data))
+        return wsc_fail(WSC_EINVAL, "wsc_write: NULL connection or data");
+    int r = check_type(type);
+    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    if (r < 0 || (r = wsc_conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
+        return r;
+    r = wsc_send_frame(c, (uint8_t)type, true, data, len, d);
+    msg_release(c);
+    return r;
+}
+
+int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "wsc_writer_begin: NULL connection");
+    int r = check_type(type);
+    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    if (r < 0 || (r = wsc_conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
+        return r;
+    c->wr_op = (uint8_t)type;
+    c->wr_first = true;
+    c->wr_timeout = timeout_ms == 0 ? -1 : timeout_ms;
+    return 0;
+}
+
+static bool writer_owned(wsc_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool busy = c->msg_busy && c->wr_op != 0;
+    pthread_mutex_unlock(&c->mu);
+    return busy;
+}
+
+/* A message piece failed: ends the message; if part of it is already on
+ * the wire the connection cannot go on and is closed with 1011. */
+static int writer_failed(wsc_conn *c, bool started, int r)
+{
+    c->wr_op = 0;
+    msg_release(c);
+    if (started && (r == WSC_EAGAIN || r == WSC_ETIMEDOUT))
+        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "a message write timed out half-way");
+    return r;
+}
+
+int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
+{
+    if (!c || (len && !data) || !writer_owned(c))
+        return wsc_fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
+    if (len == 0)
+        return 0;
+    bool started = !c->wr_first;
+    int r = wsc_send_frame(c, started ? WSC_OP_CONT : c->wr_op, false, data, len,
+                           wsc_deadline_in(c->wr_timeout));
+    if (r < 0)
+        return writer_failed(c, started, r);
+    c->wr_first = false;
+    return 0;
+}
+
+int wsc_writer_end(wsc_conn *c)
+{
+    if (!c || !writer_owned(c))
+        return wsc_fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
+    bool started = !c->wr_first;
+    int r = wsc_send_frame(c, started ? WSC_OP_CONT : c->wr_op, true, NULL, 0,
+                           wsc_deadline_in(c->wr_timeout));
+    if (r < 0)
+        return writer_failed(c, started, r);
+    c->wr_op = 0;
+    msg_release(c);
+    return 0;
+}
+
+int wsc_flush(wsc_conn *c, int timeout_ms)
+{
+    if (!c)
+        return WSC_EINVAL;
+    pthread_mutex_lock(&c->frame_mu);
+    int r = flush_pending(c, wsc_deadline_in(timeout_ms));
+    pthread_mutex_unlock(&c->frame_mu);
+    if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
+        return wsc_conn_fail(c, 0, r, "flushing pending bytes failed: %s", wsc_last_error());
+    return r;
+}
+
+bool wsc_want_write(const wsc_conn *c)
+{
+    if (!c)
+        return false;
+    pthread_mutex_lock((pthread_mutex_t *)&c->frame_mu);
+    bool want = c->pend_pos < c->pend_len;
+    pthread_mutex_unlock((pthread_mutex_t *)&c->frame_mu);
+    return want || atomic_load(&c->state) == WSC_STATE_CONNECTING;
+}
+
+void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len)
+{
+    if (len != 8)
+        return;
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = (id << 8) | payload[i];
+    pthread_mutex_lock(&c->mu);
+    for (wsc_ping_waiter *w = c->pings; w; w = w->next)
+        if (w->id == id)
+            w->done = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int wsc_ping(wsc_conn *c, int timeout_ms)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "wsc_ping: NULL connection");
+    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    int r = wsc_conn_ready(c, d);
+    if (r < 0)
+        return r;
+    wsc_ping_waiter w = {0};
+    pthread_mutex_lock(&c->mu);
+    if (c->close_sent) {
+        pthread_mutex_unlock(&c->mu);
+        return wsc_fail(WSC_ECLOSED, "the connection is closing");
+    }
+    w.id = ++c->ping_seq;
+    w.next = c->pings;
+    c->pings = &w;
+    pthread_mutex_unlock(&c->mu);
+
+    uint8_t payload[8];
+    for (int i = 0; i < 8; i++)
+        payload[i] = (uint8_t)(w.id >> (56 - 8 * i));
+    r = wsc_send_frame(c, WSC_OP_PING, true, payload, sizeof payload, d);
+
+    pthread_mutex_lock(&c->mu);
+    while (r == 0 && !w.done) {
+        if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+            r = wsc_fail(WSC_ECLOSED, "the connection closed before the pong arrived");
+        else if ((r = wsc_conn_wait(c, d)) < 0)
+            wsc_fail(r, "no pong within the timeout (is a reader running?)");
+    }
+    for (wsc_ping_waiter **pp = &c->pings; *pp; pp = &(*pp)->next)
+        if (*pp == &w) {
+            *pp = w.next;
+            break;
+        }
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
