@@ -134,10 +134,12 @@ void wsc_conn_free(wsc_conn *c)
         return;
     wsc_conn_shutdown(c);
     pthread_mutex_lock(&c->mu);
-    bool join = c->bg_reader;
+    bool join = c->bg_reader, pump = c->pump;
     pthread_mutex_unlock(&c->mu);
     if (join)
         pthread_join(c->bg_thread, NULL);
+    if (pump)
+        wsc_stream_fd_stop(c);
     if (c->dialer)
         wsc_dialer_free(c->dialer);
     if (c->tr.ops)

@@ -59,6 +59,10 @@ struct wsc_conn {
     uint64_t ping_seq;            /* [mu] */
     bool bg_reader;               /* [mu] wsc_close_read started the thread */
     pthread_t bg_thread;
+    bool pump;                    /* [mu] wsc_stream_fd started its threads */
+    pthread_t pump_rx, pump_tx;
+    int pump_fd;                  /* our end of the socketpair */
+    wsc_msg_type pump_type;
 
     /* Reading [r]. rbuf holds raw bytes from the transport in [rpos, rend). */
     uint8_t *rbuf;
@@ -131,6 +135,9 @@ int wsc_conn_ready(wsc_conn *c, wsc_deadline d);
 /* Waits on c->cond (caller holds mu) until signalled or d passes. Returns 0
  * when signalled (or spuriously woken), else wsc_deadline_error(d). */
 int wsc_conn_wait(wsc_conn *c, wsc_deadline d);
+
+/* Stops and joins the wsc_stream_fd pump threads (stream_fd.c). */
+void wsc_stream_fd_stop(wsc_conn *c);
 
 /* Marks the ping with this payload answered (reader side, any thread). */
 void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len);
