@@ -66,7 +66,8 @@ static int accept_on(wsc_conn *c, const void *head, size_t head_len, const wsc_a
     wsc_deadline d = wsc_deadline_in(timeout);
     if (head_len > max)
         return refuse(c, 431, NULL, o, d, "the request head is too large");
-    memcpy(c->rbuf, head, head_len);
+    if (head_len)
+        memcpy(c->rbuf, head, head_len);
     c->rend = head_len;
 
     size_t end;
