@@ -250,7 +250,8 @@ WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
  * until the next read call on c; text is NUL-terminated as well. Pings are
  * answered and pongs delivered while waiting. Errors: WSC_EAGAIN /
  * WSC_ETIMEDOUT (connection still usable; the partial message is kept),
- * WSC_ECLOSED (the close handshake happened: see wsc_close_status),
+ * WSC_ECLOSED (the connection is closed: wsc_close_status gives the peer's
+ * close code, or -1 when it vanished without a close frame, i.e. 1006),
  * WSC_EMSGSIZE (read limit, closed with 1009), WSC_EPROTO (closed with 1002 or
  * 1007), WSC_EIO, WSC_EBUSY (another reader).
  * Wasm: copies the next queued message. */

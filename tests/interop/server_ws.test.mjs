@@ -1,0 +1,234 @@
+// A `ws` client (and raw HTTP requests) against our server (tests/progs/echo_server).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  TEST_TIMEOUT, MiB, pattern, startEchoServer, serverClosed, connectWs, wsRefused,
+  rawRequest, upgradeRequest, nLines,
+} from './lib.mjs';
+
+const T = { timeout: TEST_TIMEOUT };
+
+async function expectEcho(peer, data, binary) {
+  await peer.send(data, { binary });
+  const m = await peer.nextMessage();
+  assert.equal(m.isBinary, binary, `type of the echo of ${data.length} bytes`);
+  assert.ok(m.data.equals(Buffer.from(data)), `echo of ${data.length} bytes should be identical`);
+}
+
+test('text, binary and empty messages echo', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peer = await connectWs(t, srv.url);
+  await expectEcho(peer, 'hello', false);
+  await expectEcho(peer, 'h\u00e9llo w\u00f6rld \u2603', false);
+  await expectEcho(peer, pattern(10), true);
+  await expectEcho(peer, '', false);
+  await expectEcho(peer, Buffer.alloc(0), true);
+  peer.ws.close(1000);
+  assert.equal((await peer.waitClosed()).code, 1000);
+  assert.deepEqual(await serverClosed(srv), { err: 'WSC_ECLOSED', status: 1000, reason: '' });
+});
+
+test('frame size boundaries 125/126/127/65535/65536 and 1 MiB echo', T, async (t) => {
+  const srv = await startEchoServer(t, ['--read-limit', '-1']);
+  const peer = await connectWs(t, srv.url);
+  for (const n of [125, 126, 127, 65535, 65536, MiB]) await expectEcho(peer, pattern(n), true);
+  await expectEcho(peer, 'y'.repeat(65536), false);
+});
+
+test('16 MiB binary message both ways', T, async (t) => {
+  const srv = await startEchoServer(t, ['--read-limit', String(16 * MiB)]);
+  const peer = await connectWs(t, srv.url, [], { maxPayload: 32 * MiB });
+  await expectEcho(peer, pattern(16 * MiB), true);
+});
+
+test('fragmented messages from ws are reassembled', T, async (t) => {
+  const srv = await startEchoServer(t, ['--read-limit', '-1']);
+  const peer = await connectWs(t, srv.url);
+  peer.ws.send('ab', { fin: false });
+  peer.ws.send('cd', { fin: false });
+  peer.ws.send('ef', { fin: true });
+  let m = await peer.nextMessage();
+  assert.deepEqual([m.isBinary, m.data.toString()], [false, 'abcdef']);
+
+  // binary in 4 fragments with a ping between them: the pong must come back
+  const big = pattern(200000);
+  const pong = peer.pingPong(Buffer.from('mid'));
+  peer.ws.send(big.subarray(0, 1), { binary: true, fin: false });
+  peer.ws.send(big.subarray(1, 100000), { binary: true, fin: false });
+  peer.ws.send(big.subarray(100000, 199999), { binary: true, fin: false });
+  peer.ws.send(big.subarray(199999), { binary: true, fin: true });
+  m = await peer.nextMessage();
+  assert.ok(m.isBinary && m.data.equals(big), 'binary fragments reassembled');
+  await pong;
+
+  // a UTF-8 character split across fragments
+  const snow = Buffer.from('\u2603');
+  peer.ws.send(snow.subarray(0, 1), { binary: false, fin: false });
+  peer.ws.send(snow.subarray(1), { binary: false, fin: true });
+  m = await peer.nextMessage();
+  assert.deepEqual([m.isBinary, m.data.toString()], [false, '\u2603']);
+});
+
+test('our writer API sends fragments that ws reassembles', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peer = await connectWs(t, srv.url);
+  await peer.send('cmd:fragmented 5 100000');
+  let m = await peer.nextMessage();
+  assert.equal(m.isBinary, false);
+  assert.equal(m.data.length, 100000);
+  assert.ok(m.data.equals(Buffer.alloc(100000, 'x')));
+  await peer.send('cmd:fragmented 1 0');
+  m = await peer.nextMessage();
+  assert.deepEqual([m.isBinary, m.data.length], [false, 0]);
+  await peer.send('cmd:send 65536');
+  m = await peer.nextMessage();
+  assert.ok(m.isBinary && m.data.equals(pattern(65536)), 'cmd:send pattern');
+});
+
+test('ws pings us: the pong carries the payload', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peer = await connectWs(t, srv.url);
+  await peer.pingPong(Buffer.from('ping-1'));
+  await peer.pingPong(Buffer.alloc(0));
+  await peer.pingPong(pattern(125));
+});
+
+test('we ping ws: wsc_ping returns once the pong arrives', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peer = await connectWs(t, srv.url);
+  await peer.send('cmd:ping');
+  const m = await peer.nextMessage();
+  assert.equal(m.data.toString(), 'pong-ok');
+  assert.equal(peer.pings.length, 1, 'ws saw one ping');
+});
+
+test('we close with 4000 "bye": ws sees 4000 "bye"', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peer = await connectWs(t, srv.url);
+  await peer.send('cmd:close 4000 bye');
+  assert.deepEqual(await peer.waitClosed(), { code: 4000, reason: 'bye' });
+  // ws answers with the same code and reason
+  assert.deepEqual(await serverClosed(srv), { err: 'WSC_ECLOSED', status: 4000, reason: 'bye' });
+});
+
+test('ws closes with 4001 "x": the server reports status=4001 reason=x', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peer = await connectWs(t, srv.url);
+  await expectEcho(peer, 'before', false);
+  peer.ws.close(4001, 'x');
+  assert.deepEqual(await serverClosed(srv), { err: 'WSC_ECLOSED', status: 4001, reason: 'x' });
+  assert.equal((await peer.waitClosed()).code, 4001, 'we answer the close with its code');
+});
+
+test('read limit: limit bytes pass, limit+1 closes with 1009', T, async (t) => {
+  const srv = await startEchoServer(t, ['--read-limit', '1000']);
+  const peer = await connectWs(t, srv.url);
+  await expectEcho(peer, pattern(1000), true);
+  await peer.send(pattern(1001));
+  assert.equal((await peer.waitClosed()).code, 1009, 'ws should see close code 1009');
+  assert.equal((await serverClosed(srv)).err, 'WSC_EMSGSIZE');
+});
+
+test('read limit applies to the whole fragmented message', T, async (t) => {
+  const srv = await startEchoServer(t, ['--read-limit', '1000']);
+  const peer = await connectWs(t, srv.url);
+  peer.ws.send(pattern(600), { binary: true, fin: false });
+  peer.ws.send(pattern(600), { binary: true, fin: true });
+  assert.equal((await peer.waitClosed()).code, 1009);
+  assert.equal((await serverClosed(srv)).err, 'WSC_EMSGSIZE');
+});
+
+test('subprotocol negotiation follows the server preference', T, async (t) => {
+  const srv = await startEchoServer(t, ['--subprotocol', 'chat2', '--subprotocol', 'chat1']);
+  const peer = await connectWs(t, srv.url, ['chat1', 'chat2']);
+  assert.equal(peer.ws.protocol, 'chat2');
+  await peer.send('cmd:subprotocol');
+  assert.equal((await peer.nextMessage()).data.toString(), 'chat2');
+  const peer2 = await connectWs(t, srv.url, ['chat1', 'other']);
+  assert.equal(peer2.ws.protocol, 'chat1');
+  const peer3 = await connectWs(t, srv.url);
+  assert.equal(peer3.ws.protocol, '');
+  await peer3.send('cmd:subprotocol');
+  assert.equal((await peer3.nextMessage()).data.toString(), '');
+  // nothing in common: 101 without a Sec-WebSocket-Protocol header
+  const r = await rawRequest(srv.port, upgradeRequest(srv.port, { 'Sec-WebSocket-Protocol': 'other, more' }));
+  assert.equal(r.status, 101, r.raw);
+  assert.equal(r.headers['sec-websocket-protocol'], undefined, r.raw);
+});
+
+test('request headers are visible to the server', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peer = await connectWs(t, `${srv.url}/chat/room?id=7`, [], { headers: { 'X-Custom': 'value 1', Authorization: 'Bearer t0k' } });
+  const ask = async (cmd) => { await peer.send(cmd); return (await peer.nextMessage()).data.toString(); };
+  assert.equal(await ask('cmd:headers X-Custom'), 'value 1');
+  assert.equal(await ask('cmd:headers x-custom'), 'value 1', 'names are case-insensitive');
+  assert.equal(await ask('cmd:headers Authorization'), 'Bearer t0k');
+  assert.equal(await ask('cmd:headers X-Missing'), '(null)');
+  assert.match(srv.proc.stdout, /^ACCEPTED \/chat\/room\?id=7 subprotocol=$/m);
+});
+
+test('the 101 response is well formed', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const r = await rawRequest(srv.port, upgradeRequest(srv.port));
+  assert.equal(r.status, 101, r.raw);
+  assert.equal(r.headers.upgrade?.toLowerCase(), 'websocket');
+  assert.equal(r.headers.connection?.toLowerCase(), 'upgrade');
+  // RFC 6455 section 1.3 example key and accept value
+  assert.equal(r.headers['sec-websocket-accept'], 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+  assert.equal(r.headers['sec-websocket-extensions'], undefined, 'no extension negotiated');
+});
+
+test('a refused origin gets 403', T, async (t) => {
+  const srv = await startEchoServer(t, ['--origin', 'good.example']);
+  const refused = await wsRefused(t, srv.url, [], { origin: 'http://evil.example' });
+  assert.equal(refused.status, 403);
+  const raw = await rawRequest(srv.port, upgradeRequest(srv.port, { Origin: 'http://evil.example' }));
+  assert.equal(raw.status, 403, raw.raw);
+  await srv.proc.waitFor(/ACCEPT_FAIL/, { stream: 'stderr' });
+  // allowed: a matching pattern, the request's own host, no Origin at all
+  const good = await connectWs(t, srv.url, [], { origin: 'http://good.example' });
+  good.ws.close(1000);
+  const same = await connectWs(t, srv.url, [], { origin: `http://127.0.0.1:${srv.port}` });
+  same.ws.close(1000);
+  const none = await rawRequest(srv.port, upgradeRequest(srv.port));
+  assert.equal(none.status, 101);
+});
+
+test('origin patterns: globs and scheme://host', T, async (t) => {
+  const srv = await startEchoServer(t, ['--origin', '*.good.example', '--origin', 'https://exact.example']);
+  const status = async (origin) => (await rawRequest(srv.port, upgradeRequest(srv.port, { Origin: origin }))).status;
+  assert.equal(await status('https://a.good.example'), 101);
+  assert.equal(await status('http://A.GOOD.EXAMPLE'), 101, 'case-insensitive');
+  assert.equal(await status('https://exact.example'), 101);
+  assert.equal(await status('http://exact.example'), 403, 'scheme must match');
+  assert.equal(await status('https://good.example.evil.example'), 403);
+});
+
+test('a wrong version gets 426 with Sec-WebSocket-Version: 13', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const r = await rawRequest(srv.port, upgradeRequest(srv.port, { 'Sec-WebSocket-Version': '8' }));
+  assert.equal(r.status, 426, r.raw);
+  assert.equal(r.headers['sec-websocket-version'], '13', r.raw);
+  await srv.proc.waitFor(/ACCEPT_FAIL/, { stream: 'stderr' });
+});
+
+test('malformed requests: 405 for POST, 400 without a key', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const post = await rawRequest(srv.port, upgradeRequest(srv.port, {}, { method: 'POST' }));
+  assert.equal(post.status, 405, post.raw);
+  const nokey = await rawRequest(srv.port, upgradeRequest(srv.port, { 'Sec-WebSocket-Key': null }));
+  assert.equal(nokey.status, 400, nokey.raw);
+});
+
+test('concurrent connections are served independently', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peers = await Promise.all([0, 1, 2, 3, 4].map(() => connectWs(t, srv.url)));
+  await Promise.all(peers.map(async (peer, i) => {
+    for (let k = 0; k < 20; k++) await expectEcho(peer, `conn ${i} msg ${k}`, false);
+  }));
+  peers.forEach((peer, i) => peer.ws.close(4000 + i, `c${i}`));
+  await srv.proc.waitFor(nLines(/^CLOSED .*$/gm, 5));
+  const closed = [...srv.proc.stdout.matchAll(/^CLOSED (\S+) status=(\d+) reason=(.*)$/gm)]
+    .map((m) => `${m[1]} ${m[2]} ${m[3]}`).sort();
+  assert.deepEqual(closed, [0, 1, 2, 3, 4].map((i) => `WSC_ECLOSED ${4000 + i} c${i}`));
+});

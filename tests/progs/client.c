@@ -1,0 +1,293 @@
+/*
+ * client - a scripted WebSocket client on the public wsc API, for the interop
+ * tests. Portable C11 only (no POSIX headers) so that it also builds for wasm.
+ *
+ *   client URL [--subprotocol X]... [--header 'Name: value']...
+ *              [--read-limit N] [--timeout MS] STEP...
+ *
+ * Dials URL, prints "CONNECTED subprotocol=<name>", runs the steps in order and
+ * prints "OK" (exit 0). The first step that fails prints
+ *   FAIL <step> <wsc_strerror(err)> <wsc_last_error()>
+ * and exits 1 (a failed dial is step "dial" and adds "status=<http status>").
+ *
+ * Steps (one argv word each):
+ *   send-text:STR       a text message STR
+ *   send-bin:SIZE       a binary message of SIZE bytes, byte i = i % 251
+ *   send-frag:N:SIZE    the same binary message sent with the writer API as N
+ *                       data frames (SIZE/N bytes each, the last one takes the
+ *                       rest) plus wsc_writer_end's final frame
+ *   expect-echo         reads one message; it must equal the last one sent
+ *                       (type and bytes), else "FAIL expect-echo MISMATCH ..."
+ *   read                reads one message and prints
+ *                         MSG <text|binary> <len> fnv=<8 hex digits> [<text>]
+ *                       fnv is the 32-bit FNV-1a hash of the whole payload;
+ *                       <text> is the first 64 bytes of a text message
+ *                       (control bytes shown as '.'), absent for binary
+ *   ping                wsc_close_read, then wsc_ping(c, 5000). Portable code
+ *                       has no threads, and a ping needs a reader to collect
+ *                       its pong, so this step hands reading to the library's
+ *                       background reader: no read step may follow it (they
+ *                       would fail with WSC_EINVAL); close steps may.
+ *                       Prints "PONG".
+ *   close:CODE:REASON   wsc_close(c, CODE, REASON) (REASON may contain ':' or
+ *                       be empty) and prints "CLOSE status=<n> reason=<r>", the
+ *                       peer's answering close frame
+ *   close-now           wsc_close_now(c)
+ *   read-until-close    reads (printing MSG lines as "read" does) until a read
+ *                       fails, then prints
+ *                         CLOSED <WSC_E... name> status=<n> reason=<r>
+ *                       (status: wsc_close_status). Only a timeout fails it.
+ *
+ * --read-limit N calls wsc_set_read_limit (-1: none). --timeout MS bounds each
+ * read and write (default 10000) so that a broken peer cannot hang a test.
+ */
+#include "wsc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LIST 16
+
+static wsc_conn *g_conn;
+static int g_timeout = 10000;
+static wsc_msg_type g_last_type;
+static unsigned char *g_last;
+static size_t g_last_len;
+static int g_have_last;
+
+static void usage(void) {
+    fprintf(stderr, "usage: client URL [--subprotocol X]... [--header 'Name: value']...\n"
+                    "              [--read-limit N] [--timeout MS] STEP...\n");
+    fflush(stdout);
+    exit(2);
+}
+
+/* "WSC_ECLOSED" out of "WSC_ECLOSED: ...". */
+static const char *err_name(int err, char *buf, size_t cap) {
+    const char *s = wsc_strerror(err);
+    size_t n = strcspn(s, ":");
+    if (n >= cap) n = cap - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void fail(const char *step, int err) {
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", wsc_last_error());
+    printf("FAIL %s %s %s\n", step, wsc_strerror(err), detail);
+    fflush(stdout);
+    wsc_conn_free(g_conn);
+    free(g_last);
+    exit(1);
+}
+
+static unsigned long fnv1a(const unsigned char *p, size_t n) {
+    unsigned long h = 2166136261UL;
+    for (size_t i = 0; i < n; i++) h = ((h ^ p[i]) * 16777619UL) & 0xffffffffUL;
+    return h;
+}
+
+static void print_msg(wsc_msg_type type, const unsigned char *p, size_t len) {
+    printf("MSG %s %zu fnv=%08lx", wsc_msg_type_string(type), len, fnv1a(p, len));
+    if (type == WSC_TEXT) {
+        putchar(' ');
+        for (size_t i = 0; i < len && i < 64; i++) putchar(p[i] < 0x20 || p[i] == 0x7f ? '.' : p[i]);
+    }
+    putchar('\n');
+    fflush(stdout);
+}
+
+/* Remembers what was sent, for expect-echo. */
+static void set_last(wsc_msg_type type, unsigned char *buf, size_t len) {
+    free(g_last);
+    g_last = buf;
+    g_last_len = len;
+    g_last_type = type;
+    g_have_last = 1;
+}
+
+static unsigned char *pattern(size_t size) {
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        printf("FAIL alloc out of memory\n");
+        fflush(stdout);
+        exit(1);
+    }
+    for (size_t i = 0; i < size; i++) buf[i] = (unsigned char)(i % 251);
+    return buf;
+}
+
+static long parse_long(const char *s, const char *step) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || (*end && *end != ':')) {
+        printf("FAIL %s bad number '%s'\n", step, s);
+        fflush(stdout);
+        exit(2);
+    }
+    return v;
+}
+
+static void run_step(const char *step) {
+    wsc_conn *c = g_conn;
+    int rc;
+    if (strncmp(step, "send-text:", 10) == 0) {
+        const char *s = step + 10;
+        size_t n = strlen(s);
+        unsigned char *copy = malloc(n + 1);
+        if (!copy) fail(step, WSC_ENOMEM);
+        memcpy(copy, s, n + 1);
+        rc = wsc_write(c, WSC_TEXT, copy, n, g_timeout);
+        if (rc) fail(step, rc);
+        set_last(WSC_TEXT, copy, n);
+    } else if (strncmp(step, "send-bin:", 9) == 0) {
+        size_t size = (size_t)parse_long(step + 9, step);
+        unsigned char *buf = pattern(size);
+        rc = wsc_write(c, WSC_BINARY, buf, size, g_timeout);
+        if (rc) fail(step, rc);
+        set_last(WSC_BINARY, buf, size);
+    } else if (strncmp(step, "send-frag:", 10) == 0) {
+        long n = parse_long(step + 10, step);
+        const char *p = strchr(step + 10, ':');
+        if (!p || n < 1) usage();
+        size_t size = (size_t)parse_long(p + 1, step);
+        unsigned char *buf = pattern(size);
+        size_t piece = size / (size_t)n, off = 0;
+        rc = wsc_writer_begin(c, WSC_BINARY, g_timeout);
+        for (long i = 0; rc == 0 && i < n; i++) {
+            size_t len = i == n - 1 ? size - off : piece;
+            rc = wsc_writer_write(c, buf + off, len);
+            off += len;
+        }
+        if (rc == 0) rc = wsc_writer_end(c);
+        if (rc) fail(step, rc);
+        set_last(WSC_BINARY, buf, size);
+    } else if (strcmp(step, "expect-echo") == 0 || strcmp(step, "read") == 0) {
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        rc = wsc_read(c, g_timeout, &type, &data, &len);
+        if (rc) fail(step, rc);
+        if (step[0] == 'r') {
+            print_msg(type, data, len);
+        } else if (!g_have_last) {
+            printf("FAIL expect-echo nothing was sent before\n");
+            fflush(stdout);
+            exit(1);
+        } else if (type != g_last_type || len != g_last_len ||
+                   (len && memcmp(data, g_last, len) != 0)) {
+            size_t at = 0;
+            while (at < len && at < g_last_len && ((const unsigned char *)data)[at] == g_last[at]) at++;
+            printf("FAIL expect-echo MISMATCH got %s len=%zu, want %s len=%zu, first difference at byte %zu\n",
+                   wsc_msg_type_string(type), len, wsc_msg_type_string(g_last_type), g_last_len, at);
+            fflush(stdout);
+            exit(1);
+        }
+    } else if (strcmp(step, "ping") == 0) {
+        rc = wsc_close_read(c);
+        if (rc) fail(step, rc);
+        rc = wsc_ping(c, 5000);
+        if (rc) fail(step, rc);
+        printf("PONG\n");
+    } else if (strncmp(step, "close:", 6) == 0) {
+        long code = parse_long(step + 6, step);
+        const char *p = strchr(step + 6, ':');
+        rc = wsc_close(c, (int)code, p ? p + 1 : "");
+        if (rc) fail(step, rc);
+        int status = wsc_close_status(c);
+        printf("CLOSE status=%d reason=%s\n", status, wsc_close_reason(c));
+    } else if (strcmp(step, "close-now") == 0) {
+        rc = wsc_close_now(c);
+        if (rc) fail(step, rc);
+    } else if (strcmp(step, "read-until-close") == 0) {
+        for (;;) {
+            wsc_msg_type type;
+            const void *data;
+            size_t len;
+            rc = wsc_read(c, g_timeout, &type, &data, &len);
+            if (rc) break;
+            print_msg(type, data, len);
+        }
+        if (rc == WSC_ETIMEDOUT || rc == WSC_EAGAIN) fail(step, rc);
+        char name[64];
+        err_name(rc, name, sizeof name);
+        int status = wsc_close_status(c);
+        printf("CLOSED %s status=%d reason=%s\n", name, status, wsc_close_reason(c));
+    } else {
+        fprintf(stderr, "client: unknown step '%s'\n", step);
+        usage();
+    }
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) usage();
+    const char *url = argv[1];
+    const char *subprotocols[MAX_LIST];
+    wsc_header headers[MAX_LIST];
+    char *header_buf[MAX_LIST];
+    size_t n_sub = 0, n_hdr = 0;
+    int have_limit = 0;
+    long long limit = 0;
+    int i = 2;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        const char *a = argv[i];
+        if (i + 1 >= argc) usage();
+        const char *v = argv[i + 1];
+        if (strcmp(a, "--subprotocol") == 0 && n_sub < MAX_LIST) {
+            subprotocols[n_sub++] = v;
+        } else if (strcmp(a, "--header") == 0 && n_hdr < MAX_LIST) {
+            size_t n = strlen(v);
+            char *h = malloc(n + 1);
+            if (!h) return 1;
+            memcpy(h, v, n + 1);
+            char *colon = strchr(h, ':');
+            if (!colon) usage();
+            *colon = '\0';
+            char *value = colon + 1;
+            while (*value == ' ' || *value == '\t') value++;
+            header_buf[n_hdr] = h;
+            headers[n_hdr].name = h;
+            headers[n_hdr].value = value;
+            n_hdr++;
+        } else if (strcmp(a, "--read-limit") == 0) {
+            limit = strtoll(v, NULL, 10);
+            have_limit = 1;
+        } else if (strcmp(a, "--timeout") == 0) {
+            g_timeout = atoi(v);
+        } else {
+            usage();
+        }
+    }
+
+    wsc_dial_options opts = {0};
+    opts.subprotocols = subprotocols;
+    opts.n_subprotocols = n_sub;
+    opts.headers = headers;
+    opts.n_headers = n_hdr;
+    wsc_response resp = {0};
+    int rc = wsc_dial(url, &opts, &g_conn, &resp);
+    for (size_t k = 0; k < n_hdr; k++) free(header_buf[k]);  /* wsc keeps no pointer */
+    if (rc) {
+        char detail[512];
+        snprintf(detail, sizeof detail, "%s", wsc_last_error());
+        printf("FAIL dial %s %s status=%d\n", wsc_strerror(rc), detail, resp.status);
+        fflush(stdout);
+        wsc_response_free(&resp);
+        return 1;
+    }
+    wsc_response_free(&resp);
+    if (have_limit) wsc_set_read_limit(g_conn, (int64_t)limit);
+    printf("CONNECTED subprotocol=%s\n", wsc_subprotocol(g_conn));
+    fflush(stdout);
+
+    for (; i < argc; i++) run_step(argv[i]);
+
+    printf("OK\n");
+    fflush(stdout);
+    wsc_conn_free(g_conn);
+    free(g_last);
+    return 0;
+}
