@@ -52,11 +52,11 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
     pthread_mutex_lock(&c->mu);
     while (!c->close_received && atomic_load(&c->state) != WSC_STATE_CLOSED) {
         if (!c->reading) {
-            c->reading = true;
+            c->reading = c->close_draining = true;
             pthread_mutex_unlock(&c->mu);
             wsc_read_drain(c, d);
             pthread_mutex_lock(&c->mu);
-            c->reading = false;
+            c->reading = c->close_draining = false;
             pthread_cond_broadcast(&c->cond);
             break;
         }
@@ -66,8 +66,10 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
     bool answered = c->close_received;
     pthread_mutex_unlock(&c->mu);
     wsc_conn_shutdown(c);
-    if (!answered)
+    if (!answered && wsc_deadline_left(d) == 0)
         return wsc_fail(WSC_ETIMEDOUT, "the peer did not answer our close frame within 5 s");
+    if (!answered)
+        return wsc_fail(WSC_ECLOSED, "the connection ended before the peer's close frame arrived");
     wsc_clear_error();
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/utf8.h"
 #include "native/conn.h"
 
 #define RBUF_SIZE 16384
@@ -65,8 +66,14 @@ int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
     c->close_sent = c->close_sent || send_close;
     pthread_mutex_unlock(&c->mu);
     if (send_close) {
-        uint8_t payload[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-        wsc_send_frame(c, WSC_OP_CLOSE, true, payload, 2, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+        /* The detail goes out as the close reason when it fits and is UTF-8. */
+        uint8_t payload[125] = {(uint8_t)(code >> 8), (uint8_t)code};
+        size_t rlen = strlen(detail);
+        if (rlen > 123 || wsc_utf8_feed(WSC_UTF8_ACCEPT, detail, rlen) != WSC_UTF8_ACCEPT)
+            rlen = 0;
+        memcpy(payload + 2, detail, rlen);
+        wsc_send_frame(c, WSC_OP_CLOSE, true, payload, 2 + rlen,
+                       wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
     }
     wsc_conn_shutdown(c);
     if (code)
@@ -77,6 +84,10 @@ int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
 int wsc_reader_enter(wsc_conn *c)
 {
     pthread_mutex_lock(&c->mu);
+    /* wsc_close reading the peer's close is not a second reader: wait for it,
+     * then this read reports the closed connection. */
+    while (c->reading && c->close_draining)
+        pthread_cond_wait(&c->cond, &c->mu);
     bool busy = c->reading;
     c->reading = true;
     pthread_mutex_unlock(&c->mu);
@@ -132,6 +143,12 @@ void wsc_conn_free(wsc_conn *c)
 {
     if (!c)
         return;
+    /* Let a reader's reply to the peer's close go out first (it is bounded
+     * by the close timeout), so the peer sees a clean close handshake. */
+    pthread_mutex_lock(&c->mu);
+    while (c->echo_pending)
+        pthread_cond_wait(&c->cond, &c->mu);
+    pthread_mutex_unlock(&c->mu);
     wsc_conn_shutdown(c);
     pthread_mutex_lock(&c->mu);
     bool join = c->bg_reader, pump = c->pump;

@@ -49,6 +49,8 @@ struct wsc_conn {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool reading;                 /* [mu] */
+    bool close_draining;          /* [mu] wsc_close holds the reader role */
+    bool echo_pending;            /* [mu] our reply to the peer's close is being sent */
     bool msg_busy;                /* [mu] */
     bool close_called;            /* [mu] wsc_close or wsc_close_now ran */
     bool close_sent;              /* [mu] our close frame went out */

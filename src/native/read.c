@@ -94,12 +94,17 @@ static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p)
     c->peer_reason[rlen] = '\0';
     bool echo = !c->close_sent;
     c->close_sent = true;
+    c->echo_pending = echo;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);
     if (echo) {
         uint8_t reply[2] = {(uint8_t)(code >> 8), (uint8_t)code};
         wsc_send_frame(c, WSC_OP_CLOSE, true, reply, code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2,
                        wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+        pthread_mutex_lock(&c->mu);
+        c->echo_pending = false;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->mu);
     }
     wsc_conn_shutdown(c);
     return wsc_fail(WSC_ECLOSED, "the peer closed the connection: %d %s%s%s", code,

@@ -168,6 +168,11 @@ static int msg_acquire(wsc_conn *c, wsc_deadline d)
     pthread_mutex_lock(&c->mu);
     int r = 0;
     for (;;) {
+        if (c->close_received) {
+            r = wsc_fail(WSC_ECLOSED, "the peer closed the connection with %d %s", c->peer_code,
+                         wsc_status_string(c->peer_code));
+            break;
+        }
         if (c->close_sent || atomic_load(&c->state) == WSC_STATE_CLOSED) {
             r = wsc_fail(WSC_ECLOSED, "the connection is closed (or closing)");
             break;

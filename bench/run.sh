@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR - runs the benchmarks and prints the tables.
+# `make bench` builds bench/*.c into BUILD_DIR/bench (with -O3) and calls this.
+#
+#   mask_bench            (if built) prints its own table
+#   echo_bench wsc        wsc client <-> wsc server over 127.0.0.1
+#   node ws_echo.mjs      the npm `ws` package, same workloads (needs node_modules/ws)
+#   echo_bench tcp        plain TCP echo of the same payloads: the bound
+#
+# Each program prints progress on stderr and `RESULT <workload> <value>` lines
+# on stdout, which this script collects into one table. BENCH_SECONDS (default
+# 1) is the length of each run, BENCH_REPS (default 3) the number of runs whose
+# median is kept. Exits 1 if a wsc or TCP run failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/native}
+seconds=${BENCH_SECONDS:-1}
+reps=${BENCH_REPS:-3}
+export BENCH_SECONDS=$seconds BENCH_REPS=$reps
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+
+if [[ -x $build/bench/mask_bench ]]; then
+    echo "== mask_bench"
+    "$build/bench/mask_bench" || { echo "mask_bench failed (exit $?)"; failed=1; }
+    echo
+fi
+
+# A hung run must not hang `make bench`: allow each program 5 workloads x reps
+# x (run + 10 s for connecting and closing), plus a minute.
+limit=$(awk -v s="$seconds" -v r="$reps" 'BEGIN { printf "%d", 5 * r * (s + 10) + 60 }')
+
+declare -A result
+# run_variant NAME COMMAND...: runs it, keeps its RESULT lines as result[NAME.workload].
+run_variant() {
+    local name=$1 rc
+    shift
+    echo "-- $name: $*"
+    timeout -k 5 "$limit" "$@" 2>&1 >"$tmp/$name.out"
+    rc=$?
+    local tag workload value
+    while read -r tag workload value _; do
+        [[ $tag == RESULT && -n $value ]] && result[$name.$workload]=$value
+    done <"$tmp/$name.out"
+    if ((rc != 0)); then
+        ((rc == 124)) && echo "$name: timed out after ${limit}s" || echo "$name: failed (exit $rc)"
+        return 1
+    fi
+}
+
+echo "== echo benchmarks over 127.0.0.1: ${seconds} s per run, median of ${reps} runs"
+if [[ -x $build/bench/echo_bench ]]; then
+    run_variant wsc "$build/bench/echo_bench" wsc || failed=1
+    run_variant tcp "$build/bench/echo_bench" tcp || failed=1
+else
+    echo "$build/bench/echo_bench is missing: build it with make bench"
+    failed=1
+fi
+if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+    run_variant ws node bench/ws_echo.mjs || true
+else
+    echo "-- ws: skipped (needs node and node_modules/ws: npm install)"
+fi
+
+ratio() { # ratio A B: A/B with 2 decimals, "-" if either is missing
+    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'
+}
+echo
+printf '%-28s | %10s | %10s | %10s | %6s | %7s\n' workload wsc ws "plain TCP" wsc/ws wsc/TCP
+printf '%s\n' "-----------------------------|------------|------------|------------|--------|--------"
+for row in "rt16:round trips/s, 16 B" "rt1k:round trips/s, 1 KiB" \
+           "st64:stream MB/s, 64 B msgs" "st16k:stream MB/s, 16 KiB msgs" "st1m:stream MB/s, 1 MiB msgs"; do
+    w=${row%%:*}
+    a=${result[wsc.$w]:-} b=${result[ws.$w]:-} c=${result[tcp.$w]:-}
+    printf '%-28s | %10s | %10s | %10s | %6s | %7s\n' "${row#*:}" "${a:--}" "${b:--}" "${c:--}" \
+        "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
+done
+exit $failed
