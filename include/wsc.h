@@ -224,7 +224,7 @@ typedef struct {
  * 405 (not GET), 426 with "Sec-WebSocket-Version: 13" (other version), 431
  * (head too large), 408 (handshake timeout). On success the connection owns
  * fd (wsc_conn_free closes it); on failure fd is left open for the caller.
- * The socket is switched to non-blocking mode.
+ * The socket's blocking mode is not changed (either works).
  * Wasm: always fails with WSC_ENOTSUP. */
 WSC_API int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out);
 

@@ -8,7 +8,7 @@
 #include "common/utf8.h"
 #include "native/conn.h"
 
-#define RBUF_SIZE 16384
+#define RBUF_SIZE 65536
 
 wsc_conn *wsc_conn_new(bool server)
 {

@@ -2,6 +2,7 @@
  * the upgrade request, check the response. A step function drives it so a
  * non-blocking dial can advance a little on each later call. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -95,6 +96,8 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
         if (r == 0 && getsockopt(dl->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
             int one = 1;
             setsockopt(dl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            /* Blocking from now on: calls with a deadline ask for MSG_DONTWAIT. */
+            fcntl(dl->fd, F_SETFL, fcntl(dl->fd, F_GETFL) & ~O_NONBLOCK);
             wsc_tcp_transport(&c->tr, dl->fd);
             dl->fd = -1;
             freeaddrinfo(dl->addrs);

@@ -12,7 +12,7 @@
 #include "native/mask.h"
 
 /* Direct-to-destination reads for payload at least this large. */
-#define DIRECT_READ_MIN 4096
+#define DIRECT_READ_MIN 32768
 
 /* The transport ended or failed under a reader. */
 static int read_ended(wsc_conn *c, ptrdiff_t r)

@@ -1,6 +1,5 @@
 /* tcp.c - the plain TCP transport and the poll-based waiting helpers. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,10 +9,10 @@
 #include "common/error.h"
 #include "native/transport.h"
 
-static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, short *want)
+static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, bool block, short *want)
 {
     for (;;) {
-        ssize_t r = recv(t->fd, buf, n, 0);
+        ssize_t r = recv(t->fd, buf, n, block ? 0 : MSG_DONTWAIT);
         if (r >= 0)
             return r;
         if (errno == EINTR)
@@ -26,13 +25,14 @@ static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, short *want)
     }
 }
 
-static ptrdiff_t tcp_send(wsc_transport *t, const struct iovec *iov, int iovcnt, short *want)
+static ptrdiff_t tcp_send(wsc_transport *t, const struct iovec *iov, int iovcnt, bool block,
+                          short *want)
 {
     struct msghdr msg = {0};
     msg.msg_iov = (struct iovec *)iov;
     msg.msg_iovlen = (size_t)iovcnt;
     for (;;) {
-        ssize_t r = sendmsg(t->fd, &msg, MSG_NOSIGNAL);
+        ssize_t r = sendmsg(t->fd, &msg, MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
         if (r >= 0)
             return r;
         if (errno == EINTR)
@@ -61,9 +61,6 @@ static const wsc_transport_ops tcp_ops = {tcp_recv, tcp_send, tcp_shutdown, tcp_
 
 void wsc_tcp_transport(wsc_transport *t, int fd)
 {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0 && !(flags & O_NONBLOCK))
-        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     t->ops = &tcp_ops;
     t->fd = fd;
     t->state = NULL;
@@ -91,7 +88,7 @@ ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline
 {
     for (;;) {
         short want = 0;
-        ptrdiff_t r = t->ops->recv(t, buf, n, &want);
+        ptrdiff_t r = t->ops->recv(t, buf, n, d == WSC_FOREVER, &want);
         if (r != WSC_EAGAIN)
             return r;
         int w = wsc_wait_fd(t->fd, want, d);
@@ -111,7 +108,7 @@ int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
             continue;
         }
         short want = 0;
-        ptrdiff_t r = t->ops->send(t, iov, iovcnt, &want);
+        ptrdiff_t r = t->ops->send(t, iov, iovcnt, d == WSC_FOREVER, &want);
         if (r == WSC_EAGAIN) {
             int w = wsc_wait_fd(t->fd, want, d);
             if (w < 0)

@@ -3,6 +3,7 @@
 #ifndef WSC_TRANSPORT_H
 #define WSC_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/uio.h>
 
@@ -13,9 +14,13 @@ typedef struct wsc_transport wsc_transport;
 typedef struct {
     /* > 0 bytes moved, 0 end of stream (recv only), WSC_EAGAIN with *want set
      * to POLLIN or POLLOUT (what to wait for before retrying), or another
-     * negative WSC_E code with wsc_last_error() set. Never blocks. */
-    ptrdiff_t (*recv)(wsc_transport *t, void *buf, size_t n, short *want);
-    ptrdiff_t (*send)(wsc_transport *t, const struct iovec *iov, int iovcnt, short *want);
+     * negative WSC_E code with wsc_last_error() set. With block false the
+     * call never blocks; with block true it may sleep in the kernel (one
+     * system call instead of recv + poll + recv) until data moves or
+     * shutdown() wakes it. */
+    ptrdiff_t (*recv)(wsc_transport *t, void *buf, size_t n, bool block, short *want);
+    ptrdiff_t (*send)(wsc_transport *t, const struct iovec *iov, int iovcnt, bool block,
+                      short *want);
     /* Stops all I/O and wakes threads waiting in poll (shutdown(2)); may be
      * called from any thread, more than once. The fd stays open. */
     void (*shutdown)(wsc_transport *t);
@@ -29,7 +34,8 @@ struct wsc_transport {
     void *state; /* the TLS session later; NULL for TCP */
 };
 
-/* Makes t a plain TCP transport over fd (switched to non-blocking). */
+/* Makes t a plain TCP transport over fd. The fd's blocking mode is left as
+ * it is: calls with a deadline use MSG_DONTWAIT and poll. */
 void wsc_tcp_transport(wsc_transport *t, int fd);
 
 /* Waits until fd is ready for `events` or the deadline passes. Returns 0,
