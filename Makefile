@@ -31,7 +31,7 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all lib test check unit interop fuzz fuzz-regress examples bench deps clean help
+.PHONY: all lib test check fuzz fuzz-regress examples bench deps demo clean help
 .DEFAULT_GOAL := all
 
 all: lib
@@ -39,6 +39,7 @@ lib: $(BUILD)/libwsc.a $(BUILD)/libwsc.so
 
 help:
 	@echo "make            build $(BUILD)/libwsc.a and libwsc.so"
+	@echo "make demo       install what is missing, run the example echo server and client"
 	@echo "make test       install what is missing, then run every test (plain and ASan+UBSan builds)"
 	@echo "make examples   build the examples into $(BUILD)/examples"
 	@echo "make bench      run the benchmarks and print the tables"
@@ -73,6 +74,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libwsc.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O3 $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
 
 examples: $(EXAMPLES)
+
+# The README's first command: the echo example end to end.
+demo:
+	@bash scripts/demo_echo.sh
 
 deps:
 	@bash scripts/deps.sh

@@ -41,7 +41,7 @@ static int read_head(wsc_conn *c, size_t max, const wsc_accept_options *o, wsc_d
             return 0;
         if (c->rend >= max)
             return refuse(c, 431, NULL, o, d, "the request head is too large");
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, max - c->rend, d);
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, max - c->rend, d, false);
         if (n == WSC_ETIMEDOUT || n == WSC_EAGAIN)
             return refuse(c, 408, NULL, o, d, "the request head did not arrive in time");
         if (n == 0)

@@ -156,7 +156,7 @@ static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
         if (c->rend >= dl->max_head)
             return wsc_fail(WSC_EHANDSHAKE, "the handshake response from %s is longer than %zu bytes",
                             dl->target_desc, dl->max_head);
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, dl->max_head - c->rend, d);
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, dl->max_head - c->rend, d, false);
         if (n == 0)
             return wsc_fail(WSC_EHANDSHAKE, "%s closed the connection before answering the upgrade",
                             dl->target_desc);
@@ -216,7 +216,7 @@ static void fill_response(wsc_conn *c, wsc_response *resp, bool failed)
         want = strtoul(cl, NULL, 10);
     wsc_deadline d = wsc_deadline_in(1000);
     while (c->rend - c->rpos < want && c->rend < c->rcap) {
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d);
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
         if (n <= 0)
             break;
         c->rend += (size_t)n;

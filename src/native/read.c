@@ -12,7 +12,7 @@
 #include "native/mask.h"
 
 /* Direct-to-destination reads for payload at least this large. */
-#define DIRECT_READ_MIN 32768
+#define DIRECT_READ_MIN 1024
 
 /* The transport ended or failed under a reader. */
 static int read_ended(wsc_conn *c, ptrdiff_t r)
@@ -41,7 +41,7 @@ static int fill(wsc_conn *c, size_t need, wsc_deadline d)
             c->rend -= c->rpos;
             c->rpos = 0;
         }
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d);
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
         if (n <= 0)
             return read_ended(c, n);
         c->rend += (size_t)n;
@@ -203,8 +203,9 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
 }
 
 /* Reads up to cap bytes (> 0) of the current frame's payload into dst,
- * unmasked and UTF-8 checked. Needs in_frame and frame_left > 0. */
-static ptrdiff_t read_payload(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadline d)
+ * unmasked and UTF-8 checked. Needs in_frame and frame_left > 0. With
+ * `all`, a large rest is waited for in one system call. */
+static ptrdiff_t read_payload(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadline d, bool all)
 {
     size_t want = cap < c->frame_left ? cap : (size_t)c->frame_left;
     size_t n;
@@ -215,7 +216,7 @@ static ptrdiff_t read_payload(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadlin
         memcpy(dst, c->rbuf + c->rpos, n);
         c->rpos += n;
     } else if (want >= DIRECT_READ_MIN) {
-        ptrdiff_t r = wsc_transport_recv(&c->tr, dst, want, d);
+        ptrdiff_t r = wsc_transport_recv(&c->tr, dst, want, d, all);
         if (r <= 0)
             return read_ended(c, r);
         n = (size_t)r;
@@ -223,7 +224,7 @@ static ptrdiff_t read_payload(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadlin
         int r = fill(c, 1, d);
         if (r < 0)
             return r;
-        return read_payload(c, dst, cap, d);
+        return read_payload(c, dst, cap, d, all);
     }
     if (c->fh.masked)
         wsc_mask(dst, dst, n, c->fh.key, c->mask_pos & 3);
@@ -312,7 +313,7 @@ static int read_message(wsc_conn *c, wsc_deadline d)
             size_t ahead = c->frame_left < (1u << 20) ? (size_t)c->frame_left : (1u << 20);
             if ((r = grow_msg(c, c->msg_len + ahead + 1)) < 0)
                 return r;
-            ptrdiff_t n = read_payload(c, c->msg + c->msg_len, c->msg_cap - c->msg_len - 1, d);
+            ptrdiff_t n = read_payload(c, c->msg + c->msg_len, c->msg_cap - c->msg_len - 1, d, true);
             if (n < 0)
                 return (int)n;
             c->msg_len += (size_t)n;
@@ -375,7 +376,7 @@ ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap, int timeout_ms)
     } else {
         while (c->in_msg) {
             if (c->in_frame && c->frame_left > 0) {
-                n = read_payload(c, buf, cap, d);
+                n = read_payload(c, buf, cap, d, false);
                 break;
             }
             if (c->in_frame) {

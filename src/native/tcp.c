@@ -9,10 +9,11 @@
 #include "common/error.h"
 #include "native/transport.h"
 
-static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, bool block, short *want)
+static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, int mode, short *want)
 {
+    int flags = mode == WSC_IO_NOWAIT ? MSG_DONTWAIT : mode == WSC_IO_ALL ? MSG_WAITALL : 0;
     for (;;) {
-        ssize_t r = recv(t->fd, buf, n, block ? 0 : MSG_DONTWAIT);
+        ssize_t r = recv(t->fd, buf, n, flags);
         if (r >= 0)
             return r;
         if (errno == EINTR)
@@ -25,14 +26,14 @@ static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, bool block, sho
     }
 }
 
-static ptrdiff_t tcp_send(wsc_transport *t, const struct iovec *iov, int iovcnt, bool block,
+static ptrdiff_t tcp_send(wsc_transport *t, const struct iovec *iov, int iovcnt, int mode,
                           short *want)
 {
     struct msghdr msg = {0};
     msg.msg_iov = (struct iovec *)iov;
     msg.msg_iovlen = (size_t)iovcnt;
     for (;;) {
-        ssize_t r = sendmsg(t->fd, &msg, MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
+        ssize_t r = sendmsg(t->fd, &msg, MSG_NOSIGNAL | (mode == WSC_IO_NOWAIT ? MSG_DONTWAIT : 0));
         if (r >= 0)
             return r;
         if (errno == EINTR)
@@ -84,11 +85,12 @@ int wsc_wait_fd(int fd, short events, wsc_deadline d)
     }
 }
 
-ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d)
+ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d, bool all)
 {
+    int mode = d != WSC_FOREVER ? WSC_IO_NOWAIT : all ? WSC_IO_ALL : WSC_IO_BLOCK;
     for (;;) {
         short want = 0;
-        ptrdiff_t r = t->ops->recv(t, buf, n, d == WSC_FOREVER, &want);
+        ptrdiff_t r = t->ops->recv(t, buf, n, mode, &want);
         if (r != WSC_EAGAIN)
             return r;
         int w = wsc_wait_fd(t->fd, want, d);
@@ -108,7 +110,8 @@ int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
             continue;
         }
         short want = 0;
-        ptrdiff_t r = t->ops->send(t, iov, iovcnt, d == WSC_FOREVER, &want);
+        ptrdiff_t r = t->ops->send(t, iov, iovcnt, d == WSC_FOREVER ? WSC_IO_BLOCK : WSC_IO_NOWAIT,
+                                   &want);
         if (r == WSC_EAGAIN) {
             int w = wsc_wait_fd(t->fd, want, d);
             if (w < 0)

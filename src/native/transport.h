@@ -11,15 +11,18 @@
 
 typedef struct wsc_transport wsc_transport;
 
+/* How an I/O call may wait. NOWAIT never blocks. BLOCK may sleep in the
+ * kernel until some bytes move or shutdown() wakes it: one system call
+ * instead of recv + poll + recv. ALL (recv only) sleeps until all n bytes
+ * came, the stream ended or shutdown() woke it: one wake-up per payload. */
+enum { WSC_IO_NOWAIT, WSC_IO_BLOCK, WSC_IO_ALL };
+
 typedef struct {
     /* > 0 bytes moved, 0 end of stream (recv only), WSC_EAGAIN with *want set
      * to POLLIN or POLLOUT (what to wait for before retrying), or another
-     * negative WSC_E code with wsc_last_error() set. With block false the
-     * call never blocks; with block true it may sleep in the kernel (one
-     * system call instead of recv + poll + recv) until data moves or
-     * shutdown() wakes it. */
-    ptrdiff_t (*recv)(wsc_transport *t, void *buf, size_t n, bool block, short *want);
-    ptrdiff_t (*send)(wsc_transport *t, const struct iovec *iov, int iovcnt, bool block,
+     * negative WSC_E code with wsc_last_error() set. See wsc_io_mode. */
+    ptrdiff_t (*recv)(wsc_transport *t, void *buf, size_t n, int mode, short *want);
+    ptrdiff_t (*send)(wsc_transport *t, const struct iovec *iov, int iovcnt, int mode,
                       short *want);
     /* Stops all I/O and wakes threads waiting in poll (shutdown(2)); may be
      * called from any thread, more than once. The fd stays open. */
@@ -43,8 +46,10 @@ void wsc_tcp_transport(wsc_transport *t, int fd);
 int wsc_wait_fd(int fd, short events, wsc_deadline d);
 
 /* Receives at least one byte, waiting up to d. Same results as ops->recv
- * except that WSC_EAGAIN/WSC_ETIMEDOUT mean the deadline passed. */
-ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d);
+ * except that WSC_EAGAIN/WSC_ETIMEDOUT mean the deadline passed. With `all`
+ * and no deadline it waits for all n bytes in one call (fewer wake-ups); it
+ * may still return fewer. */
+ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d, bool all);
 
 /* Sends all of iov, waiting up to d. Returns 0, or the error; *sent says how
  * many bytes went out before it (so a caller can tell "nothing sent"). The
