@@ -1,4 +1,5 @@
 /* http.c - a strict, allocation-bounded parser for HTTP/1.1 heads. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,13 +76,13 @@ static int parse_start_line(wsc_http_head *h, char *line, bool request)
         for (char *p = line; *p; p++)
             if (!is_tchar((unsigned char)*p))
                 return -1;
-        if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || !sp2[8] || sp2[9])
+        if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)sp2[8]) || sp2[9])
             return -1;
         h->method = line;
         h->target = sp1 + 1;
         return 0;
     }
-    if (strncmp(line, "HTTP/1.", 7) != 0 || !line[7] || line[8] != ' ')
+    if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[7]) || line[8] != ' ')
         return -1;
     char *s = line + 9;
     if (!(s[0] >= '1' && s[0] <= '5') || !(s[1] >= '0' && s[1] <= '9') ||

@@ -266,6 +266,8 @@ static int read_begin(wsc_conn *c, wsc_deadline d)
     int r = wsc_conn_ready(c, d);
     if (r < 0)
         return r;
+    if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+        return wsc_fail(WSC_ECLOSED, "the connection is closed");
     return wsc_reader_enter(c);
 }
 
