@@ -110,6 +110,8 @@ uint32_t wsc_utf8_feed(uint32_t state, const void *data, size_t n)
         s = state;
     else
         return WSC_UTF8_REJECT;  /* REJECT, or not a state we gave out */
+    if (n == 0)
+        return state;            /* data may be NULL then */
 
     /* Whole 16-byte blocks: skip them when pure ASCII between code points,
      * else step the DFA through them. */

@@ -280,6 +280,13 @@ int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
         snprintf(err, err_size, "WebSocket upgrade needs GET, not %s", h->method);
         return 405;
     }
+    size_t hosts = 0;
+    for (size_t i = 0; i < h->n_headers; i++)
+        hosts += strcasecmp(h->headers[i].name, "Host") == 0;
+    if (hosts != 1) {
+        snprintf(err, err_size, "the request has %zu Host headers, it needs exactly one", hosts);
+        return 400;
+    }
     if (!wsc_http_has_token(h, "Connection", "Upgrade")) {
         snprintf(err, err_size, "the Connection header does not contain Upgrade");
         return 426;

@@ -121,6 +121,9 @@ int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
                 return fail(h, err, err_size, "invalid character in HTTP header name");
         if (h->n_headers == MAX_HEADERS)
             return fail(h, err, err_size, "too many HTTP headers");
+        for (const char *v = colon + 1; *v; v++)
+            if ((unsigned char)*v < 0x20 ? *v != '\t' : *v == 0x7F)
+                return fail(h, err, err_size, "control character in an HTTP header value");
         *colon = '\0';
         h->headers[h->n_headers].name = line;
         h->headers[h->n_headers].value = trim(colon + 1, colon + 1 + strlen(colon + 1));

@@ -27,7 +27,8 @@ size_t wsc_http_head_end(const char *buf, size_t len);
  * request (`request` true: "METHOD target HTTP/1.1") or a response
  * ("HTTP/1.1 status reason"). Returns 0, or -1 with a detail in err for a
  * malformed start line, header line without ':', empty or invalid header
- * name, obsolete line folding, NUL bytes, more than 100 headers, or an HTTP
+ * name, a control character (other than tab) in a value, obsolete line
+ * folding, NUL bytes, more than 100 headers, or an HTTP
  * version other than 1.x. On failure *h holds nothing to free. */
 int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
                    char *err, size_t err_size);

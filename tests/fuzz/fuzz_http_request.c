@@ -1,0 +1,171 @@
+/* fuzz_http_request.c - libFuzzer target for the server side of the opening
+ * handshake: wsc_http_head_end + wsc_http_parse(request) on arbitrary bytes,
+ * then wsc_hs_check_request with several option sets and
+ * wsc_hs_server_response for its verdict. Invariants checked:
+ *   - a parsed head has <= 100 headers, token names, trimmed values;
+ *   - the verdict is 0, 400, 403, 405 or 426 with a detail;
+ *   - a 101 we produce parses and passes the client's own check
+ *     (wsc_hs_check_response) for the request's key;
+ *   - error responses parse, carry the status and a matching Content-Length. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "native/handshake.h"
+#include "native/http.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define ASSERT(cond)                                                              \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                              \
+        }                                                                         \
+    } while (0)
+
+static bool is_tchar(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static void check_head(const wsc_http_head *h)
+{
+    ASSERT(h->raw && h->headers);
+    ASSERT(h->n_headers <= 100);
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const char *name = h->headers[i].name, *value = h->headers[i].value;
+        ASSERT(name && *name && value);
+        for (const char *p = name; *p; p++)
+            ASSERT(is_tchar((unsigned char)*p));
+        size_t vl = strlen(value);
+        if (vl) {
+            ASSERT(value[0] != ' ' && value[0] != '\t');
+            ASSERT(value[vl - 1] != ' ' && value[vl - 1] != '\t');
+        }
+        ASSERT(!strchr(value, '\n'));
+        /* The first header of each name is what wsc_http_get finds. */
+        const char *first = wsc_http_get(h, name);
+        ASSERT(first);
+        size_t j = 0;
+        while (strcasecmp(h->headers[j].name, name) != 0)
+            j++;
+        ASSERT(j <= i && first == h->headers[j].value);
+    }
+}
+
+static void check_error_response(int status, const char *resp, size_t len)
+{
+    size_t end = wsc_http_head_end(resp, len);
+    ASSERT(end > 0);
+    wsc_http_head h;
+    char err[300];
+    ASSERT(wsc_http_parse(resp, end, false, &h, err, sizeof err) == 0);
+    ASSERT(h.status == status);
+    const char *cl = wsc_http_get(&h, "Content-Length");
+    ASSERT(cl && strtoul(cl, NULL, 10) == len - end);
+    if (status == 426)
+        ASSERT(wsc_http_get(&h, "Sec-WebSocket-Version") &&
+               strcmp(wsc_http_get(&h, "Sec-WebSocket-Version"), "13") == 0);
+    ASSERT(!wsc_http_get(&h, "Sec-WebSocket-Accept"));
+    wsc_http_free(&h);
+}
+
+static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
+{
+    const char *proto = NULL;
+    char err[300];
+    err[0] = '\0';
+    int status = wsc_hs_check_request(req, o, &proto, err, sizeof err);
+    ASSERT(status == 0 || status == 400 || status == 403 || status == 405 || status == 426);
+    size_t len = 0;
+    if (status != 0) {
+        ASSERT(err[0]);
+        char *resp = wsc_hs_server_response(status, req, NULL, o, err, &len);
+        ASSERT(resp && len == strlen(resp));
+        check_error_response(status, resp, len);
+        free(resp);
+        return;
+    }
+    ASSERT(proto);
+    /* The chosen subprotocol is one of ours, offered by the client, or "". */
+    if (*proto) {
+        bool ours = false;
+        for (size_t i = 0; i < o->n_subprotocols; i++)
+            ours = ours || proto == o->subprotocols[i];
+        ASSERT(ours);
+        ASSERT(wsc_http_has_token(req, "Sec-WebSocket-Protocol", proto));
+    }
+    const char *key = wsc_http_get(req, "Sec-WebSocket-Key");
+    ASSERT(key && wsc_hs_key_valid(key));
+    char *resp = wsc_hs_server_response(101, req, proto, o, "", &len);
+    ASSERT(resp && len == strlen(resp));
+    /* Our 101 must satisfy our own client. */
+    size_t end = wsc_http_head_end(resp, len);
+    ASSERT(end == len);
+    wsc_http_head h;
+    ASSERT(wsc_http_parse(resp, end, false, &h, err, sizeof err) == 0);
+    ASSERT(h.status == 101);
+    const char *chosen = NULL;
+    int r = wsc_hs_check_response(&h, key, o->subprotocols, o->n_subprotocols, &chosen, err, sizeof err);
+    if (r != 0)
+        fprintf(stderr, "our 101 fails our client check: %s\n", err);
+    ASSERT(r == 0);
+    ASSERT(strcmp(chosen, proto) == 0);
+    wsc_http_free(&h);
+    free(resp);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 16384)
+        return 0;
+    const char *buf = (const char *)data;
+    size_t end = wsc_http_head_end(buf, size);
+    ASSERT(end <= size);
+    if (end) {
+        /* What head_end found is a head: it ends in LF LF or LF CR LF. */
+        ASSERT(end >= 2 && buf[end - 1] == '\n');
+        ASSERT(buf[end - 2] == '\n' || (end >= 3 && buf[end - 2] == '\r' && buf[end - 3] == '\n'));
+        ASSERT(wsc_http_head_end(buf, end) == end);
+    }
+    size_t len = end ? end : size;
+
+    wsc_http_head req;
+    char err[300];
+    memset(&req, 0x5A, sizeof req);
+    if (wsc_http_parse(buf, len, true, &req, err, sizeof err) != 0) {
+        ASSERT(!req.raw && !req.headers && req.n_headers == 0);
+        return 0;
+    }
+    check_head(&req);
+    ASSERT(req.method && *req.method && req.target && *req.target);
+
+    static const char *const protos[] = {"chat", "superchat", "v2.bin"};
+    static const char *const origins[] = {"*.example.com", "https://a.test", "localhost:*"};
+    static const wsc_header extra[] = {{"X-Server", "fuzz"}};
+
+    wsc_accept_options o0 = {0};
+    check_with(&req, &o0);
+    wsc_accept_options o1 = {.subprotocols = protos, .n_subprotocols = 3,
+                             .origin_patterns = origins, .n_origin_patterns = 3,
+                             .headers = extra, .n_headers = 1};
+    check_with(&req, &o1);
+    wsc_accept_options o2 = {.subprotocols = protos + 1, .n_subprotocols = 2,
+                             .insecure_skip_verify = true};
+    check_with(&req, &o2);
+
+    /* Lookups the library does on requests. */
+    (void)wsc_http_has_token(&req, "Connection", "Upgrade");
+    (void)wsc_http_has_token(&req, "Sec-WebSocket-Extensions", "permessage-deflate");
+    const char *origin = wsc_http_get(&req, "Origin");
+    if (origin)
+        (void)wsc_hs_origin_allowed(origin, wsc_http_get(&req, "Host"), origins, 3);
+    wsc_http_free(&req);
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* fuzz_http_response.c - libFuzzer target for the client side of the opening
+ * handshake: wsc_http_head_end + wsc_http_parse(response) on arbitrary bytes,
+ * then wsc_hs_check_response for the RFC 6455 example key with a few offered
+ * subprotocol lists. Checks that a parsed head is well formed, that an
+ * accepted response really is a 101 with the right Sec-WebSocket-Accept, no
+ * extension, and a subprotocol we offered (or none). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "native/handshake.h"
+#include "native/http.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define ASSERT(cond)                                                              \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                              \
+        }                                                                         \
+    } while (0)
+
+#define KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+static void check_with(const wsc_http_head *h, const char *const *offered, size_t n)
+{
+    const char *proto = NULL;
+    char err[300];
+    err[0] = '\0';
+    int r = wsc_hs_check_response(h, KEY, offered, n, &proto, err, sizeof err);
+    if (r != 0) {
+        ASSERT(r == WSC_EHANDSHAKE);
+        ASSERT(err[0]);
+        return;
+    }
+    ASSERT(h->status == 101);
+    const char *acc = wsc_http_get(h, "Sec-WebSocket-Accept");
+    ASSERT(acc && strcmp(acc, ACCEPT) == 0);
+    ASSERT(wsc_http_has_token(h, "Upgrade", "websocket"));
+    ASSERT(wsc_http_has_token(h, "Connection", "upgrade"));
+    const char *ext = wsc_http_get(h, "Sec-WebSocket-Extensions");
+    ASSERT(!ext || !*ext);
+    ASSERT(proto);
+    if (*proto) {
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+            found = found || strcmp(offered[i], proto) == 0;
+        ASSERT(found);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 32768)
+        return 0;
+    const char *buf = (const char *)data;
+    size_t end = wsc_http_head_end(buf, size);
+    ASSERT(end <= size);
+    size_t len = end ? end : size;
+
+    wsc_http_head h;
+    char err[300];
+    memset(&h, 0x5A, sizeof h);
+    if (wsc_http_parse(buf, len, false, &h, err, sizeof err) != 0) {
+        ASSERT(!h.raw && !h.headers && h.n_headers == 0);
+        ASSERT(err[0]);
+        return 0;
+    }
+    ASSERT(h.status >= 100 && h.status <= 599);
+    ASSERT(h.reason);
+    ASSERT(h.n_headers <= 100);
+    for (size_t i = 0; i < h.n_headers; i++) {
+        ASSERT(h.headers[i].name[0]);
+        ASSERT(!strpbrk(h.headers[i].name, " \t:\r\n"));
+        ASSERT(!strchr(h.headers[i].value, '\n'));
+    }
+
+    static const char *const offered[] = {"chat", "superchat", "x"};
+    check_with(&h, NULL, 0);
+    check_with(&h, offered, 1);
+    check_with(&h, offered, 3);
+    wsc_http_free(&h);
+    return 0;
+}
