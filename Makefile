@@ -94,7 +94,7 @@ check: lib $(UNIT) $(PROGS) $(EXAMPLES)
 	@echo "== unit tests ($(BUILD))"
 	@for t in $(UNIT); do echo "-- $$t"; $$t || exit 1; done
 	@echo "== interop tests ($(BUILD))"
-	WSC_BUILD=$(BUILD) node --test --test-concurrency=1 tests/interop/
+	WSC_BUILD=$(BUILD) node --test --test-reporter=spec --test-concurrency=1 tests/interop/
 
 # Fuzzing needs clang's libFuzzer. fuzz-regress replays the seed corpus only.
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
