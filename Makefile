@@ -31,7 +31,7 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all lib test check fuzz fuzz-regress examples bench deps demo clean help
+.PHONY: all lib test check fuzz fuzz-regress examples bench deps demo clean help wasm wasm-flags wasm-progs wasm-check
 .DEFAULT_GOAL := all
 
 all: lib
@@ -111,6 +111,59 @@ fuzz: $(FUZZERS)
 	  echo "== fuzzing $$n for $(FUZZ_SECONDS)s (new inputs go to build/fuzz/corpus/$$n)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' || exit 1; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
+
+# ---- wasm backend (emcc from Debian's emscripten; see README "In the browser")
+EMCC      ?= emcc
+EMAR      ?= emar
+WASM_ENV  := NODE_PATH=/usr/share/nodejs
+WASM_SRC  := $(wildcard src/common/*.c src/wasm/*.c)
+WASM_OBJ  := $(WASM_SRC:%.c=build/wasm/obj/%.o)
+WASM_CFLAGS := -std=c11 $(WARN) -Oz
+# What an app adds to its emcc link line; WASM_ASYNCIFY only for blocking calls.
+WASM_LINK := -Iinclude build/wasm/libwsc.a --js-library js/library_wsc.js
+WASM_ASYNCIFY := -sASYNCIFY -sASYNCIFY_IMPORTS='["wsc_js_wait"]'
+
+build/wasm/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(WASM_ENV) $(EMCC) $(CPPFLAGS_ALL) $(WASM_CFLAGS) -c $< -o $@
+
+build/wasm/libwsc.a: $(WASM_OBJ)
+	@rm -f $@
+	$(WASM_ENV) $(EMAR) rcs $@ $^
+
+wasm: build/wasm/libwsc.a
+
+# Wasm test programs: portable C from tests/progs, tests/wasm and the client
+# examples, each built twice: NAME.js with Asyncify, NAME.sync.js without.
+# Run in Node with `node --no-experimental-fetch build/wasm/progs/NAME.js ARGS`.
+WASM_PROG_FLAGS := -Oz -sENVIRONMENT=web,node -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1
+WASM_PROG_SRC := tests/progs/client.c tests/progs/read_client.c $(wildcard tests/wasm/*.c) \
+                 $(filter %_client.c,$(wildcard examples/*.c))
+WASM_PROGS := $(foreach f,$(WASM_PROG_SRC),build/wasm/progs/$(basename $(notdir $(f))).js \
+                                           build/wasm/progs/$(basename $(notdir $(f))).sync.js)
+WASM_DEPS := build/wasm/libwsc.a js/library_wsc.js
+wasm_link = @mkdir -p $(dir $@) && $(WASM_ENV) $(EMCC) -Iinclude $(WASM_PROG_FLAGS) $(1) $< \
+            build/wasm/libwsc.a --js-library js/library_wsc.js -o $@
+
+build/wasm/progs/%.sync.js: tests/progs/%.c $(WASM_DEPS) ; $(call wasm_link,)
+build/wasm/progs/%.sync.js: tests/wasm/%.c $(WASM_DEPS) ; $(call wasm_link,)
+build/wasm/progs/%.sync.js: examples/%.c $(WASM_DEPS) ; $(call wasm_link,)
+build/wasm/progs/%.js: tests/progs/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_ASYNCIFY))
+build/wasm/progs/%.js: tests/wasm/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_ASYNCIFY))
+build/wasm/progs/%.js: examples/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_ASYNCIFY))
+
+wasm-progs: $(WASM_PROGS)
+
+# The wasm tests (tests/wasm/*.test.mjs) run the programs in Node and in
+# Chromium against our native servers and npm ws.
+wasm-check: wasm-progs
+	@echo "== wasm tests"
+	WSC_BUILD=build/native WSC_WASM=build/wasm node --test --test-reporter=spec --test-concurrency=1 tests/wasm/
+
+wasm-flags:
+	@echo "compile: -I$(CURDIR)/include"
+	@echo "link:    $(CURDIR)/build/wasm/libwsc.a --js-library $(CURDIR)/js/library_wsc.js"
+	@echo "blocking calls (timeout_ms != 0) also need: $(WASM_ASYNCIFY)"
 
 bench: deps lib $(BENCHES)
 	@bash bench/run.sh $(BUILD)

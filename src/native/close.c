@@ -2,22 +2,19 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/utf8.h"
+#include "common/closecode.h"
 #include "native/conn.h"
 
 int wsc_close(wsc_conn *c, int code, const char *reason)
 {
     if (!c)
         return wsc_fail(WSC_EINVAL, "NULL connection");
+    int r = wsc_close_args_check(code, reason);
+    if (r < 0)
+        return r;
     if (!reason)
         reason = "";
     size_t rlen = strlen(reason);
-    if (code == 0 ? rlen != 0 : !wsc_close_code_valid(code))
-        return wsc_fail(WSC_EINVAL, "close code %d cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)", code);
-    if (rlen > 123)
-        return wsc_fail(WSC_EINVAL, "close reason is %zu bytes, at most 123 fit", rlen);
-    if (wsc_utf8_feed(WSC_UTF8_ACCEPT, reason, rlen) != WSC_UTF8_ACCEPT)
-        return wsc_fail(WSC_EINVAL, "close reason is not valid UTF-8");
 
     pthread_mutex_lock(&c->mu);
     bool again = c->close_called;
@@ -37,7 +34,7 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
         payload[0] = (uint8_t)(code >> 8);
         payload[1] = (uint8_t)code;
         memcpy(payload + 2, reason, rlen);
-        int r = wsc_send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0,
+        r = wsc_send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0,
                                wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
         if (r < 0) {
             wsc_conn_shutdown(c);

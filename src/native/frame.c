@@ -102,12 +102,3 @@ size_t wsc_frame_encode(uint8_t *out, const wsc_frame_header *h)
     }
     return n;
 }
-
-bool wsc_close_code_valid(int code)
-{
-    if (code >= 1000 && code <= 1003)
-        return true;
-    if (code >= 1007 && code <= 1014)
-        return true;
-    return code >= 3000 && code <= 4999;
-}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/closecode.h"
+
 enum {
     WSC_OP_CONT = 0x0,
     WSC_OP_TEXT = 0x1,
@@ -41,8 +43,5 @@ int wsc_frame_check(const wsc_frame_header *h, bool server, uint8_t rsv_allowed,
 /* Writes the header for h into out (at least WSC_FRAME_HEADER_MAX bytes),
  * using the shortest length form. Returns its size. */
 size_t wsc_frame_encode(uint8_t *out, const wsc_frame_header *h);
-
-/* Whether `code` may appear in a close frame on the wire. */
-bool wsc_close_code_valid(int code);
 
 #endif

@@ -1,0 +1,218 @@
+// library_wsc.js - the JavaScript half of wsc's wasm backend (an Emscripten
+// --js-library). It owns the WebSocket objects: a table of sockets, each with
+// the queue of messages that arrived and the close event once it came. The C
+// half (src/wasm/) pulls messages out of the queue. Blocking waits suspend
+// the C stack with Asyncify when the program is linked with -sASYNCIFY; in
+// other builds wsc_js_wait answers WSC_ENOTSUP (-13) at once.
+//
+// In browsers the global WebSocket is used; in Node the global one when it
+// exists (Node 22+, or 20 with --experimental-websocket), else npm `ws`.
+
+mergeInto(LibraryManager.library, {
+  $WSC: {
+    socks: {},
+    next: 1,
+    impl: null,
+    enc: null,
+    dec: null,
+
+    WebSocketClass: function() {
+      if (WSC.impl) return WSC.impl;
+      if (typeof WebSocket !== 'undefined') {
+        WSC.impl = WebSocket;
+      } else if (typeof require === 'function') {
+        try {
+          WSC.impl = require('ws');
+        } catch (e) {
+          throw new Error('wsc: this Node has no global WebSocket; install the npm package "ws"');
+        }
+      } else {
+        throw new Error('wsc: no WebSocket implementation available');
+      }
+      WSC.enc = new TextEncoder();
+      WSC.dec = new TextDecoder();
+      return WSC.impl;
+    },
+
+    wake: function(s) {
+      var w = s.waiter;
+      if (w) {
+        s.waiter = null;
+        w(0);
+      }
+    },
+
+    // close(code, reason) that never throws: browsers accept only 1000 and
+    // 3000-4999, so 1001-1014 go out as 4001-4014 (documented in wsc.h).
+    close: function(s, code, reason) {
+      s.closing = true;
+      if (!code) {
+        s.ws.close();
+        return 0;
+      }
+      try {
+        s.ws.close(code, reason);
+        return code;
+      } catch (e) {
+        var mapped = code >= 1001 && code <= 1014 ? 3000 + code : 4000;
+        try {
+          s.ws.close(mapped, reason);
+        } catch (e2) {
+          s.ws.close();
+        }
+        return mapped;
+      }
+    },
+
+    onmessage: function(s, data) {
+      if (s.closing) return; // data arriving during the close handshake is dropped
+      if (s.closeRead) {
+        s.queue.length = 0;
+        WSC.close(s, 1008, 'unexpected data message');
+        WSC.wake(s);
+        return;
+      }
+      var type, bytes;
+      if (typeof data === 'string') {
+        type = 1;
+        bytes = WSC.enc.encode(data);
+      } else {
+        type = 2;
+        bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+                                         : new Uint8Array(data);
+      }
+      if (s.limit >= 0 && bytes.length > s.limit) {
+        s.queue.push({type: -1, bytes: null});
+        WSC.close(s, 1009, 'message too big');
+      } else {
+        s.queue.push({type: type, bytes: bytes});
+      }
+      WSC.wake(s);
+    },
+  },
+
+  wsc_js_open__deps: ['$WSC'],
+  wsc_js_open: function(urlPtr, protoPtr) {
+    var url = UTF8ToString(urlPtr), protos = UTF8ToString(protoPtr);
+    var ws;
+    try {
+      var Impl = WSC.WebSocketClass();
+      ws = protos ? new Impl(url, protos.split(',')) : new Impl(url);
+    } catch (e) {
+      if (typeof console !== 'undefined') console.error('wsc: ' + e.message);
+      return -1; // WSC_EINVAL
+    }
+    ws.binaryType = 'arraybuffer';
+    var id = WSC.next++;
+    var s = {ws: ws, queue: [], limit: 32768, code: -1, reason: '', closing: false,
+             closeRead: false, waiter: null};
+    WSC.socks[id] = s;
+    ws.onopen = function() { WSC.wake(s); };
+    ws.onerror = function() { WSC.wake(s); };
+    ws.onclose = function(ev) {
+      s.code = ev.code;
+      s.reason = ev.reason || '';
+      WSC.wake(s);
+    };
+    ws.onmessage = function(ev) { WSC.onmessage(s, ev.data); };
+    return id;
+  },
+
+  wsc_js_state__deps: ['$WSC'],
+  wsc_js_state: function(id) {
+    var s = WSC.socks[id];
+    return s ? s.ws.readyState : 3;
+  },
+
+  wsc_js_wait__deps: ['$WSC'],
+  wsc_js_wait: function(id, timeout) {
+#if ASYNCIFY
+    return Asyncify.handleSleep(function(wakeUp) {
+      var s = WSC.socks[id];
+      var timer = null;
+      s.waiter = function(v) {
+        if (timer !== null) clearTimeout(timer);
+        wakeUp(v);
+      };
+      if (timeout >= 0) {
+        timer = setTimeout(function() {
+          s.waiter = null;
+          wakeUp(-4); // WSC_ETIMEDOUT
+        }, timeout);
+      }
+    });
+#else
+    return -13; // WSC_ENOTSUP: blocking needs -sASYNCIFY
+#endif
+  },
+
+  wsc_js_peek__deps: ['$WSC'],
+  wsc_js_peek: function(id, typePtr, lenPtr) {
+    var s = WSC.socks[id];
+    if (!s || s.queue.length === 0) return 0;
+    var m = s.queue[0];
+    HEAP32[typePtr >> 2] = m.type;
+    HEAPU32[lenPtr >> 2] = m.bytes ? m.bytes.length : 0;
+    return 1;
+  },
+
+  wsc_js_take__deps: ['$WSC'],
+  wsc_js_take: function(id, dst) {
+    var m = WSC.socks[id].queue.shift();
+    if (dst && m.bytes) HEAPU8.set(m.bytes, dst);
+  },
+
+  wsc_js_send__deps: ['$WSC'],
+  wsc_js_send: function(id, type, ptr, len) {
+    var s = WSC.socks[id];
+    if (!s || s.ws.readyState !== 1 || s.closing) return -5; // WSC_ECLOSED
+    var bytes = HEAPU8.subarray(ptr, ptr + len);
+    s.ws.send(type === 1 ? WSC.dec.decode(bytes) : bytes.slice());
+    return 0;
+  },
+
+  wsc_js_close__deps: ['$WSC'],
+  wsc_js_close: function(id, code, reasonPtr) {
+    return WSC.close(WSC.socks[id], code, UTF8ToString(reasonPtr));
+  },
+
+  wsc_js_close_code__deps: ['$WSC'],
+  wsc_js_close_code: function(id) {
+    var s = WSC.socks[id];
+    return s ? s.code : -1;
+  },
+
+  wsc_js_close_reason__deps: ['$WSC'],
+  wsc_js_close_reason: function(id, buf, cap) {
+    stringToUTF8(WSC.socks[id].reason, buf, cap);
+  },
+
+  wsc_js_subprotocol__deps: ['$WSC'],
+  wsc_js_subprotocol: function(id, buf, cap) {
+    stringToUTF8(WSC.socks[id].ws.protocol || '', buf, cap);
+  },
+
+  wsc_js_set_read_limit__deps: ['$WSC'],
+  wsc_js_set_read_limit: function(id, limit) {
+    WSC.socks[id].limit = limit;
+  },
+
+  wsc_js_close_read__deps: ['$WSC'],
+  wsc_js_close_read: function(id) {
+    var s = WSC.socks[id];
+    s.closeRead = true;
+    if (s.queue.length && !s.closing) {
+      s.queue.length = 0;
+      WSC.close(s, 1008, 'unexpected data message');
+    }
+  },
+
+  wsc_js_free__deps: ['$WSC'],
+  wsc_js_free: function(id) {
+    var s = WSC.socks[id];
+    if (!s) return;
+    if (s.ws.readyState < 2) WSC.close(s, 1001, '');
+    s.ws.onopen = s.ws.onerror = s.ws.onclose = s.ws.onmessage = null;
+    delete WSC.socks[id];
+  },
+});

@@ -1,0 +1,28 @@
+/* closecode.c - validity of close codes and reasons, for both backends. */
+#include <string.h>
+
+#include "wsc.h"
+#include "common/closecode.h"
+#include "common/error.h"
+#include "common/utf8.h"
+
+bool wsc_close_code_valid(int code)
+{
+    if (code >= 1000 && code <= 1003)
+        return true;
+    if (code >= 1007 && code <= 1014)
+        return true;
+    return code >= 3000 && code <= 4999;
+}
+
+int wsc_close_args_check(int code, const char *reason)
+{
+    size_t rlen = reason ? strlen(reason) : 0;
+    if (code == 0 ? rlen != 0 : !wsc_close_code_valid(code))
+        return wsc_fail(WSC_EINVAL, "close code %d cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)", code);
+    if (rlen > 123)
+        return wsc_fail(WSC_EINVAL, "close reason is %zu bytes, at most 123 fit", rlen);
+    if (wsc_utf8_feed(WSC_UTF8_ACCEPT, reason, rlen) != WSC_UTF8_ACCEPT)
+        return wsc_fail(WSC_EINVAL, "close reason is not valid UTF-8");
+    return 0;
+}

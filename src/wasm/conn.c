@@ -1,0 +1,264 @@
+/* conn.c - wasm backend: dialing, state, closing and freeing, and the calls
+ * the browser cannot support. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/closecode.h"
+#include "common/error.h"
+#include "common/url.h"
+#include "wasm/conn.h"
+#include "wasm/js.h"
+
+#define CLOSE_WAIT_MS 10000
+
+int wsc_wasm_wait(wsc_conn *c, wsc_deadline d)
+{
+    if (d == WSC_NOWAIT)
+        return WSC_EAGAIN;
+    int left = wsc_deadline_left(d);
+    if (d != WSC_FOREVER && left == 0)
+        return WSC_ETIMEDOUT;
+    int r = wsc_js_wait(c->id, left);
+    if (r == WSC_ENOTSUP)
+        return wsc_fail(WSC_ENOTSUP, "blocking calls need -sASYNCIFY (see `make wasm-flags`); "
+                                     "without it use timeout 0 from a frame loop");
+    return r;
+}
+
+/* The URL a JS WebSocket accepts: ws or wss, user info dropped. */
+static char *websocket_url(const wsc_url *u)
+{
+    size_t n = strlen(u->host_header) + strlen(u->target) + 8;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s://%s%s", u->tls ? "wss" : "ws", u->host_header, u->target);
+    return s;
+}
+
+static char *join_protocols(const wsc_dial_options *o)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < o->n_subprotocols; i++)
+        n += strlen(o->subprotocols[i]) + 1;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (size_t i = 0; i < o->n_subprotocols; i++) {
+        if (i)
+            strcat(s, ",");
+        strcat(s, o->subprotocols[i]);
+    }
+    return s;
+}
+
+int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_response *resp)
+{
+    static const wsc_dial_options defaults;
+    const wsc_dial_options *o = opts ? opts : &defaults;
+    if (resp)
+        memset(resp, 0, sizeof *resp);
+    if (!url || !out)
+        return wsc_fail(WSC_EINVAL, "wsc_dial needs a URL and somewhere to put the connection");
+    *out = NULL;
+    for (size_t i = 0; i < o->n_subprotocols; i++)
+        if (!o->subprotocols[i] || !*o->subprotocols[i] || strpbrk(o->subprotocols[i], " ,\t\r\n"))
+            return wsc_fail(WSC_EINVAL, "subprotocol %zu is empty or has a space, comma or CR/LF", i);
+    char err[300];
+    wsc_url u;
+    if (wsc_url_parse(url, &u, err, sizeof err) < 0)
+        return wsc_fail(WSC_EINVAL, "bad URL \"%s\": %s", url, err);
+    wsc_conn *c = calloc(1, sizeof *c);
+    char *wsurl = websocket_url(&u);
+    char *protos = join_protocols(o);
+    if (c)
+        c->target = strdup(u.target);
+    wsc_url_free(&u);
+    if (!c || !wsurl || !protos || !c->target) {
+        free(wsurl);
+        free(protos);
+        if (c)
+            free(c->target);
+        free(c);
+        return wsc_fail(WSC_ENOMEM, "out of memory");
+    }
+    c->id = wsc_js_open(wsurl, protos);
+    free(protos);
+    if (c->id < 0) {
+        int r = wsc_fail(WSC_EINVAL, "the browser refused to open a WebSocket to %s", wsurl);
+        free(wsurl);
+        wsc_conn_free(c);
+        return r;
+    }
+    wsc_set_read_limit(c, 32768);
+    if (o->nonblocking) {
+        free(wsurl);
+        *out = c;
+        return 0;
+    }
+    int timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms : 30000;
+    wsc_deadline d = wsc_deadline_in(timeout);
+    int r = 0;
+    while (r == 0 && wsc_js_state(c->id) == WSC_STATE_CONNECTING)
+        r = wsc_wasm_wait(c, d);
+    if (r == 0 && wsc_js_state(c->id) != WSC_STATE_OPEN)
+        r = wsc_fail(WSC_ECONNECT, "the WebSocket connection to %s failed (the browser gives no "
+                                   "detail: see its console or the server's log)", wsurl);
+    else if (r == WSC_ETIMEDOUT)
+        r = wsc_fail(WSC_ETIMEDOUT, "opening the WebSocket to %s timed out", wsurl);
+    free(wsurl);
+    if (r < 0) {
+        wsc_conn_free(c);
+        return r;
+    }
+    if (resp)
+        resp->status = 101;
+    wsc_clear_error();
+    *out = c;
+    return 0;
+}
+
+void wsc_response_free(wsc_response *resp)
+{
+    if (resp)
+        memset(resp, 0, sizeof *resp);
+}
+
+wsc_state wsc_get_state(wsc_conn *c)
+{
+    return c ? (wsc_state)wsc_js_state(c->id) : WSC_STATE_CLOSED;
+}
+
+const char *wsc_subprotocol(const wsc_conn *c)
+{
+    if (!c)
+        return "";
+    if (!c->subprotocol[0] && wsc_js_state(c->id) != WSC_STATE_CONNECTING)
+        wsc_js_subprotocol(c->id, (char *)c->subprotocol, sizeof c->subprotocol);
+    return c->subprotocol;
+}
+
+const char *wsc_request_target(const wsc_conn *c)
+{
+    return c && c->target ? c->target : "";
+}
+
+int wsc_close(wsc_conn *c, int code, const char *reason)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    int r = wsc_close_args_check(code, reason);
+    if (r < 0)
+        return r;
+    if (c->close_called || wsc_js_state(c->id) == WSC_STATE_CLOSED)
+        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+    c->close_called = true;
+    wsc_js_close(c->id, code, reason ? reason : "");
+    /* Wait for the close event; without Asyncify the close goes on alone. */
+    wsc_deadline d = wsc_deadline_in(CLOSE_WAIT_MS);
+    while (r == 0 && wsc_js_state(c->id) != WSC_STATE_CLOSED)
+        r = wsc_wasm_wait(c, d);
+    if (r == WSC_ENOTSUP) {
+        wsc_clear_error();
+        return 0;
+    }
+    if (r < 0)
+        return wsc_fail(WSC_ETIMEDOUT, "the close handshake did not finish within %d s", CLOSE_WAIT_MS / 1000);
+    if (wsc_js_close_code(c->id) == WSC_STATUS_ABNORMAL_CLOSURE)
+        return wsc_fail(WSC_ECLOSED, "the connection ended before the peer's close frame arrived");
+    wsc_clear_error();
+    return 0;
+}
+
+int wsc_close_now(wsc_conn *c)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    if (c->close_called || wsc_js_state(c->id) == WSC_STATE_CLOSED)
+        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+    c->close_called = true;
+    wsc_js_close(c->id, WSC_STATUS_GOING_AWAY, "");
+    return 0;
+}
+
+int wsc_close_status(const wsc_conn *c)
+{
+    if (!c)
+        return -1;
+    int code = wsc_js_close_code(c->id);
+    return code == WSC_STATUS_ABNORMAL_CLOSURE ? -1 : code;
+}
+
+const char *wsc_close_reason(const wsc_conn *c)
+{
+    if (!c)
+        return "";
+    if (wsc_js_close_code(c->id) >= 0)
+        wsc_js_close_reason(c->id, (char *)c->reason, sizeof c->reason);
+    return c->reason;
+}
+
+void wsc_conn_free(wsc_conn *c)
+{
+    if (!c)
+        return;
+    if (c->id > 0)
+        wsc_js_free(c->id);
+    free(c->target);
+    free(c->msg);
+    free(c->wbuf);
+    free(c);
+}
+
+/* ---- What a browser cannot do ------------------------------------------- */
+
+int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out)
+{
+    return wsc_accept_with(fd, NULL, 0, opts, out);
+}
+
+int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_options *opts,
+                    wsc_conn **out)
+{
+    (void)fd, (void)head, (void)head_len, (void)opts;
+    if (out)
+        *out = NULL;
+    return wsc_fail(WSC_ENOTSUP, "a browser cannot accept WebSocket connections");
+}
+
+const char *wsc_handshake_header(const wsc_conn *c, const char *name)
+{
+    (void)c, (void)name;
+    return NULL;
+}
+
+int wsc_ping(wsc_conn *c, int timeout_ms)
+{
+    (void)timeout_ms;
+    return c ? 0 : wsc_fail(WSC_EINVAL, "NULL connection");
+}
+
+int wsc_fd(const wsc_conn *c)
+{
+    (void)c;
+    return -1;
+}
+
+int wsc_flush(wsc_conn *c, int timeout_ms)
+{
+    (void)timeout_ms;
+    return c ? 0 : WSC_EINVAL;
+}
+
+bool wsc_want_write(const wsc_conn *c)
+{
+    (void)c;
+    return false;
+}
+
+int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
+{
+    (void)c, (void)type, (void)fd;
+    return wsc_fail(WSC_ENOTSUP, "wsc_stream_fd needs sockets: not available in the browser");
+}

@@ -1,0 +1,36 @@
+/* conn.h - the wasm connection: a handle to a JS WebSocket plus the C-side
+ * buffers the API hands out. Single-threaded (the browser's event loop). */
+#ifndef WSC_WASM_CONN_H
+#define WSC_WASM_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wsc.h"
+#include "common/deadline.h"
+
+struct wsc_conn {
+    int id;                 /* handle into the JS socket table */
+    char *target;           /* the URL's path and query */
+    char subprotocol[128];  /* filled once open */
+    char reason[128];       /* the peer's close reason, filled once closed */
+    bool close_called;
+    bool close_read;
+    /* The message being read: wsc_read returns it, the reader streams it. */
+    uint8_t *msg;
+    size_t msg_cap, msg_len;
+    wsc_msg_type msg_type;
+    bool reader_open;
+    size_t reader_pos;
+    /* The message being written with the writer API. */
+    uint8_t *wbuf;
+    size_t wcap, wlen;
+    wsc_msg_type wtype;
+    bool writing;
+};
+
+/* Waits for an event on c until d passes. 0 after an event, else
+ * wsc_deadline_error(d), or WSC_ENOTSUP (with a detail) without Asyncify. */
+int wsc_wasm_wait(wsc_conn *c, wsc_deadline d);
+
+#endif

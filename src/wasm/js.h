@@ -1,0 +1,52 @@
+/* js.h - the JavaScript functions (js/library_wsc.js) the wasm backend calls.
+ * A socket lives in JS as a handle `id` (> 0) into a table of WebSocket
+ * objects, each with a queue of the messages that arrived. */
+#ifndef WSC_WASM_JS_H
+#define WSC_WASM_JS_H
+
+#include <stddef.h>
+
+/* new WebSocket(url, protocols) with protocols comma-separated ("" none).
+ * Returns the handle, or WSC_EINVAL when the constructor throws. */
+int wsc_js_open(const char *url, const char *protocols);
+
+/* The WebSocket's readyState: 0 connecting, 1 open, 2 closing, 3 closed. */
+int wsc_js_state(int id);
+
+/* Suspends (Asyncify) until an event arrives on the socket or timeout_ms
+ * passes (-1: no limit). 0 on an event, WSC_ETIMEDOUT, or WSC_ENOTSUP when
+ * the program was not linked with -sASYNCIFY. */
+int wsc_js_wait(int id, int timeout_ms);
+
+/* The head of the message queue: 0 when empty, else 1 with *type (1 text,
+ * 2 binary, -1 "a message over the read limit arrived here") and *len. */
+int wsc_js_peek(int id, int *type, size_t *len);
+
+/* Copies the head message (as UTF-8 for text) to dst and drops it. */
+void wsc_js_take(int id, void *dst);
+
+/* Sends a message (text as UTF-8 bytes). 0, or WSC_ECLOSED when not open. */
+int wsc_js_send(int id, int type, const void *data, size_t len);
+
+/* WebSocket.close(code, reason), code 0 meaning close(). Codes a browser
+ * refuses are mapped (1001-1014 -> 4001-4014). Returns the code sent. */
+int wsc_js_close(int id, int code, const char *reason);
+
+/* The close event's code (-1 before it) and reason (copied, NUL-terminated). */
+int wsc_js_close_code(int id);
+void wsc_js_close_reason(int id, char *buf, int cap);
+
+/* The negotiated subprotocol, copied NUL-terminated. */
+void wsc_js_subprotocol(int id, char *buf, int cap);
+
+/* Messages larger than limit (< 0: none) close the socket with 1009 and
+ * leave a marker in the queue. */
+void wsc_js_set_read_limit(int id, double limit);
+
+/* From now on a data message closes the socket with 1008. */
+void wsc_js_close_read(int id);
+
+/* Closes if needed and forgets the handle. */
+void wsc_js_free(int id);
+
+#endif

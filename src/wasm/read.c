@@ -1,0 +1,114 @@
+/* read.c - wasm backend: taking queued messages out of JS (wsc_read, the
+ * streaming reader), the read limit and wsc_close_read. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "wasm/conn.h"
+#include "wasm/js.h"
+
+/* Why there is no message to read and will be none. */
+static int closed_error(wsc_conn *c)
+{
+    int code = wsc_close_status(c);
+    if (code < 0)
+        return wsc_fail(WSC_ECLOSED, "the connection ended without a close frame (1006)");
+    return wsc_fail(WSC_ECLOSED, "the connection is closed: %d %s%s%s", code, wsc_status_string(code),
+                    *wsc_close_reason(c) ? ": " : "", wsc_close_reason(c));
+}
+
+/* Moves the next message into c->msg, waiting up to d. */
+static int next_message(wsc_conn *c, wsc_deadline d)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    if (c->close_read)
+        return wsc_fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
+    c->reader_open = false;
+    for (;;) {
+        int type;
+        size_t len;
+        if (wsc_js_peek(c->id, &type, &len)) {
+            if (type < 0) {
+                wsc_js_take(c->id, NULL);
+                return wsc_fail(WSC_EMSGSIZE, "a message was longer than the read limit (closed with 1009)");
+            }
+            if (len + 1 > c->msg_cap) {
+                uint8_t *p = realloc(c->msg, len + 1);
+                if (!p)
+                    return wsc_fail(WSC_ENOMEM, "out of memory for a %zu-byte message", len);
+                c->msg = p;
+                c->msg_cap = len + 1;
+            }
+            wsc_js_take(c->id, c->msg);
+            c->msg[len] = '\0';
+            c->msg_len = len;
+            c->msg_type = (wsc_msg_type)type;
+            return 0;
+        }
+        int state = wsc_js_state(c->id);
+        if (state == WSC_STATE_CLOSED || (state == WSC_STATE_CLOSING && c->close_called && d == WSC_NOWAIT))
+            return closed_error(c);
+        int r = wsc_wasm_wait(c, d);
+        if (r < 0)
+            return r;
+    }
+}
+
+int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type, const void **data, size_t *len)
+{
+    int r = next_message(c, wsc_deadline_in(timeout_ms));
+    if (r < 0)
+        return r;
+    if (type)
+        *type = c->msg_type;
+    if (data)
+        *data = c->msg;
+    if (len)
+        *len = c->msg_len;
+    return 0;
+}
+
+int wsc_reader_next(wsc_conn *c, int timeout_ms, wsc_msg_type *type)
+{
+    int r = next_message(c, wsc_deadline_in(timeout_ms));
+    if (r < 0)
+        return r;
+    c->reader_open = true;
+    c->reader_pos = 0;
+    if (type)
+        *type = c->msg_type;
+    return 0;
+}
+
+ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap, int timeout_ms)
+{
+    (void)timeout_ms; /* the whole message is already here */
+    if (!c || !buf || cap == 0)
+        return wsc_fail(WSC_EINVAL, "wsc_reader_read needs a connection and a buffer of at least 1 byte");
+    if (!c->reader_open)
+        return wsc_fail(WSC_EINVAL, "no message to read: call wsc_reader_next first");
+    size_t n = c->msg_len - c->reader_pos;
+    if (n > cap)
+        n = cap;
+    memcpy(buf, c->msg + c->reader_pos, n);
+    c->reader_pos += n;
+    return (ptrdiff_t)n;
+}
+
+void wsc_set_read_limit(wsc_conn *c, int64_t limit)
+{
+    if (c)
+        wsc_js_set_read_limit(c->id, limit < 0 ? -1.0 : (double)limit);
+}
+
+int wsc_close_read(wsc_conn *c)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    if (c->close_read)
+        return wsc_fail(WSC_EINVAL, "wsc_close_read was already called");
+    c->close_read = true;
+    wsc_js_close_read(c->id);
+    return 0;
+}

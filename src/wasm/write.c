@@ -1,0 +1,80 @@
+/* write.c - wasm backend: sending messages. Browsers send whole messages
+ * only, so the writer API collects the pieces and sends at the end. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "wasm/conn.h"
+#include "wasm/js.h"
+
+static int send_message(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
+{
+    int r = wsc_js_send(c->id, (int)type, data, len);
+    if (r < 0)
+        return wsc_fail(r, "the WebSocket is not open (state %d)", wsc_js_state(c->id));
+    return 0;
+}
+
+static int check(wsc_conn *c, wsc_msg_type type)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    if (type != WSC_TEXT && type != WSC_BINARY)
+        return wsc_fail(WSC_EINVAL, "message type %d is neither WSC_TEXT nor WSC_BINARY", type);
+    if (c->writing)
+        return wsc_fail(WSC_EBUSY, "a message is being written with the writer API");
+    return 0;
+}
+
+int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int timeout_ms)
+{
+    (void)timeout_ms; /* the browser buffers: sending never blocks */
+    int r = check(c, type);
+    if (r < 0)
+        return r;
+    if (len && !data)
+        return wsc_fail(WSC_EINVAL, "wsc_write: NULL data");
+    return send_message(c, type, data, len);
+}
+
+int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
+{
+    (void)timeout_ms;
+    int r = check(c, type);
+    if (r < 0)
+        return r;
+    if (wsc_js_state(c->id) != WSC_STATE_OPEN)
+        return wsc_fail(WSC_ECLOSED, "the WebSocket is not open");
+    c->writing = true;
+    c->wtype = type;
+    c->wlen = 0;
+    return 0;
+}
+
+int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
+{
+    if (!c || !c->writing || (len && !data))
+        return wsc_fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
+    if (c->wlen + len > c->wcap) {
+        size_t cap = c->wcap ? c->wcap : 1024;
+        while (cap < c->wlen + len)
+            cap *= 2;
+        uint8_t *p = realloc(c->wbuf, cap);
+        if (!p)
+            return wsc_fail(WSC_ENOMEM, "out of memory for the message being written");
+        c->wbuf = p;
+        c->wcap = cap;
+    }
+    if (len)
+        memcpy(c->wbuf + c->wlen, data, len);
+    c->wlen += len;
+    return 0;
+}
+
+int wsc_writer_end(wsc_conn *c)
+{
+    if (!c || !c->writing)
+        return wsc_fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
+    c->writing = false;
+    return send_message(c, c->wtype, c->wbuf, c->wlen);
+}
