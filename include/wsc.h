@@ -21,6 +21,13 @@
  *   - Threads (native): one reader at a time; any number of threads may write,
  *     ping and close concurrently. Messages from concurrent writers never
  *     interleave. wsc_close and wsc_close_now unblock a blocked reader.
+ *   - Wasm: calls that wait (timeout_ms != 0, a blocking wsc_dial) suspend
+ *     the C stack with Asyncify: link with the flags `make wasm-flags` prints.
+ *     Without -sASYNCIFY they return WSC_ENOTSUP at once; use a nonblocking
+ *     dial and timeout 0 from an emscripten_set_main_loop frame instead.
+ *     (emcc 3.1.6: after main() suspended, its return value is lost; end the
+ *     program with exit(status).) Browsers send only close codes 1000 and
+ *     3000-4999: 1001-1014 are sent as 4001-4014.
  *   - Ownership: the library keeps no pointer you pass in after a call returns.
  *     Data returned by a read points into the connection's own buffer and stays
  *     valid until the next read call on that connection. Text messages are
@@ -189,9 +196,10 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * extension we did not offer), WSC_ETLS, WSC_ENOTSUP.
  * With opts->nonblocking the call returns 0 at once with the connection in
  * WSC_STATE_CONNECTING; resp then only says 0 and the handshake goes on.
- * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed)
- * and waits for open or failure; resp reports 101 and no headers; headers,
- * host, compression and TLS options are ignored. */
+ * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed;
+ * http(s) URLs become ws(s), user info is dropped) and waits for open or
+ * failure (WSC_ECONNECT: browsers give no reason); resp reports 101 and no
+ * headers; headers, host, compression and TLS options are ignored. */
 WSC_API int wsc_dial(const char *url, const wsc_dial_options *opts,
                      wsc_conn **out, wsc_response *resp);
 
@@ -324,18 +332,21 @@ WSC_API int wsc_ping(wsc_conn *c, int timeout_ms);
  * peer's close and returns WSC_ECLOSED. Later calls return WSC_ECLOSED and do
  * nothing. code 0 sends a close frame without a code; otherwise it must be
  * 1000-1003, 1007-1014 or 3000-4999.
- * Wasm: WebSocket.close(code, reason), waiting for the close event; codes the
- * browser refuses (1001-1014) are sent as 4000 + (code - 1000), e.g. 1008 as
- * 4008, and reported to the peer like that. */
+ * Wasm: WebSocket.close(code, reason), waiting (Asyncify) up to 10 s for
+ * the close event; without Asyncify it starts the close and returns 0 (watch
+ * wsc_get_state). Codes the browser refuses (1001-1014) are sent as
+ * 4000 + (code - 1000), e.g. 1008 as 4008. */
 WSC_API int wsc_close(wsc_conn *c, int code, const char *reason);
 
 /* Closes the socket at once without a close handshake and unblocks any
  * thread blocked on c. Later calls return WSC_ECLOSED.
- * Wasm: wsc_close(c, 1001, ""). */
+ * Wasm: starts WebSocket.close(1001, "") (4001 in browsers, which refuse
+ * 1001) and returns without waiting. */
 WSC_API int wsc_close_now(wsc_conn *c);
 
 /* The code of the peer's close frame: 1005 if it had none, -1 if none was
- * received (also after an abnormal end). */
+ * received (also after an abnormal end, which browsers call 1006).
+ * Wasm: the close event's code. */
 WSC_API int wsc_close_status(const wsc_conn *c);
 /* The reason of the peer's close frame ("" if none); valid until
  * wsc_conn_free. */
