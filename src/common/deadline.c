@@ -32,6 +32,13 @@ int wsc_deadline_left(wsc_deadline d)
     return left > 0x7FFFFFFF ? 0x7FFFFFFF : (int)left;
 }
 
+struct timespec wsc_deadline_timespec(wsc_deadline d)
+{
+    int64_t ms = d - 1; /* undo the +1 of wsc_now_ms */
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    return ts;
+}
+
 int wsc_deadline_error(wsc_deadline d)
 {
     return d == WSC_NOWAIT ? WSC_EAGAIN : WSC_ETIMEDOUT;

@@ -3,6 +3,7 @@
 #define WSC_DEADLINE_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* A deadline: WSC_FOREVER, WSC_NOWAIT, or a CLOCK_MONOTONIC time in ms (> 0). */
 typedef int64_t wsc_deadline;
@@ -20,6 +21,10 @@ int wsc_deadline_left(wsc_deadline d);
 /* The error for a deadline that passed: WSC_EAGAIN for WSC_NOWAIT, else
  * WSC_ETIMEDOUT. */
 int wsc_deadline_error(wsc_deadline d);
+
+/* A timed deadline as an absolute CLOCK_MONOTONIC time, for
+ * pthread_cond_timedwait and pthread_mutex_clocklock. */
+struct timespec wsc_deadline_timespec(wsc_deadline d);
 
 /* The earlier of two deadlines. */
 wsc_deadline wsc_deadline_min(wsc_deadline a, wsc_deadline b);

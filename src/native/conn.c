@@ -226,15 +226,7 @@ int wsc_conn_wait(wsc_conn *c, wsc_deadline d)
     }
     if (wsc_deadline_left(d) == 0)
         return wsc_deadline_error(d);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t left = wsc_deadline_left(d);
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (left % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = wsc_deadline_timespec(d);
     pthread_cond_timedwait(&c->cond, &c->mu, &ts);
     return 0;
 }

@@ -91,16 +91,36 @@ static int send_failed(wsc_conn *c, int r, size_t sent, struct iovec *iov, int n
     return r;
 }
 
+/* Takes frame_mu within d, so a writer stuck on a full socket cannot hold a
+ * close or a pong back past its deadline. */
+static int lock_frames(wsc_conn *c, wsc_deadline d)
+{
+    int r;
+    if (d == WSC_FOREVER) {
+        r = pthread_mutex_lock(&c->frame_mu);
+    } else if (d == WSC_NOWAIT) {
+        r = pthread_mutex_trylock(&c->frame_mu);
+    } else {
+        struct timespec ts = wsc_deadline_timespec(d);
+        r = pthread_mutex_clocklock(&c->frame_mu, CLOCK_MONOTONIC, &ts);
+    }
+    if (r != 0)
+        return wsc_fail(wsc_deadline_error(d), "another thread's frame is still being written");
+    return 0;
+}
+
 int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
                    wsc_deadline d)
 {
     const uint8_t *p = data;
-    pthread_mutex_lock(&c->frame_mu);
+    int r = lock_frames(c, d);
+    if (r < 0)
+        return r;
     if (atomic_load(&c->state) == WSC_STATE_CLOSED) {
         pthread_mutex_unlock(&c->frame_mu);
         return wsc_fail(WSC_ECLOSED, "the connection is closed");
     }
-    int r = flush_pending(c, d);
+    r = flush_pending(c, d);
     bool fail_conn = r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT;
     if (r < 0)
         goto out;
