@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     int err = wsc_dial(url, &opts, &c, NULL);
     if (err < 0) {
         fprintf(stderr, "dial: %s (%s)\n", wsc_last_error(), wsc_strerror(err));
-        return EXIT_FAILURE;
+        exit(EXIT_FAILURE); /* not return: see the end of main */
     }
     for (;;) {
         wsc_msg_type type;
@@ -51,5 +51,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "expected NormalClosure, but: %s (%s)\n", wsc_last_error(),
                 wsc_strerror(err));
     wsc_conn_free(c);
-    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+    /* exit(), not return: with emcc 3.1.6 and Asyncify a status returned from
+     * main() after the program suspended (a blocking call) is lost. */
+    exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }

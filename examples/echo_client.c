@@ -22,6 +22,8 @@ static int fail(const char *what, int err)
 
 int main(int argc, char **argv)
 {
+    /* Every exit is exit(), not return: with emcc 3.1.6 and Asyncify a status
+     * returned from main() after a blocking call suspended it is lost. */
     const char *url = argc > 1 ? argv[1] : "ws://127.0.0.1:8080/";
     static const char *const protocols[] = {"echo"};
     wsc_dial_options opts = {.subprotocols = protocols, .n_subprotocols = 1};
@@ -29,7 +31,7 @@ int main(int argc, char **argv)
 
     int err = wsc_dial(url, &opts, &c, NULL);
     if (err < 0)
-        return fail("dial", err);
+        exit(fail("dial", err));
     printf("connected to %s, subprotocol \"%s\"\n", url, wsc_subprotocol(c));
 
     const char *messages[] = {"hello", "wsc speaks WebSocket", "goodbye"};
@@ -38,7 +40,7 @@ int main(int argc, char **argv)
         if (err < 0) {
             fail("write", err);
             wsc_conn_free(c);
-            return EXIT_FAILURE;
+            exit(EXIT_FAILURE);
         }
         wsc_msg_type type;
         const void *data;
@@ -47,7 +49,7 @@ int main(int argc, char **argv)
         if (err < 0) {
             fail("read", err);
             wsc_conn_free(c);
-            return EXIT_FAILURE;
+            exit(EXIT_FAILURE);
         }
         printf("sent \"%s\", received %s \"%.*s\"\n", messages[i], wsc_msg_type_string(type),
                (int)len, (const char *)data);
@@ -57,9 +59,9 @@ int main(int argc, char **argv)
     if (err < 0) {
         fail("close", err);
         wsc_conn_free(c);
-        return EXIT_FAILURE;
+        exit(EXIT_FAILURE);
     }
     printf("closed\n");
     wsc_conn_free(c);
-    return EXIT_SUCCESS;
+    exit(EXIT_SUCCESS);
 }

@@ -33,6 +33,8 @@ static double now_ms(void)
 
 int main(int argc, char **argv)
 {
+    /* Every exit is exit(), not return: with emcc 3.1.6 and Asyncify a status
+     * returned from main() after a blocking call suspended it is lost. */
     const char *url = argc > 1 ? argv[1] : "ws://127.0.0.1:8080/";
     /* offer "echo" so that echo_server keeps the connection */
     static const char *const protocols[] = {"echo"};
@@ -41,7 +43,7 @@ int main(int argc, char **argv)
 
     int err = wsc_dial(url, &opts, &c, NULL);
     if (err < 0)
-        return fail("dial", err);
+        exit(fail("dial", err));
     err = wsc_close_read(c);
     for (int i = 1; err == 0 && i <= 5; i++) {
         double t0 = now_ms();
@@ -52,11 +54,11 @@ int main(int argc, char **argv)
     if (err < 0) {
         fail("ping", err);
         wsc_conn_free(c);
-        return EXIT_FAILURE;
+        exit(EXIT_FAILURE);
     }
     err = wsc_close(c, WSC_STATUS_NORMAL_CLOSURE, "");
     wsc_conn_free(c);
     if (err < 0)
-        return fail("close", err);
-    return EXIT_SUCCESS;
+        exit(fail("close", err));
+    exit(EXIT_SUCCESS);
 }

@@ -297,7 +297,8 @@ WSC_API int wsc_close_read(wsc_conn *c);
  * the next write, wsc_flush, or read call. Outgoing text is not validated.
  * Errors: WSC_EAGAIN / WSC_ETIMEDOUT if nothing was sent (connection usable);
  * WSC_ECLOSED, WSC_EIO.
- * Wasm: WebSocket.send of a copy. */
+ * Wasm: WebSocket.send of a copy; text goes through a JS string, so invalid
+ * UTF-8 in it arrives as U+FFFD. */
 WSC_API int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data,
                       size_t len, int timeout_ms);
 

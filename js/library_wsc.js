@@ -13,6 +13,7 @@ mergeInto(LibraryManager.library, {
     socks: {},
     next: 1,
     impl: null,
+    options: undefined,
     enc: null,
     dec: null,
 
@@ -23,6 +24,7 @@ mergeInto(LibraryManager.library, {
       } else if (typeof require === 'function') {
         try {
           WSC.impl = require('ws');
+          WSC.options = {maxPayload: 0}; // the read limit is ours to enforce
         } catch (e) {
           throw new Error('wsc: this Node has no global WebSocket; install the npm package "ws"');
         }
@@ -30,7 +32,7 @@ mergeInto(LibraryManager.library, {
         throw new Error('wsc: no WebSocket implementation available');
       }
       WSC.enc = new TextEncoder();
-      WSC.dec = new TextDecoder();
+      WSC.dec = new TextDecoder('utf-8', {ignoreBOM: true}); // keep a leading BOM
       return WSC.impl;
     },
 
@@ -97,7 +99,7 @@ mergeInto(LibraryManager.library, {
     var ws;
     try {
       var Impl = WSC.WebSocketClass();
-      ws = protos ? new Impl(url, protos.split(',')) : new Impl(url);
+      ws = new Impl(url, protos ? protos.split(',') : [], WSC.options);
     } catch (e) {
       if (typeof console !== 'undefined') console.error('wsc: ' + e.message);
       return -1; // WSC_EINVAL
@@ -212,7 +214,8 @@ mergeInto(LibraryManager.library, {
     var s = WSC.socks[id];
     if (!s) return;
     if (s.ws.readyState < 2) WSC.close(s, 1001, '');
-    s.ws.onopen = s.ws.onerror = s.ws.onclose = s.ws.onmessage = null;
+    s.ws.onopen = s.ws.onclose = s.ws.onmessage = null;
+    s.ws.onerror = function() {}; // npm ws reports closing a CONNECTING socket as an error
     delete WSC.socks[id];
   },
 });

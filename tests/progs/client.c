@@ -276,7 +276,9 @@ int main(int argc, char **argv) {
         printf("FAIL dial %s %s status=%d\n", wsc_strerror(rc), detail, resp.status);
         fflush(stdout);
         wsc_response_free(&resp);
-        return 1;
+        /* exit(), not return: with emcc 3.1.6 and Asyncify a status returned
+         * from main() after the program suspended is lost (exit status 0). */
+        exit(1);
     }
     wsc_response_free(&resp);
     if (have_limit) wsc_set_read_limit(g_conn, (int64_t)limit);
@@ -289,5 +291,5 @@ int main(int argc, char **argv) {
     fflush(stdout);
     wsc_conn_free(g_conn);
     free(g_last);
-    return 0;
+    exit(0); /* see above: a return from main can lose its status in wasm */
 }

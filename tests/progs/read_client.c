@@ -54,7 +54,9 @@ int main(int argc, char **argv)
     if (err != 0) {
         printf("DIAL_FAIL %s %s\n", wsc_strerror(err), wsc_last_error());
         fflush(stdout);
-        return 1;
+        /* exit(), not return: with emcc 3.1.6 and Asyncify a status returned
+         * from main() after the program suspended is lost (exit status 0). */
+        exit(1);
     }
     if (have_limit)
         wsc_set_read_limit(c, (int64_t)read_limit);
@@ -74,5 +76,5 @@ int main(int argc, char **argv)
            wsc_close_status(c), wsc_close_reason(c));
     fflush(stdout);
     wsc_conn_free(c);
-    return 0;
+    exit(0); /* see above */
 }
