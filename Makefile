@@ -60,7 +60,7 @@ $(BUILD)/libwsc.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libwsc.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Programs link the static library so they run from the build tree.
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libwsc.a
+$(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libwsc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
 $(BUILD)/tests/progs/%: tests/progs/%.c $(BUILD)/libwsc.a
@@ -83,11 +83,13 @@ deps:
 	@bash scripts/deps.sh
 
 # `make test`: the README's test command. Installs what is missing, then runs
-# the whole suite on the normal build and again under ASan + UBSan.
+# the whole suite on the normal build and again under ASan + UBSan, replays
+# the fuzz corpora, and runs the wasm tests in Node and Chromium.
 test: deps
 	@$(MAKE) --no-print-directory check BUILD=build/native
 	@$(MAKE) --no-print-directory check BUILD=build/asan SAN=1
 	@$(MAKE) --no-print-directory fuzz-regress
+	@$(MAKE) --no-print-directory wasm-check
 	@echo "make test: all passed"
 
 check: lib $(UNIT) $(PROGS) $(EXAMPLES)
@@ -97,7 +99,7 @@ check: lib $(UNIT) $(PROGS) $(EXAMPLES)
 	WSC_BUILD=$(BUILD) node --test --test-reporter=spec --test-concurrency=1 tests/interop/
 
 # Fuzzing needs clang's libFuzzer. fuzz-regress replays the seed corpus only.
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS_ALL) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) -o $@ $(LDLIBS)
 

@@ -11,16 +11,7 @@
 #include <string.h>
 
 #include "native/frame.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(cond)                                                              \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                              \
-        }                                                                         \
-    } while (0)
+#include "fuzz_common.h"
 
 static bool same_header(const wsc_frame_header *a, const wsc_frame_header *b)
 {

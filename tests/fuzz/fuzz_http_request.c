@@ -16,16 +16,7 @@
 
 #include "native/handshake.h"
 #include "native/http.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(cond)                                                              \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                              \
-        }                                                                         \
-    } while (0)
+#include "fuzz_common.h"
 
 static bool is_tchar(unsigned char ch)
 {

@@ -37,16 +37,7 @@
 
 #include "wsc.h"
 #include "common/utf8.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(cond)                                                              \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                              \
-        }                                                                         \
-    } while (0)
+#include "fuzz_common.h"
 
 static const char REQUEST[] =
     "GET /fuzz HTTP/1.1\r\n"

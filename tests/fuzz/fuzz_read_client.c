@@ -34,16 +34,7 @@
 #include "common/utf8.h"
 #include "native/handshake.h"
 #include "native/http.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(cond)                                                              \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                              \
-        }                                                                         \
-    } while (0)
+#include "fuzz_common.h"
 
 static const int64_t LIMITS[8] = {-2 /* default */, 0, 1, 125, 126, 4096, 65535, -1};
 static const size_t CAPS[4] = {1, 3, 64, 4096};

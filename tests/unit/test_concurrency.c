@@ -32,30 +32,13 @@
 #include <unistd.h>
 
 #include "wsc.h"
+#include "check.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #define HAVE_LSAN 1
 #endif
 
-static atomic_int checks, failures;
-
-static void check_at(int ok, const char *file, int line, const char *what)
-{
-    atomic_fetch_add(&checks, 1);
-    if (!ok) {
-        atomic_fetch_add(&failures, 1);
-        fprintf(stderr, "%s:%d: FAIL %s\n", file, line, what);
-    }
-}
-
-#define CHECK(cond, what) check_at((cond) != 0, __FILE__, __LINE__, (what))
-#define CHECKF(cond, ...)                                                  \
-    do {                                                                   \
-        char what_[400];                                                   \
-        snprintf(what_, sizeof what_, __VA_ARGS__);                        \
-        check_at((cond) != 0, __FILE__, __LINE__, what_);                  \
-    } while (0)
 /* A call that must return 0; prints the error and the detail otherwise. */
 #define CHECK_OK(expr)                                                                   \
     do {                                                                                 \
@@ -1266,16 +1249,11 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         int64_t t0 = now_ms();
-        int before = atomic_load(&failures);
+        int before = atomic_load(&check_failures);
         parts[i].fn();
         printf("  (%s) %lld ms%s\n", parts[i].name, (long long)(now_ms() - t0),
-               atomic_load(&failures) > before ? " FAILED" : "");
+               atomic_load(&check_failures) > before ? " FAILED" : "");
         fflush(stdout);
     }
-    if (failures) {
-        printf("test_concurrency: %d of %d checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_concurrency: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_concurrency");
 }

@@ -8,27 +8,7 @@
 
 #include "wsc.h"
 #include "native/frame.h"
-
-static int checks, failures;
-
-static void check_at(int ok, const char *file, int line, const char *what)
-{
-    checks++;
-    if (!ok) {
-        failures++;
-        fprintf(stderr, "%s:%d: FAIL %s\n", file, line, what);
-    }
-}
-
-#define CHECK(cond, what) check_at((cond) != 0, __FILE__, __LINE__, (what))
-
-/* Like CHECK, with a formatted description (for checks inside loops). */
-#define CHECKF(cond, ...)                                                  \
-    do {                                                                   \
-        char what_[200];                                                   \
-        snprintf(what_, sizeof what_, __VA_ARGS__);                        \
-        check_at((cond) != 0, __FILE__, __LINE__, what_);                  \
-    } while (0)
+#include "check.h"
 
 static bool same_header(const wsc_frame_header *a, const wsc_frame_header *b)
 {
@@ -293,10 +273,5 @@ int main(void)
     test_parse_edge();
     test_check();
     test_close_codes();
-    if (failures) {
-        printf("test_frame: %d of %d checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_frame: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_frame");
 }

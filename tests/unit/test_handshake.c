@@ -10,25 +10,7 @@
 #include "common/url.h"
 #include "native/handshake.h"
 #include "native/http.h"
-
-static int checks, failures;
-
-static void check_at(int ok, const char *file, int line, const char *what)
-{
-    checks++;
-    if (!ok) {
-        failures++;
-        fprintf(stderr, "%s:%d: FAIL %s\n", file, line, what);
-    }
-}
-
-#define CHECK(cond, what) check_at((cond) != 0, __FILE__, __LINE__, (what))
-#define CHECKF(cond, ...)                                                  \
-    do {                                                                   \
-        char what_[400];                                                   \
-        snprintf(what_, sizeof what_, __VA_ARGS__);                        \
-        check_at((cond) != 0, __FILE__, __LINE__, what_);                  \
-    } while (0)
+#include "check.h"
 
 #define RFC_KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define RFC_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -692,10 +674,5 @@ int main(void)
     test_check_request();
     test_server_response();
     test_glob();
-    if (failures) {
-        printf("test_handshake: %d of %d checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_handshake: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_handshake");
 }

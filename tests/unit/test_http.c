@@ -7,25 +7,7 @@
 
 #include "wsc.h"
 #include "native/http.h"
-
-static int checks, failures;
-
-static void check_at(int ok, const char *file, int line, const char *what)
-{
-    checks++;
-    if (!ok) {
-        failures++;
-        fprintf(stderr, "%s:%d: FAIL %s\n", file, line, what);
-    }
-}
-
-#define CHECK(cond, what) check_at((cond) != 0, __FILE__, __LINE__, (what))
-#define CHECKF(cond, ...)                                                  \
-    do {                                                                   \
-        char what_[300];                                                   \
-        snprintf(what_, sizeof what_, __VA_ARGS__);                        \
-        check_at((cond) != 0, __FILE__, __LINE__, what_);                  \
-    } while (0)
+#include "check.h"
 
 static bool streq(const char *a, const char *b)
 {
@@ -204,14 +186,12 @@ static void expect_bad(int line, const char *s, size_t len, bool request)
             k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02X", ch);
     }
     shown[k] = '\0';
-    checks++;
-    if (r != -1 || !err[0] || !head_is_empty(&h)) {
-        failures++;
-        fprintf(stderr, "%s:%d: FAIL %s \"%s\" must be refused (got %d, err \"%s\")\n", __FILE__,
-                line, request ? "request" : "response", shown, r, err);
-        if (r == 0)
-            wsc_http_free(&h);
-    }
+    char what[300];
+    snprintf(what, sizeof what, "%s \"%s\" must be refused (got %d, err \"%s\")",
+             request ? "request" : "response", shown, r, err);
+    check_at(r == -1 && err[0] && head_is_empty(&h), __FILE__, line, what);
+    if (r == 0)
+        wsc_http_free(&h);
 }
 
 #define BAD_REQ(s) expect_bad(__LINE__, (s), strlen(s), true)
@@ -385,10 +365,5 @@ int main(void)
     test_malformed();
     test_header_limit();
     test_tokens();
-    if (failures) {
-        printf("test_http: %d of %d checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_http: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_http");
 }

@@ -7,20 +7,8 @@
 #include <string.h>
 
 #include "native/mask.h"
-
-static int checks, failures;
-
-static void check_at(int ok, const char *file, int line, const char *what)
-{
-    checks++;
-    if (!ok) {
-        failures++;
-        if (failures <= 50)
-            fprintf(stderr, "%s:%d: FAIL %s\n", file, line, what);
-    }
-}
-
-#define CHECK(cond, what) check_at((cond) != 0, __FILE__, __LINE__, (what))
+#define CHECK_PRINT_LIMIT 50
+#include "check.h"
 
 static const uint8_t key[4] = {0x37, 0xFA, 0x21, 0x3D};
 
@@ -65,8 +53,6 @@ static int guards_intact(size_t from, size_t n)
 
 static void test_small(void)
 {
-    char what[160];
-
     fill_random(src_buf, sizeof src_buf);
     for (size_t len = 0; len <= MAXLEN; len++) {
         for (size_t off = 0; off < 4; off++) {
@@ -82,10 +68,8 @@ static void test_small(void)
                     int ok = next == (off + len) % 4
                           && memcmp(dst, want, len) == 0
                           && guards_intact(GUARD + da, len);
-                    snprintf(what, sizeof what,
-                             "len %zu offset %zu src align %zu dst align %zu",
-                             len, off, sa, da);
-                    CHECK(ok, what);
+                    CHECKF(ok, "len %zu offset %zu src align %zu dst align %zu",
+                           len, off, sa, da);
                 }
 
                 /* In place at this alignment. */
@@ -95,9 +79,8 @@ static void test_small(void)
                 size_t next = wsc_mask(p, p, len, key, off);
                 int ok = next == (off + len) % 4 && memcmp(p, want, len) == 0
                       && guards_intact(GUARD + sa, len);
-                snprintf(what, sizeof what,
-                         "in place len %zu offset %zu align %zu", len, off, sa);
-                CHECK(ok, what);
+                CHECKF(ok, "in place len %zu offset %zu align %zu", len,
+                       off, sa);
             }
         }
     }
@@ -107,18 +90,17 @@ static void test_small(void)
 static void test_big_offsets(void)
 {
     uint8_t a[100], b[100], src[100];
-    char what[80];
 
     fill_random(src, sizeof src);
     for (size_t off = 4; off < 4000; off += 37) {
         size_t na = wsc_mask(a, src, sizeof src, key, off);
         size_t nb = wsc_mask(b, src, sizeof src, key, off % 4);
-        snprintf(what, sizeof what, "offset %zu acts like %zu", off, off % 4);
-        CHECK(na == nb && memcmp(a, b, sizeof a) == 0, what);
+        CHECKF(na == nb && memcmp(a, b, sizeof a) == 0,
+               "offset %zu acts like %zu", off, off % 4);
     }
     CHECK(wsc_mask(NULL, NULL, 0, key, 3) == 3, "NULL with length 0");
-    snprintf(what, sizeof what, "offset SIZE_MAX - 1");
-    CHECK(wsc_mask(a, src, 5, key, (size_t)-2) == ((size_t)-2 + 5) % 4, what);
+    CHECKF(wsc_mask(a, src, 5, key, (size_t)-2) == ((size_t)-2 + 5) % 4,
+           "offset SIZE_MAX - 1");
 }
 
 /* Large buffers, whole and piece by piece with the returned offset. */
@@ -129,7 +111,6 @@ static void test_large(void)
     };
     size_t max = 1048576 + 64;
     uint8_t *src = malloc(max), *dst = malloc(max), *ref = malloc(max);
-    char what[120];
 
     if (!src || !dst || !ref) {
         CHECK(0, "malloc");
@@ -145,15 +126,14 @@ static void test_large(void)
 
             ref_mask(ref, in, n, off);
             next = wsc_mask(out, in, n, key, off);
-            snprintf(what, sizeof what, "size %zu shift %zu whole", n, shift);
-            CHECK(next == (off + n) % 4 && memcmp(out, ref, n) == 0, what);
+            CHECKF(next == (off + n) % 4 && memcmp(out, ref, n) == 0,
+                   "size %zu shift %zu whole", n, shift);
 
             /* In place. */
             memcpy(out, in, n);
             next = wsc_mask(out, out, n, key, off);
-            snprintf(what, sizeof what, "size %zu shift %zu in place", n,
-                     shift);
-            CHECK(next == (off + n) % 4 && memcmp(out, ref, n) == 0, what);
+            CHECKF(next == (off + n) % 4 && memcmp(out, ref, n) == 0,
+                   "size %zu shift %zu in place", n, shift);
 
             /* In pieces of random length, chaining the offset. */
             memset(out, 0, n);
@@ -164,9 +144,8 @@ static void test_large(void)
                 off = wsc_mask(out + i, in + i, piece, key, off);
                 i += piece;
             }
-            snprintf(what, sizeof what, "size %zu shift %zu in pieces", n,
-                     shift);
-            CHECK(off == (shift + n) % 4 && memcmp(out, ref, n) == 0, what);
+            CHECKF(off == (shift + n) % 4 && memcmp(out, ref, n) == 0,
+                   "size %zu shift %zu in pieces", n, shift);
         }
     }
 done:
@@ -193,10 +172,5 @@ int main(void)
     test_big_offsets();
     test_large();
     test_involution();
-    if (failures) {
-        printf("test_mask: %d of %d checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_mask: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_mask");
 }

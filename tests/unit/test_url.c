@@ -5,19 +5,7 @@
 
 #include "wsc.h"
 #include "common/url.h"
-
-static int checks, failures;
-
-static void check_at(int ok, const char *file, int line, const char *what)
-{
-    checks++;
-    if (!ok) {
-        failures++;
-        fprintf(stderr, "%s:%d: FAIL %s\n", file, line, what);
-    }
-}
-
-#define CHECK(cond, what) check_at((cond) != 0, __FILE__, __LINE__, (what))
+#include "check.h"
 
 /* Equal strings, or both NULL. */
 static bool same(const char *a, const char *b)
@@ -192,32 +180,27 @@ static const struct bad bads[] = {
 
 static void test_goods(void)
 {
-    char what[300], err[200];
+    char err[200];
 
     for (size_t i = 0; i < sizeof goods / sizeof goods[0]; i++) {
         const struct good *g = &goods[i];
         wsc_url u;
         int rc = wsc_url_parse(g->in, &u, err, sizeof err);
 
-        snprintf(what, sizeof what, "\"%s\" (line %d) failed: %s", g->in,
-                 g->line, err);
-        CHECK(rc == 0, what);
+        CHECKF(rc == 0, "\"%s\" (line %d) failed: %s", g->in, g->line, err);
         if (rc != 0)
             continue;
-        snprintf(what, sizeof what,
-                 "\"%s\" (line %d): got tls=%d host=%s port=%d target=%s "
-                 "host_header=%s user=%s password=%s",
-                 g->in, g->line, u.tls, u.host, u.port, u.target,
-                 u.host_header, u.user ? u.user : "(null)",
-                 u.password ? u.password : "(null)");
-        CHECK(u.tls == g->tls && same(u.host, g->host) && u.port == g->port
-              && same(u.target, g->target)
-              && same(u.host_header, g->host_header)
-              && same(u.user, g->user) && same(u.password, g->password),
-              what);
-        snprintf(what, sizeof what, "\"%s\" (line %d): err not cleared",
-                 g->in, g->line);
-        CHECK(err[0] == '\0', what);
+        CHECKF(u.tls == g->tls && same(u.host, g->host) && u.port == g->port
+               && same(u.target, g->target)
+               && same(u.host_header, g->host_header)
+               && same(u.user, g->user) && same(u.password, g->password),
+               "\"%s\" (line %d): got tls=%d host=%s port=%d target=%s "
+               "host_header=%s user=%s password=%s",
+               g->in, g->line, u.tls, u.host, u.port, u.target,
+               u.host_header, u.user ? u.user : "(null)",
+               u.password ? u.password : "(null)");
+        CHECKF(err[0] == '\0', "\"%s\" (line %d): err not cleared",
+               g->in, g->line);
         wsc_url_free(&u);
         CHECK(u.host == NULL && u.target == NULL && u.host_header == NULL,
               "wsc_url_free zeroes");
@@ -227,7 +210,7 @@ static void test_goods(void)
 static void test_bads(void)
 {
     static const wsc_url zero;
-    char what[300], err[200];
+    char err[200];
 
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
         const struct bad *b = &bads[i];
@@ -236,16 +219,13 @@ static void test_bads(void)
 
         memset(&u, 0x5A, sizeof u);
         rc = wsc_url_parse(b->in, &u, err, sizeof err);
-        snprintf(what, sizeof what, "\"%s\" (line %d): want WSC_EINVAL, got %d",
-                 b->in, b->line, rc);
-        CHECK(rc == WSC_EINVAL, what);
-        snprintf(what, sizeof what,
-                 "\"%s\" (line %d): detail \"%s\" lacks \"%s\"", b->in,
-                 b->line, err, b->detail);
-        CHECK(strstr(err, b->detail) != NULL, what);
-        snprintf(what, sizeof what, "\"%s\" (line %d): *u not zeroed", b->in,
-                 b->line);
-        CHECK(memcmp(&u, &zero, sizeof u) == 0, what);
+        CHECKF(rc == WSC_EINVAL, "\"%s\" (line %d): want WSC_EINVAL, got %d",
+               b->in, b->line, rc);
+        CHECKF(strstr(err, b->detail) != NULL,
+               "\"%s\" (line %d): detail \"%s\" lacks \"%s\"", b->in, b->line,
+               err, b->detail);
+        CHECKF(memcmp(&u, &zero, sizeof u) == 0,
+               "\"%s\" (line %d): *u not zeroed", b->in, b->line);
         if (rc == 0)
             wsc_url_free(&u);
     }
@@ -279,10 +259,5 @@ int main(void)
     test_goods();
     test_bads();
     test_err_buffer();
-    if (failures) {
-        printf("test_url: %d of %d checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_url: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_url");
 }

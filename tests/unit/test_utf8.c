@@ -7,20 +7,8 @@
 #include <string.h>
 
 #include "common/utf8.h"
-
-static int checks, failures;
-
-static void check_at(int ok, const char *file, int line, const char *what)
-{
-    checks++;
-    if (!ok) {
-        failures++;
-        if (failures <= 50)
-            fprintf(stderr, "%s:%d: FAIL %s\n", file, line, what);
-    }
-}
-
-#define CHECK(cond, what) check_at((cond) != 0, __FILE__, __LINE__, (what))
+#define CHECK_PRINT_LIMIT 50
+#include "check.h"
 
 /* What the validator must say about a whole input. */
 enum { VALID, INVALID, PARTIAL };
@@ -257,23 +245,21 @@ static const char *cat_name(int c)
 
 static void test_cases(void)
 {
-    char what[200];
-
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const struct tcase *t = &cases[c];
         const uint8_t *p = (const uint8_t *)t->bytes;
         uint32_t st;
 
         /* The table agrees with the reference decoder. */
-        snprintf(what, sizeof what, "reference on \"%s\" says %s", t->name,
-                 cat_name(ref_status(p, t->len)));
-        CHECK(ref_status(p, t->len) == t->expect, what);
+        CHECKF(ref_status(p, t->len) == t->expect,
+               "reference on \"%s\" says %s", t->name,
+               cat_name(ref_status(p, t->len)));
 
         /* In one piece. */
         st = wsc_utf8_feed(WSC_UTF8_ACCEPT, p, t->len);
-        snprintf(what, sizeof what, "\"%s\" whole: want %s, got state %u",
-                 t->name, cat_name(t->expect), (unsigned)st);
-        CHECK(category(st) == t->expect, what);
+        CHECKF(category(st) == t->expect,
+               "\"%s\" whole: want %s, got state %u", t->name,
+               cat_name(t->expect), (unsigned)st);
 
         /* Byte by byte: after every byte the state agrees with the
          * reference on that prefix (rejected at the first bad byte). */
@@ -281,10 +267,9 @@ static void test_cases(void)
         for (size_t i = 0; i < t->len; i++) {
             st = wsc_utf8_feed(st, p + i, 1);
             int want = ref_status(p, i + 1);
-            snprintf(what, sizeof what,
-                     "\"%s\" byte by byte, after %zu bytes: want %s, got %u",
-                     t->name, i + 1, cat_name(want), (unsigned)st);
-            CHECK(category(st) == want, what);
+            CHECKF(category(st) == want,
+                   "\"%s\" byte by byte, after %zu bytes: want %s, got %u",
+                   t->name, i + 1, cat_name(want), (unsigned)st);
         }
 
         /* Every split into two pieces. */
@@ -292,13 +277,12 @@ static void test_cases(void)
             uint32_t s1 = wsc_utf8_feed(WSC_UTF8_ACCEPT, p, k);
             uint32_t s2 = wsc_utf8_feed(s1, p + k, t->len - k);
             if (t->expect == VALID) {
-                snprintf(what, sizeof what,
-                         "\"%s\" split at %zu: rejected midway", t->name, k);
-                CHECK(s1 != WSC_UTF8_REJECT, what);
+                CHECKF(s1 != WSC_UTF8_REJECT,
+                       "\"%s\" split at %zu: rejected midway", t->name, k);
             }
-            snprintf(what, sizeof what, "\"%s\" split at %zu: want %s, got %u",
-                     t->name, k, cat_name(t->expect), (unsigned)s2);
-            CHECK(category(s2) == t->expect, what);
+            CHECKF(category(s2) == t->expect,
+                   "\"%s\" split at %zu: want %s, got %u", t->name, k,
+                   cat_name(t->expect), (unsigned)s2);
         }
     }
 }
@@ -330,12 +314,10 @@ static void test_states(void)
     /* States the validator never gives out are rejected. */
     static const uint32_t unknown[] = {2, 3, 7, 13, 47, 54, 0xDEAD, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
-        char what[80];
-        snprintf(what, sizeof what, "unknown state %u is rejected",
-                 (unsigned)unknown[i]);
-        CHECK(wsc_utf8_feed(unknown[i], "a", 1) == WSC_UTF8_REJECT
-              && wsc_utf8_feed(unknown[i], "\x80", 1) == WSC_UTF8_REJECT
-              && wsc_utf8_feed(unknown[i], "", 0) == WSC_UTF8_REJECT, what);
+        CHECKF(wsc_utf8_feed(unknown[i], "a", 1) == WSC_UTF8_REJECT
+               && wsc_utf8_feed(unknown[i], "\x80", 1) == WSC_UTF8_REJECT
+               && wsc_utf8_feed(unknown[i], "", 0) == WSC_UTF8_REJECT,
+               "unknown state %u is rejected", (unsigned)unknown[i]);
     }
 }
 
@@ -436,7 +418,6 @@ static size_t random_input(uint8_t *buf, size_t cap)
 static void test_random(void)
 {
     uint8_t buf[80];
-    char what[160];
     int counts[3] = {0, 0, 0};
 
     for (int iter = 0; iter < 100000; iter++) {
@@ -446,16 +427,14 @@ static void test_random(void)
         size_t k = len ? rnd() % (len + 1) : 0;
 
         counts[want]++;
-        snprintf(what, sizeof what, "random #%d (len %zu): want %s, got %u",
-                 iter, len, cat_name(want), (unsigned)st);
-        CHECK(category(st) == want, what);
+        CHECKF(category(st) == want, "random #%d (len %zu): want %s, got %u",
+               iter, len, cat_name(want), (unsigned)st);
 
         /* Split at a random point. */
         st = wsc_utf8_feed(wsc_utf8_feed(WSC_UTF8_ACCEPT, buf, k),
                            buf + k, len - k);
-        snprintf(what, sizeof what, "random #%d split at %zu: want %s, got %u",
-                 iter, k, cat_name(want), (unsigned)st);
-        CHECK(category(st) == want, what);
+        CHECKF(category(st) == want, "random #%d split at %zu: want %s, got %u",
+               iter, k, cat_name(want), (unsigned)st);
 
         /* Byte by byte on a tenth of them: agree on every prefix. */
         if (iter % 10 == 0) {
@@ -465,10 +444,9 @@ static void test_random(void)
                 st = wsc_utf8_feed(st, buf + i, 1);
                 agree = category(st) == ref_status(buf, i + 1);
             }
-            snprintf(what, sizeof what,
-                     "random #%d byte by byte disagrees with the reference",
-                     iter);
-            CHECK(agree, what);
+            CHECKF(agree,
+                   "random #%d byte by byte disagrees with the reference",
+                   iter);
         }
     }
     /* The generator must exercise all three outcomes. */
@@ -481,7 +459,6 @@ static void test_random(void)
 static void test_valid_splits(void)
 {
     uint8_t buf[64];
-    char what[160];
 
     for (int iter = 0; iter < 2000; iter++) {
         size_t len = 0;
@@ -495,10 +472,9 @@ static void test_valid_splits(void)
         for (size_t k = 0; k <= len; k++) {
             uint32_t s1 = wsc_utf8_feed(WSC_UTF8_ACCEPT, buf, k);
             uint32_t s2 = wsc_utf8_feed(s1, buf + k, len - k);
-            snprintf(what, sizeof what,
-                     "valid #%d (len %zu) split at %zu: %u then %u",
-                     iter, len, k, (unsigned)s1, (unsigned)s2);
-            CHECK(s1 != WSC_UTF8_REJECT && s2 == WSC_UTF8_ACCEPT, what);
+            CHECKF(s1 != WSC_UTF8_REJECT && s2 == WSC_UTF8_ACCEPT,
+                   "valid #%d (len %zu) split at %zu: %u then %u", iter, len, k,
+                   (unsigned)s1, (unsigned)s2);
         }
     }
 }
@@ -513,7 +489,6 @@ static void test_fast_path(void)
     };
     enum { LEN = 200 };
     uint8_t *block = malloc(LEN + 32);
-    char what[160];
 
     if (!block) {
         CHECK(0, "malloc");
@@ -524,8 +499,8 @@ static void test_fast_path(void)
 
         for (size_t i = 0; i < LEN; i++)
             p[i] = (uint8_t)(0x20 + rnd() % 0x5F);
-        snprintf(what, sizeof what, "pure ASCII at start %zu", start);
-        CHECK(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN) == WSC_UTF8_ACCEPT, what);
+        CHECKF(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN) == WSC_UTF8_ACCEPT,
+               "pure ASCII at start %zu", start);
 
         /* One bad byte at offsets 0..64 (and near the end). */
         for (size_t off = 0; off <= LEN - 1; off++) {
@@ -534,11 +509,10 @@ static void test_fast_path(void)
             for (size_t b = 0; b < sizeof bad; b++) {
                 uint8_t saved = p[off];
                 p[off] = bad[b];
-                snprintf(what, sizeof what,
-                         "byte %02X at offset %zu, start %zu not rejected",
-                         bad[b], off, start);
-                CHECK(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN)
-                      == WSC_UTF8_REJECT, what);
+                CHECKF(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN)
+                       == WSC_UTF8_REJECT,
+                       "byte %02X at offset %zu, start %zu not rejected",
+                       bad[b], off, start);
                 p[off] = saved;
             }
         }
@@ -551,16 +525,14 @@ static void test_fast_path(void)
                 uint8_t saved[4];
                 memcpy(saved, p + off, glen);
                 memcpy(p + off, good[g], glen);
-                snprintf(what, sizeof what,
-                         "%zu-byte char at offset %zu, start %zu", glen, off,
-                         start);
-                CHECK(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN)
-                      == WSC_UTF8_ACCEPT, what);
-                snprintf(what, sizeof what,
-                         "%zu-byte char cut at offset %zu, start %zu", glen,
-                         off, start);
-                CHECK(category(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, off + 1))
-                      == PARTIAL, what);
+                CHECKF(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN)
+                       == WSC_UTF8_ACCEPT,
+                       "%zu-byte char at offset %zu, start %zu", glen, off,
+                       start);
+                CHECKF(category(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, off + 1))
+                       == PARTIAL,
+                       "%zu-byte char cut at offset %zu, start %zu", glen,
+                       off, start);
                 memcpy(p + off, saved, glen);
             }
         }
@@ -575,10 +547,5 @@ int main(void)
     test_random();
     test_valid_splits();
     test_fast_path();
-    if (failures) {
-        printf("test_utf8: %d of %d checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_utf8: %d checks passed\n", checks);
-    return 0;
+    return check_summary("test_utf8");
 }
