@@ -76,4 +76,28 @@ for row in "rt16:round trips/s, 16 B" "rt1k:round trips/s, 1 KiB" \
     printf '%-28s | %10s | %10s | %10s | %6s | %7s\n' "${row#*:}" "${a:--}" "${b:--}" "${c:--}" \
         "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
 done
+
+# ---- wasm: code size and browser speed -------------------------------------
+# After the native tables, so that nothing here can hide them. Each part runs
+# on its own with a time limit; a failure is reported here and makes the
+# script exit 1 too. Needs emcc, /usr/bin/chromium and node_modules
+# (scripts/deps.sh); BENCH_SECONDS applies, BENCH_BROWSER_REPS (default 5)
+# is the number of browser runs per variant.
+echo
+echo "======== wasm backend ========"
+if ! command -v emcc >/dev/null || [[ ! -x /usr/bin/chromium ]] || [[ ! -d node_modules/playwright-core ]]; then
+    echo "wasm benchmarks skipped: needs emcc, /usr/bin/chromium and node_modules/playwright-core (scripts/deps.sh)"
+else
+    timeout -k 5 900 bash bench/wasm_size.sh 2>&1
+    rc=$?
+    ((rc != 0)) && { echo "wasm_size.sh: failed (exit $rc)"; failed=1; }
+    echo
+    timeout -k 5 600 node bench/browser_bench.mjs 2>"$tmp/browser_bench.err"
+    rc=$?
+    if ((rc != 0)); then
+        echo "browser_bench.mjs: failed (exit $rc); its log:"
+        sed 's/^/  /' "$tmp/browser_bench.err"
+        failed=1
+    fi
+fi
 exit $failed

@@ -10,9 +10,14 @@
 #   zlib1g-dev            permessage-deflate
 #   pkg-config            library flags
 #   python3-websockets    interop peer (checked by importing it in /usr/bin/python3)
-# then runs `npm ci` when node_modules is missing or older than package-lock.json.
-# Prints "deps: all present" when there is nothing to do. Not root and
-# something missing: prints the apt-get command to run and exits 1.
+#   emscripten            emcc 3.1.6 for the wasm backend (checked: /usr/bin/emcc)
+#   chromium              browser for tests/wasm/browser.test.mjs and the browser
+#                         benchmark (checked: /usr/bin/chromium)
+# then runs `npm ci` when node_modules is missing or older than package-lock.json
+# (ws, and playwright-core which drives /usr/bin/chromium: never run
+# `npx playwright install`, it downloads a browser and fails here).
+# Prints what it installed, or "deps: all present" when there is nothing to do.
+# Not root and something missing: prints the apt-get command to run and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +36,9 @@ done
 if ! /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1; then
     missing+=(python3-websockets)
 fi
+# The toolchain and the browser are checked by their binaries.
+[[ -x /usr/bin/emcc ]] || missing+=(emscripten)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 
 did=0
 if ((${#missing[@]})); then
@@ -55,6 +63,13 @@ if ((${#missing[@]})); then
         echo "deps: python3-websockets installed but /usr/bin/python3 cannot import websockets" >&2
         exit 1
     fi
+    for b in /usr/bin/emcc /usr/bin/chromium; do
+        if [[ ! -x $b ]]; then
+            echo "deps: installed, but $b is still missing" >&2
+            exit 1
+        fi
+    done
+    echo "deps: installed ${missing[*]}"
 fi
 
 # npm: node_modules must exist and be at least as new as package-lock.json.
