@@ -198,8 +198,10 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * WSC_STATE_CONNECTING; resp then only says 0 and the handshake goes on.
  * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed;
  * http(s) URLs become ws(s), user info is dropped) and waits for open or
- * failure (WSC_ECONNECT: browsers give no reason); resp reports 101 and no
- * headers; headers, host, compression and TLS options are ignored. */
+ * failure (WSC_ECONNECT: browsers give no reason; also when subprotocols
+ * were offered and the server chose none, which browsers and npm ws refuse);
+ * resp reports 101 and no headers; headers, host, compression and TLS
+ * options are ignored. */
 WSC_API int wsc_dial(const char *url, const wsc_dial_options *opts,
                      wsc_conn **out, wsc_response *resp);
 

@@ -7,11 +7,33 @@
 
 static _Thread_local char last_error[512];
 
+#ifdef __EMSCRIPTEN__
+int vsniprintf(char *s, size_t n, const char *fmt, va_list ap); /* musl, integers only */
+#endif
+
+int wsc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+#ifdef __EMSCRIPTEN__
+    return vsniprintf(buf, size, fmt, ap);
+#else
+    return vsnprintf(buf, size, fmt, ap);
+#endif
+}
+
+int wsc_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = wsc_vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
 int wsc_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    wsc_vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -2,11 +2,21 @@
 #ifndef WSC_ERROR_H
 #define WSC_ERROR_H
 
+#include <stdarg.h>
+#include <stddef.h>
+
 /* Records a detail sentence (printf format) for wsc_last_error() on this
  * thread and returns `code`, so callers can write
  *     return wsc_fail(WSC_EINVAL, "port %d out of range", port);          */
 int wsc_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* vsnprintf and snprintf for code both backends share. On wasm they use
+ * musl's integer-only printf (no %f here), which saves about 4 KB. */
+int wsc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+int wsc_snprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Clears the detail (called on success paths that should not leave stale text). */
 void wsc_clear_error(void);

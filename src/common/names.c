@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "wsc.h"
+#include "common/error.h"
 
 const char *wsc_msg_type_string(wsc_msg_type type)
 {
@@ -32,7 +33,7 @@ const char *wsc_status_string(int code)
     case 1014: return "BadGateway";
     case 1015: return "TLSHandshake";
     default:
-        snprintf(other, sizeof other, "StatusCode(%d)", code);
+        wsc_snprintf(other, sizeof other, "StatusCode(%d)", code);
         return other;
     }
 }

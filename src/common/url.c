@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "wsc.h"
+#include "common/error.h"
 #include "common/url.h"
 
 /* Writes a detail into err (if there is room) and returns WSC_EINVAL. */
@@ -17,7 +18,7 @@ static int url_error(char *err, size_t err_size, const char *fmt, ...)
     if (err && err_size > 0) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
+        wsc_vsnprintf(err, err_size, fmt, ap);
         va_end(ap);
     }
     return WSC_EINVAL;
@@ -263,10 +264,10 @@ static int parse_ipv6_host(const char *hp, size_t n, wsc_url *u, char **hh,
         u->host[addr_len] = '%';
         memcpy(u->host + addr_len + 1, zone, zone_len);
         u->host[addr_len + 1 + zone_len] = '\0';
-        snprintf(*hh, addr_len + zone_len + 6, "[%.*s%%25%.*s]",
+        wsc_snprintf(*hh, addr_len + zone_len + 6, "[%.*s%%25%.*s]",
                  (int)addr_len, u->host, (int)zone_len, zone);
     } else {
-        snprintf(*hh, addr_len + zone_len + 6, "[%s]", u->host);
+        wsc_snprintf(*hh, addr_len + zone_len + 6, "[%s]", u->host);
     }
     return 0;
 }
@@ -351,7 +352,7 @@ static int parse_rest(const char *s, bool tls, wsc_url *u,
         size_t size = strlen(hh) + 7;
         u->host_header = malloc(size);
         if (u->host_header)
-            snprintf(u->host_header, size, "%s:%d", hh, u->port);
+            wsc_snprintf(u->host_header, size, "%s:%d", hh, u->port);
         free(hh);
         if (!u->host_header)
             return WSC_ENOMEM;

@@ -32,7 +32,7 @@ static char *websocket_url(const wsc_url *u)
     size_t n = strlen(u->host_header) + strlen(u->target) + 8;
     char *s = malloc(n);
     if (s)
-        snprintf(s, n, "%s://%s%s", u->tls ? "wss" : "ws", u->host_header, u->target);
+        wsc_snprintf(s, n, "%s://%s%s", u->tls ? "wss" : "ws", u->host_header, u->target);
     return s;
 }
 
