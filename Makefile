@@ -166,6 +166,7 @@ wasm-flags:
 	@echo "compile: -I$(CURDIR)/include"
 	@echo "link:    $(CURDIR)/build/wasm/libwsc.a --js-library $(CURDIR)/js/library_wsc.js"
 	@echo "blocking calls (timeout_ms != 0) also need: $(WASM_ASYNCIFY)"
+	@echo "optional, 6 KB less wasm: -sMALLOC=emmalloc"
 
 bench: deps lib $(BENCHES)
 	@bash bench/run.sh $(BUILD)
