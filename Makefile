@@ -165,7 +165,7 @@ wasm-check: wasm-progs
 wasm-flags:
 	@echo "compile: -I$(CURDIR)/include"
 	@echo "link:    $(CURDIR)/build/wasm/libwsc.a --js-library $(CURDIR)/js/library_wsc.js"
-	@echo "blocking calls (timeout_ms != 0) also need: $(WASM_ASYNCIFY)"
+	@echo "blocking calls (timeout_ms != 0) also need: -sASYNCIFY -sASYNCIFY_IMPORTS='[\"wsc_js_wait\"]'"
 	@echo "optional, 6 KB less wasm: -sMALLOC=emmalloc"
 
 bench: deps lib $(BENCHES)
