@@ -296,7 +296,8 @@ WSC_API int wsc_close_read(wsc_conn *c);
 /* Sends one message as a single frame. Blocks until it is written (waiting for
  * any message another thread is writing). With timeout 0, a message that only
  * partly fits in the socket is still accepted: the rest is kept and sent by
- * the next write, wsc_flush, or read call. Outgoing text is not validated.
+ * the next write or wsc_flush (poll for POLLOUT while wsc_want_write()).
+ * Outgoing text is not validated.
  * Errors: WSC_EAGAIN / WSC_ETIMEDOUT if nothing was sent (connection usable);
  * WSC_ECLOSED, WSC_EIO.
  * Wasm: WebSocket.send of a copy; text goes through a JS string, so invalid

@@ -21,6 +21,7 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
     bool send = !c->close_sent && atomic_load(&c->state) == WSC_STATE_OPEN;
     c->close_called = true;
     c->close_sent = c->close_sent || send;
+    pthread_cond_broadcast(&c->cond); /* writers waiting for a turn give up */
     pthread_mutex_unlock(&c->mu);
     if (again)
         return wsc_fail(WSC_ECLOSED, "wsc_close or wsc_close_now was already called");
@@ -61,6 +62,8 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
             break;
     }
     bool answered = c->close_received;
+    while (c->echo_pending) /* the reader's reply to the peer's close goes out first */
+        pthread_cond_wait(&c->cond, &c->mu);
     pthread_mutex_unlock(&c->mu);
     wsc_conn_shutdown(c);
     if (!answered && wsc_deadline_left(d) == 0)

@@ -108,7 +108,12 @@ int wsc_conn_ready(wsc_conn *c, wsc_deadline d)
 {
     if (atomic_load(&c->state) != WSC_STATE_CONNECTING)
         return 0;
-    pthread_mutex_lock(&c->dial_mu);
+    if (d == WSC_NOWAIT) {
+        if (pthread_mutex_trylock(&c->dial_mu) != 0)
+            return WSC_EAGAIN; /* another thread is advancing the handshake */
+    } else {
+        pthread_mutex_lock(&c->dial_mu);
+    }
     int r = c->dialer ? wsc_dial_step(c, d) : 0;
     pthread_mutex_unlock(&c->dial_mu);
     if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
@@ -200,7 +205,11 @@ const char *wsc_handshake_header(const wsc_conn *c, const char *name)
 
 int wsc_fd(const wsc_conn *c)
 {
-    return c ? c->tr.fd : -1;
+    if (!c)
+        return -1;
+    if (c->tr.fd < 0 && c->dialer)
+        return wsc_dialer_fd(c->dialer); /* the socket being connected */
+    return c->tr.fd;
 }
 
 int wsc_close_status(const wsc_conn *c)

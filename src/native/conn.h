@@ -127,6 +127,8 @@ int wsc_read_drain(wsc_conn *c, wsc_deadline d);
  * (the connection is then closed). Frees c->dialer when it ends. */
 int wsc_dial_step(wsc_conn *c, wsc_deadline d);
 void wsc_dialer_free(wsc_dialer *dl);
+/* The socket a dialer is connecting (-1 between addresses). */
+int wsc_dialer_fd(const wsc_dialer *dl);
 
 /* Makes sure the connection is past CONNECTING for a call with deadline d,
  * advancing a nonblocking dial under dial_mu. 0, or the dial's error. */

@@ -51,6 +51,11 @@ void wsc_dialer_free(wsc_dialer *dl)
     free(dl);
 }
 
+int wsc_dialer_fd(const wsc_dialer *dl)
+{
+    return dl->fd;
+}
+
 static size_t count_addrs(const struct addrinfo *a)
 {
     size_t n = 0;
@@ -107,8 +112,8 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
         if (r < 0) {
             if (dl->deadline != WSC_FOREVER && wsc_deadline_left(dl->deadline) == 0)
                 return wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->target_desc);
-            if (wsc_deadline_left(d) == 0 && (d == WSC_NOWAIT || wsc_deadline_left(dl->addr_deadline) != 0))
-                return wsc_deadline_error(d);
+            if (dl->addr_deadline == WSC_FOREVER || wsc_deadline_left(dl->addr_deadline) != 0)
+                return wsc_deadline_error(d); /* the caller's time is up, not this address's */
             err = ETIMEDOUT; /* this address's share of the time is up */
         }
         size_t used = strlen(dl->errors);
@@ -200,10 +205,15 @@ static void fill_response(wsc_conn *c, wsc_response *resp, bool failed)
     if (h->n_headers) {
         resp->headers = calloc(h->n_headers, sizeof *resp->headers);
         for (size_t i = 0; resp->headers && i < h->n_headers; i++) {
-            resp->headers[i].name = strdup(h->headers[i].name);
-            resp->headers[i].value = strdup(h->headers[i].value);
-            if (resp->headers[i].name && resp->headers[i].value)
-                resp->n_headers++;
+            char *name = strdup(h->headers[i].name), *value = strdup(h->headers[i].value);
+            if (!name || !value) {
+                free(name);
+                free(value);
+                break;
+            }
+            resp->headers[resp->n_headers].name = name;
+            resp->headers[resp->n_headers].value = value;
+            resp->n_headers++;
         }
     }
     if (!failed || !h->raw)

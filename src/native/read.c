@@ -56,7 +56,7 @@ static int protocol_error(wsc_conn *c, int code, const char *why)
 }
 
 /* Answers a ping, reports a pong, or completes the close handshake. */
-static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p)
+static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p, wsc_deadline d)
 {
     size_t len = (size_t)h->len;
     if (h->opcode == WSC_OP_PING) {
@@ -66,7 +66,11 @@ static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p)
         pthread_mutex_unlock(&c->mu);
         if (!answer)
             return 0;
-        return wsc_send_frame(c, WSC_OP_PONG, true, p, len, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+        /* Within the caller's deadline: a pong that cannot go out now (the
+         * socket or the frame lock is busy) is dropped, as a ping may be. */
+        int r = wsc_send_frame(c, WSC_OP_PONG, true, p, len,
+                               wsc_deadline_min(d, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS)));
+        return r == WSC_EAGAIN || r == WSC_ETIMEDOUT ? 0 : r;
     }
     if (h->opcode == WSC_OP_PONG) {
         if (c->on_pong)
@@ -161,7 +165,7 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
             c->rpos += (size_t)hl + (size_t)h.len;
             if (h.masked)
                 wsc_mask(p, p, (size_t)h.len, h.key, 0);
-            r = handle_control(c, &h, p);
+            r = handle_control(c, &h, p, d);
             if (r < 0)
                 return r;
             continue;
@@ -192,7 +196,8 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
                 return r;
             continue;
         }
-        if (c->read_limit >= 0 && h.len > (uint64_t)c->read_limit - c->msg_size) {
+        if (c->read_limit >= 0 && (c->msg_size > (uint64_t)c->read_limit ||
+                                   h.len > (uint64_t)c->read_limit - c->msg_size)) {
             char why_big[96];
             snprintf(why_big, sizeof why_big, "message longer than the read limit of %lld bytes",
                      (long long)c->read_limit);

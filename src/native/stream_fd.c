@@ -1,6 +1,7 @@
 /* stream_fd.c - wsc_stream_fd: a socketpair whose other end two threads pump
  * to and from messages, for code that insists on a file descriptor. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,9 +41,11 @@ out:
 static void *pump_tx(void *arg)
 {
     wsc_conn *c = arg;
-    static _Thread_local char buf[PUMP_CHUNK];
+    char *buf = malloc(PUMP_CHUNK);
     for (;;) {
-        ssize_t n = recv(c->pump_fd, buf, sizeof buf, 0);
+        if (!buf)
+            break;
+        ssize_t n = recv(c->pump_fd, buf, PUMP_CHUNK, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -50,6 +53,7 @@ static void *pump_tx(void *arg)
         if (wsc_write(c, c->pump_type, buf, (size_t)n, -1) < 0)
             break;
     }
+    free(buf);
     wsc_close(c, WSC_STATUS_NORMAL_CLOSURE, "");
     return NULL;
 }

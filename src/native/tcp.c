@@ -124,6 +124,7 @@ int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
         size_t n = (size_t)r;
         while (n > 0 && n >= iov->iov_len) {
             n -= iov->iov_len;
+            iov->iov_len = 0; /* callers look at what is left */
             iov++;
             iovcnt--;
         }

@@ -116,9 +116,12 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
     int r = lock_frames(c, d);
     if (r < 0)
         return r;
-    if (atomic_load(&c->state) == WSC_STATE_CLOSED) {
+    pthread_mutex_lock(&c->mu);
+    bool refuse = atomic_load(&c->state) == WSC_STATE_CLOSED || (op < WSC_OP_CLOSE && c->close_sent);
+    pthread_mutex_unlock(&c->mu);
+    if (refuse) { /* nothing but control frames may follow our close frame */
         pthread_mutex_unlock(&c->frame_mu);
-        return wsc_fail(WSC_ECLOSED, "the connection is closed");
+        return wsc_fail(WSC_ECLOSED, "the connection is closed (or closing)");
     }
     r = flush_pending(c, d);
     bool fail_conn = r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT;
@@ -304,8 +307,11 @@ int wsc_flush(wsc_conn *c, int timeout_ms)
 {
     if (!c)
         return WSC_EINVAL;
-    pthread_mutex_lock(&c->frame_mu);
-    int r = flush_pending(c, wsc_deadline_in(timeout_ms));
+    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    int r = lock_frames(c, d);
+    if (r < 0)
+        return r;
+    r = flush_pending(c, d);
     pthread_mutex_unlock(&c->frame_mu);
     if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
         return wsc_conn_fail(c, 0, r, "flushing pending bytes failed: %s", wsc_last_error());
@@ -316,10 +322,14 @@ bool wsc_want_write(const wsc_conn *c)
 {
     if (!c)
         return false;
-    pthread_mutex_lock((pthread_mutex_t *)&c->frame_mu);
+    if (atomic_load(&c->state) == WSC_STATE_CONNECTING)
+        return true;
+    /* A frame being written by another thread counts as wanting to write. */
+    if (pthread_mutex_trylock((pthread_mutex_t *)&c->frame_mu) != 0)
+        return true;
     bool want = c->pend_pos < c->pend_len;
     pthread_mutex_unlock((pthread_mutex_t *)&c->frame_mu);
-    return want || atomic_load(&c->state) == WSC_STATE_CONNECTING;
+    return want;
 }
 
 void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len)

@@ -15,7 +15,9 @@ static int send_message(wsc_conn *c, wsc_msg_type type, const void *data, size_t
     return 0;
 }
 
-static int check(wsc_conn *c, wsc_msg_type type)
+/* Checks the arguments and, as natively, waits up to timeout_ms for a
+ * nonblocking dial to finish opening. */
+static int check(wsc_conn *c, wsc_msg_type type, int timeout_ms)
 {
     if (!c)
         return wsc_fail(WSC_EINVAL, "NULL connection");
@@ -23,13 +25,18 @@ static int check(wsc_conn *c, wsc_msg_type type)
         return wsc_fail(WSC_EINVAL, "message type %d is neither WSC_TEXT nor WSC_BINARY", type);
     if (c->writing)
         return wsc_fail(WSC_EBUSY, "a message is being written with the writer API");
+    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    while (wsc_js_state(c->id) == WSC_STATE_CONNECTING) {
+        int r = wsc_wasm_wait(c, d);
+        if (r < 0)
+            return r;
+    }
     return 0;
 }
 
 int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int timeout_ms)
 {
-    (void)timeout_ms; /* the browser buffers: sending never blocks */
-    int r = check(c, type);
+    int r = check(c, type, timeout_ms); /* once open, the browser buffers: no blocking */
     if (r < 0)
         return r;
     if (len && !data)
@@ -39,8 +46,7 @@ int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int 
 
 int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
 {
-    (void)timeout_ms;
-    int r = check(c, type);
+    int r = check(c, type, timeout_ms);
     if (r < 0)
         return r;
     if (wsc_js_state(c->id) != WSC_STATE_OPEN)
