@@ -28,7 +28,8 @@ static int next_message(wsc_conn *c, wsc_deadline d)
     for (;;) {
         int type;
         size_t len;
-        if (wsc_js_peek(c->id, &type, &len)) {
+        /* As natively, data still queued when we closed is discarded. */
+        if (!c->close_called && wsc_js_peek(c->id, &type, &len)) {
             if (type < 0) {
                 wsc_js_take(c->id, NULL);
                 return wsc_fail(WSC_EMSGSIZE, "a message was longer than the read limit (closed with 1009)");
@@ -47,7 +48,7 @@ static int next_message(wsc_conn *c, wsc_deadline d)
             return 0;
         }
         int state = wsc_js_state(c->id);
-        if (state == WSC_STATE_CLOSED || (state == WSC_STATE_CLOSING && c->close_called && d == WSC_NOWAIT))
+        if (state == WSC_STATE_CLOSED)
             return closed_error(c);
         int r = wsc_wasm_wait(c, d);
         if (r < 0)
