@@ -53,7 +53,7 @@ struct wsc_conn {
     bool echo_pending;            /* [mu] our reply to the peer's close is being sent */
     bool msg_busy;                /* [mu] */
     bool close_called;            /* [mu] wsc_close or wsc_close_now ran */
-    bool close_sent;              /* [mu] our close frame went out */
+    _Atomic bool close_sent;      /* [mu] to change; our close frame went out */
     bool close_received;          /* [mu] the peer's close frame arrived */
     int peer_code;                /* [mu] -1 none, 1005 no code */
     char peer_reason[124];        /* [mu] */

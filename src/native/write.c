@@ -116,10 +116,11 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
     int r = lock_frames(c, d);
     if (r < 0)
         return r;
-    pthread_mutex_lock(&c->mu);
-    bool refuse = atomic_load(&c->state) == WSC_STATE_CLOSED || (op < WSC_OP_CLOSE && c->close_sent);
-    pthread_mutex_unlock(&c->mu);
-    if (refuse) { /* nothing but control frames may follow our close frame */
+    /* Nothing but control frames may follow our close frame. (A close being
+     * sent concurrently needs frame_mu, which we hold: it goes out after.) */
+    bool refuse = atomic_load(&c->state) == WSC_STATE_CLOSED ||
+                  (op < WSC_OP_CLOSE && atomic_load(&c->close_sent));
+    if (refuse) {
         pthread_mutex_unlock(&c->frame_mu);
         return wsc_fail(WSC_ECLOSED, "the connection is closed (or closing)");
     }
