@@ -31,7 +31,7 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all lib test check fuzz fuzz-regress examples bench deps demo clean help wasm wasm-flags wasm-progs wasm-check
+.PHONY: all lib test check fuzz fuzz-regress examples bench deps demo clean help wasm wasm-flags wasm-progs wasm-check tsan-check
 .DEFAULT_GOAL := all
 
 all: lib
@@ -88,6 +88,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory check BUILD=build/native
 	@$(MAKE) --no-print-directory check BUILD=build/asan SAN=1
+	@$(MAKE) --no-print-directory tsan-check
 	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory wasm-check
 	@echo "make test: all passed"
@@ -97,6 +98,16 @@ check: lib $(UNIT) $(PROGS) $(EXAMPLES)
 	@for t in $(UNIT); do echo "-- $$t"; $$t || exit 1; done
 	@echo "== interop tests ($(BUILD))"
 	WSC_BUILD=$(BUILD) node --test --test-reporter=spec --test-concurrency=1 tests/interop/
+
+# ThreadSanitizer (clang) over the unit tests that use threads.
+TSAN_TESTS := build/tsan/test_concurrency build/tsan/test_partial_write
+build/tsan/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS_ALL) -std=c11 -g -O1 -fsanitize=thread $< $(LIB_SRC) -o $@ $(LDLIBS)
+
+tsan-check: $(TSAN_TESTS)
+	@echo "== unit tests under ThreadSanitizer"
+	@for t in $(TSAN_TESTS); do echo "-- $$t"; TSAN_OPTIONS=halt_on_error=1 $$t || exit 1; done
 
 # Fuzzing needs clang's libFuzzer. fuzz-regress replays the seed corpus only.
 build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC)

@@ -101,8 +101,18 @@ static int lock_frames(wsc_conn *c, wsc_deadline d)
     } else if (d == WSC_NOWAIT) {
         r = pthread_mutex_trylock(&c->frame_mu);
     } else {
-        struct timespec ts = wsc_deadline_timespec(d);
-        r = pthread_mutex_clocklock(&c->frame_mu, CLOCK_MONOTONIC, &ts);
+        /* pthread_mutex_timedlock counts in CLOCK_REALTIME (clocklock would
+         * take our monotonic deadline, but sanitizers do not know it). */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int left = wsc_deadline_left(d);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (long)(left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        r = pthread_mutex_timedlock(&c->frame_mu, &ts);
     }
     if (r != 0)
         return wsc_fail(wsc_deadline_error(d), "another thread's frame is still being written");
