@@ -81,13 +81,18 @@ int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
     return wsc_fail(err, "%s", detail);
 }
 
-int wsc_reader_enter(wsc_conn *c)
+int wsc_reader_enter(wsc_conn *c, wsc_deadline d)
 {
     pthread_mutex_lock(&c->mu);
     /* wsc_close reading the peer's close is not a second reader: wait for it,
      * then this read reports the closed connection. */
-    while (c->reading && c->close_draining)
-        pthread_cond_wait(&c->cond, &c->mu);
+    while (c->reading && c->close_draining) {
+        int r = wsc_conn_wait(c, d);
+        if (r < 0) {
+            pthread_mutex_unlock(&c->mu);
+            return wsc_fail(r, "the connection is closing");
+        }
+    }
     bool busy = c->reading;
     c->reading = true;
     pthread_mutex_unlock(&c->mu);

@@ -114,8 +114,9 @@ int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
 /* Shuts the transport and marks the state CLOSED. */
 void wsc_conn_shutdown(wsc_conn *c);
 
-/* Reader lock: wsc_reader_enter fails with WSC_EBUSY if another thread reads. */
-int wsc_reader_enter(wsc_conn *c);
+/* Reader lock: wsc_reader_enter fails with WSC_EBUSY if another thread reads;
+ * while wsc_close reads the peer's close it waits for it, up to d. */
+int wsc_reader_enter(wsc_conn *c, wsc_deadline d);
 void wsc_reader_leave(wsc_conn *c);
 
 /* Reads frames until the peer's close frame arrives, discarding data; the

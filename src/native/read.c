@@ -273,7 +273,7 @@ static int read_begin(wsc_conn *c, wsc_deadline d)
         return r;
     if (atomic_load(&c->state) == WSC_STATE_CLOSED)
         return wsc_fail(WSC_ECLOSED, "the connection is closed");
-    return wsc_reader_enter(c);
+    return wsc_reader_enter(c, d);
 }
 
 /* Skips the rest of a message a previous read left unfinished. */
@@ -433,7 +433,7 @@ int wsc_close_read(wsc_conn *c)
     pthread_mutex_unlock(&c->mu);
     if (twice)
         return wsc_fail(WSC_EINVAL, "wsc_close_read was already called");
-    int r = wsc_reader_enter(c);
+    int r = wsc_reader_enter(c, WSC_NOWAIT);
     if (r < 0)
         return r;
     pthread_mutex_lock(&c->mu);
