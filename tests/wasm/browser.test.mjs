@@ -553,10 +553,9 @@ test('no Asyncify (.sync.js): blocking calls fail with WSC_ENOTSUP naming -sASYN
   assert.match(api.stdout, /^READ_BLOCKING WSC_ENOTSUP/m);
 });
 
-const FRAME_LOOP_SRC = path.join(HERE, 'frame_loop_client.c');
 for (const kind of BOTH) {
   test(`${kind}: frame loop without Asyncify (frame_loop_client.sync.js): 50 echoes, close 1000`,
-    { ...T, skip: !fs.existsSync(FRAME_LOOP_SRC) && 'tests/wasm/frame_loop_client.c does not exist' }, async (t) => {
+    T, async (t) => {
       const peer = await PEERS[kind](t);
       const res = await runPage(t, 'frame_loop_client.sync.js', [peer.url, '50']);
       assertOk(res);
