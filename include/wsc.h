@@ -115,6 +115,20 @@ enum {
     WSC_STATUS_TLS_HANDSHAKE = 1015        /* never sent */
 };
 
+/* permessage-deflate (RFC 7692), negotiated at the handshake.
+ *   DISABLED             not offered, not accepted (the default).
+ *   CONTEXT_TAKEOVER     both sides keep their compression window between
+ *                        messages: best ratio for streams of similar messages,
+ *                        costs about 2 x 32 KiB + deflate state per connection.
+ *                        Falls back to NO_CONTEXT_TAKEOVER's behaviour for the
+ *                        side the peer will not let keep context.
+ *   NO_CONTEXT_TAKEOVER  every message compressed on its own; zlib state
+ *                        exists only while a message is compressed or inflated.
+ *                        Without the peer's support the connection is
+ *                        uncompressed.
+ * A client offers the extension; a server accepts the first offer it supports.
+ * Control frames are never compressed; the read limit applies to the
+ * inflated size. Wasm: ignored, the browser decides (and always offers it). */
 typedef enum {
     WSC_COMPRESSION_DISABLED = 0,
     WSC_COMPRESSION_CONTEXT_TAKEOVER = 1,
@@ -139,15 +153,32 @@ typedef bool (*wsc_ping_fn)(void *user, const void *payload, size_t len);
 /* Called on the reading thread for every pong received. */
 typedef void (*wsc_pong_fn)(void *user, const void *payload, size_t len);
 
-/* TLS settings (wss:// and https://). Not built yet: a wss/https URL fails with
- * WSC_ENOTSUP until TLS lands. Wasm: ignored, the browser decides. */
+/* TLS settings. Client (wsc_dial_options.tls, for wss:// and https://): the
+ * server's certificate and host name are verified against the system store
+ * unless ca_file / ca_dir say what to trust instead; SNI is sent for host
+ * names; cert_file + key_file present a client certificate. Server
+ * (wsc_tls_server_new): cert_file + key_file are required; with ca_file or
+ * ca_dir, clients must present a certificate signed by them.
+ * Wasm: ignored, the browser decides. */
 typedef struct {
     const char *ca_file;         /* PEM bundle to trust instead of the system store */
-    const char *ca_dir;          /* hashed directory to trust instead */
-    const char *cert_file;       /* optional client certificate (PEM) */
+    const char *ca_dir;          /* hashed directory (c_rehash) to trust instead */
+    const char *cert_file;       /* certificate chain (PEM) */
     const char *key_file;        /* its private key (PEM) */
-    bool insecure_skip_verify;   /* tests only: accept any certificate */
+    bool insecure_skip_verify;   /* tests only: accept any certificate and name */
 } wsc_tls_options;
+
+/* A loaded server certificate and key, shared by every wsc_accept that uses it
+ * (thread-safe, read-only once made). */
+typedef struct wsc_tls_server wsc_tls_server;
+
+/* Loads opts->cert_file and opts->key_file (and the client CA, if any) once.
+ * Errors: WSC_EINVAL (missing file names), WSC_ETLS (unreadable file, key not
+ * matching the certificate: the detail says which), WSC_ENOMEM.
+ * Wasm: WSC_ENOTSUP. */
+WSC_API int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out);
+/* Frees it; only after every wsc_accept using it has returned. NULL is fine. */
+WSC_API void wsc_tls_server_free(wsc_tls_server *s);
 
 /* ---- Dialing (client) ---------------------------------------------------- */
 
@@ -157,10 +188,11 @@ typedef struct {
     const char *host;            /* Host header override (Wasm: ignored) */
     const char *const *subprotocols; /* offered, in order of preference */
     size_t n_subprotocols;
-    wsc_compression compression; /* permessage-deflate: not built yet, a mode
-                                    other than DISABLED returns WSC_ENOTSUP.
+    wsc_compression compression; /* permessage-deflate mode; see wsc_compression.
                                     Wasm: ignored, the browser decides. */
-    int compression_threshold;   /* bytes; 0: 512 without, 128 with takeover */
+    int compression_threshold;   /* messages shorter than this are sent
+                                    uncompressed; 0: 512 without takeover,
+                                    128 with it */
     int handshake_timeout_ms;    /* connect + TLS + HTTP; 0: 30000, -1: none */
     size_t max_response_head;    /* bytes of HTTP response head; 0: 16384 */
     wsc_ping_fn on_ping;         /* NULL: always answer pings */
@@ -169,6 +201,13 @@ typedef struct {
     bool nonblocking;            /* return at once in WSC_STATE_CONNECTING; see
                                     wsc_get_state. Name resolution still blocks. */
     wsc_tls_options tls;
+    /* HTTP proxy for a CONNECT tunnel: "http://[user:password@]host[:port]"
+     * (default port 1080; user info becomes Basic Proxy-Authorization).
+     * NULL: from the environment as curl reads it (http_proxy for ws://,
+     * https_proxy or HTTPS_PROXY for wss://, else all_proxy / ALL_PROXY;
+     * no_proxy / NO_PROXY lists hosts to reach directly). "": no proxy.
+     * Wasm: ignored, the browser decides. */
+    const char *proxy;
 } wsc_dial_options;
 
 /* The HTTP response to the upgrade request. Everything in it is owned by it
@@ -218,8 +257,11 @@ typedef struct {
     const char *const *origin_patterns;
     size_t n_origin_patterns;
     bool insecure_skip_verify;   /* accept any Origin (not recommended) */
-    wsc_compression compression; /* not built yet: ignored, never negotiated */
-    int compression_threshold;
+    wsc_compression compression; /* permessage-deflate mode; see wsc_compression */
+    int compression_threshold;   /* as in wsc_dial_options */
+    const wsc_tls_server *tls;   /* non-NULL: fd is a TLS socket; the TLS
+                                    handshake runs first, within
+                                    handshake_timeout_ms (failure: WSC_ETLS) */
     int handshake_timeout_ms;    /* whole request must arrive; 0: 10000, -1: none */
     size_t max_request_head;     /* bytes of HTTP request head; 0: 8192 */
     const wsc_header *headers;   /* extra headers for the 101 response */
@@ -370,6 +412,10 @@ WSC_API wsc_state wsc_get_state(wsc_conn *c);
 
 /* The subprotocol the server chose, "" when none. */
 WSC_API const char *wsc_subprotocol(const wsc_conn *c);
+
+/* The negotiated Sec-WebSocket-Extensions value, e.g. "permessage-deflate;
+ * client_max_window_bits=15", "" when none. Wasm: WebSocket.extensions. */
+WSC_API const char *wsc_extensions(const wsc_conn *c);
 
 /* The socket, for the caller's own poll loop: poll for POLLIN, and for POLLOUT
  * while wsc_want_write() or the state is CONNECTING, then call the functions

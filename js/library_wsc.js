@@ -194,6 +194,11 @@ mergeInto(LibraryManager.library, {
     stringToUTF8(WSC.socks[id].ws.protocol || '', buf, cap);
   },
 
+  wsc_js_extensions__deps: ['$WSC'],
+  wsc_js_extensions: function(id, buf, cap) {
+    stringToUTF8(WSC.socks[id].ws.extensions || '', buf, cap);
+  },
+
   wsc_js_set_read_limit__deps: ['$WSC'],
   wsc_js_set_read_limit: function(id, limit) {
     WSC.socks[id].limit = limit;

@@ -174,6 +174,7 @@ void wsc_conn_free(wsc_conn *c)
     wsc_http_free(&c->peer_head);
     free(c->target);
     free(c->subprotocol);
+    free(c->extensions);
     free(c->rbuf);
     free(c->msg);
     free(c->wbuf);
@@ -194,6 +195,11 @@ void wsc_set_read_limit(wsc_conn *c, int64_t limit)
 const char *wsc_subprotocol(const wsc_conn *c)
 {
     return c && c->subprotocol ? c->subprotocol : "";
+}
+
+const char *wsc_extensions(const wsc_conn *c)
+{
+    return c && c->extensions ? c->extensions : "";
 }
 
 const char *wsc_request_target(const wsc_conn *c)

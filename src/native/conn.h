@@ -38,6 +38,7 @@ struct wsc_conn {
     /* Handshake results, fixed once open. */
     char *target;                 /* request target */
     char *subprotocol;            /* "" when none */
+    char *extensions;             /* negotiated Sec-WebSocket-Extensions, NULL: none */
     wsc_http_head peer_head;      /* the other side's request or response */
     pthread_mutex_t dial_mu;      /* guards dialer */
     wsc_dialer *dialer;           /* non-NULL while a nonblocking dial runs */

@@ -18,7 +18,10 @@
 #include "native/conn.h"
 #include "native/handshake.h"
 
-enum { STAGE_CONNECT, STAGE_SEND, STAGE_RECEIVE };
+/* CONNECT reaches the proxy when one is used, else the server. PROXY opens
+ * the proxy's CONNECT tunnel; TLS runs the TLS handshake for wss/https. Both
+ * pass straight through when not needed. */
+enum { STAGE_CONNECT, STAGE_PROXY, STAGE_TLS, STAGE_SEND, STAGE_RECEIVE };
 
 struct wsc_dialer {
     int stage;
@@ -124,6 +127,18 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
     }
 }
 
+static int step_proxy(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
+{
+    (void)c, (void)dl, (void)d;
+    return 0; /* proxies: to do */
+}
+
+static int step_tls(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
+{
+    (void)c, (void)dl, (void)d;
+    return 0; /* TLS: to do */
+}
+
 static int step_send(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
     while (dl->req_pos < dl->req_len) {
@@ -177,6 +192,10 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d)
     wsc_deadline wait = wsc_deadline_min(d, dl->deadline);
     int r = 0;
     if (dl->stage == STAGE_CONNECT && (r = step_connect(c, dl, d)) == 0)
+        dl->stage = STAGE_PROXY;
+    if (r == 0 && dl->stage == STAGE_PROXY && (r = step_proxy(c, dl, wait)) == 0)
+        dl->stage = STAGE_TLS;
+    if (r == 0 && dl->stage == STAGE_TLS && (r = step_tls(c, dl, wait)) == 0)
         dl->stage = STAGE_SEND;
     if (r == 0 && dl->stage == STAGE_SEND && (r = step_send(c, dl, wait)) == 0)
         dl->stage = STAGE_RECEIVE;

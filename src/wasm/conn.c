@@ -139,6 +139,28 @@ const char *wsc_subprotocol(const wsc_conn *c)
     return c->subprotocol;
 }
 
+const char *wsc_extensions(const wsc_conn *c)
+{
+    if (!c)
+        return "";
+    if (!c->extensions[0] && wsc_js_state(c->id) != WSC_STATE_CONNECTING)
+        wsc_js_extensions(c->id, (char *)c->extensions, sizeof c->extensions);
+    return c->extensions;
+}
+
+int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out)
+{
+    (void)opts;
+    if (out)
+        *out = NULL;
+    return wsc_fail(WSC_ENOTSUP, "wsc_tls_server_new: a browser cannot accept connections");
+}
+
+void wsc_tls_server_free(wsc_tls_server *s)
+{
+    (void)s;
+}
+
 const char *wsc_request_target(const wsc_conn *c)
 {
     return c && c->target ? c->target : "";

@@ -13,6 +13,7 @@ struct wsc_conn {
     int id;                 /* handle into the JS socket table */
     char *target;           /* the URL's path and query */
     char subprotocol[128];  /* filled once open */
+    char extensions[256];   /* filled once open */
     char reason[128];       /* the peer's close reason, filled once closed */
     bool close_called;
     bool close_read;

@@ -39,6 +39,9 @@ void wsc_js_close_reason(int id, char *buf, int cap);
 /* The negotiated subprotocol, copied NUL-terminated. */
 void wsc_js_subprotocol(int id, char *buf, int cap);
 
+/* The negotiated extensions (WebSocket.extensions), copied NUL-terminated. */
+void wsc_js_extensions(int id, char *buf, int cap);
+
 /* Messages larger than limit (< 0: none) close the socket with 1009 and
  * leave a marker in the queue. */
 void wsc_js_set_read_limit(int id, double limit);

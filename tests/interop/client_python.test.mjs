@@ -118,12 +118,12 @@ await ws.recv()
 `, "subprotocols=['chat2', 'chat1']");
   const c1 = await runClient(t, srv.url, ['read', 'close:1000:'], { opts: ['--subprotocol', 'chat1', '--subprotocol', 'chat2'] });
   assertClientOk(c1);
-  assert.match(c1.stdout, /^CONNECTED subprotocol=chat(1|2)$/m);
-  const chosen = c1.stdout.match(/^CONNECTED subprotocol=(\S+)$/m)[1];
+  assert.match(c1.stdout, /^CONNECTED subprotocol=chat(1|2) extensions=$/m);
+  const chosen = c1.stdout.match(/^CONNECTED subprotocol=(\S+) extensions=$/m)[1];
   assert.equal(msgLines(c1)[0]?.text, chosen, 'both sides agree');
   const c2 = await runClient(t, srv.url, ['read', 'close:1000:'], { opts: ['--subprotocol', 'other'] });
   assertClientOk(c2);
-  assert.match(c2.stdout, /^CONNECTED subprotocol=$/m);
+  assert.match(c2.stdout, /^CONNECTED subprotocol= extensions=$/m);
 });
 
 test('custom headers and the request target reach python', T, async (t) => {

@@ -32,7 +32,7 @@ test('text, binary and empty messages echo', T, async (t) => {
     'close:1000:',
   ]);
   assertClientOk(c);
-  assert.match(c.stdout, /^CONNECTED subprotocol=$/m);
+  assert.match(c.stdout, /^CONNECTED subprotocol= extensions=$/m);
   const r = srv.received;
   assert.equal(r.length, 5, 'the ws server should get 5 messages');
   assert.deepEqual(r.map((m) => m.isBinary), [false, false, true, false, true]);
@@ -173,11 +173,11 @@ test('subprotocol negotiation', T, async (t) => {
   });
   const c1 = await runClient(t, srv.url, ['close:1000:'], { opts: ['--subprotocol', 'chat1', '--subprotocol', 'chat2'] });
   assertClientOk(c1);
-  assert.match(c1.stdout, /^CONNECTED subprotocol=chat2$/m);
+  assert.match(c1.stdout, /^CONNECTED subprotocol=chat2 extensions=$/m);
   assert.deepEqual(offered[0], ['chat1', 'chat2'], 'offered in order');
   const c2 = await runClient(t, srv.url, ['close:1000:'], { opts: ['--subprotocol', 'chat1'] });
   assertClientOk(c2);
-  assert.match(c2.stdout, /^CONNECTED subprotocol=$/m);
+  assert.match(c2.stdout, /^CONNECTED subprotocol= extensions=$/m);
 });
 
 test('a subprotocol we did not offer fails the dial', T, async (t) => {

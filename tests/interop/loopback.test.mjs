@@ -108,11 +108,11 @@ test('subprotocol negotiation', T, async (t) => {
   const c1 = await runClient(t, srv.url, ['send-text:cmd:subprotocol', 'read', 'close:1000:'],
     { opts: ['--subprotocol', 'chat1', '--subprotocol', 'chat2'] });
   assertClientOk(c1);
-  assert.match(c1.stdout, /^CONNECTED subprotocol=chat2$/m);
+  assert.match(c1.stdout, /^CONNECTED subprotocol=chat2 extensions=$/m);
   assert.equal(msgLines(c1)[0]?.text, 'chat2');
   const c2 = await runClient(t, srv.url, ['close:1000:'], { opts: ['--subprotocol', 'nope'] });
   assertClientOk(c2);
-  assert.match(c2.stdout, /^CONNECTED subprotocol=$/m);
+  assert.match(c2.stdout, /^CONNECTED subprotocol= extensions=$/m);
 });
 
 test('custom headers reach the server', T, async (t) => {
@@ -121,7 +121,7 @@ test('custom headers reach the server', T, async (t) => {
     { opts: ['--header', 'X-Custom: some value', '--header', 'X-Other: 2'] });
   assertClientOk(c);
   assert.deepEqual(msgLines(c).map((m) => m.text), ['some value', '2']);
-  assert.match(srv.proc.stdout, /^ACCEPTED \/a\/b\?c=d subprotocol=$/m);
+  assert.match(srv.proc.stdout, /^ACCEPTED \/a\/b\?c=d subprotocol= extensions=$/m);
 });
 
 test('a refused origin fails the dial with 403', T, async (t) => {

@@ -138,7 +138,7 @@ async with websockets.connect(url, extra_headers={'X-Custom': 'py value'}, ${PY_
         out(await ws.recv())
 `);
   assert.deepEqual(py.stdout.trim().split('\n'), ['py value', 'py value', '13', '(null)']);
-  assert.match(srv.proc.stdout, /^ACCEPTED \/py\?a=b subprotocol=$/m);
+  assert.match(srv.proc.stdout, /^ACCEPTED \/py\?a=b subprotocol= extensions=$/m);
 });
 
 test('a refused origin gets 403', T, async (t) => {

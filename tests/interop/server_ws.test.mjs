@@ -164,7 +164,7 @@ test('request headers are visible to the server', T, async (t) => {
   assert.equal(await ask('cmd:headers x-custom'), 'value 1', 'names are case-insensitive');
   assert.equal(await ask('cmd:headers Authorization'), 'Bearer t0k');
   assert.equal(await ask('cmd:headers X-Missing'), '(null)');
-  assert.match(srv.proc.stdout, /^ACCEPTED \/chat\/room\?id=7 subprotocol=$/m);
+  assert.match(srv.proc.stdout, /^ACCEPTED \/chat\/room\?id=7 subprotocol= extensions=$/m);
 });
 
 test('the 101 response is well formed', T, async (t) => {

@@ -3,9 +3,13 @@
  * tests. Portable C11 only (no POSIX headers) so that it also builds for wasm.
  *
  *   client URL [--subprotocol X]... [--header 'Name: value']...
- *              [--read-limit N] [--timeout MS] STEP...
+ *              [--read-limit N] [--timeout MS]
+ *              [--compress disabled|takeover|no-takeover] [--threshold N]
+ *              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]
+ *              [--proxy URL] STEP...
  *
- * Dials URL, prints "CONNECTED subprotocol=<name>", runs the steps in order and
+ * Dials URL, prints "CONNECTED subprotocol=<name> extensions=<value>" (the
+ * negotiated Sec-WebSocket-Extensions, empty when none), runs the steps in order and
  * prints "OK" (exit 0). The first step that fails prints
  *   FAIL <step> <wsc_strerror(err)> <wsc_last_error()>
  * and exits 1 (a failed dial is step "dial" and adds "status=<http status>").
@@ -40,6 +44,9 @@
  *
  * --read-limit N calls wsc_set_read_limit (-1: none). --timeout MS bounds each
  * read and write (default 10000) so that a broken peer cannot hang a test.
+ * --compress and --threshold set the permessage-deflate mode and threshold;
+ * --ca, --ca-dir, --cert, --key and --insecure fill opts.tls; --proxy sets
+ * opts.proxy ("" for none; absent: the environment decides).
  */
 #include "wsc.h"
 
@@ -58,7 +65,10 @@ static int g_have_last;
 
 static void usage(void) {
     fprintf(stderr, "usage: client URL [--subprotocol X]... [--header 'Name: value']...\n"
-                    "              [--read-limit N] [--timeout MS] STEP...\n");
+                    "              [--read-limit N] [--timeout MS]\n"
+                    "              [--compress disabled|takeover|no-takeover] [--threshold N]\n"
+                    "              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]\n"
+                    "              [--proxy URL] STEP...\n");
     fflush(stdout);
     exit(2);
 }
@@ -231,9 +241,15 @@ int main(int argc, char **argv) {
     size_t n_sub = 0, n_hdr = 0;
     int have_limit = 0;
     long long limit = 0;
+    wsc_dial_options opts = {0};
     int i = 2;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         const char *a = argv[i];
+        if (strcmp(a, "--insecure") == 0) {  /* the only flag without a value */
+            opts.tls.insecure_skip_verify = true;
+            i--;
+            continue;
+        }
         if (i + 1 >= argc) usage();
         const char *v = argv[i + 1];
         if (strcmp(a, "--subprotocol") == 0 && n_sub < MAX_LIST) {
@@ -257,12 +273,28 @@ int main(int argc, char **argv) {
             have_limit = 1;
         } else if (strcmp(a, "--timeout") == 0) {
             g_timeout = atoi(v);
+        } else if (strcmp(a, "--compress") == 0) {
+            if (strcmp(v, "takeover") == 0) opts.compression = WSC_COMPRESSION_CONTEXT_TAKEOVER;
+            else if (strcmp(v, "no-takeover") == 0) opts.compression = WSC_COMPRESSION_NO_CONTEXT_TAKEOVER;
+            else if (strcmp(v, "disabled") == 0) opts.compression = WSC_COMPRESSION_DISABLED;
+            else usage();
+        } else if (strcmp(a, "--threshold") == 0) {
+            opts.compression_threshold = atoi(v);
+        } else if (strcmp(a, "--ca") == 0) {
+            opts.tls.ca_file = v;
+        } else if (strcmp(a, "--ca-dir") == 0) {
+            opts.tls.ca_dir = v;
+        } else if (strcmp(a, "--cert") == 0) {
+            opts.tls.cert_file = v;
+        } else if (strcmp(a, "--key") == 0) {
+            opts.tls.key_file = v;
+        } else if (strcmp(a, "--proxy") == 0) {
+            opts.proxy = v;
         } else {
             usage();
         }
     }
 
-    wsc_dial_options opts = {0};
     opts.subprotocols = subprotocols;
     opts.n_subprotocols = n_sub;
     opts.headers = headers;
@@ -282,7 +314,8 @@ int main(int argc, char **argv) {
     }
     wsc_response_free(&resp);
     if (have_limit) wsc_set_read_limit(g_conn, (int64_t)limit);
-    printf("CONNECTED subprotocol=%s\n", wsc_subprotocol(g_conn));
+    printf("CONNECTED subprotocol=%s extensions=%s\n", wsc_subprotocol(g_conn),
+           wsc_extensions(g_conn));
     fflush(stdout);
 
     for (; i < argc; i++) run_step(argv[i]);

@@ -4,12 +4,15 @@
  *
  *   echo_server [--port N] [--subprotocol NAME]... [--origin PATTERN]...
  *               [--read-limit N] [--max-conns N]
+ *               [--compress disabled|takeover|no-takeover] [--threshold N]
+ *               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
  *
  * Binds 127.0.0.1:N (N = 0, the default, picks a free port), prints
  * "LISTENING <port>" and serves each connection on its own thread:
  *
  *   stdout  "LISTENING <port>"                        once, when ready
- *           "ACCEPTED <target> subprotocol=<name>"     per accepted connection
+ *           "ACCEPTED <target> subprotocol=<name> extensions=<value>"
+ *                                                      per accepted connection
  *           "CLOSED <err> status=<n> reason=<text>"   when a connection's read
  *                                                      fails (err: WSC_E... name,
  *                                                      status: wsc_close_status)
@@ -30,6 +33,9 @@
  *   cmd:send SIZE           one binary message of SIZE bytes, byte i = i % 251
  *
  * --read-limit N sets wsc_set_read_limit on each connection (-1: no limit).
+ * --compress / --threshold set the permessage-deflate mode and threshold.
+ * --tls-cert / --tls-key make it a wss server (wsc_tls_server_new once, then
+ * every accept runs TLS); --tls-client-ca also requires client certificates.
  * --max-conns N exits (status 0) once N connections have finished, accepted
  * or not. SIGTERM ends the process (default action; every line is flushed).
  */
@@ -57,6 +63,9 @@ static size_t g_n_origins;
 static int64_t g_read_limit;
 static int g_have_read_limit;
 static long g_max_conns;
+static wsc_compression g_compression;
+static int g_threshold;
+static wsc_tls_server *g_tls;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static long g_finished;
@@ -87,7 +96,9 @@ static const char *err_name(int err, char *buf, size_t cap) {
 static void usage(void) {
     fprintf(stderr,
             "usage: echo_server [--port N] [--subprotocol NAME]... [--origin PATTERN]...\n"
-            "                   [--read-limit N] [--max-conns N]\n");
+            "                   [--read-limit N] [--max-conns N]\n"
+            "                   [--compress disabled|takeover|no-takeover] [--threshold N]\n"
+            "                   [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n");
     exit(2);
 }
 
@@ -196,7 +207,9 @@ static void *conn_thread(void *arg) {
     opts.n_subprotocols = g_n_subprotocols;
     opts.origin_patterns = g_origins;
     opts.n_origin_patterns = g_n_origins;
-
+    opts.compression = g_compression;
+    opts.compression_threshold = g_threshold;
+    opts.tls = g_tls;
     conn_ctx ctx = {0};
     int rc = wsc_accept(fd, &opts, &ctx.c);
     if (rc != 0) {
@@ -209,7 +222,8 @@ static void *conn_thread(void *arg) {
     }
     wsc_conn *c = ctx.c;
     if (g_have_read_limit) wsc_set_read_limit(c, g_read_limit);
-    say(stdout, "ACCEPTED %s subprotocol=%s\n", wsc_request_target(c), wsc_subprotocol(c));
+    say(stdout, "ACCEPTED %s subprotocol=%s extensions=%s\n", wsc_request_target(c),
+        wsc_subprotocol(c), wsc_extensions(c));
 
     for (;;) {
         wsc_msg_type type;
@@ -248,6 +262,7 @@ static long parse_long(const char *s) {
 
 int main(int argc, char **argv) {
     long port = 0;
+    wsc_tls_options tls = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) usage();
@@ -266,8 +281,28 @@ int main(int argc, char **argv) {
             g_have_read_limit = 1;
         } else if (strcmp(a, "--max-conns") == 0) {
             g_max_conns = parse_long(v);
+        } else if (strcmp(a, "--compress") == 0) {
+            if (strcmp(v, "takeover") == 0) g_compression = WSC_COMPRESSION_CONTEXT_TAKEOVER;
+            else if (strcmp(v, "no-takeover") == 0) g_compression = WSC_COMPRESSION_NO_CONTEXT_TAKEOVER;
+            else if (strcmp(v, "disabled") == 0) g_compression = WSC_COMPRESSION_DISABLED;
+            else usage();
+        } else if (strcmp(a, "--threshold") == 0) {
+            g_threshold = (int)parse_long(v);
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            tls.cert_file = v;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            tls.key_file = v;
+        } else if (strcmp(a, "--tls-client-ca") == 0) {
+            tls.ca_file = v;
         } else {
             usage();
+        }
+    }
+    if (tls.cert_file || tls.key_file) {
+        int rc = wsc_tls_server_new(&tls, &g_tls);
+        if (rc != 0) {
+            fprintf(stderr, "TLS_FAIL %s %s\n", wsc_strerror(rc), wsc_last_error());
+            return 1;
         }
     }
     signal(SIGPIPE, SIG_IGN);

@@ -264,7 +264,7 @@ for (const kind of BOTH) {
       'send-text:h\u00e9llo \u20ac \u{1d11e}', 'expect-echo', 'send-bin:1000', 'expect-echo',
       'send-text:', 'expect-echo', 'send-bin:0', 'expect-echo', 'close:1000:bye']);
     assertOk(res);
-    assert.match(res.stdout, /^CONNECTED subprotocol=$/m);
+    assert.match(res.stdout, /^CONNECTED subprotocol= extensions=$/m);
     assert.equal(Number(line(res, /^CLOSE status=(-?\d+)/m)[1]), 1000, res.describe());
     assert.deepEqual(await peer.closed(), { code: 1000, reason: 'bye' });
   });
@@ -438,10 +438,10 @@ for (const kind of BOTH) {
     const res = await runPage(t, 'client.js', [peer.url, '--subprotocol', 'x-unknown', '--subprotocol', 'chat',
       'send-text:hi', 'expect-echo', 'close:1000:']);
     assertOk(res);
-    assert.match(res.stdout, /^CONNECTED subprotocol=chat$/m);
+    assert.match(res.stdout, /^CONNECTED subprotocol=chat extensions=$/m);
     const none = await runPage(t, 'client.js', [peer.url, 'close:1000:']);
     assertOk(none);
-    assert.match(none.stdout, /^CONNECTED subprotocol=$/m);
+    assert.match(none.stdout, /^CONNECTED subprotocol= extensions=$/m);
   });
 
   // Natively the dial succeeds with subprotocol "" (RFC 6455 allows it);

@@ -118,8 +118,8 @@ export async function nativeEcho(t, args = []) {
     /** The n-th connection's request target and chosen subprotocol. */
     async accepted(which = 0) {
       await s.proc.waitFor((text) => [...text.matchAll(/^ACCEPTED .*$/gm)].length > which, { ms: 5000 });
-      const m = [...s.proc.stdout.matchAll(/^ACCEPTED (\S+) subprotocol=(.*)$/gm)][which];
-      return { target: m[1], protocol: m[2] };
+      const m = [...s.proc.stdout.matchAll(/^ACCEPTED (\S+) subprotocol=(\S*) extensions=(.*)$/gm)][which];
+      return { target: m[1], protocol: m[2], extensions: m[3] };
     },
     /** Kills the server process: the kernel closes its sockets, no close frame. */
     async vanish() {

@@ -128,18 +128,18 @@ for (const kind of ['native', 'ws']) {
         '--subprotocol', 'chat', 'send-text:cmd:subprotocol', 'read', 'close:1000:']);
       // the server's preference wins among those offered
       assertOk(p);
-      line(p, /^CONNECTED subprotocol=chat$/m);
+      line(p, /^CONNECTED subprotocol=chat extensions=$/m);
       assert.equal(msgLines(p)[0]?.text, 'chat', `the server should report "chat"\n${p.describe()}`);
       assert.equal((await srv.accepted(0)).protocol, 'chat');
       const q = await runWasm(t, 'client', [srv.url, '--subprotocol', 'echo', 'send-text:cmd:subprotocol', 'read',
         'close:1000:']);
       assertOk(q);
-      line(q, /^CONNECTED subprotocol=echo$/m);
+      line(q, /^CONNECTED subprotocol=echo extensions=$/m);
       assert.equal((await srv.accepted(1)).protocol, 'echo');
       // nothing offered, nothing chosen
       const r = await runWasm(t, 'client', [srv.url, 'send-text:cmd:subprotocol', 'read', 'close:1000:']);
       assertOk(r);
-      line(r, /^CONNECTED subprotocol=$/m);
+      line(r, /^CONNECTED subprotocol= extensions=$/m);
       assert.equal((await srv.accepted(2)).protocol, '');
     });
 
