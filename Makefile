@@ -16,7 +16,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS_ALL := -Iinclude -Isrc -D_GNU_SOURCE
 CFLAGS_ALL := -std=c11 $(WARN) -fPIC -pthread -fvisibility=hidden $(CFLAGS)
-LDLIBS  := -lcrypto -lpthread
+LDLIBS  := -lssl -lcrypto -lz -lpthread
 ifeq ($(SAN),1)
 CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

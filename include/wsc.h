@@ -190,9 +190,9 @@ typedef struct {
     size_t n_subprotocols;
     wsc_compression compression; /* permessage-deflate mode; see wsc_compression.
                                     Wasm: ignored, the browser decides. */
-    int compression_threshold;   /* messages shorter than this are sent
-                                    uncompressed; 0: 512 without takeover,
-                                    128 with it */
+    int compression_threshold;   /* wsc_write sends messages shorter than
+                                    this uncompressed; 0: 512 without
+                                    takeover, 128 with it; -1: none */
     int handshake_timeout_ms;    /* connect + TLS + HTTP; 0: 30000, -1: none */
     size_t max_response_head;    /* bytes of HTTP response head; 0: 16384 */
     wsc_ping_fn on_ping;         /* NULL: always answer pings */
@@ -202,10 +202,19 @@ typedef struct {
                                     wsc_get_state. Name resolution still blocks. */
     wsc_tls_options tls;
     /* HTTP proxy for a CONNECT tunnel: "http://[user:password@]host[:port]"
-     * (default port 1080; user info becomes Basic Proxy-Authorization).
-     * NULL: from the environment as curl reads it (http_proxy for ws://,
-     * https_proxy or HTTPS_PROXY for wss://, else all_proxy / ALL_PROXY;
-     * no_proxy / NO_PROXY lists hosts to reach directly). "": no proxy.
+     * (default port 1080; "host:port" alone means http://; the user info,
+     * percent-decoded, becomes Basic Proxy-Authorization). https:// and
+     * socks proxies fail with WSC_ENOTSUP.
+     * NULL: from the environment as curl reads it (http_proxy, lower case
+     * only, for ws:// and http://; https_proxy or HTTPS_PROXY for wss:// and
+     * https://; else all_proxy / ALL_PROXY; empty values count as unset).
+     * no_proxy / NO_PROXY then lists hosts to reach directly: comma-separated
+     * names (matching subdomains too, a leading '.' optional), IP addresses,
+     * CIDR ranges ("10.0.0.0/8"), or "*" for all. "": no proxy, environment
+     * ignored. A proxy given here is always used (no_proxy does not apply).
+     * The proxy resolves the server's name; Host, SNI and certificate checks
+     * stay the server's. A proxy that refuses the tunnel fails the dial with
+     * WSC_ECONNECT, its status in wsc_last_error() (resp->status stays 0).
      * Wasm: ignored, the browser decides. */
     const char *proxy;
 } wsc_dial_options;
@@ -322,7 +331,9 @@ WSC_API ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap,
                                   int timeout_ms);
 
 /* Largest message accepted, in bytes (default 32768; -1: no limit). A larger
- * message fails the read with WSC_EMSGSIZE and closes with 1009.
+ * message fails the read with WSC_EMSGSIZE and closes with 1009. For a
+ * compressed message the inflated size counts, and inflating stops as soon
+ * as it passes the limit.
  * Wasm: enforced as messages arrive. */
 WSC_API void wsc_set_read_limit(wsc_conn *c, int64_t limit);
 
@@ -339,7 +350,10 @@ WSC_API int wsc_close_read(wsc_conn *c);
  * any message another thread is writing). With timeout 0, a message that only
  * partly fits in the socket is still accepted: the rest is kept and sent by
  * the next write or wsc_flush (poll for POLLOUT while wsc_want_write()).
- * Outgoing text is not validated.
+ * Outgoing text is not validated. A compressed message (see wsc_compression)
+ * is compressed once it is this message's turn; with context takeover it
+ * must then reach the peer, so if the deadline passes before any of it is
+ * sent it is kept like a partly sent one and the call returns 0.
  * Errors: WSC_EAGAIN / WSC_ETIMEDOUT if nothing was sent (connection usable);
  * WSC_ECLOSED, WSC_EIO.
  * Wasm: WebSocket.send of a copy; text goes through a JS string, so invalid
@@ -350,6 +364,8 @@ WSC_API int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data,
 /* Streaming write: begin a message (waits up to timeout_ms for other writers
  * to finish theirs), write its pieces, end it. Each wsc_writer_write sends one
  * frame (an empty piece sends nothing); wsc_writer_end sends the final frame.
+ * With permessage-deflate every such message is compressed, whatever the
+ * threshold, and the compressor may hold a piece back for a later frame.
  * Other threads' messages wait until wsc_writer_end; pings, pongs and close
  * frames may go out between the frames. The pieces block without deadline
  * beyond the begin call's timeout_ms (which also bounds each piece when > 0).

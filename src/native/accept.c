@@ -21,7 +21,7 @@ static int refuse(wsc_conn *c, int status, const wsc_http_head *req,
                   const wsc_accept_options *o, wsc_deadline d, const char *detail)
 {
     size_t len;
-    char *resp = wsc_hs_server_response(status, req, NULL, o, detail, &len);
+    char *resp = wsc_hs_server_response(status, req, NULL, NULL, o, detail, &len);
     if (resp) {
         send_response(c, resp, len, wsc_deadline_min(d, wsc_deadline_in(1000)));
         free(resp);
@@ -81,12 +81,16 @@ static int accept_on(wsc_conn *c, const void *head, size_t head_len, const wsc_a
     int status = wsc_hs_check_request(&c->peer_head, o, &proto, err, sizeof err);
     if (status)
         return refuse(c, status, &c->peer_head, o, d, err);
+    wsc_pmd_params pmd;
+    wsc_pmd_accept(&c->peer_head, o->compression, &pmd);
+    if ((r = wsc_conn_set_pmd(c, &pmd, pmd.header, o->compression, o->compression_threshold)) < 0)
+        return r;
     free(c->subprotocol);
     free(c->target);
     c->subprotocol = strdup(proto);
     c->target = strdup(c->peer_head.target);
     size_t len;
-    char *resp = wsc_hs_server_response(101, &c->peer_head, proto, o, "", &len);
+    char *resp = wsc_hs_server_response(101, &c->peer_head, proto, pmd.header, o, "", &len);
     if (!resp || !c->subprotocol || !c->target) {
         free(resp);
         return wsc_fail(WSC_ENOMEM, "out of memory");

@@ -175,6 +175,7 @@ void wsc_conn_free(wsc_conn *c)
     free(c->target);
     free(c->subprotocol);
     free(c->extensions);
+    wsc_deflate_free(c->pmd);
     free(c->rbuf);
     free(c->msg);
     free(c->wbuf);
@@ -195,6 +196,18 @@ void wsc_set_read_limit(wsc_conn *c, int64_t limit)
 const char *wsc_subprotocol(const wsc_conn *c)
 {
     return c && c->subprotocol ? c->subprotocol : "";
+}
+
+int wsc_conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
+                     wsc_compression mode, int threshold)
+{
+    if (!p->enabled)
+        return 0;
+    c->pmd = wsc_deflate_new(p, c->server, mode, threshold);
+    c->extensions = strdup(header);
+    if (!c->pmd || !c->extensions)
+        return wsc_fail(WSC_ENOMEM, "out of memory");
+    return 0;
 }
 
 const char *wsc_extensions(const wsc_conn *c)

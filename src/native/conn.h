@@ -16,6 +16,7 @@
 
 #include "wsc.h"
 #include "common/deadline.h"
+#include "native/deflate.h"
 #include "native/frame.h"
 #include "native/http.h"
 #include "native/transport.h"
@@ -39,6 +40,8 @@ struct wsc_conn {
     char *target;                 /* request target */
     char *subprotocol;            /* "" when none */
     char *extensions;             /* negotiated Sec-WebSocket-Extensions, NULL: none */
+    wsc_deflate *pmd;             /* permessage-deflate state, NULL: not negotiated;
+                                     its receiving half is [r], its sending half [w] */
     wsc_http_head peer_head;      /* the other side's request or response */
     pthread_mutex_t dial_mu;      /* guards dialer */
     wsc_dialer *dialer;           /* non-NULL while a nonblocking dial runs */
@@ -77,6 +80,10 @@ struct wsc_conn {
     bool in_msg;                  /* a data message is in progress */
     bool reader_open;             /* wsc_reader_next returned this message */
     uint8_t msg_op;
+    bool msg_z;                   /* the message is compressed */
+    size_t zready;                /* unmasked payload bytes at rbuf + rpos not yet inflated */
+    uint8_t ztail;                /* bytes of the 00 00 ff ff tail fed to inflate */
+    bool zmore;                   /* inflate may still have output without input */
     uint32_t utf8;
     uint64_t msg_size;            /* payload bytes of the message so far */
     int64_t read_limit;
@@ -99,6 +106,11 @@ struct wsc_conn {
 
 /* Allocates a connection around an established transport. */
 wsc_conn *wsc_conn_new(bool server);
+
+/* Records the negotiated extensions: *p (when enabled) and the header value.
+ * 0 or WSC_ENOMEM. */
+int wsc_conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
+                     wsc_compression mode, int threshold);
 
 /* Writes one frame (control frames and message pieces). Serialised with
  * other frames by frame_mu. Returns 0, WSC_EAGAIN/WSC_ETIMEDOUT when nothing

@@ -37,6 +37,8 @@ struct wsc_dialer {
     char **protos;
     size_t n_protos;
     size_t max_head;
+    wsc_compression compression; /* what we offered */
+    int threshold;
 };
 
 void wsc_dialer_free(wsc_dialer *dl)
@@ -162,10 +164,15 @@ static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
                 return wsc_fail(WSC_EHANDSHAKE, "bad handshake response from %s: %s", dl->target_desc, err);
             c->rpos = end;
             const char *proto;
+            wsc_pmd_params pmd;
             int r = wsc_hs_check_response(&c->peer_head, dl->key, (const char *const *)dl->protos,
-                                          dl->n_protos, &proto, err, sizeof err);
+                                          dl->n_protos, dl->compression, &pmd, &proto, err,
+                                          sizeof err);
             if (r < 0)
                 return wsc_fail(r, "handshake with %s failed: %s", dl->target_desc, err);
+            const char *ext = wsc_http_get(&c->peer_head, "Sec-WebSocket-Extensions");
+            if ((r = wsc_conn_set_pmd(c, &pmd, ext ? ext : "", dl->compression, dl->threshold)) < 0)
+                return r;
             char *p = strdup(proto);
             if (!p)
                 return wsc_fail(WSC_ENOMEM, "out of memory");
@@ -283,10 +290,14 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
         r = wsc_fail(WSC_ENOTSUP, "wss:// and https:// need TLS, which this build does not have yet");
         goto out;
     }
-    if (o->compression != WSC_COMPRESSION_DISABLED) {
-        r = wsc_fail(WSC_ENOTSUP, "permessage-deflate is not built yet: use WSC_COMPRESSION_DISABLED");
+    if (o->compression != WSC_COMPRESSION_DISABLED &&
+        o->compression != WSC_COMPRESSION_CONTEXT_TAKEOVER &&
+        o->compression != WSC_COMPRESSION_NO_CONTEXT_TAKEOVER) {
+        r = wsc_fail(WSC_EINVAL, "unknown compression mode %d", (int)o->compression);
         goto out;
     }
+    dl->compression = o->compression;
+    dl->threshold = o->compression_threshold;
     snprintf(dl->target_desc, sizeof dl->target_desc, "%s:%d", u.host, u.port);
     if ((r = wsc_hs_new_key(dl->key)) < 0)
         goto out;

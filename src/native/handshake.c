@@ -167,6 +167,8 @@ char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
     sb_header(&b, "Connection", "Upgrade");
     sb_header(&b, "Sec-WebSocket-Key", key);
     sb_header(&b, "Sec-WebSocket-Version", "13");
+    if (wsc_pmd_offer(o->compression))
+        sb_header(&b, "Sec-WebSocket-Extensions", wsc_pmd_offer(o->compression));
     if (o->n_subprotocols) {
         sb_str(&b, "Sec-WebSocket-Protocol: ");
         for (size_t i = 0; i < o->n_subprotocols; i++) {
@@ -187,6 +189,7 @@ char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
 
 int wsc_hs_check_response(const wsc_http_head *h, const char *key,
                           const char *const *offered, size_t n_offered,
+                          wsc_compression compression, wsc_pmd_params *pmd,
                           const char **proto, char *err, size_t err_size)
 {
     if (h->status != 101) {
@@ -210,11 +213,8 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
                  accept ? accept : "(missing)", want);
         return WSC_EHANDSHAKE;
     }
-    const char *ext = wsc_http_get(h, "Sec-WebSocket-Extensions");
-    if (ext && *ext) {
-        snprintf(err, err_size, "the server enabled extension \"%s\" that was not offered", ext);
+    if (wsc_pmd_check_response(h, compression, pmd, err, err_size) < 0)
         return WSC_EHANDSHAKE;
-    }
     *proto = "";
     const char *p = wsc_http_get(h, "Sec-WebSocket-Protocol");
     if (p && *p) {
@@ -339,8 +339,8 @@ static const char *status_text(int status)
 }
 
 char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *proto,
-                             const wsc_accept_options *o, const char *detail,
-                             size_t *len)
+                             const char *extensions, const wsc_accept_options *o,
+                             const char *detail, size_t *len)
 {
     strbuf b = {0};
     char line[64];
@@ -354,6 +354,8 @@ char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *p
         sb_header(&b, "Sec-WebSocket-Accept", accept);
         if (proto && *proto)
             sb_header(&b, "Sec-WebSocket-Protocol", proto);
+        if (extensions && *extensions)
+            sb_header(&b, "Sec-WebSocket-Extensions", extensions);
     } else {
         if (status == 426) {
             sb_header(&b, "Sec-WebSocket-Version", "13");

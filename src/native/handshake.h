@@ -7,6 +7,7 @@
 
 #include "wsc.h"
 #include "common/url.h"
+#include "native/extension.h"
 #include "native/http.h"
 
 /* base64(SHA-1(key + RFC 6455 GUID)) into out (29 bytes with the NUL). */
@@ -24,11 +25,13 @@ bool wsc_hs_key_valid(const char *key);
 char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
                             const char *key, size_t *len, char *err, size_t err_size);
 
-/* Checks the server's response to a request made with key and the offered
- * subprotocols. Returns 0 and the chosen subprotocol in *proto (pointing into
- * h, "" when none), or WSC_EHANDSHAKE with a detail in err. */
+/* Checks the server's response to a request made with key, the offered
+ * subprotocols and the compression mode's offer. Returns 0 with the chosen
+ * subprotocol in *proto (pointing into h, "" when none) and the negotiated
+ * permessage-deflate in *pmd, or WSC_EHANDSHAKE with a detail in err. */
 int wsc_hs_check_response(const wsc_http_head *h, const char *key,
                           const char *const *offered, size_t n_offered,
+                          wsc_compression compression, wsc_pmd_params *pmd,
                           const char **proto, char *err, size_t err_size);
 
 /* Checks a client's upgrade request against the accept options. Returns 0
@@ -38,12 +41,13 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
 int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
                          const char **proto, char *err, size_t err_size);
 
-/* The server's answer: a 101 (status 101, for the request's key and the
- * chosen subprotocol) or an error response with `detail` as a text/plain
- * body. NUL-terminated, malloc'd, caller frees; NULL when out of memory. */
+/* The server's answer: a 101 (status 101, for the request's key, the
+ * chosen subprotocol and extensions, each NULL or "" for none) or an error
+ * response with `detail` as a text/plain body. NUL-terminated, malloc'd,
+ * caller frees; NULL when out of memory. */
 char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *proto,
-                             const wsc_accept_options *o, const char *detail,
-                             size_t *len);
+                             const char *extensions, const wsc_accept_options *o,
+                             const char *detail, size_t *len);
 
 /* Whether an Origin is acceptable (see wsc_accept_options). */
 bool wsc_hs_origin_allowed(const char *origin, const char *host,

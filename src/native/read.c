@@ -1,5 +1,6 @@
 /* read.c - receiving: frame headers, control frames, the message reader
- * (wsc_read, wsc_reader_next/read), the close-frame drain and wsc_close_read.
+ * (wsc_read, wsc_reader_next/read), inflating compressed messages, the
+ * close-frame drain and wsc_close_read.
  * Every step keeps its progress in the connection, so a read that runs out
  * of time can be called again and continues where it stopped. */
 #include <stdio.h>
@@ -118,6 +119,8 @@ static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p, ws
 /* Discards the rest of the current data frame's payload. */
 static int skip_payload(wsc_conn *c, wsc_deadline d)
 {
+    c->rpos += c->zready;
+    c->zready = 0;
     while (c->frame_left > 0) {
         if (c->rpos == c->rend) {
             int r = fill(c, 1, d);
@@ -133,6 +136,26 @@ static int skip_payload(wsc_conn *c, wsc_deadline d)
     c->in_frame = false;
     if (c->fh.fin)
         c->in_msg = false;
+    return 0;
+}
+
+static int too_big(wsc_conn *c)
+{
+    char why[96];
+    snprintf(why, sizeof why, "message longer than the read limit of %lld bytes",
+             (long long)c->read_limit);
+    return protocol_error(c, WSC_STATUS_MESSAGE_TOO_BIG, why);
+}
+
+/* Counts n bytes of message data just put in dst and checks text. */
+static int take_data(wsc_conn *c, const uint8_t *dst, size_t n)
+{
+    c->msg_size += n;
+    if (c->msg_op == WSC_OP_TEXT) {
+        c->utf8 = wsc_utf8_feed(c->utf8, dst, n);
+        if (c->utf8 == WSC_UTF8_REJECT)
+            return protocol_error(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not valid UTF-8");
+    }
     return 0;
 }
 
@@ -153,7 +176,8 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
         if (hl < 0)
             return protocol_error(c, WSC_STATUS_PROTOCOL_ERROR, "64-bit frame length with the top bit set");
         const char *why;
-        int code = wsc_frame_check(&h, c->server, 0, &why);
+        bool data = h.opcode == WSC_OP_TEXT || h.opcode == WSC_OP_BINARY;
+        int code = wsc_frame_check(&h, c->server, c->pmd && data ? 0x4 : 0, &why);
         if (code)
             return protocol_error(c, code, why);
 
@@ -186,6 +210,13 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
             c->utf8 = WSC_UTF8_ACCEPT;
             c->msg_size = 0;
             c->msg_len = 0;
+            c->msg_z = (h.rsv & 0x4) != 0;
+            c->zready = 0;
+            c->ztail = 0;
+            c->zmore = false;
+            int r = c->msg_z ? wsc_inflate_begin(c->pmd) : 0;
+            if (r < 0)
+                return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
         }
         pthread_mutex_lock(&c->mu);
         bool closing = c->close_sent;
@@ -196,13 +227,10 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
                 return r;
             continue;
         }
-        if (c->read_limit >= 0 && (c->msg_size > (uint64_t)c->read_limit ||
-                                   h.len > (uint64_t)c->read_limit - c->msg_size)) {
-            char why_big[96];
-            snprintf(why_big, sizeof why_big, "message longer than the read limit of %lld bytes",
-                     (long long)c->read_limit);
-            return protocol_error(c, WSC_STATUS_MESSAGE_TOO_BIG, why_big);
-        }
+        /* A compressed message's limit is checked as it inflates. */
+        if (!c->msg_z && c->read_limit >= 0 &&
+            (c->msg_size > (uint64_t)c->read_limit || h.len > (uint64_t)c->read_limit - c->msg_size))
+            return too_big(c);
     }
     return 0;
 }
@@ -235,13 +263,86 @@ static ptrdiff_t read_payload(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadlin
         wsc_mask(dst, dst, n, c->fh.key, c->mask_pos & 3);
     c->mask_pos += n;
     c->frame_left -= n;
-    c->msg_size += n;
-    if (c->msg_op == WSC_OP_TEXT) {
-        c->utf8 = wsc_utf8_feed(c->utf8, dst, n);
-        if (c->utf8 == WSC_UTF8_REJECT)
-            return protocol_error(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not valid UTF-8");
+    int r = take_data(c, dst, n);
+    return r < 0 ? r : (ptrdiff_t)n;
+}
+
+/* Inflates the current frame of a compressed message into dst (cap > 0):
+ * > 0 bytes made, 0 when the frame gives no more (for the final frame, once
+ * the 00 00 ff ff tail went in too), or an error. Raw bytes are unmasked in
+ * place in rbuf; zready counts those not yet inflated. Output stops one byte
+ * past the read limit, so a message inflating beyond it costs no more. */
+static ptrdiff_t read_inflated(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadline d)
+{
+    static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
+    if (c->read_limit >= 0) {
+        if (c->msg_size > (uint64_t)c->read_limit)
+            return too_big(c);
+        if (cap > (uint64_t)c->read_limit - c->msg_size + 1)
+            cap = (size_t)((uint64_t)c->read_limit - c->msg_size + 1);
     }
-    return (ptrdiff_t)n;
+    for (;;) {
+        if (c->zready == 0 && c->frame_left > 0) {
+            if (c->rpos == c->rend) {
+                int r = fill(c, 1, d);
+                if (r < 0)
+                    return r;
+            }
+            size_t n = c->rend - c->rpos;
+            if (n > c->frame_left)
+                n = (size_t)c->frame_left;
+            if (c->fh.masked)
+                wsc_mask(c->rbuf + c->rpos, c->rbuf + c->rpos, n, c->fh.key, c->mask_pos & 3);
+            c->mask_pos += n;
+            c->frame_left -= n;
+            c->zready = n;
+        }
+        const uint8_t *in = tail;
+        size_t in_len = 0;
+        if (c->zready) {
+            in = c->rbuf + c->rpos;
+            in_len = c->zready;
+        } else if (c->fh.fin && c->ztail < 4) {
+            in = tail + c->ztail;
+            in_len = 4 - c->ztail;
+        } else if (!c->zmore) {
+            return 0;
+        }
+        size_t used, made;
+        int r = wsc_inflate_some(c->pmd, in, in_len, &used, dst, cap, &made, &c->zmore);
+        if (r < 0)
+            return wsc_conn_fail(c, r == WSC_EPROTO ? WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA
+                                                    : WSC_STATUS_INTERNAL_ERROR,
+                                 r, "%s", wsc_last_error());
+        if (c->zready) {
+            c->rpos += used;
+            c->zready -= used;
+        } else {
+            c->ztail += (uint8_t)used;
+        }
+        if (made) {
+            /* Text is checked up to the limit first, whatever the piece
+             * sizes, so every reader reports the same error. */
+            bool over = c->read_limit >= 0 && c->msg_size + made > (uint64_t)c->read_limit;
+            r = take_data(c, dst, over ? (size_t)((uint64_t)c->read_limit - c->msg_size) : made);
+            if (r < 0)
+                return r;
+            return over ? too_big(c) : (ptrdiff_t)made;
+        }
+        if (in_len && !used && !c->zmore)
+            return protocol_error(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA,
+                                  "a compressed message does not inflate");
+    }
+}
+
+/* Reads up to cap bytes (> 0) of the current frame's message data into dst:
+ * its payload, or what the payload inflates to. 0 when the frame has no
+ * more. */
+static ptrdiff_t read_data(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadline d, bool all)
+{
+    if (c->msg_z)
+        return read_inflated(c, dst, cap, d);
+    return c->frame_left ? read_payload(c, dst, cap, d, all) : 0;
 }
 
 /* The current frame's payload is all read: moves on. Returns 1 when that
@@ -252,6 +353,8 @@ static int frame_done(wsc_conn *c)
     if (!c->fh.fin)
         return 0;
     c->in_msg = false;
+    if (c->msg_z)
+        wsc_inflate_end(c->pmd);
     if (c->msg_op == WSC_OP_TEXT && c->utf8 != WSC_UTF8_ACCEPT)
         return protocol_error(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA,
                               "text message ends inside a UTF-8 sequence");
@@ -276,14 +379,22 @@ static int read_begin(wsc_conn *c, wsc_deadline d)
     return wsc_reader_enter(c, d);
 }
 
-/* Skips the rest of a message a previous read left unfinished. */
+/* Skips the rest of a message a previous read left unfinished. A compressed
+ * one is inflated all the same: the next message may refer back to it. */
 static int skip_message(wsc_conn *c, wsc_deadline d)
 {
+    uint8_t sink[4096];
     c->reader_open = false;
     while (c->in_msg) {
-        int r = c->in_frame ? skip_payload(c, d) : next_data_frame(c, d);
+        ptrdiff_t r;
+        if (!c->in_frame)
+            r = next_data_frame(c, d);
+        else if (!c->msg_z)
+            r = skip_payload(c, d);
+        else if ((r = read_inflated(c, sink, sizeof sink, d)) == 0)
+            r = frame_done(c);
         if (r < 0)
-            return r;
+            return (int)r;
     }
     return 0;
 }
@@ -315,14 +426,19 @@ static int read_message(wsc_conn *c, wsc_deadline d)
         int r = next_data_frame(c, d);
         if (r < 0)
             return r;
-        while (c->frame_left > 0) {
-            /* Grow by what the frame announces, at most 1 MiB ahead of the data. */
+        for (;;) {
+            /* Grow by what the frame announces, at most 1 MiB ahead of the
+             * data; a compressed frame by at least 16 KiB at a time. */
             size_t ahead = c->frame_left < (1u << 20) ? (size_t)c->frame_left : (1u << 20);
+            if (c->msg_z && ahead < 16384)
+                ahead = 16384;
             if ((r = grow_msg(c, c->msg_len + ahead + 1)) < 0)
                 return r;
-            ptrdiff_t n = read_payload(c, c->msg + c->msg_len, c->msg_cap - c->msg_len - 1, d, true);
+            ptrdiff_t n = read_data(c, c->msg + c->msg_len, c->msg_cap - c->msg_len - 1, d, true);
             if (n < 0)
                 return (int)n;
+            if (n == 0)
+                break;
             c->msg_len += (size_t)n;
         }
         if ((r = frame_done(c)) != 0)
@@ -382,10 +498,8 @@ ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap, int timeout_ms)
         n = wsc_fail(WSC_EINVAL, "no message to read: call wsc_reader_next first");
     } else {
         while (c->in_msg) {
-            if (c->in_frame && c->frame_left > 0) {
-                n = read_payload(c, buf, cap, d, false);
+            if (c->in_frame && (n = read_data(c, buf, cap, d, false)) != 0)
                 break;
-            }
             if (c->in_frame) {
                 if ((r = frame_done(c)) < 0) {
                     n = r;

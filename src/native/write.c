@@ -1,5 +1,6 @@
 /* write.c - sending frames and messages: wsc_write, the message writer,
- * wsc_ping, and the pending bytes a non-blocking write leaves behind. */
+ * compressed messages, wsc_ping, and the pending bytes a non-blocking write
+ * leaves behind. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -69,19 +70,20 @@ static int keep_pending(wsc_conn *c, const struct iovec *rest, int n_rest,
 }
 
 /* After a send that stopped with error r having sent `sent` bytes of the
- * frame: decides what the caller sees. [w] */
+ * frame: decides what the caller sees. With `keep`, a frame that could not
+ * go out (a compressed one the compressor cannot take back) is kept. [w] */
 static int send_failed(wsc_conn *c, int r, size_t sent, struct iovec *iov, int n,
                        const uint8_t *tail, size_t tail_len, const uint8_t *key,
-                       size_t moff, wsc_deadline d, bool *fail_conn)
+                       size_t moff, wsc_deadline d, bool keep, bool *fail_conn)
 {
     *fail_conn = false;
     if (r != WSC_EAGAIN && r != WSC_ETIMEDOUT) {
         *fail_conn = true;
         return r;
     }
-    if (sent == 0)
+    if (sent == 0 && !keep)
         return r; /* nothing of the frame left: the connection is intact */
-    if (d == WSC_NOWAIT) {
+    if (d == WSC_NOWAIT || keep) {
         int k = keep_pending(c, iov, n, tail, tail_len, key, moff);
         if (k == 0)
             return 0;
@@ -119,10 +121,10 @@ static int lock_frames(wsc_conn *c, wsc_deadline d)
     return 0;
 }
 
-int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
-                   wsc_deadline d)
+/* Takes frame_mu and sends what a timeout-0 write left pending. On failure
+ * frame_mu is released (and a broken socket fails the connection). */
+static int frames_begin(wsc_conn *c, uint8_t op, wsc_deadline d)
 {
-    const uint8_t *p = data;
     int r = lock_frames(c, d);
     if (r < 0)
         return r;
@@ -135,14 +137,33 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
         return wsc_fail(WSC_ECLOSED, "the connection is closed (or closing)");
     }
     r = flush_pending(c, d);
-    bool fail_conn = r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT;
-    if (r < 0)
-        goto out;
+    if (r < 0) {
+        pthread_mutex_unlock(&c->frame_mu);
+        if (r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
+            return wsc_conn_fail(c, 0, r, "writing a frame failed: %s", wsc_last_error());
+    }
+    return r;
+}
 
+/* Releases frame_mu; fails the connection if a send broke it. */
+static int frames_end(wsc_conn *c, int r, bool fail_conn)
+{
+    pthread_mutex_unlock(&c->frame_mu);
+    if (fail_conn) /* the socket broke or a frame went out half: no close frame possible */
+        return wsc_conn_fail(c, 0, r, "writing a frame failed: %s", wsc_last_error());
+    return r;
+}
+
+/* Writes one frame, frame_mu held. `keep`: see send_failed. [w] */
+static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8_t *p,
+                     size_t len, wsc_deadline d, bool keep, bool *fail_conn)
+{
+    int r;
+    *fail_conn = false;
     uint8_t hdr[WSC_FRAME_HEADER_MAX];
-    wsc_frame_header h = {.fin = fin, .opcode = op, .masked = !c->server, .len = len};
+    wsc_frame_header h = {.fin = fin, .rsv = rsv, .opcode = op, .masked = !c->server, .len = len};
     if (h.masked && (r = next_key(c, h.key)) < 0)
-        goto out;
+        return r;
     size_t hlen = wsc_frame_encode(hdr, &h);
     size_t sent = 0;
 
@@ -151,19 +172,17 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
         r = wsc_transport_send_all(&c->tr, iov, 2, d, &sent);
         if (r < 0) {
             int n = iov[0].iov_len ? 2 : 1;
-            r = send_failed(c, r, sent, iov + (2 - n), n, NULL, 0, NULL, 0, d, &fail_conn);
+            r = send_failed(c, r, sent, iov + (2 - n), n, NULL, 0, NULL, 0, d, keep, fail_conn);
         }
-        goto out;
+        return r;
     }
 
     /* Client: mask into the scratch buffer a chunk at a time, the header in
      * front of the first chunk, so small frames take one send. */
     if (!c->wbuf) {
         c->wbuf = malloc(WBUF_SIZE);
-        if (!c->wbuf) {
-            r = wsc_fail(WSC_ENOMEM, "out of memory for the write buffer");
-            goto out;
-        }
+        if (!c->wbuf)
+            return wsc_fail(WSC_ENOMEM, "out of memory for the write buffer");
         c->wcap = WBUF_SIZE;
     }
     size_t done = 0;
@@ -181,19 +200,52 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
         r = wsc_transport_send_all(&c->tr, &iov, 1, d, &chunk_sent);
         sent += chunk_sent;
         done += n;
-        if (r < 0) {
-            r = send_failed(c, r, sent, &iov, 1, p + done, len - done, h.key, done, d,
-                            &fail_conn);
-            goto out;
-        }
+        if (r < 0)
+            return send_failed(c, r, sent, &iov, 1, p + done, len - done, h.key, done, d, keep,
+                               fail_conn);
         first = false;
     } while (done < len);
+    return 0;
+}
 
-out:
-    pthread_mutex_unlock(&c->frame_mu);
-    if (fail_conn) /* the socket broke or a frame went out half: no close frame possible */
-        return wsc_conn_fail(c, 0, r, "writing a frame failed: %s", wsc_last_error());
-    return r;
+int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
+                   wsc_deadline d)
+{
+    bool fail_conn;
+    int r = frames_begin(c, op, d);
+    if (r < 0)
+        return r;
+    r = frame_out(c, op, 0, fin, data, len, d, false, &fail_conn);
+    return frames_end(c, r, fail_conn);
+}
+
+/* Sends a piece of a compressed message: the first piece as `op` with RSV1,
+ * later ones as continuations. The compressor may hold a piece back (no
+ * frame: *framed false). `whole`: the piece is the whole message. Once the
+ * compressor took a piece, what it made is sent or kept pending: the peer's
+ * window must see it. Only a whole message without context takeover can
+ * still be refused with nothing sent. */
+static int send_deflated(wsc_conn *c, uint8_t op, bool fin, bool whole, const void *data,
+                         size_t len, wsc_deadline d, bool *framed)
+{
+    bool fail_conn = false;
+    *framed = false;
+    int r = frames_begin(c, op, d);
+    if (r < 0)
+        return r;
+    const uint8_t *out;
+    size_t n;
+    r = wsc_deflate_piece(c->pmd, data, len, fin, whole ? len : 0, &out, &n);
+    if (r < 0) {
+        pthread_mutex_unlock(&c->frame_mu);
+        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
+    }
+    if (n > 0 || fin) {
+        bool keep = !whole || wsc_deflate_takeover(c->pmd);
+        r = frame_out(c, op, op == WSC_OP_CONT ? 0 : 0x4, fin, out, n, d, keep, &fail_conn);
+        *framed = r == 0;
+    }
+    return frames_end(c, r, fail_conn);
 }
 
 /* Takes the message lock (msg_busy) within d. */
@@ -247,7 +299,11 @@ int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int 
     wsc_deadline d = wsc_deadline_in(timeout_ms);
     if (r < 0 || (r = wsc_conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
         return r;
-    r = wsc_send_frame(c, (uint8_t)type, true, data, len, d);
+    bool framed;
+    if (c->pmd && wsc_deflate_wanted(c->pmd, len))
+        r = send_deflated(c, (uint8_t)type, true, true, data, len, d, &framed);
+    else
+        r = wsc_send_frame(c, (uint8_t)type, true, data, len, d);
     msg_release(c);
     return r;
 }
@@ -291,12 +347,15 @@ int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
         return wsc_fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
     if (len == 0)
         return 0;
-    bool started = !c->wr_first;
-    int r = wsc_send_frame(c, started ? WSC_OP_CONT : c->wr_op, false, data, len,
-                           wsc_deadline_in(c->wr_timeout));
+    bool started = !c->wr_first, framed = true;
+    uint8_t op = started ? WSC_OP_CONT : c->wr_op;
+    wsc_deadline d = wsc_deadline_in(c->wr_timeout);
+    int r = c->pmd ? send_deflated(c, op, false, false, data, len, d, &framed)
+                   : wsc_send_frame(c, op, false, data, len, d);
     if (r < 0)
         return writer_failed(c, started, r);
-    c->wr_first = false;
+    if (framed)
+        c->wr_first = false;
     return 0;
 }
 
@@ -304,9 +363,11 @@ int wsc_writer_end(wsc_conn *c)
 {
     if (!c || !writer_owned(c))
         return wsc_fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
-    bool started = !c->wr_first;
-    int r = wsc_send_frame(c, started ? WSC_OP_CONT : c->wr_op, true, NULL, 0,
-                           wsc_deadline_in(c->wr_timeout));
+    bool started = !c->wr_first, framed;
+    uint8_t op = started ? WSC_OP_CONT : c->wr_op;
+    wsc_deadline d = wsc_deadline_in(c->wr_timeout);
+    int r = c->pmd ? send_deflated(c, op, true, false, NULL, 0, d, &framed)
+                   : wsc_send_frame(c, op, true, NULL, 0, d);
     if (r < 0)
         return writer_failed(c, started, r);
     c->wr_op = 0;

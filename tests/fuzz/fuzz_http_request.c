@@ -5,7 +5,8 @@
  *   - a parsed head has <= 100 headers, token names, trimmed values;
  *   - the verdict is 0, 400, 403, 405 or 426 with a detail;
  *   - a 101 we produce parses and passes the client's own check
- *     (wsc_hs_check_response) for the request's key;
+ *     (wsc_hs_check_response) for the request's key, and the client reads
+ *     the same permessage-deflate parameters the server picked (each mode);
  *   - error responses parse, carry the status and a matching Content-Length. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -77,7 +78,7 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     size_t len = 0;
     if (status != 0) {
         ASSERT(err[0]);
-        char *resp = wsc_hs_server_response(status, req, NULL, o, err, &len);
+        char *resp = wsc_hs_server_response(status, req, NULL, NULL, o, err, &len);
         ASSERT(resp && len == strlen(resp));
         check_error_response(status, resp, len);
         free(resp);
@@ -94,7 +95,13 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     }
     const char *key = wsc_http_get(req, "Sec-WebSocket-Key");
     ASSERT(key && wsc_hs_key_valid(key));
-    char *resp = wsc_hs_server_response(101, req, proto, o, "", &len);
+    wsc_pmd_params pmd, seen;
+    wsc_pmd_accept(req, o->compression, &pmd);
+    ASSERT(!pmd.enabled || o->compression != WSC_COMPRESSION_DISABLED);
+    ASSERT(!pmd.enabled || (pmd.server_bits >= 8 && pmd.server_bits <= 15 &&
+                            pmd.client_bits >= 8 && pmd.client_bits <= 15));
+    ASSERT(pmd.enabled || !pmd.header[0]);
+    char *resp = wsc_hs_server_response(101, req, proto, pmd.header, o, "", &len);
     ASSERT(resp && len == strlen(resp));
     /* Our 101 must satisfy our own client. */
     size_t end = wsc_http_head_end(resp, len);
@@ -103,11 +110,17 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     ASSERT(wsc_http_parse(resp, end, false, &h, err, sizeof err) == 0);
     ASSERT(h.status == 101);
     const char *chosen = NULL;
-    int r = wsc_hs_check_response(&h, key, o->subprotocols, o->n_subprotocols, &chosen, err, sizeof err);
+    int r = wsc_hs_check_response(&h, key, o->subprotocols, o->n_subprotocols, o->compression,
+                                  &seen, &chosen, err, sizeof err);
     if (r != 0)
         fprintf(stderr, "our 101 fails our client check: %s\n", err);
     ASSERT(r == 0);
     ASSERT(strcmp(chosen, proto) == 0);
+    ASSERT(seen.enabled == pmd.enabled);
+    if (pmd.enabled)
+        ASSERT(seen.server_no_takeover == pmd.server_no_takeover &&
+               seen.client_no_takeover == pmd.client_no_takeover &&
+               seen.server_bits == pmd.server_bits && seen.client_bits == pmd.client_bits);
     wsc_http_free(&h);
     free(resp);
 }
@@ -145,10 +158,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_with(&req, &o0);
     wsc_accept_options o1 = {.subprotocols = protos, .n_subprotocols = 3,
                              .origin_patterns = origins, .n_origin_patterns = 3,
-                             .headers = extra, .n_headers = 1};
+                             .headers = extra, .n_headers = 1,
+                             .compression = WSC_COMPRESSION_CONTEXT_TAKEOVER};
     check_with(&req, &o1);
     wsc_accept_options o2 = {.subprotocols = protos + 1, .n_subprotocols = 2,
-                             .insecure_skip_verify = true};
+                             .insecure_skip_verify = true,
+                             .compression = WSC_COMPRESSION_NO_CONTEXT_TAKEOVER};
     check_with(&req, &o2);
 
     /* Lookups the library does on requests. */

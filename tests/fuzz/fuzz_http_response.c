@@ -1,9 +1,10 @@
 /* fuzz_http_response.c - libFuzzer target for the client side of the opening
  * handshake: wsc_http_head_end + wsc_http_parse(response) on arbitrary bytes,
  * then wsc_hs_check_response for the RFC 6455 example key with a few offered
- * subprotocol lists. Checks that a parsed head is well formed, that an
- * accepted response really is a 101 with the right Sec-WebSocket-Accept, no
- * extension, and a subprotocol we offered (or none). */
+ * subprotocol lists and each compression mode. Checks that a parsed head is
+ * well formed, that an accepted response really is a 101 with the right
+ * Sec-WebSocket-Accept, permessage-deflate only when offered (with window
+ * sizes of 8 to 15), and a subprotocol we offered (or none). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,12 +19,14 @@
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
-static void check_with(const wsc_http_head *h, const char *const *offered, size_t n)
+static void check_with(const wsc_http_head *h, const char *const *offered, size_t n,
+                       wsc_compression mode)
 {
     const char *proto = NULL;
     char err[300];
     err[0] = '\0';
-    int r = wsc_hs_check_response(h, KEY, offered, n, &proto, err, sizeof err);
+    wsc_pmd_params pmd;
+    int r = wsc_hs_check_response(h, KEY, offered, n, mode, &pmd, &proto, err, sizeof err);
     if (r != 0) {
         ASSERT(r == WSC_EHANDSHAKE);
         ASSERT(err[0]);
@@ -34,8 +37,12 @@ static void check_with(const wsc_http_head *h, const char *const *offered, size_
     ASSERT(acc && strcmp(acc, ACCEPT) == 0);
     ASSERT(wsc_http_has_token(h, "Upgrade", "websocket"));
     ASSERT(wsc_http_has_token(h, "Connection", "upgrade"));
-    const char *ext = wsc_http_get(h, "Sec-WebSocket-Extensions");
-    ASSERT(!ext || !*ext);
+    ASSERT(!pmd.enabled || mode != WSC_COMPRESSION_DISABLED);
+    ASSERT(!pmd.enabled || (pmd.server_bits >= 8 && pmd.server_bits <= 15 &&
+                            pmd.client_bits >= 8 && pmd.client_bits <= 15));
+    if (pmd.enabled)
+        ASSERT(wsc_http_has_token(h, "Sec-WebSocket-Extensions", "permessage-deflate") ||
+               wsc_http_get(h, "Sec-WebSocket-Extensions"));
     ASSERT(proto);
     if (*proto) {
         bool found = false;
@@ -72,9 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     static const char *const offered[] = {"chat", "superchat", "x"};
-    check_with(&h, NULL, 0);
-    check_with(&h, offered, 1);
-    check_with(&h, offered, 3);
+    check_with(&h, NULL, 0, WSC_COMPRESSION_DISABLED);
+    check_with(&h, offered, 1, WSC_COMPRESSION_CONTEXT_TAKEOVER);
+    check_with(&h, offered, 3, WSC_COMPRESSION_NO_CONTEXT_TAKEOVER);
     wsc_http_free(&h);
     return 0;
 }

@@ -1,7 +1,10 @@
 /* fuzz_read.c - libFuzzer target for the whole server-side receive path.
  *
- * Input: one mode byte, then raw bytes a client sends after its (fixed, valid)
- * upgrade request. For each input, twice (once per read API):
+ * Input: one mode byte, then raw bytes a client sends after its (valid)
+ * upgrade request. The body's length modulo 4 picks permessage-deflate: off,
+ * context takeover, no context takeover, or 9-bit windows (see DEFLATE), so
+ * compressed messages (RSV1) go through inflate. For each input, twice (once
+ * per read API):
  *   a socketpair; a feeder thread writes the request and the bytes into one
  *   end, shuts down its writing side and reads (discards) whatever the server
  *   answers until end of stream, so replies never fill a socket buffer;
@@ -39,14 +42,42 @@
 #include "common/utf8.h"
 #include "fuzz_common.h"
 
-static const char REQUEST[] =
-    "GET /fuzz HTTP/1.1\r\n"
-    "Host: fuzz.test\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "\r\n";
+/* permessage-deflate, picked by the body's length modulo 4 (the mode byte
+ * is full): the client's offer and the server's mode. */
+static const struct {
+    const char *offer;
+    wsc_compression mode;
+} DEFLATE[4] = {
+    {"", WSC_COMPRESSION_DISABLED},
+    {"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+     WSC_COMPRESSION_CONTEXT_TAKEOVER},
+    {"Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n",
+     WSC_COMPRESSION_NO_CONTEXT_TAKEOVER},
+    {"Sec-WebSocket-Extensions: x-other, permessage-deflate; client_max_window_bits=9; "
+     "server_max_window_bits=9\r\n",
+     WSC_COMPRESSION_CONTEXT_TAKEOVER},
+};
+
+/* The upgrade request for a body of body_len bytes, into buf; its length. */
+static size_t build_request(size_t body_len, char *buf, size_t cap, wsc_accept_options *ao)
+{
+    int n = snprintf(buf, cap,
+                     "GET /fuzz HTTP/1.1\r\n"
+                     "Host: fuzz.test\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n"
+                     "%s"
+                     "\r\n",
+                     DEFLATE[body_len % 4].offer);
+    ASSERT(n > 0 && (size_t)n < cap);
+    memset(ao, 0, sizeof *ao);
+    ao->handshake_timeout_ms = 5000;
+    ao->compression = DEFLATE[body_len % 4].mode;
+    ao->compression_threshold = -1;
+    return (size_t)n;
+}
 
 static const int64_t LIMITS[8] = {-2 /* default */, 0, 1, 125, 126, 4096, 65535, -1};
 static const size_t CAPS[8] = {1, 2, 3, 7, 64, 125, 4096, 65536};
@@ -182,33 +213,35 @@ static void run_pass(int pass, uint8_t mode, const uint8_t *body, size_t body_le
     ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 
     /* How the request arrives. */
-    const size_t req_len = sizeof REQUEST - 1;
+    char request[512];
+    wsc_accept_options ao;
+    const size_t req_len = build_request(body_len, request, sizeof request, &ao);
     const uint8_t *head = NULL;
     size_t head_len = 0, frames_in_head = 0;
     uint8_t *head_buf = NULL;
     feeder f = {.fd = sv[1]};
     switch ((mode >> 3) & 3) {
     case 0: /* all on the socket, wsc_accept */
-        f.a = (const uint8_t *)REQUEST;
+        f.a = (const uint8_t *)request;
         f.a_len = req_len;
         break;
     case 1: /* the request as wsc_accept_with's head */
-        head = (const uint8_t *)REQUEST;
+        head = (const uint8_t *)request;
         head_len = req_len;
         break;
     case 2: /* the head has the request and the first frame bytes */
         frames_in_head = body_len < 200 ? body_len : 200;
         head_buf = malloc(req_len + frames_in_head + 1);
         ASSERT(head_buf);
-        memcpy(head_buf, REQUEST, req_len);
+        memcpy(head_buf, request, req_len);
         memcpy(head_buf + req_len, body, frames_in_head);
         head = head_buf;
         head_len = req_len + frames_in_head;
         break;
     case 3: /* half of the request in the head, the rest on the socket */
-        head = (const uint8_t *)REQUEST;
+        head = (const uint8_t *)request;
         head_len = req_len / 2;
-        f.a = (const uint8_t *)REQUEST + head_len;
+        f.a = (const uint8_t *)request + head_len;
         f.a_len = req_len - head_len;
         break;
     }
@@ -219,7 +252,6 @@ static void run_pass(int pass, uint8_t mode, const uint8_t *body, size_t body_le
     ASSERT(pthread_create(&th, NULL, feed, &f) == 0);
 
     wsc_conn *c = NULL;
-    wsc_accept_options ao = {.handshake_timeout_ms = 5000};
     int r = head ? wsc_accept_with(sv[0], head, head_len, &ao, &c) : wsc_accept(sv[0], &ao, &c);
     if (r != 0)
         fprintf(stderr, "accept failed: %s: %s\n", wsc_strerror(r), wsc_last_error());
@@ -326,8 +358,10 @@ static void run_chunked(uint8_t mode, const uint8_t *body, size_t body_len, outc
     int sv[2];
     ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     wsc_conn *c = NULL;
-    wsc_accept_options ao = {.handshake_timeout_ms = 5000};
-    int r = wsc_accept_with(sv[0], REQUEST, sizeof REQUEST - 1, &ao, &c);
+    char request[512];
+    wsc_accept_options ao;
+    size_t req_len = build_request(body_len, request, sizeof request, &ao);
+    int r = wsc_accept_with(sv[0], request, req_len, &ao, &c);
     ASSERT(r == 0 && c);
     drain(sv[1]);
     int64_t limit = LIMITS[mode & 7];

@@ -19,6 +19,7 @@ for fuzz_read_client, bit 7 selects the streaming reader).
 """
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
@@ -182,6 +183,53 @@ def data_seeds(masked):
     return s
 
 
+def deflate_raw(data, wbits=15, final=False, level=6):
+    """Raw deflate of data as permessage-deflate sends it: a sync flush with
+    its 00 00 ff ff tail removed, or (final) a stream ending in BFINAL."""
+    z = zlib.compressobj(level, zlib.DEFLATED, -wbits)
+    if final:
+        return z.compress(data) + z.flush(zlib.Z_FINISH)
+    out = z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def deflate_seeds():
+    """fuzz_read bodies whose length modulo 4 asks for permessage-deflate
+    (1 takeover, 2 no takeover, 3 9-bit windows): compressed messages."""
+    F = lambda *a, **k: frame(*a, masked=True, **k)
+    text = b'{"id":1,"user":"ada","items":[1,2,3],"note":"hello hello hello"}' * 8
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    first = z.compress(text) + z.flush(zlib.Z_SYNC_FLUSH)
+    second = z.compress(text) + z.flush(zlib.Z_SYNC_FLUSH)  # refers back to the first
+    bomb = deflate_raw(b"\0" * 200000)
+    s = {}
+    s["text"] = F(OP_TEXT, deflate_raw(text), rsv=4)
+    s["binary"] = F(OP_BINARY, deflate_raw(bytes(i % 251 for i in range(5000))), rsv=4)
+    s["takeover_pair"] = F(OP_TEXT, first[:-4], rsv=4) + F(OP_TEXT, second[:-4], rsv=4)
+    s["fragmented"] = (F(OP_TEXT, deflate_raw(text)[:10], fin=False, rsv=4)
+                       + F(OP_PING, b"p") + F(OP_CONT, deflate_raw(text)[10:]))
+    s["bfinal"] = F(OP_BINARY, deflate_raw(text, final=True), rsv=4) + F(OP_TEXT, deflate_raw(b"after"), rsv=4)
+    s["stored_block"] = F(OP_BINARY, deflate_raw(text, level=0), rsv=4)
+    s["empty"] = F(OP_TEXT, b"\x00", rsv=4) + F(OP_BINARY, b"", rsv=4)
+    s["uncompressed_between"] = (F(OP_TEXT, first[:-4], rsv=4) + F(OP_TEXT, b"plain")
+                                 + F(OP_TEXT, second[:-4], rsv=4))
+    s["bomb"] = F(OP_BINARY, bomb, rsv=4)
+    s["bad_data"] = F(OP_BINARY, b"\xff\xff\xff\xff", rsv=4)
+    s["bad_utf8"] = F(OP_TEXT, deflate_raw(b"ok \xff no"), rsv=4)
+    s["rsv1_on_continuation"] = F(OP_TEXT, deflate_raw(b"a"), fin=False, rsv=4) + F(OP_CONT, b"", rsv=4)
+    s["rsv1_on_ping"] = F(OP_PING, b"", rsv=4)
+    s["window_15_data"] = F(OP_BINARY, deflate_raw(bytes(range(256)) * 4 + b"x" * 3000 + bytes(range(256)) * 4), rsv=4)
+    s["window_9"] = F(OP_BINARY, deflate_raw(text * 4, wbits=9), rsv=4)
+    for name, body in sorted(s.items()):
+        for variant in (1, 2, 3):
+            pad = (variant - len(body) - 6) % 4  # an unsolicited pong of 0-3 bytes
+            padded = body + F(OP_PONG, b"z" * pad)
+            assert len(padded) % 4 == variant
+            for mode in (0x00, 0x2D):
+                write("fuzz_read", "deflate_%s_v%d_mode%02x" % (name, variant, mode), bytes([mode]) + padded)
+
+
 def read_seeds():
     # Mode bytes: limit index (bits 0-2), accept variant (3-4), buffer (5-7).
     modes = [0x08, 0x09, 0x12, 0x1B, 0x24, 0x2D, 0x47, 0xE0, 0x03, 0x05]
@@ -290,6 +338,7 @@ def http_response_seeds():
 def main():
     frame_seeds()
     read_seeds()
+    deflate_seeds()
     http_request_seeds()
     http_response_seeds()
     for target in sorted(os.listdir(CORPUS)):

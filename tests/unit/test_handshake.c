@@ -262,7 +262,9 @@ static int check_response(const char *text, const char *const *offered, size_t n
         return 1;
     }
     const char *proto = NULL;
-    int r = wsc_hs_check_response(&h, RFC_KEY, offered, n_offered, &proto, err, sizeof err);
+    wsc_pmd_params pmd;
+    int r = wsc_hs_check_response(&h, RFC_KEY, offered, n_offered, WSC_COMPRESSION_DISABLED, &pmd,
+                                  &proto, err, sizeof err);
     if (r == 0 && proto_out)
         snprintf(proto_out, proto_size, "%s", proto ? proto : "(null)");
     if (r != 0 && !err[0])
@@ -519,7 +521,7 @@ static void test_server_response(void)
     wsc_header extra[] = {{"X-Server", "wsc"}, {"Set-Cookie", "a=b"}, {"X-Bad", "a\r\nX-Evil: 1"}};
     wsc_accept_options o = {.headers = extra, .n_headers = 3};
     size_t len = 0;
-    char *resp = wsc_hs_server_response(101, &req, "chat", &o, "", &len);
+    char *resp = wsc_hs_server_response(101, &req, "chat", NULL, &o, "", &len);
     CHECK(resp && len == strlen(resp), "101 response built, length right");
     if (resp) {
         CHECK(strncmp(resp, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0, "101 status line");
@@ -534,7 +536,9 @@ static void test_server_response(void)
         if (parse_server_response(resp, len, &h, &body) == 0) {
             const char *offered[] = {"chat"};
             const char *proto = NULL;
-            CHECK(wsc_hs_check_response(&h, RFC_KEY, offered, 1, &proto, err, sizeof err) == 0 &&
+            wsc_pmd_params pmd;
+            CHECK(wsc_hs_check_response(&h, RFC_KEY, offered, 1, WSC_COMPRESSION_DISABLED, &pmd,
+                                        &proto, err, sizeof err) == 0 &&
                       streq(proto, "chat"),
                   "our 101 passes our own client check");
             wsc_http_free(&h);
@@ -543,7 +547,7 @@ static void test_server_response(void)
         }
         free(resp);
     }
-    resp = wsc_hs_server_response(101, &req, "", NULL, "", &len);
+    resp = wsc_hs_server_response(101, &req, "", NULL, NULL, "", &len);
     CHECK(resp && !contains(resp, "Sec-WebSocket-Protocol") && contains(resp, RFC_ACCEPT),
           "101 without a subprotocol has no Sec-WebSocket-Protocol");
     free(resp);
@@ -563,7 +567,7 @@ static void test_server_response(void)
         const char *detail = "the reason, in words";
         /* 408 and 431 happen before a request was parsed. */
         const wsc_http_head *r = errs[i].status == 408 || errs[i].status == 431 ? NULL : &req;
-        resp = wsc_hs_server_response(errs[i].status, r, NULL, NULL, detail, &len);
+        resp = wsc_hs_server_response(errs[i].status, r, NULL, NULL, NULL, detail, &len);
         CHECKF(resp && len == strlen(resp), "%d built", errs[i].status);
         if (!resp)
             continue;
@@ -594,7 +598,7 @@ static void test_server_response(void)
     /* Extra headers go on error responses too. */
     wsc_header one[] = {{"X-Server", "wsc"}};
     wsc_accept_options o1 = {.headers = one, .n_headers = 1};
-    resp = wsc_hs_server_response(403, &req, NULL, &o1, "no", &len);
+    resp = wsc_hs_server_response(403, &req, NULL, NULL, &o1, "no", &len);
     CHECK(resp && contains(resp, "\r\nX-Server: wsc\r\n"), "403 carries the extra headers");
     free(resp);
     wsc_http_free(&req);

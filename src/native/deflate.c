@@ -1,0 +1,208 @@
+/* deflate.c - permessage-deflate with zlib (RFC 7692 section 7.2): raw
+ * deflate streams, one per direction, kept between messages with context
+ * takeover and made per message without it; compression windows and hash
+ * tables sized to what was negotiated (and, per message, to the message). */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "common/error.h"
+#include "native/deflate.h"
+
+#define OUT_KEEP (256 * 1024) /* larger output buffers are not kept between messages */
+
+struct wsc_deflate {
+    int tx_bits, rx_bits;      /* windows: ours, and the peer's */
+    bool tx_reset, rx_reset;   /* no context takeover on our side / the peer's */
+    size_t threshold;
+    z_stream tx, rx;
+    bool tx_live, rx_live;     /* deflateInit2 / inflateInit2 done */
+    uint8_t *out;              /* compressed output [the message writer's] */
+    size_t out_cap;
+};
+
+wsc_deflate *wsc_deflate_new(const wsc_pmd_params *p, bool server, wsc_compression mode,
+                             int threshold)
+{
+    wsc_deflate *z = calloc(1, sizeof *z);
+    if (!z)
+        return NULL;
+    bool takeover = mode == WSC_COMPRESSION_CONTEXT_TAKEOVER;
+    z->tx_bits = server ? p->server_bits : p->client_bits;
+    /* Inflate with the largest window whatever the peer's limit: zlib does
+     * not enforce a smaller one consistently (a distance past it still works
+     * when it lands in the same output buffer), so a strict window would
+     * make the outcome depend on how the reader sizes its reads. */
+    z->rx_bits = 15;
+    z->tx_reset = !takeover || (server ? p->server_no_takeover : p->client_no_takeover);
+    z->rx_reset = server ? p->client_no_takeover : p->server_no_takeover;
+    /* zlib refuses 8-bit raw deflate windows. A 9-bit one is still fine for
+     * a peer that inflates with 8 bits: zlib never emits a distance beyond
+     * the window minus 262 bytes, here 250. */
+    if (z->tx_bits < 9)
+        z->tx_bits = 9;
+    if (threshold < 0)
+        z->threshold = 0;
+    else if (threshold > 0)
+        z->threshold = (size_t)threshold;
+    else
+        z->threshold = takeover ? 128 : 512;
+    return z;
+}
+
+void wsc_deflate_free(wsc_deflate *z)
+{
+    if (!z)
+        return;
+    if (z->tx_live)
+        deflateEnd(&z->tx);
+    if (z->rx_live)
+        inflateEnd(&z->rx);
+    free(z->out);
+    free(z);
+}
+
+bool wsc_deflate_wanted(const wsc_deflate *z, size_t len)
+{
+    return len >= z->threshold;
+}
+
+bool wsc_deflate_takeover(const wsc_deflate *z)
+{
+    return !z->tx_reset;
+}
+
+/* Starts a compressor. Without takeover and with the message's size known,
+ * the window only needs to cover the message, and the hash table follows:
+ * a 1 KiB message takes about 10 KiB of zlib memory instead of 256 KiB. */
+static int tx_start(wsc_deflate *z, size_t whole_len)
+{
+    int bits = z->tx_bits, level = 8;
+    if (z->tx_reset && whole_len) {
+        int b = 9;
+        while (b < bits && ((size_t)1 << b) < whole_len + 262)
+            b++;
+        bits = b;
+        level = b - 7 < 1 ? 1 : b - 7 > 8 ? 8 : b - 7;
+    }
+    memset(&z->tx, 0, sizeof z->tx);
+    int r = deflateInit2(&z->tx, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, level,
+                         Z_DEFAULT_STRATEGY);
+    if (r != Z_OK)
+        return wsc_fail(r == Z_MEM_ERROR ? WSC_ENOMEM : WSC_EIO, "zlib deflateInit2 failed (%d)", r);
+    z->tx_live = true;
+    return 0;
+}
+
+int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
+                      const uint8_t **out, size_t *out_len)
+{
+    int r;
+    if (!z->tx_live && (r = tx_start(z, whole_len)) < 0)
+        return r;
+    if (z->out_cap > OUT_KEEP) { /* the previous message was large */
+        free(z->out);
+        z->out = NULL;
+        z->out_cap = 0;
+    }
+    z->tx.next_in = (Bytef *)data;
+    size_t left = len, n = 0;
+    for (;;) {
+        if (z->out_cap - n < 64) {
+            size_t cap = z->out_cap ? z->out_cap * 2 : (len / 2 < 4096 ? 4096 : len / 2);
+            uint8_t *p = realloc(z->out, cap);
+            if (!p)
+                return wsc_fail(WSC_ENOMEM, "out of memory for a compressed message");
+            z->out = p;
+            z->out_cap = cap;
+        }
+        /* zlib counts in uInt: feed at most 1 GiB at a time. */
+        uInt in = left > (1u << 30) ? 1u << 30 : (uInt)left;
+        uInt room = z->out_cap - n > (1u << 30) ? 1u << 30 : (uInt)(z->out_cap - n);
+        z->tx.avail_in = in;
+        z->tx.next_out = z->out + n;
+        z->tx.avail_out = room;
+        int flush = fin && in == left ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+        r = deflate(&z->tx, flush);
+        if (r == Z_STREAM_ERROR)
+            return wsc_fail(WSC_EIO, "zlib deflate failed");
+        left -= in - z->tx.avail_in;
+        n += room - z->tx.avail_out;
+        if (left == 0 && z->tx.avail_out != 0)
+            break;
+    }
+    if (fin) {
+        /* The sync flush ended with 00 00 ff ff, which the receiver adds back. */
+        if (n >= 4 && memcmp(z->out + n - 4, "\x00\x00\xff\xff", 4) == 0)
+            n -= 4;
+        if (z->tx_reset) {
+            deflateEnd(&z->tx);
+            z->tx_live = false;
+        }
+    }
+    *out = z->out;
+    *out_len = n;
+    return 0;
+}
+
+int wsc_inflate_begin(wsc_deflate *z)
+{
+    if (z->rx_live)
+        return 0;
+    memset(&z->rx, 0, sizeof z->rx);
+    int r = inflateInit2(&z->rx, -z->rx_bits);
+    if (r != Z_OK)
+        return wsc_fail(r == Z_MEM_ERROR ? WSC_ENOMEM : WSC_EIO, "zlib inflateInit2 failed (%d)", r);
+    z->rx_live = true;
+    return 0;
+}
+
+/* The peer ended its deflate stream (a block with BFINAL set). What follows
+ * is a new stream that, with context takeover, still sees the old window. */
+static int rx_restart(wsc_deflate *z)
+{
+    if (z->rx_reset) {
+        inflateReset(&z->rx);
+        return 0;
+    }
+    uInt n = 1u << z->rx_bits;
+    uint8_t *dict = malloc(n);
+    if (!dict)
+        return wsc_fail(WSC_ENOMEM, "out of memory for the inflate window");
+    inflateGetDictionary(&z->rx, dict, &n);
+    inflateReset(&z->rx);
+    inflateSetDictionary(&z->rx, dict, n);
+    free(dict);
+    return 0;
+}
+
+int wsc_inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *used,
+                     uint8_t *out, size_t cap, size_t *made, bool *more)
+{
+    uInt in_n = in_len > (1u << 30) ? 1u << 30 : (uInt)in_len;
+    uInt out_n = cap > (1u << 30) ? 1u << 30 : (uInt)cap;
+    z->rx.next_in = (Bytef *)in;
+    z->rx.avail_in = in_n;
+    z->rx.next_out = out;
+    z->rx.avail_out = out_n;
+    int r = inflate(&z->rx, Z_SYNC_FLUSH);
+    *used = in_n - z->rx.avail_in;
+    *made = out_n - z->rx.avail_out;
+    *more = z->rx.avail_out == 0;
+    if (r == Z_STREAM_END)
+        return rx_restart(z);
+    if (r == Z_OK || r == Z_BUF_ERROR)
+        return 0;
+    if (r == Z_MEM_ERROR)
+        return wsc_fail(WSC_ENOMEM, "out of memory while inflating a message");
+    return wsc_fail(WSC_EPROTO, "a compressed message is not valid deflate data: %s",
+                    z->rx.msg ? z->rx.msg : "zlib error");
+}
+
+void wsc_inflate_end(wsc_deflate *z)
+{
+    if (z->rx_reset && z->rx_live) {
+        inflateEnd(&z->rx);
+        z->rx_live = false;
+    }
+}
