@@ -17,6 +17,7 @@ struct wsc_deflate {
     size_t threshold;
     z_stream tx, rx;
     bool tx_live, rx_live;     /* deflateInit2 / inflateInit2 done */
+    bool rx_ended;             /* the message's deflate stream ended (BFINAL) */
     uint8_t *out;              /* compressed output [the message writer's] */
     size_t out_cap;
 };
@@ -147,6 +148,7 @@ int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, si
 
 int wsc_inflate_begin(wsc_deflate *z)
 {
+    z->rx_ended = false;
     if (z->rx_live)
         return 0;
     memset(&z->rx, 0, sizeof z->rx);
@@ -157,8 +159,9 @@ int wsc_inflate_begin(wsc_deflate *z)
     return 0;
 }
 
-/* The peer ended its deflate stream (a block with BFINAL set). What follows
- * is a new stream that, with context takeover, still sees the old window. */
+/* The peer ended its deflate stream (a block with BFINAL set). The next
+ * message starts a new stream that, with context takeover, still sees the
+ * old window. */
 static int rx_restart(wsc_deflate *z)
 {
     if (z->rx_reset) {
@@ -179,6 +182,12 @@ static int rx_restart(wsc_deflate *z)
 int wsc_inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *used,
                      uint8_t *out, size_t cap, size_t *made, bool *more)
 {
+    if (z->rx_ended) { /* the rest of the message, and the tail, mean nothing */
+        *used = in_len;
+        *made = 0;
+        *more = false;
+        return 0;
+    }
     uInt in_n = in_len > (1u << 30) ? 1u << 30 : (uInt)in_len;
     uInt out_n = cap > (1u << 30) ? 1u << 30 : (uInt)cap;
     z->rx.next_in = (Bytef *)in;
@@ -189,8 +198,10 @@ int wsc_inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *u
     *used = in_n - z->rx.avail_in;
     *made = out_n - z->rx.avail_out;
     *more = z->rx.avail_out == 0;
-    if (r == Z_STREAM_END)
+    if (r == Z_STREAM_END) {
+        z->rx_ended = true;
         return rx_restart(z);
+    }
     if (r == Z_OK || r == Z_BUF_ERROR)
         return 0;
     if (r == Z_MEM_ERROR)

@@ -217,6 +217,7 @@ int wsc_pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pmd
             }
             if (p->enabled) {
                 snprintf(err, err_size, "the server enabled permessage-deflate twice");
+                memset(p, 0, sizeof *p);
                 return WSC_EHANDSHAKE;
             }
             given g;

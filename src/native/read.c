@@ -282,7 +282,9 @@ static ptrdiff_t read_inflated(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadli
             cap = (size_t)((uint64_t)c->read_limit - c->msg_size + 1);
     }
     for (;;) {
-        if (c->zready == 0 && c->frame_left > 0) {
+        /* Output inflate still holds comes first: the input so far may
+         * already decide the message (an error, the limit). */
+        if (c->zready == 0 && c->frame_left > 0 && !c->zmore) {
             if (c->rpos == c->rend) {
                 int r = fill(c, 1, d);
                 if (r < 0)
@@ -302,7 +304,7 @@ static ptrdiff_t read_inflated(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadli
         if (c->zready) {
             in = c->rbuf + c->rpos;
             in_len = c->zready;
-        } else if (c->fh.fin && c->ztail < 4) {
+        } else if (c->frame_left == 0 && c->fh.fin && c->ztail < 4 && !c->zmore) {
             in = tail + c->ztail;
             in_len = 4 - c->ztail;
         } else if (!c->zmore) {
