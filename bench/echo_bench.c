@@ -3,6 +3,9 @@
  * plain TCP as the upper bound.
  *
  *   echo_bench wsc   wsc client -> wsc server, binary messages
+ *   echo_bench wss   the same over TLS: the server's certificate and key and
+ *                    the CA that signed it come from BENCH_TLS_CERT,
+ *                    BENCH_TLS_KEY and BENCH_TLS_CA (bench/run.sh makes them)
  *   echo_bench tcp   plain TCP client -> plain TCP echo server, raw bytes
  *
  * Client and server run in this one process, on separate threads, talking
@@ -43,6 +46,9 @@
 #include "wsc.h"
 
 static bool use_wsc;
+static bool use_tls;              /* wss mode */
+static wsc_tls_server *tls_server;
+static const char *tls_ca;
 static int port;
 static double seconds = 1.0;
 static int reps = 3;
@@ -95,7 +101,8 @@ static void *serve_conn(void *arg)
         return NULL;
     }
     wsc_conn *c;
-    int err = wsc_accept(fd, NULL, &c);
+    wsc_accept_options opts = {.tls = tls_server};
+    int err = wsc_accept(fd, &opts, &c);
     if (err < 0) {
         fprintf(stderr, "echo_bench: server accept: %s (%s)\n", wsc_last_error(), wsc_strerror(err));
         close(fd);
@@ -161,8 +168,10 @@ static conn client_connect(void)
     conn k = {NULL, -1};
     if (use_wsc) {
         char url[64];
-        snprintf(url, sizeof url, "ws://127.0.0.1:%d/", port);
-        int err = wsc_dial(url, NULL, &k.c, NULL);
+        snprintf(url, sizeof url, "%s://127.0.0.1:%d/", use_tls ? "wss" : "ws", port);
+        wsc_dial_options opts = {0};
+        opts.tls.ca_file = tls_ca;
+        int err = wsc_dial(url, &opts, &k.c, NULL);
         if (err < 0)
             die("dial", err);
         wsc_set_read_limit(k.c, -1);
@@ -338,11 +347,24 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "wsc") != 0 && strcmp(argv[1], "tcp") != 0)) {
-        fprintf(stderr, "usage: echo_bench wsc|tcp [WORKLOAD...]\n");
+    if (argc < 2 || (strcmp(argv[1], "wsc") != 0 && strcmp(argv[1], "wss") != 0 &&
+                     strcmp(argv[1], "tcp") != 0)) {
+        fprintf(stderr, "usage: echo_bench wsc|wss|tcp [WORKLOAD...]\n");
         return 2;
     }
-    use_wsc = strcmp(argv[1], "wsc") == 0;
+    use_tls = strcmp(argv[1], "wss") == 0;
+    use_wsc = use_tls || strcmp(argv[1], "wsc") == 0;
+    if (use_tls) {
+        wsc_tls_options o = {.cert_file = getenv("BENCH_TLS_CERT"), .key_file = getenv("BENCH_TLS_KEY")};
+        tls_ca = getenv("BENCH_TLS_CA");
+        if (!o.cert_file || !o.key_file || !tls_ca) {
+            fprintf(stderr, "echo_bench wss: set BENCH_TLS_CERT, BENCH_TLS_KEY and BENCH_TLS_CA\n");
+            return 2;
+        }
+        int err = wsc_tls_server_new(&o, &tls_server);
+        if (err < 0)
+            die("wsc_tls_server_new", err);
+    }
     const char *s = getenv("BENCH_SECONDS"), *r = getenv("BENCH_REPS");
     if (s && atof(s) > 0)
         seconds = atof(s);

@@ -6,6 +6,8 @@
 #   echo_bench wsc        wsc client <-> wsc server over 127.0.0.1
 #   node ws_echo.mjs      the npm `ws` package, same workloads (needs node_modules/ws)
 #   echo_bench tcp        plain TCP echo of the same payloads: the bound
+#   echo_bench wss,       the round-trip and 16 KiB stream workloads again over
+#   ws_echo.mjs --tls     TLS, with certificates made here by openssl
 #
 # Each program prints progress on stderr and `RESULT <workload> <value>` lines
 # on stdout, which this script collects into one table. BENCH_SECONDS (default
@@ -76,6 +78,93 @@ for row in "rt16:round trips/s, 16 B" "rt1k:round trips/s, 1 KiB" \
     printf '%-28s | %10s | %10s | %10s | %6s | %7s\n' "${row#*:}" "${a:--}" "${b:--}" "${c:--}" \
         "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
 done
+
+# ---- TLS: the same echo over wss:// ------------------------------------------
+# A throwaway CA and server certificate (EC P-256, IP:127.0.0.1) made here with
+# openssl; echo_bench wss and ws_echo.mjs --tls read them from BENCH_TLS_*.
+# Compared with the ws:// results above, from the same run.
+echo
+echo "== echo over TLS (wss://) vs plain (ws://), 127.0.0.1: ${seconds} s per run, median of ${reps} runs"
+make_bench_pki() { # make_bench_pki DIR
+    local d=$1 key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    openssl req -x509 "${key[@]}" -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=wsc-bench-ca \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
+    openssl req -new "${key[@]}" -keyout "$d/server.key" -out "$d/server.csr" -subj /CN=127.0.0.1 &&
+    printf 'subjectAltName=IP:127.0.0.1\n' >"$d/server.ext" &&
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -set_serial 1 -days 2 \
+        -extfile "$d/server.ext" -out "$d/server.pem"
+}
+mkdir -p "$tmp/pki"
+if ! command -v openssl >/dev/null || ! make_bench_pki "$tmp/pki" >"$tmp/pki.log" 2>&1; then
+    echo "cannot make the TLS certificates with openssl:"
+    sed 's/^/  /' "$tmp/pki.log" 2>/dev/null
+    failed=1
+else
+    export BENCH_TLS_CERT=$tmp/pki/server.pem BENCH_TLS_KEY=$tmp/pki/server.key BENCH_TLS_CA=$tmp/pki/ca.pem
+    if [[ -x $build/bench/echo_bench ]]; then
+        run_variant wss "$build/bench/echo_bench" wss rt1k st16k || failed=1
+    fi
+    if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+        run_variant wss_ws node bench/ws_echo.mjs --tls rt1k st16k || true
+    fi
+    echo
+    printf '%-28s | %10s | %10s | %10s | %10s | %11s | %10s\n' workload "wsc ws://" "wsc wss://" \
+        "ws ws://" "ws wss://" "wsc wss/ws" "ws wss/ws"
+    printf '%s\n' "-----------------------------|------------|------------|------------|------------|-------------|-----------"
+    for row in "rt1k:round trips/s, 1 KiB" "st16k:stream MB/s, 16 KiB msgs"; do
+        w=${row%%:*}
+        a=${result[wsc.$w]:-} b=${result[wss.$w]:-} c=${result[ws.$w]:-} d=${result[wss_ws.$w]:-}
+        printf '%-28s | %10s | %10s | %10s | %10s | %11s | %10s\n' "${row#*:}" "${a:--}" "${b:--}" \
+            "${c:--}" "${d:--}" "$(ratio "$b" "$a")" "$(ratio "$d" "$c")"
+    done
+fi
+
+# ---- permessage-deflate: a JSON stream, wsc vs ws ----------------------------
+# deflate_bench (wsc client <-> wsc server in one process) and ws_deflate.mjs
+# (ws client <-> ws server) on the same pool of ~1000-byte JSON messages, with
+# compression off, with context takeover and without: streaming messages/s and
+# MB/s of payload, round trips/s, and wire bytes / payload bytes each way
+# (handshake and frame headers included); then deflate_mem, the heap each
+# mode costs per connection. DEFLATE_BENCH_REPS (default 5) runs per value.
+dreps=${DEFLATE_BENCH_REPS:-5}
+echo
+echo "== permessage-deflate: ~1000-byte JSON messages over 127.0.0.1, ${seconds} s per run, median of ${dreps} runs"
+if [[ -x $build/bench/deflate_bench ]]; then
+    for m in off takeover no-takeover; do
+        BENCH_REPS=$dreps run_variant "dwsc_$m" "$build/bench/deflate_bench" "$m" || failed=1
+        if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+            BENCH_REPS=$dreps run_variant "dws_$m" node bench/ws_deflate.mjs "$m" || true
+        fi
+    done
+    [[ -n ${result[dws_takeover.pool]:-} && ${result[dws_takeover.pool]} != "${result[dwsc_takeover.pool]:-}" ]] &&
+        echo "warning: ws_deflate.mjs and deflate_bench sent different messages (pool hashes differ)"
+    echo
+    printf '%-22s | %9s | %9s | %9s | %9s | %9s | %9s | %6s | %6s\n' workload "wsc off" "wsc tko" "wsc no-tko" \
+        "ws off" "ws tko" "ws no-tko" "tko" "no-tko"
+    printf '%-22s | %9s | %9s | %9s | %9s | %9s | %9s | %6s | %6s\n' "" "" "" "" "" "" "" "wsc/ws" "wsc/ws"
+    printf '%s\n' "-----------------------|-----------|-----------|------------|-----------|-----------|-----------|--------|-------"
+    for row in "msgs:stream messages/s" "mbs:stream MB/s" "rt:round trips/s" "up:wire/payload c->s" "down:wire/payload s->c"; do
+        w=${row%%:*}
+        v=()
+        for x in dwsc_off dwsc_takeover dwsc_no-takeover dws_off dws_takeover dws_no-takeover; do
+            v+=("${result[$x.$w]:--}")
+        done
+        printf '%-22s | %9s | %9s | %10s | %9s | %9s | %9s | %6s | %6s\n' "${row#*:}" "${v[@]}" \
+            "$(ratio "${result[dwsc_takeover.$w]:-}" "${result[dws_takeover.$w]:-}")" \
+            "$(ratio "${result[dwsc_no-takeover.$w]:-}" "${result[dws_no-takeover.$w]:-}")"
+    done
+    echo "(tko: context takeover; wire/payload 1.0 = no saving, lower is better)"
+else
+    echo "$build/bench/deflate_bench is missing: build it with make bench"
+    failed=1
+fi
+if [[ -x $build/bench/deflate_mem ]]; then
+    echo
+    echo "-- deflate_mem: heap per connection"
+    timeout -k 5 120 "$build/bench/deflate_mem" 200 2>&1 | grep -v '^RESULT' ||
+        { echo "deflate_mem failed"; failed=1; }
+fi
+echo
 
 # ---- wasm: code size and browser speed -------------------------------------
 # After the native tables, so that nothing here can hide them. Each part runs

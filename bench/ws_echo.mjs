@@ -1,6 +1,9 @@
 // ws_echo.mjs - the echo benchmarks of echo_bench.c, for the npm `ws` package.
 //
-//   node bench/ws_echo.mjs [WORKLOAD...]     (needs node_modules/ws: npm install)
+//   node bench/ws_echo.mjs [--tls] [WORKLOAD...]   (needs node_modules/ws: npm install)
+//
+// --tls: wss over node's https server, with the certificate, key and CA
+// from BENCH_TLS_CERT, BENCH_TLS_KEY and BENCH_TLS_CA (as echo_bench wss).
 //
 // A `ws` echo server runs in a child process (node is single-threaded, and
 // echo_bench's client and server run on their own threads too); the `ws`
@@ -10,17 +13,36 @@
 // keeps up to 256 KiB of sends (at least 2 messages) queued on the client,
 // refilled as the socket takes them, like echo_bench's blocking writer thread.
 import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 
+const tls = process.argv.includes('--tls');
+const tlsFile = (name) => {
+  if (!process.env[name]) throw new Error(`ws_echo.mjs --tls: set ${name}`);
+  return fs.readFileSync(process.env[name]);
+};
+// Client options: no compression; over TLS, trust the bench CA.
+const clientOpts = { perMessageDeflate: false, ...(tls ? { ca: tlsFile('BENCH_TLS_CA') } : {}) };
+
 if (process.argv[2] === '--server') {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false,
-                                    maxPayload: 4 << 20 });
+  const opts = { perMessageDeflate: false, maxPayload: 4 << 20 };
+  let wss, listening;
+  if (tls) {
+    const server = https.createServer({ cert: tlsFile('BENCH_TLS_CERT'), key: tlsFile('BENCH_TLS_KEY') });
+    wss = new WebSocketServer({ server, ...opts });
+    listening = server;
+    server.listen(0, '127.0.0.1');
+  } else {
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0, ...opts });
+    listening = wss;
+  }
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('error', () => {});
   });
-  wss.on('listening', () => process.send({ port: wss.address().port }));
+  listening.on('listening', () => process.send({ port: listening.address().port }));
   process.on('disconnect', () => process.exit(0));
 } else {
   await main();
@@ -30,7 +52,7 @@ function now() { return Number(process.hrtime.bigint()) / 1e9; }
 
 function runRt(url, size, seconds) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url, clientOpts);
     const msg = Buffer.alloc(size, 'x');
     let n = 0, t0 = 0, rate = -1;
     ws.on('open', () => { t0 = now(); ws.send(msg); });
@@ -48,7 +70,7 @@ function runRt(url, size, seconds) {
 
 function runStream(url, size, seconds) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url, clientOpts);
     const msg = Buffer.alloc(size, 'x');
     const window = Math.max(2, Math.floor((256 * 1024) / size));
     let queued = 0, bytes = 0, t0 = 0, rate = -1, stop = false, scheduled = false;
@@ -93,21 +115,22 @@ async function main() {
     ['st16k', true, 16 * 1024, 'MB/s'],
     ['st1m', true, 1024 * 1024, 'MB/s'],
   ];
-  const wanted = process.argv.slice(2);
+  const wanted = process.argv.slice(2).filter((a) => a !== '--tls');
 
-  const server = fork(fileURLToPath(import.meta.url), ['--server'], { stdio: 'inherit' });
+  const server = fork(fileURLToPath(import.meta.url), ['--server', ...(tls ? ['--tls'] : [])],
+                      { stdio: 'inherit' });
   const { port } = await new Promise((resolve, reject) => {
     server.once('message', resolve);
     server.once('exit', (code) => reject(new Error(`ws server exited with ${code}`)));
   });
-  const url = `ws://127.0.0.1:${port}/`;
+  const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/`;
   try {
     for (const [name, stream, size, unit] of workloads) {
       if (wanted.length && !wanted.includes(name)) continue;
       const v = [];
       for (let i = 0; i < reps; i++) {
         v.push(await (stream ? runStream : runRt)(url, size, seconds));
-        process.stderr.write(`  ws  ${name.padEnd(5)} run ${i + 1}/${reps}: ${v[i].toFixed(1)} ${unit}\n`);
+        process.stderr.write(`  ${tls ? 'wss' : 'ws '} ${name.padEnd(5)} run ${i + 1}/${reps}: ${v[i].toFixed(1)} ${unit}\n`);
       }
       v.sort((a, b) => a - b);
       const median = reps % 2 ? v[(reps - 1) / 2] : (v[reps / 2 - 1] + v[reps / 2]) / 2;

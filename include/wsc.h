@@ -153,19 +153,22 @@ typedef bool (*wsc_ping_fn)(void *user, const void *payload, size_t len);
 /* Called on the reading thread for every pong received. */
 typedef void (*wsc_pong_fn)(void *user, const void *payload, size_t len);
 
-/* TLS settings. Client (wsc_dial_options.tls, for wss:// and https://): the
- * server's certificate and host name are verified against the system store
- * unless ca_file / ca_dir say what to trust instead; SNI is sent for host
- * names; cert_file + key_file present a client certificate. Server
- * (wsc_tls_server_new): cert_file + key_file are required; with ca_file or
- * ca_dir, clients must present a certificate signed by them.
+/* TLS settings (OpenSSL, TLS 1.2 and 1.3). Client (wsc_dial_options.tls, for
+ * wss:// and https://): the server's certificate and host name (or IP
+ * address, for IP literals) are verified against the system store unless
+ * ca_file / ca_dir say what to trust instead; SNI is sent for host names;
+ * cert_file + key_file present a client certificate. The files are read by
+ * wsc_dial itself. Server (wsc_tls_server_new): cert_file + key_file are
+ * required; with ca_file or ca_dir, clients must present a certificate
+ * signed by them. Both ends send close_notify when the connection closes.
  * Wasm: ignored, the browser decides. */
 typedef struct {
     const char *ca_file;         /* PEM bundle to trust instead of the system store */
     const char *ca_dir;          /* hashed directory (c_rehash) to trust instead */
     const char *cert_file;       /* certificate chain (PEM) */
     const char *key_file;        /* its private key (PEM) */
-    bool insecure_skip_verify;   /* tests only: accept any certificate and name */
+    bool insecure_skip_verify;   /* tests only: accept any certificate and name
+                                    (client; a server ignores it) */
 } wsc_tls_options;
 
 /* A loaded server certificate and key, shared by every wsc_accept that uses it
@@ -241,7 +244,9 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * (free it with wsc_response_free whether or not the dial succeeded).
  * Errors: WSC_EINVAL (URL), WSC_EDNS, WSC_ECONNECT, WSC_ETIMEDOUT,
  * WSC_EHANDSHAKE (status not 101, bad Sec-WebSocket-Accept, a subprotocol or
- * extension we did not offer), WSC_ETLS, WSC_ENOTSUP.
+ * extension we did not offer), WSC_ETLS (unreadable CA or certificate files,
+ * a failed certificate or host name check, a failed TLS handshake: the
+ * detail says which, e.g. "certificate has expired"), WSC_ENOTSUP.
  * With opts->nonblocking the call returns 0 at once with the connection in
  * WSC_STATE_CONNECTING; resp then only says 0 and the handshake goes on.
  * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed;
@@ -270,7 +275,9 @@ typedef struct {
     int compression_threshold;   /* as in wsc_dial_options */
     const wsc_tls_server *tls;   /* non-NULL: fd is a TLS socket; the TLS
                                     handshake runs first, within
-                                    handshake_timeout_ms (failure: WSC_ETLS) */
+                                    handshake_timeout_ms (failure: WSC_ETLS,
+                                    or WSC_ETIMEDOUT), then HTTP goes over TLS.
+                                    A plain HTTP request gets a plain 400. */
     int handshake_timeout_ms;    /* whole request must arrive; 0: 10000, -1: none */
     size_t max_request_head;     /* bytes of HTTP request head; 0: 8192 */
     const wsc_header *headers;   /* extra headers for the 101 response */
@@ -284,14 +291,16 @@ typedef struct {
  * answers it: 101 on success, else 400 (malformed), 403 (refused origin),
  * 405 (not GET), 426 with "Sec-WebSocket-Version: 13" (other version), 431
  * (head too large), 408 (handshake timeout). On success the connection owns
- * fd (wsc_conn_free closes it); on failure fd is left open for the caller.
- * The socket's blocking mode is not changed (either works).
+ * fd (wsc_conn_free closes it); on failure fd is left open for the caller
+ * (after TLS, only fit to be closed). The socket's blocking mode is not
+ * changed (either works).
  * Wasm: always fails with WSC_ENOTSUP. */
 WSC_API int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out);
 
 /* Like wsc_accept, for servers that already read bytes from fd themselves
  * (their own HTTP router): `head` holds those bytes (the start of the request,
- * complete or not), copied before the call returns. */
+ * complete or not), copied before the call returns. Not with opts->tls
+ * (WSC_EINVAL). */
 WSC_API int wsc_accept_with(int fd, const void *head, size_t head_len,
                             const wsc_accept_options *opts, wsc_conn **out);
 
@@ -435,7 +444,9 @@ WSC_API const char *wsc_extensions(const wsc_conn *c);
 
 /* The socket, for the caller's own poll loop: poll for POLLIN, and for POLLOUT
  * while wsc_want_write() or the state is CONNECTING, then call the functions
- * with timeout 0. Do not read, write or close it yourself. Wasm: -1. */
+ * with timeout 0. Read with timeout 0 until WSC_EAGAIN before polling again:
+ * bytes already received may wait in wsc's buffer or inside TLS, where poll
+ * cannot see them. Do not read, write or close it yourself. Wasm: -1. */
 WSC_API int wsc_fd(const wsc_conn *c);
 
 /* ---- Byte streams over messages (Go's NetConn) -------------------------- */

@@ -1,5 +1,6 @@
-/* accept.c - wsc_accept: read the client's upgrade request within a deadline
- * and a size limit, check it, and answer with 101 or an HTTP error. */
+/* accept.c - wsc_accept: run the TLS handshake if asked, read the client's
+ * upgrade request within a deadline and a size limit, check it, and answer
+ * with 101 or an HTTP error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "common/error.h"
 #include "native/conn.h"
 #include "native/handshake.h"
+#include "native/tls.h"
 
 /* Sends an HTTP response head (and body) within d; errors are ignored since
  * the connection is being refused or is about to be used. */
@@ -52,6 +54,25 @@ static int read_head(wsc_conn *c, size_t max, const wsc_accept_options *o, wsc_d
     }
 }
 
+/* The server's TLS handshake on c's socket within d; then c talks TLS. */
+static int tls_accept(wsc_conn *c, const wsc_tls_server *srv, wsc_deadline d)
+{
+    wsc_tls *s;
+    int r = wsc_tls_server_session(srv, c->tr.fd, &s);
+    while (r == 0) {
+        short want = 0;
+        r = wsc_tls_handshake(s, c->tr.fd, &want);
+        if (r == 0) {
+            wsc_tls_transport(&c->tr, s);
+            return 0;
+        }
+        if (r == WSC_EAGAIN && (r = wsc_wait_fd(c->tr.fd, want, d)) == WSC_ETIMEDOUT)
+            r = wsc_fail(WSC_ETIMEDOUT, "the client did not finish the TLS handshake in time");
+    }
+    wsc_tls_free(s);
+    return r;
+}
+
 static int accept_on(wsc_conn *c, const void *head, size_t head_len, const wsc_accept_options *o)
 {
     size_t max = o->max_request_head ? o->max_request_head : 8192;
@@ -64,6 +85,11 @@ static int accept_on(wsc_conn *c, const void *head, size_t head_len, const wsc_a
     }
     int timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000;
     wsc_deadline d = wsc_deadline_in(timeout);
+    if (o->tls) {
+        int t = tls_accept(c, o->tls, d);
+        if (t < 0)
+            return t;
+    }
     if (head_len > max)
         return refuse(c, 431, NULL, o, d, "the request head is too large");
     if (head_len)
@@ -110,6 +136,8 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     const wsc_accept_options *o = opts ? opts : &defaults;
     if (fd < 0 || !out || (head_len && !head))
         return wsc_fail(WSC_EINVAL, "wsc_accept needs a socket and somewhere to put the connection");
+    if (head_len && o->tls)
+        return wsc_fail(WSC_EINVAL, "wsc_accept_with cannot take bytes already read from a TLS socket");
     *out = NULL;
     wsc_conn *c = wsc_conn_new(true);
     if (!c)
@@ -120,8 +148,7 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     c->user = o->user;
     int r = accept_on(c, head, head_len, o);
     if (r < 0) {
-        c->tr.ops = NULL; /* on failure the caller keeps fd */
-        c->tr.fd = -1;
+        wsc_transport_release(&c->tr); /* on failure the caller keeps fd */
         wsc_conn_free(c);
         return r;
     }

@@ -146,6 +146,12 @@ int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, si
     return 0;
 }
 
+void wsc_deflate_forget(wsc_deflate *z)
+{
+    if (z->tx_live)
+        deflateReset(&z->tx);
+}
+
 int wsc_inflate_begin(wsc_deflate *z)
 {
     z->rx_ended = false;

@@ -35,6 +35,10 @@ bool wsc_deflate_takeover(const wsc_deflate *z);
 int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
                       const uint8_t **out, size_t *out_len);
 
+/* Empties our compressor's window: after a message it compressed was sent
+ * uncompressed instead, the next one must not refer back to it. */
+void wsc_deflate_forget(wsc_deflate *z);
+
 /* Inflating one received message: begin, feed (in pieces, then the 4-byte
  * tail), end. wsc_inflate_some inflates from in[0..in_len) into out[0..cap),
  * telling how much it used and made; 0, WSC_EPROTO (not valid deflate data,

@@ -17,6 +17,8 @@
 #include "common/url.h"
 #include "native/conn.h"
 #include "native/handshake.h"
+#include "native/proxy.h"
+#include "native/tls.h"
 
 /* CONNECT reaches the proxy when one is used, else the server. PROXY opens
  * the proxy's CONNECT tunnel; TLS runs the TLS handshake for wss/https. Both
@@ -30,6 +32,8 @@ struct wsc_dialer {
     wsc_deadline addr_deadline;
     wsc_deadline deadline;     /* the whole handshake */
     char target_desc[300];     /* "host:port" for messages */
+    char connect_desc[400];    /* what STAGE_CONNECT reaches: target_desc or the proxy */
+    wsc_proxy_tunnel proxy;    /* proxy.url.host NULL: no proxy */
     char errors[300];          /* why earlier addresses failed */
     char *req;
     size_t req_len, req_pos;
@@ -39,6 +43,7 @@ struct wsc_dialer {
     size_t max_head;
     wsc_compression compression; /* what we offered */
     int threshold;
+    wsc_tls *tls;              /* wss/https until the TLS handshake is done */
 };
 
 void wsc_dialer_free(wsc_dialer *dl)
@@ -53,6 +58,8 @@ void wsc_dialer_free(wsc_dialer *dl)
         free(dl->protos[i]);
     free(dl->protos);
     free(dl->req);
+    wsc_proxy_tunnel_free(&dl->proxy);
+    wsc_tls_free(dl->tls);
     free(dl);
 }
 
@@ -97,7 +104,7 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
         if (dl->fd < 0)
             connect_next(dl);
         if (dl->fd < 0)
-            return wsc_fail(WSC_ECONNECT, "could not connect to %s: %s", dl->target_desc,
+            return wsc_fail(WSC_ECONNECT, "could not connect to %s: %s", dl->connect_desc,
                             dl->errors[0] ? dl->errors : "no address");
         wsc_deadline wait = wsc_deadline_min(d, wsc_deadline_min(dl->deadline, dl->addr_deadline));
         int r = wsc_wait_fd(dl->fd, POLLOUT, wait);
@@ -116,7 +123,7 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
         }
         if (r < 0) {
             if (dl->deadline != WSC_FOREVER && wsc_deadline_left(dl->deadline) == 0)
-                return wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->target_desc);
+                return wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
             if (dl->addr_deadline == WSC_FOREVER || wsc_deadline_left(dl->addr_deadline) != 0)
                 return wsc_deadline_error(d); /* the caller's time is up, not this address's */
             err = ETIMEDOUT; /* this address's share of the time is up */
@@ -131,14 +138,24 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 
 static int step_proxy(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
-    (void)c, (void)dl, (void)d;
-    return 0; /* proxies: to do */
+    return wsc_proxy_tunnel_step(&dl->proxy, c, d);
 }
 
+/* The TLS handshake over the TCP transport (direct or tunnelled); when it
+ * is done the connection talks TLS. */
 static int step_tls(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
-    (void)c, (void)dl, (void)d;
-    return 0; /* TLS: to do */
+    while (dl->tls) {
+        short want = 0;
+        int r = wsc_tls_handshake(dl->tls, c->tr.fd, &want);
+        if (r == 0) {
+            wsc_tls_transport(&c->tr, dl->tls);
+            dl->tls = NULL;
+        } else if (r != WSC_EAGAIN || (r = wsc_wait_fd(c->tr.fd, want, d)) < 0) {
+            return r;
+        }
+    }
+    return 0;
 }
 
 static int step_send(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
@@ -211,7 +228,15 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d)
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) {
         if (dl->deadline == WSC_FOREVER || wsc_deadline_left(dl->deadline) > 0)
             return wsc_deadline_error(d);
-        r = wsc_fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
+        if (dl->stage == STAGE_CONNECT)
+            r = wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
+        else if (dl->stage == STAGE_PROXY)
+            r = wsc_fail(WSC_ETIMEDOUT, "the proxy %s did not answer CONNECT to %s in time",
+                         dl->proxy.url.desc, dl->target_desc);
+        else if (dl->stage == STAGE_TLS)
+            r = wsc_fail(WSC_ETIMEDOUT, "the TLS handshake with %s timed out", dl->target_desc);
+        else
+            r = wsc_fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
     }
     if (r == 0) {
         wsc_dialer_free(dl);
@@ -286,10 +311,6 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     if (wsc_url_parse(url, &u, err, sizeof err) < 0)
         return wsc_fail(WSC_EINVAL, "bad URL \"%s\": %s", url, err);
     int r = 0;
-    if (u.tls) {
-        r = wsc_fail(WSC_ENOTSUP, "wss:// and https:// need TLS, which this build does not have yet");
-        goto out;
-    }
     if (o->compression != WSC_COMPRESSION_DISABLED &&
         o->compression != WSC_COMPRESSION_CONTEXT_TAKEOVER &&
         o->compression != WSC_COMPRESSION_NO_CONTEXT_TAKEOVER) {
@@ -299,6 +320,8 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     dl->compression = o->compression;
     dl->threshold = o->compression_threshold;
     snprintf(dl->target_desc, sizeof dl->target_desc, "%s:%d", u.host, u.port);
+    if (u.tls && (r = wsc_tls_client_new(&o->tls, u.host, dl->target_desc, &dl->tls)) < 0)
+        goto out;
     if ((r = wsc_hs_new_key(dl->key)) < 0)
         goto out;
     dl->req = wsc_hs_client_request(&u, o, dl->key, &dl->req_len, err, sizeof err);
@@ -316,12 +339,25 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
         r = wsc_fail(WSC_ENOMEM, "out of memory");
         goto out;
     }
-    char port[8];
-    snprintf(port, sizeof port, "%d", u.port);
+    /* Through a proxy, connect to it; the proxy resolves the server's name. */
+    if ((r = wsc_proxy_tunnel_init(&dl->proxy, o->proxy, u.tls, u.host, u.port)) < 0)
+        goto out;
+    const char *host = u.host;
+    int port = u.port;
+    snprintf(dl->connect_desc, sizeof dl->connect_desc, "%s", dl->target_desc);
+    if (dl->proxy.url.host) {
+        host = dl->proxy.url.host;
+        port = dl->proxy.url.port;
+        snprintf(dl->connect_desc, sizeof dl->connect_desc, "the proxy %s (from %s)",
+                 dl->proxy.url.desc, dl->proxy.source);
+    }
+    char port_str[8];
+    snprintf(port_str, sizeof port_str, "%d", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int g = getaddrinfo(u.host, port, &hints, &dl->addrs);
+    int g = getaddrinfo(host, port_str, &hints, &dl->addrs);
     if (g != 0) {
-        r = wsc_fail(WSC_EDNS, "cannot resolve %s: %s", u.host, gai_strerror(g));
+        r = wsc_fail(WSC_EDNS, "cannot resolve %s%s: %s", dl->proxy.url.host ? "the proxy " : "",
+                     host, gai_strerror(g));
         goto out;
     }
     dl->cur = dl->addrs;

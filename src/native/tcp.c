@@ -1,4 +1,5 @@
-/* tcp.c - the plain TCP transport and the poll-based waiting helpers. */
+/* tcp.c - the plain TCP transport and the transport helpers every transport
+ * uses: waiting with poll, receiving and sending within a deadline. */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -46,9 +47,26 @@ static ptrdiff_t tcp_send(wsc_transport *t, const struct iovec *iov, int iovcnt,
     }
 }
 
+static int tcp_flush(wsc_transport *t, int mode, short *want)
+{
+    (void)t, (void)mode, (void)want;
+    return 0; /* the kernel holds what send took */
+}
+
+static bool tcp_pending(const wsc_transport *t)
+{
+    (void)t;
+    return false;
+}
+
 static void tcp_shutdown(wsc_transport *t)
 {
     shutdown(t->fd, SHUT_RDWR);
+}
+
+static void tcp_release(wsc_transport *t)
+{
+    (void)t;
 }
 
 static void tcp_destroy(wsc_transport *t)
@@ -58,7 +76,9 @@ static void tcp_destroy(wsc_transport *t)
     t->fd = -1;
 }
 
-static const wsc_transport_ops tcp_ops = {tcp_recv, tcp_send, tcp_shutdown, tcp_destroy};
+static const wsc_transport_ops tcp_ops = {
+    tcp_recv, tcp_send, tcp_flush, tcp_pending, tcp_shutdown, tcp_release, tcp_destroy,
+};
 
 void wsc_tcp_transport(wsc_transport *t, int fd)
 {
@@ -133,5 +153,32 @@ int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
             iov->iov_len -= n;
         }
     }
+    return d == WSC_NOWAIT ? 0 : wsc_transport_flush(t, d);
+}
+
+int wsc_transport_flush(wsc_transport *t, wsc_deadline d)
+{
+    while (t->ops) { /* no transport yet (a dial in progress): nothing held */
+        short want = 0;
+        int r = t->ops->flush(t, d == WSC_FOREVER ? WSC_IO_BLOCK : WSC_IO_NOWAIT, &want);
+        if (r != WSC_EAGAIN)
+            return r;
+        if ((r = wsc_wait_fd(t->fd, want, d)) < 0)
+            return r;
+    }
     return 0;
+}
+
+bool wsc_transport_pending(const wsc_transport *t)
+{
+    return t->ops && t->ops->pending(t);
+}
+
+void wsc_transport_release(wsc_transport *t)
+{
+    if (t->ops)
+        t->ops->release(t);
+    t->ops = NULL;
+    t->fd = -1;
+    t->state = NULL;
 }

@@ -1,17 +1,824 @@
-/* tls.c - TLS over the transport interface with OpenSSL (placeholder until
- * the TLS transport lands). */
-#include "wsc.h"
+/* tls.c - TLS with OpenSSL: contexts (client trust and certificates, the
+ * server's wsc_tls_server), sessions and their handshakes, and the TLS
+ * transport.
+ *
+ * Threads: the connection lets one reader, one frame writer and any closer
+ * use the transport at once, but an SSL object takes one call at a time. So
+ * every SSL call runs under the session's mutex, never blocks (the socket is
+ * read and written with MSG_DONTWAIT through our own BIO, whatever the fd's
+ * mode), and the mutex is never held while waiting: a call that would block
+ * unlocks, polls the direction OpenSSL asked for (a read may need to write
+ * and a write to read), and retries. shutdown(2) wakes those polls.
+ *
+ * Writes: SSL_write must be retried with the same bytes after it would block,
+ * so when it stops half-way the session keeps a copy of what it was given
+ * (`out`) and counts it as sent; flush (or the next send) finishes it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "common/error.h"
+#include "native/tls.h"
+
+/* Plaintext given to one SSL_write: four full records. */
+#define TLS_CHUNK (4 * 16384)
+#define HOST_MAX 256
+
+struct wsc_tls_server {
+    SSL_CTX *ctx;
+};
+
+struct wsc_tls {
+    int fd;
+    bool server;
+    pthread_mutex_t mu;    /* once a transport, guards ssl and all below */
+    SSL *ssl;
+    bool eof;              /* our BIO saw the end of the stream */
+    int sys_err;           /* errno of our BIO's last failed recv/send */
+    int end;               /* once reading ended: 1 end of stream, or the error */
+    char end_msg[300];     /* the detail of that error */
+    bool notified;         /* close_notify sent (or given up) */
+    uint8_t *buf;          /* TLS_CHUNK bytes: gathered plaintext, or `out` */
+    size_t out_len;        /* bytes of buf SSL_write took but did not finish */
+    char host[HOST_MAX];   /* client: the name verified, for messages */
+    char desc[300];        /* "host:port", or "client ADDR:PORT" on a server */
+};
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* The reasons in this thread's OpenSSL error queue, "a: b", and empties it. */
+static void queue_text(char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0) {
+        const char *r = ERR_reason_error_string(e);
+        char num[32];
+        if (!r) {
+            snprintf(num, sizeof num, "error %lx", e);
+            r = num;
+        }
+        if (used < cap)
+            used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ": " : "", r);
+    }
+    if (!out[0])
+        snprintf(out, cap, "unknown error");
+}
+
+/* Advice for the OpenSSL reasons people meet most. */
+static const char *reason_hint(const char *reasons)
+{
+    if (strstr(reasons, "wrong version number") || strstr(reasons, "packet length too long"))
+        return " (is the peer speaking TLS on this port?)";
+    if (strstr(reasons, "http request"))
+        return " (a plain HTTP client on the TLS port?)";
+    if (strstr(reasons, "unsupported protocol"))
+        return " (the peer offers no TLS version from 1.2 up)";
+    if (strstr(reasons, "alert certificate required"))
+        return " (the server wants a client certificate: cert_file and key_file)";
+    if (strstr(reasons, "alert bad certificate") || strstr(reasons, "alert unsupported certificate") ||
+        strstr(reasons, "alert unknown ca") || strstr(reasons, "alert certificate expired"))
+        return " (the peer refused our certificate)";
+    return "";
+}
+
+/* A plain HTTP request on the TLS port gets a plain answer saying so. */
+static void answer_plain_http(int fd)
+{
+    static const char resp[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                               "Connection: close\r\nContent-Length: 48\r\n\r\n"
+                               "Client sent an HTTP request to an HTTPS server.\n";
+    ssize_t n = send(fd, resp, sizeof resp - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n; /* best effort */
+}
+
+/* "DNS:a, IP:b": the names in the peer's certificate, for mismatch messages. */
+static void cert_names(SSL *ssl, char *out, size_t cap)
+{
+    out[0] = '\0';
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+    X509 *leaf = chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : NULL;
+    if (!leaf)
+        return;
+    GENERAL_NAMES *names = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    size_t used = 0;
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && used < cap; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type == GEN_DNS) {
+            const ASN1_IA5STRING *dns = g->d.dNSName;
+            used += (size_t)snprintf(out + used, cap - used, "%sDNS:%.*s", used ? ", " : "",
+                                     ASN1_STRING_length(dns),
+                                     (const char *)ASN1_STRING_get0_data(dns));
+        } else if (g->type == GEN_IPADD) {
+            const ASN1_OCTET_STRING *ip = g->d.iPAddress;
+            int len = ASN1_STRING_length(ip);
+            char text[INET6_ADDRSTRLEN];
+            if ((len == 4 || len == 16) &&
+                inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), text, sizeof text))
+                used += (size_t)snprintf(out + used, cap - used, "%sIP:%s", used ? ", " : "", text);
+        }
+    }
+    GENERAL_NAMES_free(names);
+    if (!out[0])
+        X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, out, (int)cap);
+}
+
+static int verify_failed(wsc_tls *s, long v)
+{
+    const char *why = X509_verify_cert_error_string(v);
+    if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+        char names[200];
+        cert_names(s->ssl, names, sizeof names);
+        return wsc_fail(WSC_ETLS,
+                        "TLS: certificate verify failed for %s: host name mismatch: the "
+                        "certificate is not valid for %s (it is for %s)",
+                        s->desc, s->host, names[0] ? names : "no names");
+    }
+    const char *hint = "";
+    switch (v) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        hint = s->server ? " (not signed by the CA in ca_file / ca_dir)" : " (pass the CA with ca_file)";
+        break;
+    }
+    return wsc_fail(WSC_ETLS, "TLS: certificate verify failed for %s: %s%s", s->desc, why, hint);
+}
+
+/* The failure of a handshake step that returned SSL_get_error() == e. */
+static int handshake_failed(wsc_tls *s, int e)
+{
+    char reasons[300];
+    queue_text(reasons, sizeof reasons);
+    long v = SSL_get_verify_result(s->ssl);
+    if (SSL_get_verify_mode(s->ssl) != SSL_VERIFY_NONE && v != X509_V_OK)
+        return verify_failed(s, v);
+    if (e == SSL_ERROR_SSL && s->server && strstr(reasons, "http request"))
+        answer_plain_http(s->fd);
+    if (e == SSL_ERROR_SSL)
+        return wsc_fail(WSC_ETLS, "TLS handshake with %s failed: %s%s", s->desc, reasons,
+                        reason_hint(reasons));
+    if (s->sys_err)
+        return wsc_fail(WSC_ETLS, "TLS handshake with %s failed: %s", s->desc, strerror(s->sys_err));
+    return wsc_fail(WSC_ETLS, "TLS handshake with %s failed: the connection was closed", s->desc);
+}
+
+/* The failure of an SSL_read / SSL_write on an established session. */
+static int io_failed(wsc_tls *s, int e, const char *doing)
+{
+    char reasons[300];
+    queue_text(reasons, sizeof reasons);
+    if (e == SSL_ERROR_SSL)
+        return wsc_fail(WSC_ETLS, "TLS: %s %s failed: %s%s", doing, s->desc, reasons,
+                        reason_hint(reasons));
+    if (s->sys_err)
+        return wsc_fail(WSC_EIO, "%s: %s", doing[0] == 'r' ? "recv" : "send", strerror(s->sys_err));
+    return wsc_fail(WSC_EIO, "TLS: %s %s failed: the connection was closed", doing, s->desc);
+}
+
+/* ---- our BIO: the socket with MSG_DONTWAIT and MSG_NOSIGNAL ------------------ */
+
+static int bio_write(BIO *b, const char *data, int len)
+{
+    wsc_tls *s = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        ssize_t n = send(s->fd, data, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            BIO_set_retry_write(b);
+        else
+            s->sys_err = errno;
+        return -1;
+    }
+}
+
+static int bio_read(BIO *b, char *buf, int len)
+{
+    wsc_tls *s = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        ssize_t n = recv(s->fd, buf, (size_t)len, MSG_DONTWAIT);
+        if (n > 0)
+            return (int)n;
+        if (n == 0) {
+            s->eof = true;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            BIO_set_retry_read(b);
+        else
+            s->sys_err = errno;
+        return -1;
+    }
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *g_bio_method;
+
+static void make_bio_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "wsc socket");
+    if (m && BIO_meth_set_write(m, bio_write) && BIO_meth_set_read(m, bio_read) &&
+        BIO_meth_set_ctrl(m, bio_ctrl) && BIO_meth_set_create(m, bio_create)) {
+        g_bio_method = m;
+        return;
+    }
+    BIO_meth_free(m);
+}
+
+/* ---- contexts ---------------------------------------------------------------- */
+
+/* Checks that a file the caller named can be read, for a clear message. */
+static int check_readable(const char *what, const char *path, bool dir)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return wsc_fail(WSC_ETLS, "TLS: cannot read the %s %s: %s", what, path, strerror(errno));
+    if (dir != S_ISDIR(st.st_mode))
+        return wsc_fail(WSC_ETLS, "TLS: the %s %s is %sa directory", what, path, dir ? "not " : "");
+    if (access(path, dir ? R_OK | X_OK : R_OK) != 0)
+        return wsc_fail(WSC_ETLS, "TLS: cannot read the %s %s: %s", what, path, strerror(errno));
+    return 0;
+}
+
+static int ctx_fail(SSL_CTX *ctx, const char *what, const char *path)
+{
+    char reasons[300];
+    queue_text(reasons, sizeof reasons);
+    SSL_CTX_free(ctx);
+    return wsc_fail(WSC_ETLS, "TLS: cannot load the %s %s: %s", what, path, reasons);
+}
+
+/* Settings every context of ours shares. */
+static SSL_CTX *ctx_new(const SSL_METHOD *method)
+{
+    SSL_CTX *ctx = SSL_CTX_new(method);
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* TLS 1.3: AES-128-GCM first (as Go does): as safe, faster than 256. */
+    SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                                  "TLS_CHACHA20_POLY1305_SHA256");
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1); /* one recv for several records */
+    return ctx;
+}
+
+/* Loads trust anchors (ca_file / ca_dir); 0 or WSC_ETLS, ctx freed. */
+static int load_ca(SSL_CTX *ctx, const wsc_tls_options *o)
+{
+    int r;
+    if (o->ca_file && (r = check_readable("CA file", o->ca_file, false)) < 0)
+        goto fail;
+    if (o->ca_dir && (r = check_readable("CA directory", o->ca_dir, true)) < 0)
+        goto fail;
+    ERR_clear_error();
+    if (!SSL_CTX_load_verify_locations(ctx, o->ca_file, o->ca_dir))
+        return ctx_fail(ctx, o->ca_file ? "CA file" : "CA directory",
+                        o->ca_file ? o->ca_file : o->ca_dir);
+    return 0;
+fail:
+    SSL_CTX_free(ctx);
+    return r;
+}
+
+/* Loads cert_file + key_file and checks that they belong together; 0 or
+ * WSC_EINVAL / WSC_ETLS, ctx freed. */
+static int load_cert(SSL_CTX *ctx, const wsc_tls_options *o)
+{
+    int r;
+    if (!o->cert_file || !o->key_file) {
+        SSL_CTX_free(ctx);
+        return wsc_fail(WSC_EINVAL, "TLS: cert_file and key_file go together (%s is missing)",
+                        o->cert_file ? "key_file" : "cert_file");
+    }
+    if ((r = check_readable("certificate file", o->cert_file, false)) < 0 ||
+        (r = check_readable("key file", o->key_file, false)) < 0) {
+        SSL_CTX_free(ctx);
+        return r;
+    }
+    ERR_clear_error();
+    if (!SSL_CTX_use_certificate_chain_file(ctx, o->cert_file))
+        return ctx_fail(ctx, "certificate chain", o->cert_file);
+    if (!SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM)) {
+        char reasons[300];
+        queue_text(reasons, sizeof reasons);
+        SSL_CTX_free(ctx);
+        if (strstr(reasons, "values mismatch"))
+            return wsc_fail(WSC_ETLS, "TLS: the private key %s does not match the certificate %s",
+                            o->key_file, o->cert_file);
+        return wsc_fail(WSC_ETLS, "TLS: cannot load the private key %s: %s", o->key_file, reasons);
+    }
+    if (!SSL_CTX_check_private_key(ctx)) {
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        return wsc_fail(WSC_ETLS, "TLS: the private key %s does not match the certificate %s",
+                        o->key_file, o->cert_file);
+    }
+    return 0;
+}
+
+/* The client context for the system store without a client certificate,
+ * shared by every dial that needs no other (made on first use). */
+static pthread_mutex_t g_ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *g_default_ctx;
+
+static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
+{
+    bool custom = o->ca_file || o->ca_dir || o->cert_file || o->key_file;
+    if (!custom) {
+        pthread_mutex_lock(&g_ctx_mu);
+        if (!g_default_ctx && (g_default_ctx = ctx_new(TLS_client_method())) != NULL)
+            SSL_CTX_set_default_verify_paths(g_default_ctx);
+        if (g_default_ctx)
+            SSL_CTX_up_ref(g_default_ctx);
+        *out = g_default_ctx;
+        pthread_mutex_unlock(&g_ctx_mu);
+        ERR_clear_error();
+        return *out ? 0 : wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+    }
+    SSL_CTX *ctx = ctx_new(TLS_client_method());
+    if (!ctx)
+        return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+    int r;
+    if (!o->ca_file && !o->ca_dir)
+        SSL_CTX_set_default_verify_paths(ctx);
+    else if ((r = load_ca(ctx, o)) < 0)
+        return r;
+    if ((o->cert_file || o->key_file) && (r = load_cert(ctx, o)) < 0)
+        return r;
+    *out = ctx;
+    return 0;
+}
+
+/* Servers answer an ALPN offer with http/1.1 when it is in it. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl, (void)arg;
+    static const unsigned char http11[] = "\x08http/1.1";
+    unsigned char *sel;
+    if (SSL_select_next_proto(&sel, outlen, http11, sizeof http11 - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
 
 int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out)
 {
-    (void)opts;
     if (out)
         *out = NULL;
-    return wsc_fail(WSC_ENOTSUP, "TLS is not built yet");
+    if (!opts || !out || !opts->cert_file || !opts->key_file)
+        return wsc_fail(WSC_EINVAL, "wsc_tls_server_new needs cert_file and key_file");
+    wsc_tls_server *srv = calloc(1, sizeof *srv);
+    SSL_CTX *ctx = ctx_new(TLS_server_method());
+    if (!srv || !ctx) {
+        free(srv);
+        SSL_CTX_free(ctx);
+        return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+    }
+    int r = load_cert(ctx, opts);
+    if (r == 0 && (opts->ca_file || opts->ca_dir) && (r = load_ca(ctx, opts)) == 0) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        if (opts->ca_file) /* the CA names sent with the certificate request */
+            SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(opts->ca_file));
+        ERR_clear_error();
+    }
+    if (r < 0) {
+        free(srv);
+        return r;
+    }
+    static const unsigned char sid[] = "wsc";
+    SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    srv->ctx = ctx;
+    *out = srv;
+    return 0;
 }
 
-void wsc_tls_server_free(wsc_tls_server *s)
+void wsc_tls_server_free(wsc_tls_server *srv)
 {
-    (void)s;
+    if (!srv)
+        return;
+    SSL_CTX_free(srv->ctx);
+    free(srv);
+}
+
+/* ---- sessions ------------------------------------------------------------------ */
+
+static pthread_once_t g_bio_once = PTHREAD_ONCE_INIT;
+
+/* A session on ctx (which it takes a reference of) with our BIO. */
+static wsc_tls *session_new(SSL_CTX *ctx, bool server)
+{
+    pthread_once(&g_bio_once, make_bio_method);
+    wsc_tls *s = calloc(1, sizeof *s);
+    if (!s || !g_bio_method)
+        goto fail;
+    s->fd = -1;
+    s->server = server;
+    s->ssl = SSL_new(ctx);
+    BIO *bio = s->ssl ? BIO_new(g_bio_method) : NULL;
+    if (!bio)
+        goto fail;
+    BIO_set_data(bio, s);
+    SSL_set_bio(s->ssl, bio, bio);
+    if (server)
+        SSL_set_accept_state(s->ssl);
+    else
+        SSL_set_connect_state(s->ssl);
+    pthread_mutex_init(&s->mu, NULL);
+    return s;
+fail:
+    if (s)
+        SSL_free(s->ssl);
+    free(s);
+    ERR_clear_error();
+    return NULL;
+}
+
+static bool is_ip_literal(const char *host)
+{
+    unsigned char addr[16];
+    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+/* Verification of the server's certificate and name, SNI, ALPN. */
+static int client_setup(wsc_tls *s, const wsc_tls_options *o)
+{
+    SSL *ssl = s->ssl;
+    bool ip = is_ip_literal(s->host);
+    static const unsigned char alpn[] = "\x08http/1.1";
+    if (SSL_set_alpn_protos(ssl, alpn, sizeof alpn - 1) != 0)
+        return 0;
+    if (!ip) {
+        char sni[HOST_MAX];
+        snprintf(sni, sizeof sni, "%s", s->host);
+        size_t n = strlen(sni);
+        if (n > 1 && sni[n - 1] == '.')
+            sni[n - 1] = '\0'; /* "example.com." is sent as "example.com" */
+        if (!SSL_set_tlsext_host_name(ssl, sni))
+            return 0;
+    }
+    if (o->insecure_skip_verify) {
+        SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+        return 1;
+    }
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (ip)
+        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s->host);
+    return SSL_set1_host(ssl, s->host);
+}
+
+int wsc_tls_client_new(const wsc_tls_options *o, const char *host, const char *desc,
+                       wsc_tls **out)
+{
+    *out = NULL;
+    if (strlen(host) >= HOST_MAX)
+        return wsc_fail(WSC_EINVAL, "TLS: the host name %.40s... is too long", host);
+    SSL_CTX *ctx;
+    int r = client_ctx(o, &ctx);
+    if (r < 0)
+        return r;
+    wsc_tls *s = session_new(ctx, false);
+    SSL_CTX_free(ctx); /* the session holds its own reference */
+    if (!s)
+        return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+    snprintf(s->host, sizeof s->host, "%s", host);
+    snprintf(s->desc, sizeof s->desc, "%s", desc);
+    if (!client_setup(s, o)) {
+        char reasons[300];
+        queue_text(reasons, sizeof reasons);
+        wsc_tls_free(s);
+        return wsc_fail(WSC_ETLS, "TLS: cannot set up verification for %s: %s", host, reasons);
+    }
+    *out = s;
+    return 0;
+}
+
+int wsc_tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out)
+{
+    *out = session_new(srv->ctx, true);
+    if (!*out)
+        return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    char host[INET6_ADDRSTRLEN + 2] = "?", port[8] = "?";
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0)
+        getnameinfo((struct sockaddr *)&sa, len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf((*out)->desc, sizeof (*out)->desc, "client %s:%s", host, port);
+    return 0;
+}
+
+int wsc_tls_handshake(wsc_tls *s, int fd, short *want)
+{
+    s->fd = fd;
+    s->eof = false;
+    s->sys_err = 0;
+    ERR_clear_error();
+    int r = SSL_do_handshake(s->ssl);
+    if (r == 1)
+        return 0;
+    int e = SSL_get_error(s->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        return WSC_EAGAIN;
+    }
+    return handshake_failed(s, e);
+}
+
+void wsc_tls_free(wsc_tls *s)
+{
+    if (!s)
+        return;
+    SSL_free(s->ssl);
+    pthread_mutex_destroy(&s->mu);
+    free(s->buf);
+    free(s);
+}
+
+/* ---- the transport ------------------------------------------------------------- */
+
+/* One SSL call's setup: a fresh error queue and BIO status. [mu] */
+static void call_begin(wsc_tls *s)
+{
+    ERR_clear_error();
+    s->eof = false;
+    s->sys_err = 0;
+}
+
+/* Reads until n bytes came or OpenSSL has nothing more without waiting, so
+ * that little plaintext stays inside it. Returns 0 (buffer full), WSC_EAGAIN
+ * with *want, 1 (end of stream), or the error; *got counts the bytes. [mu] */
+static int read_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got, short *want)
+{
+    *got = 0;
+    while (*got < n) {
+        size_t k = 0;
+        call_begin(s);
+        if (SSL_read_ex(s->ssl, buf + *got, n - *got, &k)) {
+            *got += k;
+            continue;
+        }
+        int e = SSL_get_error(s->ssl, 0);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+            return WSC_EAGAIN;
+        }
+        /* close_notify, or the socket's end without it: the end of the
+         * stream either way (the WebSocket close handshake says the rest). */
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && s->eof && !s->sys_err)) {
+            ERR_clear_error();
+            s->end = 1;
+        } else {
+            s->end = io_failed(s, e, "reading from");
+            snprintf(s->end_msg, sizeof s->end_msg, "%s", wsc_last_error());
+        }
+        return s->end;
+    }
+    return 0;
+}
+
+static ptrdiff_t tls_recv(wsc_transport *t, void *buf, size_t n, int mode, short *want)
+{
+    wsc_tls *s = t->state;
+    size_t got = 0;
+    for (;;) {
+        size_t k = 0;
+        pthread_mutex_lock(&s->mu);
+        int st = s->end;
+        if (st < 0)
+            wsc_fail(st, "%s", s->end_msg); /* the error that ended reading */
+        else if (st == 0)
+            st = read_some(s, (uint8_t *)buf + got, n - got, &k, want);
+        pthread_mutex_unlock(&s->mu);
+        got += k;
+        bool wait = mode == WSC_IO_ALL || (mode == WSC_IO_BLOCK && got == 0);
+        if (st == WSC_EAGAIN && wait) {
+            st = wsc_wait_fd(s->fd, *want, WSC_FOREVER);
+            if (st == 0)
+                continue;
+        }
+        if (got > 0)
+            return (ptrdiff_t)got; /* an end or error shows on the next call */
+        return st == 1 ? 0 : st;
+    }
+}
+
+/* Finishes the SSL_write that stopped half-way: 0 when none is left,
+ * WSC_EAGAIN with *want, or the error. [mu] */
+static int flush_out(wsc_tls *s, short *want)
+{
+    if (s->out_len == 0)
+        return 0;
+    size_t k = 0;
+    call_begin(s);
+    if (SSL_write_ex(s->ssl, s->buf, s->out_len, &k)) {
+        s->out_len = 0;
+        return 0;
+    }
+    int e = SSL_get_error(s->ssl, 0);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        return WSC_EAGAIN;
+    }
+    return io_failed(s, e, "writing to");
+}
+
+/* flush_out, waiting (unlocked) unless mode is NOWAIT. [mu] */
+static int flush_out_wait(wsc_tls *s, int mode, short *want)
+{
+    for (;;) {
+        int r = flush_out(s, want);
+        if (r != WSC_EAGAIN || mode == WSC_IO_NOWAIT)
+            return r;
+        pthread_mutex_unlock(&s->mu);
+        r = wsc_wait_fd(s->fd, *want, WSC_FOREVER);
+        pthread_mutex_lock(&s->mu);
+        if (r < 0)
+            return r;
+    }
+}
+
+static bool ensure_buf(wsc_tls *s)
+{
+    if (!s->buf)
+        s->buf = malloc(TLS_CHUNK);
+    return s->buf != NULL;
+}
+
+/* The next piece of iov for one SSL_write, at most TLS_CHUNK bytes: in place
+ * when the first iovec is big enough or alone, else gathered into s->buf (so
+ * a frame header and its payload make one record). NULL: out of memory. */
+static const uint8_t *next_piece(wsc_tls *s, const struct iovec *iov, int iovcnt, size_t *len)
+{
+    while (iovcnt > 1 && iov->iov_len == 0) {
+        iov++;
+        iovcnt--;
+    }
+    if (iovcnt == 1 || iov->iov_len >= TLS_CHUNK) {
+        *len = iov->iov_len < TLS_CHUNK ? iov->iov_len : TLS_CHUNK;
+        return iov->iov_base;
+    }
+    if (!ensure_buf(s))
+        return NULL;
+    size_t used = 0;
+    for (int i = 0; i < iovcnt && used < TLS_CHUNK; i++) {
+        size_t n = iov[i].iov_len < TLS_CHUNK - used ? iov[i].iov_len : TLS_CHUNK - used;
+        memcpy(s->buf + used, iov[i].iov_base, n);
+        used += n;
+    }
+    *len = used;
+    return s->buf;
+}
+
+/* Gives the next piece of iov to SSL_write: > 0 bytes taken (those it could
+ * not finish sending are kept in `out`), or the error. [mu], out empty. */
+static ptrdiff_t write_piece(wsc_tls *s, const struct iovec *iov, int iovcnt, short *want)
+{
+    size_t len = 0, k = 0;
+    const uint8_t *p = next_piece(s, iov, iovcnt, &len);
+    if (!p)
+        return wsc_fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
+    if (len == 0)
+        return 0;
+    call_begin(s);
+    if (SSL_write_ex(s->ssl, p, len, &k))
+        return (ptrdiff_t)k;
+    int e = SSL_get_error(s->ssl, 0);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        return io_failed(s, e, "writing to");
+    /* OpenSSL is committed to these bytes: keep them for its retry. */
+    if (p != s->buf) {
+        if (!ensure_buf(s))
+            return wsc_fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
+        memcpy(s->buf, p, len);
+    }
+    s->out_len = len;
+    *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+    return (ptrdiff_t)len;
+}
+
+static ptrdiff_t tls_send(wsc_transport *t, const struct iovec *iov, int iovcnt, int mode,
+                          short *want)
+{
+    wsc_tls *s = t->state;
+    pthread_mutex_lock(&s->mu);
+    ptrdiff_t r = flush_out_wait(s, mode, want);
+    if (r == 0) {
+        r = write_piece(s, iov, iovcnt, want);
+        if (r > 0 && mode != WSC_IO_NOWAIT) { /* blocking: nothing stays behind */
+            int f = flush_out_wait(s, mode, want);
+            if (f < 0)
+                r = f;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static int tls_flush(wsc_transport *t, int mode, short *want)
+{
+    wsc_tls *s = t->state;
+    pthread_mutex_lock(&s->mu);
+    int r = flush_out_wait(s, mode, want);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static bool tls_pending(const wsc_transport *t)
+{
+    wsc_tls *s = t->state;
+    pthread_mutex_lock(&s->mu);
+    bool held = s->out_len > 0;
+    pthread_mutex_unlock(&s->mu);
+    return held;
+}
+
+/* Sends close_notify once, if the session is up and the socket takes it now. [mu] */
+static void close_notify(wsc_tls *s)
+{
+    if (s->notified)
+        return;
+    s->notified = true;
+    if (SSL_is_init_finished(s->ssl) && s->out_len == 0) {
+        call_begin(s);
+        SSL_shutdown(s->ssl);
+    }
+    ERR_clear_error();
+}
+
+static void tls_shutdown(wsc_transport *t)
+{
+    wsc_tls *s = t->state;
+    pthread_mutex_lock(&s->mu);
+    close_notify(s);
+    pthread_mutex_unlock(&s->mu);
+    shutdown(t->fd, SHUT_RDWR);
+}
+
+static void tls_release(wsc_transport *t)
+{
+    wsc_tls *s = t->state;
+    pthread_mutex_lock(&s->mu);
+    close_notify(s);
+    pthread_mutex_unlock(&s->mu);
+    wsc_tls_free(s);
+    t->state = NULL;
+}
+
+static void tls_destroy(wsc_transport *t)
+{
+    wsc_tls_free(t->state);
+    t->state = NULL;
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+}
+
+static const wsc_transport_ops tls_ops = {
+    tls_recv, tls_send, tls_flush, tls_pending, tls_shutdown, tls_release, tls_destroy,
+};
+
+void wsc_tls_transport(wsc_transport *t, wsc_tls *s)
+{
+    t->ops = &tls_ops;
+    t->fd = s->fd;
+    t->state = s;
 }

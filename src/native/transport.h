@@ -1,5 +1,5 @@
-/* transport.h - the byte pipe under a connection. TCP today; TLS slots in as
- * another set of ops without touching the WebSocket code above it. */
+/* transport.h - the byte pipe under a connection: plain TCP (tcp.c) or TLS
+ * (tls.c), two sets of ops behind which the WebSocket code does not care. */
 #ifndef WSC_TRANSPORT_H
 #define WSC_TRANSPORT_H
 
@@ -24,9 +24,18 @@ typedef struct {
     ptrdiff_t (*recv)(wsc_transport *t, void *buf, size_t n, int mode, short *want);
     ptrdiff_t (*send)(wsc_transport *t, const struct iovec *iov, int iovcnt, int mode,
                       short *want);
+    /* A NOWAIT send may count bytes as sent that the transport still holds
+     * (TLS: a record the socket did not take whole). flush pushes them out:
+     * 0 when none are left, else as send. pending says whether any are held. */
+    int (*flush)(wsc_transport *t, int mode, short *want);
+    bool (*pending)(const wsc_transport *t);
     /* Stops all I/O and wakes threads waiting in poll (shutdown(2)); may be
-     * called from any thread, more than once. The fd stays open. */
+     * called from any thread, more than once. The fd stays open. TLS sends
+     * its close_notify first (best effort, never waiting). */
     void (*shutdown)(wsc_transport *t);
+    /* Frees the transport's state but leaves the fd open (a failed accept
+     * gives it back to the caller). */
+    void (*release)(wsc_transport *t);
     /* Closes the fd and frees the transport's state. */
     void (*destroy)(wsc_transport *t);
 } wsc_transport_ops;
@@ -34,7 +43,7 @@ typedef struct {
 struct wsc_transport {
     const wsc_transport_ops *ops;
     int fd;
-    void *state; /* the TLS session later; NULL for TCP */
+    void *state; /* the TLS session (tls.c); NULL for TCP */
 };
 
 /* Makes t a plain TCP transport over fd. The fd's blocking mode is left as
@@ -53,8 +62,21 @@ ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline
 
 /* Sends all of iov, waiting up to d. Returns 0, or the error; *sent says how
  * many bytes went out before it (so a caller can tell "nothing sent"). The
- * iov array is modified. */
+ * iov array is modified. With a deadline other than WSC_NOWAIT it also
+ * flushes what the transport holds; with WSC_NOWAIT some may stay held (see
+ * wsc_transport_pending). */
 int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
                            wsc_deadline d, size_t *sent);
+
+/* Pushes out what earlier sends left held, waiting up to d: 0 when nothing
+ * is left, else the error (WSC_EAGAIN / WSC_ETIMEDOUT when time ran out). */
+int wsc_transport_flush(wsc_transport *t, wsc_deadline d);
+
+/* Whether the transport holds bytes a flush must still push out. */
+bool wsc_transport_pending(const wsc_transport *t);
+
+/* Frees the transport's state, leaving the fd open and t empty (ops NULL,
+ * fd -1): a failed accept hands the socket back. */
+void wsc_transport_release(wsc_transport *t);
 
 #endif

@@ -28,7 +28,7 @@ static int next_key(wsc_conn *c, uint8_t key[4])
 static int flush_pending(wsc_conn *c, wsc_deadline d)
 {
     if (c->pend_pos == c->pend_len)
-        return 0;
+        return wsc_transport_flush(&c->tr, d); /* what TLS may still hold */
     struct iovec iov = {c->pend + c->pend_pos, c->pend_len - c->pend_pos};
     size_t sent = 0;
     int r = wsc_transport_send_all(&c->tr, &iov, 1, d, &sent);
@@ -36,7 +36,7 @@ static int flush_pending(wsc_conn *c, wsc_deadline d)
     if (c->pend_pos == c->pend_len) {
         c->pend_pos = c->pend_len = 0;
     }
-    return r;
+    return r < 0 ? r : wsc_transport_flush(&c->tr, d);
 }
 
 /* Keeps the unsent rest of a frame: `rest` already final bytes, then
@@ -221,10 +221,11 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
 
 /* Sends a piece of a compressed message: the first piece as `op` with RSV1,
  * later ones as continuations. The compressor may hold a piece back (no
- * frame: *framed false). `whole`: the piece is the whole message. Once the
- * compressor took a piece, what it made is sent or kept pending: the peer's
- * window must see it. Only a whole message without context takeover can
- * still be refused with nothing sent. */
+ * frame: *framed false). `whole`: the piece is the whole message; if it does
+ * not shrink it goes out uncompressed (and the compressor forgets it). Once
+ * the compressor took a piece, what it made is sent or kept pending: the
+ * peer's window must see it. Only a whole message without context takeover
+ * can still be refused with nothing sent. */
 static int send_deflated(wsc_conn *c, uint8_t op, bool fin, bool whole, const void *data,
                          size_t len, wsc_deadline d, bool *framed)
 {
@@ -240,7 +241,11 @@ static int send_deflated(wsc_conn *c, uint8_t op, bool fin, bool whole, const vo
         pthread_mutex_unlock(&c->frame_mu);
         return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     }
-    if (n > 0 || fin) {
+    if (whole && n >= len) { /* it did not shrink: send it as it is */
+        wsc_deflate_forget(c->pmd);
+        r = frame_out(c, op, 0, fin, data, len, d, false, &fail_conn);
+        *framed = r == 0;
+    } else if (n > 0 || fin) {
         bool keep = !whole || wsc_deflate_takeover(c->pmd);
         r = frame_out(c, op, op == WSC_OP_CONT ? 0 : 0x4, fin, out, n, d, keep, &fail_conn);
         *framed = r == 0;
@@ -399,7 +404,7 @@ bool wsc_want_write(const wsc_conn *c)
     /* A frame being written by another thread counts as wanting to write. */
     if (pthread_mutex_trylock((pthread_mutex_t *)&c->frame_mu) != 0)
         return true;
-    bool want = c->pend_pos < c->pend_len;
+    bool want = c->pend_pos < c->pend_len || wsc_transport_pending(&c->tr);
     pthread_mutex_unlock((pthread_mutex_t *)&c->frame_mu);
     return want;
 }

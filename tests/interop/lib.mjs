@@ -20,6 +20,12 @@ import assert from 'node:assert/strict';
 import { WebSocket, WebSocketServer } from 'ws';
 
 export const BUILD = path.resolve(process.env.WSC_BUILD || 'build/native');
+
+// Our client honours the proxy variables like curl: a developer's proxy must
+// not carry the tests' 127.0.0.1 dials. (proxy.test.mjs sets its own.)
+for (const name of ['http_proxy', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']) {
+  delete process.env[name];
+}
 export const ECHO_SERVER = path.join(BUILD, 'tests/progs/echo_server');
 export const CLIENT = path.join(BUILD, 'tests/progs/client');
 export const PYTHON = '/usr/bin/python3';

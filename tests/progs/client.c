@@ -20,6 +20,21 @@
  *   send-frag:N:SIZE    the same binary message sent with the writer API as N
  *                       data frames (SIZE/N bytes each, the last one takes the
  *                       rest) plus wsc_writer_end's final frame
+ *   send-json:SIZE      a text message of SIZE bytes of repetitive JSON (a
+ *                       compressible stream, as an API would send): records
+ *                       {"id":..,"user":..,"items":[..],..} that vary a little
+ *                       with the record and with a message counter (so two
+ *                       messages in a row are similar, not equal), padded
+ *                       with spaces to SIZE. ASCII only.
+ *   send-random:SIZE[:SEED[:PERIOD]]
+ *                       a binary message of SIZE incompressible bytes from a
+ *                       PRNG (xorshift32, byte = state >> 11 after each step).
+ *                       Without SEED the state starts at 0x2545f491 and
+ *                       carries on from one such step to the next (messages
+ *                       differ); with SEED (nonzero) it starts at SEED and is
+ *                       not kept (the same SIZE and SEED repeat a message).
+ *                       PERIOD > 0: the first PERIOD bytes repeated to SIZE
+ *                       (compressible once the window holds PERIOD bytes)
  *   expect-echo         reads one message; it must equal the last one sent
  *                       (type and bytes), else "FAIL expect-echo MISMATCH ..."
  *   read                reads one message and prints
@@ -118,6 +133,66 @@ static void set_last(wsc_msg_type type, unsigned char *buf, size_t len) {
     g_have_last = 1;
 }
 
+static void *xmalloc(size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        printf("FAIL alloc out of memory\n");
+        fflush(stdout);
+        exit(1);
+    }
+    return p;
+}
+
+/* send-json: SIZE bytes of JSON-like text, message number g_json_msgs. */
+static unsigned long g_json_msgs;
+
+static unsigned char *json_text(size_t size) {
+    static const char *const names[] = {"alice", "bob", "carol", "dave", "erin", "frank", "grace"};
+    static const char *const skus[] = {"BK-1042", "PN-2210", "MG-0007", "TS-3141", "CB-2718"};
+    unsigned char *buf = xmalloc(size + 1);
+    unsigned long msg = g_json_msgs++;
+    size_t off = 0;
+    char rec[320];
+    if (size >= 2) {
+        buf[off++] = '[';
+        for (unsigned long k = 0;; k++) {
+            unsigned long id = msg * 1000 + k;
+            int n = snprintf(rec, sizeof rec,
+                             "%s{\"id\":%lu,\"user\":\"%s\",\"active\":%s,\"score\":%lu,"
+                             "\"items\":[{\"sku\":\"%s\",\"qty\":%lu},{\"sku\":\"%s\",\"qty\":%lu}],"
+                             "\"tags\":[\"alpha\",\"beta\"],\"ts\":\"2024-05-%02luT12:%02lu:%02luZ\"}",
+                             k ? "," : "", id, names[id % 7], id % 3 ? "true" : "false",
+                             (id * 7919) % 1000, skus[id % 5], id % 4 + 1, skus[(id + 2) % 5],
+                             id % 9 + 1, id % 28 + 1, id % 60, (id * 7) % 60);
+            if (n < 0 || (size_t)n > size - 1 - off) break;  /* room for the ']' */
+            memcpy(buf + off, rec, (size_t)n);
+            off += (size_t)n;
+        }
+        buf[off++] = ']';
+    }
+    memset(buf + off, ' ', size - off);
+    buf[size] = '\0';
+    return buf;
+}
+
+/* send-random: xorshift32, its state kept from one message to the next. */
+static unsigned long g_rand_state = 0x2545f491UL;
+
+static unsigned char *random_bytes(size_t size, unsigned long seed, size_t period) {
+    unsigned char *buf = xmalloc(size);
+    unsigned long x = seed ? seed & 0xffffffffUL : g_rand_state;
+    size_t n = period && period < size ? period : size;
+    for (size_t i = 0; i < n; i++) {
+        x ^= (x << 13) & 0xffffffffUL;
+        x ^= x >> 17;
+        x ^= (x << 5) & 0xffffffffUL;
+        buf[i] = (unsigned char)(x >> 11);
+    }
+    for (size_t i = n; i < size; i++) buf[i] = buf[i - n];
+    if (!seed) g_rand_state = x;
+    return buf;
+}
+
 static unsigned char *pattern(size_t size) {
     unsigned char *buf = malloc(size ? size : 1);
     if (!buf) {
@@ -158,6 +233,19 @@ static void run_step(const char *step) {
         rc = wsc_write(c, WSC_BINARY, buf, size, g_timeout);
         if (rc) fail(step, rc);
         set_last(WSC_BINARY, buf, size);
+    } else if (strncmp(step, "send-json:", 10) == 0 || strncmp(step, "send-random:", 12) == 0) {
+        int json = step[5] == 'j';
+        const char *arg = step + (json ? 10 : 12);
+        size_t size = (size_t)parse_long(arg, step);
+        const char *seed = json ? NULL : strchr(arg, ':');
+        const char *period = seed ? strchr(seed + 1, ':') : NULL;
+        unsigned char *buf = json ? json_text(size)
+                                  : random_bytes(size, seed ? (unsigned long)parse_long(seed + 1, step) : 0,
+                                                 period ? (size_t)parse_long(period + 1, step) : 0);
+        wsc_msg_type type = json ? WSC_TEXT : WSC_BINARY;
+        rc = wsc_write(c, type, buf, size, g_timeout);
+        if (rc) fail(step, rc);
+        set_last(type, buf, size);
     } else if (strncmp(step, "send-frag:", 10) == 0) {
         long n = parse_long(step + 10, step);
         const char *p = strchr(step + 10, ':');

@@ -1,0 +1,628 @@
+/* proxy.c - HTTP CONNECT proxies for wsc_dial: choosing the proxy (option,
+ * environment, no_proxy), parsing its URL, and opening the tunnel. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "common/error.h"
+#include "common/url.h"
+#include "native/conn.h"
+#include "native/proxy.h"
+
+#define DEFAULT_PROXY_PORT 1080
+#define MAX_USERINFO 4096
+
+/* ---- Choosing the proxy ---------------------------------------------------- */
+
+void wsc_proxy_env_read(wsc_proxy_env *env)
+{
+    env->http_proxy = getenv("http_proxy");
+    env->https_proxy = getenv("https_proxy");
+    env->HTTPS_PROXY = getenv("HTTPS_PROXY");
+    env->all_proxy = getenv("all_proxy");
+    env->ALL_PROXY = getenv("ALL_PROXY");
+    env->no_proxy = getenv("no_proxy");
+    env->NO_PROXY = getenv("NO_PROXY");
+}
+
+/* The first of a and b that is set and not empty, its name in *name. */
+static const char *first_set(const char *a, const char *a_name, const char *b, const char *b_name,
+                             const char **name)
+{
+    if (a && a[0]) {
+        *name = a_name;
+        return a;
+    }
+    if (b && b[0]) {
+        *name = b_name;
+        return b;
+    }
+    return NULL;
+}
+
+const char *wsc_proxy_choose(const char *option, const wsc_proxy_env *env, bool tls,
+                             const char *host, const char **source)
+{
+    const char *url, *name = NULL, *none;
+    if (option) {
+        url = option[0] ? option : NULL;
+        name = "the proxy option";
+    } else {
+        if (tls)
+            url = first_set(env->https_proxy, "https_proxy", env->HTTPS_PROXY, "HTTPS_PROXY", &name);
+        else
+            url = first_set(env->http_proxy, "http_proxy", NULL, NULL, &name);
+        if (!url)
+            url = first_set(env->all_proxy, "all_proxy", env->ALL_PROXY, "ALL_PROXY", &name);
+        const char *no = first_set(env->no_proxy, "no_proxy", env->NO_PROXY, "NO_PROXY", &none);
+        if (url && no && wsc_no_proxy_match(no, host))
+            url = NULL;
+    }
+    if (source)
+        *source = url ? name : NULL;
+    return url;
+}
+
+/* ---- no_proxy ---------------------------------------------------------------- */
+
+enum { KIND_NAME, KIND_V4, KIND_V6 };
+
+/* Whether host is an IPv4 or IPv6 literal (its bytes into addr) or a name.
+ * Brackets around the host and an IPv6 zone ("%eth0") are ignored. */
+static int host_kind(const char *host, unsigned char addr[16])
+{
+    char buf[64];
+    if (host[0] == '[')
+        host++;
+    size_t n = strcspn(host, "%]");
+    if (n >= sizeof buf)
+        return KIND_NAME;
+    memcpy(buf, host, n);
+    buf[n] = '\0';
+    if (inet_pton(AF_INET, buf, addr) == 1)
+        return KIND_V4;
+    if (inet_pton(AF_INET6, buf, addr) == 1)
+        return KIND_V6;
+    return KIND_NAME;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Copies the entry e[0..n) into buf without a ":port" suffix and without
+ * IPv6 brackets: "[::1]:80" gives "::1", "[fd00::]/8" gives "fd00::/8",
+ * "example.com:443" gives "example.com". False when it does not fit or is
+ * malformed. */
+static bool entry_core(const char *e, size_t n, char *buf, size_t size)
+{
+    const char *rest = e + n; /* what follows the address: "" or "/bits" */
+    const char *start = e;
+    size_t len = n;
+    if (n > 0 && e[0] == '[') {
+        const char *close = memchr(e, ']', n);
+        if (!close)
+            return false;
+        start = e + 1;
+        len = (size_t)(close - start);
+        rest = close + 1;
+        if (rest < e + n && rest[0] == ':')
+            rest = e + n; /* a port */
+        else if (rest < e + n && rest[0] != '/')
+            return false;
+    } else {
+        const char *colon = memchr(e, ':', n);
+        size_t after = colon ? n - (size_t)(colon - e) - 1 : 0;
+        if (colon && !memchr(colon + 1, ':', after) && all_digits(colon + 1, after))
+            len = (size_t)(colon - e); /* "name:port" or "v4:port" */
+    }
+    size_t rest_len = (size_t)(e + n - rest);
+    if (len + rest_len + 1 > size)
+        return false;
+    memcpy(buf, start, len);
+    memcpy(buf + len, rest, rest_len);
+    buf[len + rest_len] = '\0';
+    return true;
+}
+
+/* Whether the first `bits` bits of a and b are equal. */
+static bool prefix_equal(const unsigned char *a, const unsigned char *b, int bits)
+{
+    int bytes = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, (size_t)bytes) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return ((a[bytes] ^ b[bytes]) & mask) == 0;
+}
+
+/* An address entry ("10.1.2.3", "10.0.0.0/8", "::1", "fd00::/8") against an
+ * IP host of the given kind. */
+static bool ip_matches(char *pat, int kind, const unsigned char *addr)
+{
+    int max = kind == KIND_V4 ? 32 : 128;
+    int bits = max;
+    char *slash = strchr(pat, '/');
+    if (slash) {
+        size_t n = strlen(slash + 1);
+        if (!all_digits(slash + 1, n) || n > 3 || atoi(slash + 1) > max)
+            return false;
+        bits = atoi(slash + 1);
+        *slash = '\0';
+    }
+    unsigned char want[16];
+    if (inet_pton(kind == KIND_V4 ? AF_INET : AF_INET6, pat, want) != 1)
+        return false;
+    return prefix_equal(addr, want, bits);
+}
+
+/* A name entry against a host name: itself or a subdomain, ignoring case,
+ * a leading "." or "*." and trailing dots. */
+static bool name_matches(const char *pat, const char *host)
+{
+    if (pat[0] == '*' && pat[1] == '.')
+        pat += 2;
+    else if (pat[0] == '.')
+        pat++;
+    size_t pn = strlen(pat), hn = strlen(host);
+    if (pn > 0 && pat[pn - 1] == '.')
+        pn--;
+    if (hn > 0 && host[hn - 1] == '.')
+        hn--;
+    if (pn == 0 || pn > hn || strncasecmp(host + hn - pn, pat, pn) != 0)
+        return false;
+    return pn == hn || host[hn - pn - 1] == '.';
+}
+
+bool wsc_no_proxy_match(const char *list, const char *host)
+{
+    unsigned char addr[16];
+    int kind = host_kind(host, addr);
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        const char *e = p;
+        size_t len = n;
+        while (len > 0 && (e[0] == ' ' || e[0] == '\t'))
+            e++, len--;
+        while (len > 0 && (e[len - 1] == ' ' || e[len - 1] == '\t'))
+            len--;
+        if (len == 1 && e[0] == '*')
+            return true;
+        char core[256];
+        if (len > 0 && entry_core(e, len, core, sizeof core)) {
+            bool match = kind == KIND_NAME ? name_matches(core, host) : ip_matches(core, kind, addr);
+            if (match)
+                return true;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+/* ---- The proxy URL ----------------------------------------------------------- */
+
+/* Writes a sentence into err and returns code. */
+static int parse_error(char *err, size_t err_size, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int parse_error(char *err, size_t err_size, int code, const char *fmt, ...)
+{
+    if (err && err_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static bool is_scheme_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+'
+        || c == '-' || c == '.';
+}
+
+/* Where s goes on after "scheme://", or s itself when it has no scheme. */
+static const char *after_scheme(const char *s)
+{
+    size_t n = 0;
+    while (is_scheme_char(s[n]))
+        n++;
+    if (n > 0 && strncmp(s + n, "://", 3) == 0)
+        return s + n + 3;
+    return s;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into a new string: 0, WSC_ENOMEM, or WSC_EINVAL
+ * for a bad escape or "%00". */
+static int percent_decode(const char *s, size_t n, char **out)
+{
+    char *d = malloc(n + 1);
+    size_t j = 0;
+    if (!d)
+        return WSC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            d[j++] = s[i];
+            continue;
+        }
+        int hi = n - i >= 3 ? hex_value(s[i + 1]) : -1;
+        int lo = n - i >= 3 ? hex_value(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            OPENSSL_cleanse(d, n + 1);
+            free(d);
+            return WSC_EINVAL;
+        }
+        d[j++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    d[j] = '\0';
+    *out = d;
+    return 0;
+}
+
+/* Frees a string that may hold a secret, overwriting it first. */
+static void free_secret(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+/* Whether the authority at the start of hostport has a non-empty ":port". */
+static bool has_explicit_port(const char *hostport)
+{
+    const char *h = hostport, *end = hostport + strcspn(hostport, "/?#");
+    if (h < end && h[0] == '[') {
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        if (!close)
+            return false;
+        h = close + 1;
+    }
+    const char *colon = memchr(h, ':', (size_t)(end - h));
+    return colon && colon + 1 < end;
+}
+
+/* Sets p->auth from the user info ui[0..n) ("user[:password]", escaped). */
+static int parse_auth(const char *ui, size_t n, wsc_proxy_url *p, char *err, size_t err_size)
+{
+    if (n > MAX_USERINFO)
+        return parse_error(err, err_size, WSC_EINVAL, "the user info is longer than %d bytes",
+                           MAX_USERINFO);
+    const char *colon = memchr(ui, ':', n);
+    size_t user_len = colon ? (size_t)(colon - ui) : n;
+    char *user = NULL, *password = NULL;
+    int r = percent_decode(ui, user_len, &user);
+    if (r == 0)
+        r = percent_decode(colon ? colon + 1 : "", colon ? n - user_len - 1 : 0, &password);
+    if (r == 0) {
+        p->auth = wsc_proxy_basic_auth(user, password);
+        if (!p->auth)
+            r = WSC_ENOMEM;
+    }
+    free_secret(user);
+    free_secret(password);
+    if (r == WSC_EINVAL)
+        return parse_error(err, err_size, r, "bad %%-escape in the user info");
+    if (r == WSC_ENOMEM)
+        return parse_error(err, err_size, r, "out of memory");
+    return 0;
+}
+
+/* Checks the scheme of s, if it has one (http only). */
+static int check_scheme(const char *s, const char *rest, char *err, size_t err_size)
+{
+    if (rest == s)
+        return 0; /* "host:port", as curl takes it */
+    int n = (int)(rest - s - 3);
+    if (n == 4 && strncasecmp(s, "http", 4) == 0)
+        return 0;
+    if (n == 5 && strncasecmp(s, "https", 5) == 0)
+        return parse_error(err, err_size, WSC_ENOTSUP,
+                           "https:// proxies (TLS to the proxy) are not supported: use http://");
+    if (n >= 5 && strncasecmp(s, "socks", 5) == 0)
+        return parse_error(err, err_size, WSC_ENOTSUP,
+                           "SOCKS proxies are not supported: wsc speaks HTTP CONNECT "
+                           "(http://host:port)");
+    return parse_error(err, err_size, WSC_EINVAL, "unknown proxy scheme \"%.*s\" (want http://)",
+                       n < 16 ? n : 16, s);
+}
+
+int wsc_proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_size)
+{
+    memset(p, 0, sizeof *p);
+    if (err && err_size > 0)
+        err[0] = '\0';
+    const char *rest = after_scheme(s);
+    int r = check_scheme(s, rest, err, err_size);
+    if (r < 0)
+        return r;
+
+    /* The user info ends at the last '@' (a password may hold '/' or '@'),
+     * and wsc_url_parse never sees it, so its messages cannot show it. */
+    const char *at = strrchr(rest, '@');
+    const char *hostport = at ? at + 1 : rest;
+    size_t size = strlen(hostport) + 8;
+    char *url = malloc(size);
+    if (!url)
+        return parse_error(err, err_size, WSC_ENOMEM, "out of memory");
+    snprintf(url, size, "http://%s", hostport);
+    wsc_url u;
+    r = wsc_url_parse(url, &u, err, err_size);
+    free(url);
+    if (r < 0)
+        return r;
+
+    p->host = u.host;
+    u.host = NULL;
+    p->port = has_explicit_port(hostport) ? u.port : DEFAULT_PROXY_PORT;
+    wsc_url_free(&u);
+    size = strlen(p->host) + 10;
+    p->desc = malloc(size);
+    if (!p->desc)
+        r = parse_error(err, err_size, WSC_ENOMEM, "out of memory");
+    else
+        snprintf(p->desc, size, strchr(p->host, ':') ? "[%s]:%d" : "%s:%d", p->host, p->port);
+    if (r == 0 && at && at > rest)
+        r = parse_auth(rest, (size_t)(at - rest), p, err, err_size);
+    if (r < 0)
+        wsc_proxy_url_free(p);
+    return r;
+}
+
+void wsc_proxy_url_free(wsc_proxy_url *p)
+{
+    free(p->host);
+    free(p->desc);
+    free_secret(p->auth);
+    memset(p, 0, sizeof *p);
+}
+
+void wsc_proxy_url_redact(const char *s, char *out, size_t out_size)
+{
+    const char *rest = after_scheme(s);
+    const char *at = strrchr(rest, '@');
+    if (at)
+        snprintf(out, out_size, "%.*s***%s", (int)(rest - s), s, at);
+    else
+        snprintf(out, out_size, "%s", s);
+}
+
+char *wsc_proxy_basic_auth(const char *user, const char *password)
+{
+    size_t ul = strlen(user), pl = strlen(password), n = ul + 1 + pl;
+    unsigned char *plain = malloc(n);
+    char *out = malloc(6 + 4 * ((n + 2) / 3) + 1);
+    if (plain && out) {
+        memcpy(plain, user, ul);
+        plain[ul] = ':';
+        memcpy(plain + ul + 1, password, pl);
+        memcpy(out, "Basic ", 6);
+        EVP_EncodeBlock((unsigned char *)out + 6, plain, (int)n);
+        OPENSSL_cleanse(plain, n);
+    } else {
+        free(out);
+        out = NULL;
+    }
+    free(plain);
+    return out;
+}
+
+/* ---- CONNECT ------------------------------------------------------------------ */
+
+char *wsc_proxy_request(const char *host, int port, const char *auth, size_t *len)
+{
+    const char *fmt = strchr(host, ':') ? "[%s]:%d" : "%s:%d";
+    size_t target_size = strlen(host) + 10;
+    char *target = malloc(target_size);
+    size_t size = 2 * target_size + (auth ? strlen(auth) : 0) + 64;
+    char *req = malloc(size);
+    if (!target || !req) {
+        free(target);
+        free(req);
+        return NULL;
+    }
+    snprintf(target, target_size, fmt, host, port);
+    int n = snprintf(req, size, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%s%s\r\n", target, target,
+                     auth ? "Proxy-Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
+    free(target);
+    *len = (size_t)n;
+    return req;
+}
+
+/* Whether some Proxy-Authenticate challenge of h is Basic; *other gets the
+ * first other scheme's name (and *other_len its length). */
+static bool offers_basic(const wsc_http_head *h, const char **other, int *other_len)
+{
+    *other = NULL;
+    *other_len = 0;
+    for (size_t i = 0; i < h->n_headers; i++) {
+        if (strcasecmp(h->headers[i].name, "Proxy-Authenticate") != 0)
+            continue;
+        const char *v = h->headers[i].value;
+        for (const char *p = v; p; p = strchr(p, ',')) {
+            p += strspn(p, ", \t");
+            size_t n = strcspn(p, " \t,=");
+            if (n == 5 && strncasecmp(p, "Basic", 5) == 0)
+                return true;
+            if (!*other && p == v + strspn(v, " \t")) {
+                *other = p;
+                *other_len = n < 40 ? (int)n : 40;
+            }
+        }
+    }
+    return false;
+}
+
+/* What to do about a refusal with this status, as " (...)" or "". */
+static void refusal_hint(const wsc_http_head *h, bool sent_auth, char *hint, size_t size)
+{
+    const char *other;
+    int other_len;
+    hint[0] = '\0';
+    switch (h->status) {
+    case 407:
+        if (!offers_basic(h, &other, &other_len) && other)
+            snprintf(hint, size, " (the proxy wants %.*s authentication; wsc can only send Basic)",
+                     other_len, other);
+        else if (sent_auth)
+            snprintf(hint, size, " (the proxy did not accept the user name and password in the "
+                                 "proxy URL)");
+        else
+            snprintf(hint, size, " (the proxy wants credentials: put user:password in the "
+                                 "proxy URL)");
+        break;
+    case 405:
+    case 501:
+        snprintf(hint, size, " (is it an HTTP proxy? it does not do CONNECT)");
+        break;
+    case 502:
+    case 504:
+        snprintf(hint, size, " (the proxy could not reach the server)");
+        break;
+    }
+}
+
+int wsc_proxy_check_response(const wsc_http_head *h, const char *proxy_desc, const char *target,
+                             bool sent_auth, char *err, size_t err_size)
+{
+    if (h->status >= 200 && h->status <= 299)
+        return 0;
+    char hint[200];
+    refusal_hint(h, sent_auth, hint, sizeof hint);
+    const char *reason = h->reason ? h->reason : "";
+    return parse_error(err, err_size, WSC_ECONNECT, "the proxy %s refused CONNECT to %s: %d%s%.100s%s",
+                       proxy_desc, target, h->status, reason[0] ? " " : "", reason, hint);
+}
+
+/* ---- The tunnel stage ------------------------------------------------------ */
+
+int wsc_proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, const char *host,
+                          int port)
+{
+    memset(t, 0, sizeof *t);
+    wsc_proxy_env env = {0};
+    if (!option)
+        wsc_proxy_env_read(&env);
+    const char *url = wsc_proxy_choose(option, &env, tls, host, &t->source);
+    if (!url)
+        return 0;
+    char err[300], shown[200];
+    int r = wsc_proxy_url_parse(url, &t->url, err, sizeof err);
+    if (r < 0) {
+        wsc_proxy_url_redact(url, shown, sizeof shown);
+        return wsc_fail(r, "cannot use the proxy \"%s\" from %s: %s", shown, t->source, err);
+    }
+    snprintf(t->target, sizeof t->target, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    t->req = wsc_proxy_request(host, port, t->url.auth, &t->req_len);
+    if (!t->req)
+        return wsc_fail(WSC_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Sends what is left of the CONNECT request. */
+static int send_request(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
+{
+    while (t->req_pos < t->req_len) {
+        struct iovec iov = {t->req + t->req_pos, t->req_len - t->req_pos};
+        size_t sent = 0;
+        int r = wsc_transport_send_all(&c->tr, &iov, 1, d, &sent);
+        t->req_pos += sent;
+        if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
+            return r;
+        if (r < 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", wsc_last_error());
+            return wsc_fail(WSC_ECONNECT, "sending CONNECT to the proxy %s failed: %s", t->url.desc,
+                            why);
+        }
+    }
+    return 0;
+}
+
+/* Judges the whole answer head c->rbuf[0..end). */
+static int finish(wsc_proxy_tunnel *t, wsc_conn *c, size_t end)
+{
+    char err[400];
+    wsc_http_head h;
+    if (wsc_http_parse((char *)c->rbuf, end, false, &h, err, sizeof err) < 0)
+        return wsc_fail(WSC_ECONNECT, "the proxy %s sent a malformed answer to CONNECT: %s",
+                        t->url.desc, err);
+    int r = wsc_proxy_check_response(&h, t->url.desc, t->target, t->url.auth != NULL, err, sizeof err);
+    wsc_http_free(&h);
+    if (r < 0)
+        return wsc_fail(r, "%s", err);
+    if (c->rend > end)
+        return wsc_fail(WSC_ECONNECT, "the proxy %s sent %zu bytes after its answer to CONNECT "
+                        "before the server could speak", t->url.desc, c->rend - end);
+    c->rpos = c->rend = 0; /* the server's bytes start in a clean buffer */
+    return 0;
+}
+
+int wsc_proxy_tunnel_step(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
+{
+    if (!t->url.host)
+        return 0;
+    int r = send_request(t, c, d);
+    if (r < 0)
+        return r;
+    for (;;) {
+        size_t end = wsc_http_head_end((char *)c->rbuf, c->rend);
+        if (end)
+            return finish(t, c, end);
+        if (c->rend >= c->rcap)
+            return wsc_fail(WSC_ECONNECT, "the answer of the proxy %s to CONNECT is longer than %zu "
+                            "bytes", t->url.desc, c->rcap);
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
+        if (n == WSC_EAGAIN || n == WSC_ETIMEDOUT)
+            return (int)n;
+        if (n == 0)
+            return wsc_fail(WSC_ECONNECT, "the proxy %s closed the connection without answering "
+                            "CONNECT to %s", t->url.desc, t->target);
+        if (n < 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", wsc_last_error());
+            return wsc_fail(WSC_ECONNECT, "lost the connection to the proxy %s while waiting for "
+                            "its answer to CONNECT to %s: %s", t->url.desc, t->target, why);
+        }
+        c->rend += (size_t)n;
+    }
+}
+
+void wsc_proxy_tunnel_free(wsc_proxy_tunnel *t)
+{
+    wsc_proxy_url_free(&t->url);
+    if (t->req) {
+        OPENSSL_cleanse(t->req, t->req_len);
+        free(t->req);
+    }
+    memset(t, 0, sizeof *t);
+}
