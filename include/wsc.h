@@ -237,8 +237,10 @@ WSC_API void wsc_response_free(wsc_response *resp);
 
 /* Opens a WebSocket connection to `url` (ws://, wss://, http://, https://;
  * IPv6 literals in brackets; default ports 80/443; path and query kept; a
- * #fragment is dropped). Tries every address the name resolves to, with
- * TCP_NODELAY. On success *out is the connection (free with wsc_conn_free).
+ * #fragment is dropped; user:password@ becomes a Basic Authorization header
+ * unless opts->headers has one). Tries every address the name resolves to
+ * (or reaches it through a proxy, see opts->proxy), with TCP_NODELAY; wss
+ * and https add TLS (see wsc_tls_options). On success *out is the connection (free with wsc_conn_free).
  * resp may be NULL; otherwise it receives the status and headers of the
  * response, and up to 1024 bytes of its body when the upgrade was refused
  * (free it with wsc_response_free whether or not the dial succeeded).

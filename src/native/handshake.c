@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -98,6 +99,26 @@ static char *sb_finish(strbuf *b, size_t *len)
     return b->p;
 }
 
+char *wsc_hs_basic_auth(const char *user, const char *password)
+{
+    size_t ul = strlen(user), pl = strlen(password), n = ul + 1 + pl;
+    unsigned char *plain = malloc(n);
+    char *out = malloc(6 + 4 * ((n + 2) / 3) + 1);
+    if (plain && out) {
+        memcpy(plain, user, ul);
+        plain[ul] = ':';
+        memcpy(plain + ul + 1, password, pl);
+        memcpy(out, "Basic ", 6);
+        EVP_EncodeBlock((unsigned char *)out + 6, plain, (int)n);
+        OPENSSL_cleanse(plain, n);
+    } else {
+        free(out);
+        out = NULL;
+    }
+    free(plain);
+    return out;
+}
+
 static bool has_crlf(const char *s)
 {
     return strpbrk(s, "\r\n") != NULL;
@@ -178,8 +199,20 @@ char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
         }
         sb_add(&b, "\r\n", 2);
     }
-    for (size_t i = 0; i < o->n_headers; i++)
+    bool auth_in_headers = false;
+    for (size_t i = 0; i < o->n_headers; i++) {
         sb_header(&b, o->headers[i].name, o->headers[i].value);
+        auth_in_headers |= strcasecmp(o->headers[i].name, "Authorization") == 0;
+    }
+    if (u->user && !auth_in_headers) { /* ws://user:password@host/ */
+        char *auth = wsc_hs_basic_auth(u->user, u->password ? u->password : "");
+        if (auth) {
+            sb_header(&b, "Authorization", auth);
+            OPENSSL_cleanse(auth, strlen(auth));
+        }
+        b.oom |= !auth;
+        free(auth);
+    }
     sb_add(&b, "\r\n", 2);
     char *req = sb_finish(&b, len);
     if (!req)

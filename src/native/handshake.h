@@ -19,7 +19,12 @@ int wsc_hs_new_key(char out[25]);
 /* Whether key is base64 of exactly 16 bytes. */
 bool wsc_hs_key_valid(const char *key);
 
-/* The client's upgrade request for u, NUL-terminated, malloc'd (caller
+/* "Basic " + base64(user ":" password) in a new string (RFC 7617); NULL
+ * when out of memory. */
+char *wsc_hs_basic_auth(const char *user, const char *password);
+
+/* The client's upgrade request for u (user info in u becomes a Basic
+ * Authorization header unless o has one), NUL-terminated, malloc'd (caller
  * frees), or NULL with a detail in err (header with CR/LF, a header the
  * library sets itself, out of memory). */
 char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,

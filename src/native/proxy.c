@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/url.h"
 #include "native/conn.h"
+#include "native/handshake.h"
 #include "native/proxy.h"
 
 #define DEFAULT_PROXY_PORT 1080
@@ -324,7 +325,7 @@ static int parse_auth(const char *ui, size_t n, wsc_proxy_url *p, char *err, siz
     if (r == 0)
         r = percent_decode(colon ? colon + 1 : "", colon ? n - user_len - 1 : 0, &password);
     if (r == 0) {
-        p->auth = wsc_proxy_basic_auth(user, password);
+        p->auth = wsc_hs_basic_auth(user, password);
         if (!p->auth)
             r = WSC_ENOMEM;
     }
@@ -414,26 +415,6 @@ void wsc_proxy_url_redact(const char *s, char *out, size_t out_size)
         snprintf(out, out_size, "%.*s***%s", (int)(rest - s), s, at);
     else
         snprintf(out, out_size, "%s", s);
-}
-
-char *wsc_proxy_basic_auth(const char *user, const char *password)
-{
-    size_t ul = strlen(user), pl = strlen(password), n = ul + 1 + pl;
-    unsigned char *plain = malloc(n);
-    char *out = malloc(6 + 4 * ((n + 2) / 3) + 1);
-    if (plain && out) {
-        memcpy(plain, user, ul);
-        plain[ul] = ':';
-        memcpy(plain + ul + 1, password, pl);
-        memcpy(out, "Basic ", 6);
-        EVP_EncodeBlock((unsigned char *)out + 6, plain, (int)n);
-        OPENSSL_cleanse(plain, n);
-    } else {
-        free(out);
-        out = NULL;
-    }
-    free(plain);
-    return out;
 }
 
 /* ---- CONNECT ------------------------------------------------------------------ */

@@ -69,8 +69,6 @@ void wsc_proxy_url_free(wsc_proxy_url *p);
 /* The proxy URL s for messages: its user info, if any, replaced by "***". */
 void wsc_proxy_url_redact(const char *s, char *out, size_t out_size);
 
-/* "Basic " + base64(user ":" password) in a new string; NULL when out of memory. */
-char *wsc_proxy_basic_auth(const char *user, const char *password);
 
 /* The CONNECT request for host:port (an IPv6 host goes in brackets) with
  * "Proxy-Authorization: auth" when auth is non-NULL. A new NUL-terminated

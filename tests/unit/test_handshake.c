@@ -191,6 +191,21 @@ static void test_client_request(void)
           "extra headers come before the single blank line");
     free(req);
 
+    /* User info: Basic Authorization (RFC 7617's example), unless a header has one. */
+    req = client_request("ws://Aladdin:open%20sesame@h/", &o, err, sizeof err);
+    CHECK(req && contains(req, "\r\nAuthorization: Bearer t0k3n\r\n") && count_of(req, "Authorization") == 1,
+          "an Authorization header wins over the URL's user info");
+    free(req);
+    o.n_headers = 2;
+    req = client_request("ws://Aladdin:open%20sesame@h/", &o, err, sizeof err);
+    CHECK(req && contains(req, "\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n") &&
+              !contains(req, "Aladdin"),
+          "the URL's user info becomes Basic Authorization");
+    free(req);
+    req = client_request("ws://user@h/", &o, err, sizeof err);
+    CHECK(req && contains(req, "\r\nAuthorization: Basic dXNlcjo=\r\n"), "user without password");
+    free(req);
+
     /* Host: the override and a Host among the extra headers replace the URL's. */
     o.headers = NULL;
     o.n_headers = 0;

@@ -302,7 +302,7 @@ static void test_basic_auth(void)
         {"ab", "", "Basic YWI6"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        char *got = wsc_proxy_basic_auth(t[i].user, t[i].password);
+        char *got = wsc_hs_basic_auth(t[i].user, t[i].password);
         CHECKF(same(got, t[i].want), "Basic for %s:%s is %s, got %s", t[i].user, t[i].password, t[i].want,
                got ? got : "NULL");
         free(got);
