@@ -6,7 +6,8 @@
 # run as root (one `apt-get update`, only when something is missing):
 #   clang                 fuzz targets (make fuzz, make fuzz-regress)
 #   libclang-rt-14-dev    libFuzzer and the ASan/UBSan runtimes for clang 14
-#   libssl-dev            libcrypto (SHA-1, random) and later TLS
+#   libssl-dev            libssl and libcrypto (TLS, SHA-1, random)
+#   openssl               the command the TLS tests and bench make certificates with
 #   zlib1g-dev            permessage-deflate
 #   pkg-config            library flags
 #   python3-websockets    interop peer (checked by importing it in /usr/bin/python3)
@@ -28,7 +29,7 @@ have_pkg() {
 }
 
 missing=()
-for p in clang libclang-rt-14-dev libssl-dev zlib1g-dev pkg-config; do
+for p in clang libclang-rt-14-dev libssl-dev openssl zlib1g-dev pkg-config; do
     have_pkg "$p" || missing+=("$p")
 done
 # The Debian module must be importable by the system python (a pyenv python3
