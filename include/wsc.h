@@ -118,14 +118,18 @@ enum {
 /* permessage-deflate (RFC 7692), negotiated at the handshake.
  *   DISABLED             not offered, not accepted (the default).
  *   CONTEXT_TAKEOVER     both sides keep their compression window between
- *                        messages: best ratio for streams of similar messages,
- *                        costs about 2 x 32 KiB + deflate state per connection.
+ *                        messages: best ratio for streams of similar messages.
+ *                        Costs about 320 KB per connection once both ways
+ *                        carried a compressed message (a 272 KB compressor, a
+ *                        44 KB inflater; coder/websocket: 1.2 MB + 32 KB).
  *                        Falls back to NO_CONTEXT_TAKEOVER's behaviour for the
  *                        side the peer will not let keep context.
  *   NO_CONTEXT_TAKEOVER  every message compressed on its own; zlib state
- *                        exists only while a message is compressed or inflated.
- *                        Without the peer's support the connection is
- *                        uncompressed.
+ *                        exists only while a message is compressed (sized to
+ *                        the message: 14 KB for 1 KiB, at most 268 KB) or
+ *                        inflated (40 KB). A message that does not shrink is
+ *                        sent as it is. Without the peer's support the
+ *                        connection is uncompressed.
  * A client offers the extension; a server accepts the first offer it supports.
  * Control frames are never compressed; the read limit applies to the
  * inflated size. Wasm: ignored, the browser decides (and always offers it). */

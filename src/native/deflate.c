@@ -133,9 +133,13 @@ int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, si
             break;
     }
     if (fin) {
-        /* The sync flush ended with 00 00 ff ff, which the receiver adds back. */
+        /* The sync flush ended with 00 00 ff ff, which the receiver adds back.
+         * With nothing new since the last flush zlib writes nothing at all;
+         * the message must still end on an empty stored block: 00 (7.2.3.6). */
         if (n >= 4 && memcmp(z->out + n - 4, "\x00\x00\xff\xff", 4) == 0)
             n -= 4;
+        else if (n == 0)
+            z->out[n++] = 0x00;
         if (z->tx_reset) {
             deflateEnd(&z->tx);
             z->tx_live = false;
@@ -144,12 +148,6 @@ int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, si
     *out = z->out;
     *out_len = n;
     return 0;
-}
-
-void wsc_deflate_forget(wsc_deflate *z)
-{
-    if (z->tx_live)
-        deflateReset(&z->tx);
 }
 
 int wsc_inflate_begin(wsc_deflate *z)
@@ -214,6 +212,12 @@ int wsc_inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *u
         return wsc_fail(WSC_ENOMEM, "out of memory while inflating a message");
     return wsc_fail(WSC_EPROTO, "a compressed message is not valid deflate data: %s",
                     z->rx.msg ? z->rx.msg : "zlib error");
+}
+
+bool wsc_inflate_complete(const wsc_deflate *z)
+{
+    /* zlib's data_type has 128 when it stopped between blocks. */
+    return z->rx_ended || (z->rx.data_type & 128);
 }
 
 void wsc_inflate_end(wsc_deflate *z)

@@ -35,10 +35,6 @@ bool wsc_deflate_takeover(const wsc_deflate *z);
 int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
                       const uint8_t **out, size_t *out_len);
 
-/* Empties our compressor's window: after a message it compressed was sent
- * uncompressed instead, the next one must not refer back to it. */
-void wsc_deflate_forget(wsc_deflate *z);
-
 /* Inflating one received message: begin, feed (in pieces, then the 4-byte
  * tail), end. wsc_inflate_some inflates from in[0..in_len) into out[0..cap),
  * telling how much it used and made; 0, WSC_EPROTO (not valid deflate data,
@@ -47,6 +43,9 @@ void wsc_deflate_forget(wsc_deflate *z);
 int wsc_inflate_begin(wsc_deflate *z);
 int wsc_inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *used,
                      uint8_t *out, size_t cap, size_t *made, bool *more);
+/* After the tail went in: whether the data ended between deflate blocks (a
+ * message cut inside a block is not valid). */
+bool wsc_inflate_complete(const wsc_deflate *z);
 void wsc_inflate_end(wsc_deflate *z);
 
 #endif

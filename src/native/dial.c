@@ -267,7 +267,7 @@ static void fill_response(wsc_conn *c, wsc_response *resp, bool failed)
             resp->n_headers++;
         }
     }
-    if (!failed || !h->raw)
+    if (!failed || !h->raw || h->status == 101) /* a 101 has no body */
         return;
     /* Up to 1024 bytes of body: what Content-Length announces, or what comes
      * within a second. */

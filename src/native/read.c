@@ -308,6 +308,9 @@ static ptrdiff_t read_inflated(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadli
             in = tail + c->ztail;
             in_len = 4 - c->ztail;
         } else if (!c->zmore) {
+            if (c->fh.fin && !wsc_inflate_complete(c->pmd))
+                return protocol_error(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA,
+                                      "a compressed message ends inside a deflate block");
             return 0;
         }
         size_t used, made;
@@ -430,10 +433,9 @@ static int read_message(wsc_conn *c, wsc_deadline d)
             return r;
         for (;;) {
             /* Grow by what the frame announces, at most 1 MiB ahead of the
-             * data; a compressed frame by at least 16 KiB at a time. */
-            size_t ahead = c->frame_left < (1u << 20) ? (size_t)c->frame_left : (1u << 20);
-            if (c->msg_z && ahead < 16384)
-                ahead = 16384;
+             * data; for a compressed frame by 4 times that, at least 4 KiB. */
+            uint64_t want = c->msg_z ? c->frame_left * 4 + 4096 : c->frame_left;
+            size_t ahead = want < (1u << 20) ? (size_t)want : (1u << 20);
             if ((r = grow_msg(c, c->msg_len + ahead + 1)) < 0)
                 return r;
             ptrdiff_t n = read_data(c, c->msg + c->msg_len, c->msg_cap - c->msg_len - 1, d, true);

@@ -221,11 +221,12 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
 
 /* Sends a piece of a compressed message: the first piece as `op` with RSV1,
  * later ones as continuations. The compressor may hold a piece back (no
- * frame: *framed false). `whole`: the piece is the whole message; if it does
- * not shrink it goes out uncompressed (and the compressor forgets it). Once
- * the compressor took a piece, what it made is sent or kept pending: the
- * peer's window must see it. Only a whole message without context takeover
- * can still be refused with nothing sent. */
+ * frame: *framed false). `whole`: the piece is the whole message; without
+ * context takeover, if it does not shrink it goes out as it is (with
+ * takeover it goes compressed all the same: a later message may refer back
+ * to it). Once the compressor took a piece, what it made is sent or kept
+ * pending: the peer's window must see it. Only a whole message without
+ * context takeover can still be refused with nothing sent. */
 static int send_deflated(wsc_conn *c, uint8_t op, bool fin, bool whole, const void *data,
                          size_t len, wsc_deadline d, bool *framed)
 {
@@ -241,8 +242,7 @@ static int send_deflated(wsc_conn *c, uint8_t op, bool fin, bool whole, const vo
         pthread_mutex_unlock(&c->frame_mu);
         return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     }
-    if (whole && n >= len) { /* it did not shrink: send it as it is */
-        wsc_deflate_forget(c->pmd);
+    if (whole && n >= len && !wsc_deflate_takeover(c->pmd)) { /* it did not shrink */
         r = frame_out(c, op, 0, fin, data, len, d, false, &fail_conn);
         *framed = r == 0;
     } else if (n > 0 || fin) {

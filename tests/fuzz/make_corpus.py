@@ -221,6 +221,10 @@ def deflate_seeds():
     s["rsv1_on_ping"] = F(OP_PING, b"", rsv=4)
     s["window_15_data"] = F(OP_BINARY, deflate_raw(bytes(range(256)) * 4 + b"x" * 3000 + bytes(range(256)) * 4), rsv=4)
     s["window_9"] = F(OP_BINARY, deflate_raw(text * 4, wbits=9), rsv=4)
+    s["empty_between"] = (F(OP_TEXT, first[:-4], rsv=4) + F(OP_BINARY, b"\x00", rsv=4)
+                          + F(OP_TEXT, second[:-4], rsv=4))
+    s["cut_inside_block"] = (F(OP_TEXT, deflate_raw(text)[:len(deflate_raw(text)) // 2], rsv=4)
+                             + F(OP_TEXT, deflate_raw(b"next"), rsv=4))
     for name, body in sorted(s.items()):
         for variant in (1, 2, 3):
             pad = (variant - len(body) - 6) % 4  # an unsolicited pong of 0-3 bytes
