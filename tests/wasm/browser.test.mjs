@@ -225,13 +225,13 @@ async function startWsEcho(t, { subprotocols = [], options = {} } = {}) {
  * resolves with {code, reason} of the close the server received (-1: none).
  */
 const PEERS = {
-  async native(t, { subprotocols = [], readLimit } = {}) {
+  async native(t, { subprotocols = [], readLimit, extra = [] } = {}) {
     // The page comes from our HTTP server, another origin than the echo
     // server's: allow it explicitly (Origin host:port is not the Host).
     const args = ['--origin', new URL(base).host];
     for (const s of subprotocols) args.push('--subprotocol', s);
     if (readLimit !== undefined) args.push('--read-limit', String(readLimit));
-    const s = await startEchoServer(t, args);
+    const s = await startEchoServer(t, [...args, ...extra]);
     return {
       url: s.url,
       server: s,
@@ -336,6 +336,22 @@ test('ws with permessage-deflate: Chromium compresses, messages echo intact', T,
   const conn = await peer.server.nextConnection();
   assert.match(conn.ws.extensions, /permessage-deflate/, 'Chromium should have negotiated permessage-deflate');
 });
+
+for (const mode of ['takeover', 'no-takeover']) {
+  test(`native with permessage-deflate (${mode}): wsc_extensions reports what the server answered`, T,
+    async (t) => {
+      const peer = await PEERS.native(t, { readLimit: -1, extra: ['--compress', mode] });
+      const res = await runPage(t, 'client.js', [peer.url, '--read-limit', '-1', 'send-text:compress me',
+        'expect-echo', 'send-bin:1000000', 'expect-echo', 'send-text:cmd:send 300000', 'read', 'close:1000:']);
+      assertOk(res);
+      const proc = peer.server.proc;
+      await proc.waitFor((text) => /^ACCEPTED /m.test(text), { ms: 5000 });
+      const answered = proc.stdout.match(/^ACCEPTED \S+ subprotocol=\S* extensions=(.*)$/m)[1];
+      assert.match(answered, /^permessage-deflate/, `the server should have negotiated it\n${res.describe()}`);
+      const reported = line(res, /^CONNECTED subprotocol= extensions=(.*)$/m)[1];
+      assert.equal(reported, answered, res.describe());
+    });
+}
 
 // ---- closing -------------------------------------------------------------------
 
