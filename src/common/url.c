@@ -72,9 +72,7 @@ static char *copy_n(const char *s, size_t n)
     return d;
 }
 
-/* Percent-decodes s[0..n) into a new string. Returns 0, WSC_ENOMEM, or
- * WSC_EINVAL for a bad escape or an escaped NUL (it would cut the string). */
-static int percent_decode(const char *s, size_t n, char **out)
+int wsc_percent_decode(const char *s, size_t n, char **out)
 {
     char *d = malloc(n + 1);
     size_t j = 0;
@@ -89,6 +87,8 @@ static int percent_decode(const char *s, size_t n, char **out)
         int hi = n - i >= 3 ? hex_value(s[i + 1]) : -1;
         int lo = n - i >= 3 ? hex_value(s[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            for (volatile char *p = d; p < d + j; p++) /* it may be a password */
+                *p = 0;
             free(d);
             return WSC_EINVAL;
         }
@@ -204,10 +204,10 @@ static int parse_userinfo(const char *ui, size_t n, wsc_url *u,
 {
     const char *colon = memchr(ui, ':', n);
     size_t user_len = colon ? (size_t)(colon - ui) : n;
-    int rc = percent_decode(ui, user_len, &u->user);
+    int rc = wsc_percent_decode(ui, user_len, &u->user);
 
     if (rc == 0 && colon)
-        rc = percent_decode(colon + 1, n - user_len - 1, &u->password);
+        rc = wsc_percent_decode(colon + 1, n - user_len - 1, &u->password);
     if (rc == WSC_EINVAL)
         return url_error(err, err_size, "bad %%-escape in user info");
     return rc;

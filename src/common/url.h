@@ -23,6 +23,11 @@ typedef struct {
  * spaces or control characters. On failure *u holds nothing to free. */
 int wsc_url_parse(const char *s, wsc_url *u, char *err, size_t err_size);
 
+/* Percent-decodes s[0..n) into a new string (*out, caller frees). Returns 0,
+ * WSC_ENOMEM, or WSC_EINVAL for a bad escape or an escaped NUL (it would cut
+ * the string); what was decoded before the error is wiped. */
+int wsc_percent_decode(const char *s, size_t n, char **out);
+
 /* Frees the strings of u and zeroes it. */
 void wsc_url_free(wsc_url *u);
 

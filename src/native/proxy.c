@@ -250,45 +250,6 @@ static const char *after_scheme(const char *s)
     return s;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into a new string: 0, WSC_ENOMEM, or WSC_EINVAL
- * for a bad escape or "%00". */
-static int percent_decode(const char *s, size_t n, char **out)
-{
-    char *d = malloc(n + 1);
-    size_t j = 0;
-    if (!d)
-        return WSC_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            d[j++] = s[i];
-            continue;
-        }
-        int hi = n - i >= 3 ? hex_value(s[i + 1]) : -1;
-        int lo = n - i >= 3 ? hex_value(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            OPENSSL_cleanse(d, n + 1);
-            free(d);
-            return WSC_EINVAL;
-        }
-        d[j++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    d[j] = '\0';
-    *out = d;
-    return 0;
-}
-
 /* Frees a string that may hold a secret, overwriting it first. */
 static void free_secret(char *s)
 {
@@ -321,9 +282,9 @@ static int parse_auth(const char *ui, size_t n, wsc_proxy_url *p, char *err, siz
     const char *colon = memchr(ui, ':', n);
     size_t user_len = colon ? (size_t)(colon - ui) : n;
     char *user = NULL, *password = NULL;
-    int r = percent_decode(ui, user_len, &user);
+    int r = wsc_percent_decode(ui, user_len, &user);
     if (r == 0)
-        r = percent_decode(colon ? colon + 1 : "", colon ? n - user_len - 1 : 0, &password);
+        r = wsc_percent_decode(colon ? colon + 1 : "", colon ? n - user_len - 1 : 0, &password);
     if (r == 0) {
         p->auth = wsc_hs_basic_auth(user, password);
         if (!p->auth)

@@ -116,20 +116,31 @@ static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p, ws
                     wsc_status_string(code), rlen ? ": " : "", c->peer_reason);
 }
 
+/* Makes *n > 0 bytes of the current frame's payload (frame_left > 0)
+ * available at rbuf + rpos, reading if there are none. */
+static int payload_in_rbuf(wsc_conn *c, wsc_deadline d, size_t *n)
+{
+    if (c->rpos == c->rend) {
+        int r = fill(c, 1, d);
+        if (r < 0)
+            return r;
+    }
+    *n = c->rend - c->rpos;
+    if (*n > c->frame_left)
+        *n = (size_t)c->frame_left;
+    return 0;
+}
+
 /* Discards the rest of the current data frame's payload. */
 static int skip_payload(wsc_conn *c, wsc_deadline d)
 {
     c->rpos += c->zready;
     c->zready = 0;
     while (c->frame_left > 0) {
-        if (c->rpos == c->rend) {
-            int r = fill(c, 1, d);
-            if (r < 0)
-                return r;
-        }
-        size_t n = c->rend - c->rpos;
-        if (n > c->frame_left)
-            n = (size_t)c->frame_left;
+        size_t n;
+        int r = payload_in_rbuf(c, d, &n);
+        if (r < 0)
+            return r;
         c->rpos += n;
         c->frame_left -= n;
     }
@@ -285,14 +296,10 @@ static ptrdiff_t read_inflated(wsc_conn *c, uint8_t *dst, size_t cap, wsc_deadli
         /* Output inflate still holds comes first: the input so far may
          * already decide the message (an error, the limit). */
         if (c->zready == 0 && c->frame_left > 0 && !c->zmore) {
-            if (c->rpos == c->rend) {
-                int r = fill(c, 1, d);
-                if (r < 0)
-                    return r;
-            }
-            size_t n = c->rend - c->rpos;
-            if (n > c->frame_left)
-                n = (size_t)c->frame_left;
+            size_t n;
+            int r = payload_in_rbuf(c, d, &n);
+            if (r < 0)
+                return r;
             if (c->fh.masked)
                 wsc_mask(c->rbuf + c->rpos, c->rbuf + c->rpos, n, c->fh.key, c->mask_pos & 3);
             c->mask_pos += n;
