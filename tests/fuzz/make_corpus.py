@@ -11,6 +11,7 @@ Writes tests/fuzz/corpus/<target>/<name> for the targets
     fuzz_read_client    mode byte + server->client frames (unmasked)
     fuzz_http_request   upgrade requests, good and odd
     fuzz_http_response  upgrade responses, good and odd
+    fuzz_proxy          proxy URL, no_proxy list, host, proxy answer (NUL-separated)
 
 Files this script does not write are left alone (found inputs may be added
 by hand). The mode byte of fuzz_read / fuzz_read_client: bits 0-2 read limit
@@ -339,12 +340,31 @@ def http_response_seeds():
     write(t, "with_frames", response() + b"\x81\x05Hello")
 
 
+def proxy_seeds():
+    t = "fuzz_proxy"
+    ok = b"HTTP/1.1 200 Connection established\r\n\r\n"
+    auth = (b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+            b"Proxy-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n")
+    seeds = {
+        "plain": (b"http://proxy.test:3128", b"", b"example.com", ok),
+        "userinfo": (b"http://us%40er:secretpw@proxy.test:8080/", b"localhost,.internal", b"a.internal", auth),
+        "schemeless": (b"proxy.test:3128", b"*", b"example.com", b"HTTP/1.0 403 Forbidden\r\n\r\n"),
+        "ipv6": (b"http://[::1]:3128", b"10.0.0.0/8, fd00::/8, ::1", b"fd00::5", ok),
+        "socks": (b"socks5://h:1080", b"example.com:443", b"sub.example.com", b"HTTP/1.1 502 Bad Gateway\r\n\r\n"),
+        "bad_port": (b"http://h:99999", b" , ,", b"127.0.0.1", b"garbage\r\n\r\n"),
+        "digest": (b"http://u:longpassword@h", b"", b"h", auth.replace(b"Basic", b"Digest")),
+    }
+    for name, parts in seeds.items():
+        write(t, name, b"\0".join(parts))
+
+
 def main():
     frame_seeds()
     read_seeds()
     deflate_seeds()
     http_request_seeds()
     http_response_seeds()
+    proxy_seeds()
     for target in sorted(os.listdir(CORPUS)):
         print("%-20s %d files" % (target, len(os.listdir(os.path.join(CORPUS, target)))))
 
