@@ -11,7 +11,10 @@
  * streaming reader with timeout 1000 and a small buffer (bit 7 set).
  * Mode bits 0-2: read limit; 3-4: dial variant (blocking; nonblocking dial
  * driven by wsc_get_state; blocking with a subprotocol; 101 and frames in
- * separate writes); 5-6: streaming buffer size.
+ * separate writes); 5-6: streaming buffer size. The body's length modulo 3
+ * picks permessage-deflate (see DEFLATE): off, context takeover, or no
+ * context takeover with 9-bit windows, so compressed messages (RSV1) go
+ * through the client's inflate.
  *
  * Checked: messages are TEXT or BINARY within the limit, text is valid
  * NUL-terminated UTF-8, the final error is never a timeout, the close status
@@ -59,6 +62,7 @@ static void setup_listener(void)
 typedef struct {
     const uint8_t *body;
     size_t body_len;
+    const char *extensions;  /* the Sec-WebSocket-Extensions line, or "" */
     bool split;       /* 101 and frames in separate writes */
 } fake_server;
 
@@ -106,17 +110,18 @@ static void *serve(void *arg)
     char accept_value[29];
     wsc_hs_accept_key(key, accept_value);
     bool proto = wsc_http_has_token(&h, "Sec-WebSocket-Protocol", "chat");
+    ASSERT(!s->extensions[0] || wsc_http_get(&h, "Sec-WebSocket-Extensions"));
     wsc_http_free(&h);
 
-    char head[256];
+    char head[512];
     int hl = snprintf(head, sizeof head,
                       "HTTP/1.1 101 Switching Protocols\r\n"
                       "Upgrade: websocket\r\n"
                       "Connection: Upgrade\r\n"
                       "Sec-WebSocket-Accept: %s\r\n"
-                      "%s"
+                      "%s%s"
                       "\r\n",
-                      accept_value, proto ? "Sec-WebSocket-Protocol: chat\r\n" : "");
+                      accept_value, proto ? "Sec-WebSocket-Protocol: chat\r\n" : "", s->extensions);
     if (s->split) {
         send_all(fd, head, (size_t)hl);
         send_all(fd, s->body, s->body_len);
@@ -157,12 +162,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setup_listener();
     uint8_t mode = data[0];
     int variant = (mode >> 3) & 3;
-    fake_server s = {.body = data + 1, .body_len = size - 1, .split = variant == 3};
+    /* permessage-deflate: our offer and the fake server's answer. */
+    static const struct {
+        wsc_compression mode;
+        const char *answer;
+    } DEFLATE[3] = {
+        {WSC_COMPRESSION_DISABLED, ""},
+        {WSC_COMPRESSION_CONTEXT_TAKEOVER, "Sec-WebSocket-Extensions: permessage-deflate\r\n"},
+        {WSC_COMPRESSION_NO_CONTEXT_TAKEOVER,
+         "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; "
+         "client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9\r\n"},
+    };
+    size_t pick = (size - 1) % 3;
+    fake_server s = {.body = data + 1, .body_len = size - 1, .split = variant == 3,
+                     .extensions = DEFLATE[pick].answer};
     pthread_t th;
     ASSERT(pthread_create(&th, NULL, serve, &s) == 0);
 
     static const char *const protos[] = {"chat"};
-    wsc_dial_options o = {.handshake_timeout_ms = 5000};
+    wsc_dial_options o = {.handshake_timeout_ms = 5000, .compression = DEFLATE[pick].mode,
+                          .compression_threshold = -1};
     if (variant == 2) {
         o.subprotocols = protos;
         o.n_subprotocols = 1;

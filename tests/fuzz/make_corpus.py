@@ -233,6 +233,24 @@ def deflate_seeds():
             assert len(padded) % 4 == variant
             for mode in (0x00, 0x2D):
                 write("fuzz_read", "deflate_%s_v%d_mode%02x" % (name, variant, mode), bytes([mode]) + padded)
+    # fuzz_read_client: unmasked frames; length modulo 3 picks deflate (1, 2).
+    U = lambda *a, **k: frame(*a, masked=False, **k)
+    c = {
+        "text": U(OP_TEXT, deflate_raw(text), rsv=4),
+        "takeover_pair": U(OP_TEXT, first[:-4], rsv=4) + U(OP_TEXT, second[:-4], rsv=4),
+        "fragmented": U(OP_TEXT, deflate_raw(text)[:10], fin=False, rsv=4) + U(OP_CONT, deflate_raw(text)[10:]),
+        "bomb": U(OP_BINARY, bomb, rsv=4),
+        "bad_data": U(OP_BINARY, b"\xff\xff\xff\xff", rsv=4),
+        "empty_between": U(OP_TEXT, first[:-4], rsv=4) + U(OP_BINARY, b"\x00", rsv=4),
+        "window_9": U(OP_BINARY, deflate_raw(text * 4, wbits=9), rsv=4),
+    }
+    for name, body in sorted(c.items()):
+        for variant in (1, 2):
+            pad = (variant - len(body) - 2) % 3  # an unsolicited pong of 0-2 bytes
+            padded = body + U(OP_PONG, b"z" * pad)
+            assert len(padded) % 3 == variant
+            for mode in (0x00, 0xA8):
+                write("fuzz_read_client", "deflate_%s_v%d_mode%02x" % (name, variant, mode), bytes([mode]) + padded)
 
 
 def read_seeds():
