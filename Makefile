@@ -7,6 +7,11 @@
 #   tests/interop/*.test.mjs       -> node --test suites (WSC_BUILD = build dir)
 #   tests/fuzz/*.c                 -> libFuzzer targets (corpus: tests/fuzz/corpus/NAME)
 #   examples/*.c, bench/*.c        -> programs in $(BUILD)/examples, $(BUILD)/bench
+#
+# `make install PREFIX=/usr/local` (also DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
+# BINDIR, MANDIR) installs wsc.h, libwsc.a, libwsc.so.$(VERSION) with its
+# symlinks, wsc.pc (from wsc.pc.in), the wsc tool and its man page;
+# `make uninstall` with the same variables removes them.
 
 SHELL   := /bin/bash
 CC      ?= cc
@@ -28,13 +33,27 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/uni
 PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.c))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+CLI_SRC  := $(wildcard src/cli/*.c)
 FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_SECONDS ?= 60
 
+# Installation. The version is WSC_VERSION_STRING in include/wsc.h; the
+# soname carries its major number.
+VERSION := $(shell sed -n 's/^.define WSC_VERSION_STRING "\(.*\)"/\1/p' include/wsc.h)
+SONAME  := libwsc.so.$(firstword $(subst ., ,$(VERSION)))
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+
 .PHONY: all lib test check fuzz fuzz-regress examples bench deps demo clean help wasm wasm-flags wasm-progs wasm-check tsan-check
+.PHONY: install uninstall install-check
+.PHONY: npm-check
 .DEFAULT_GOAL := all
 
-all: lib
+all: lib $(BUILD)/wsc
 lib: $(BUILD)/libwsc.a $(BUILD)/libwsc.so
 
 help:
@@ -44,6 +63,8 @@ help:
 	@echo "make examples   build the examples into $(BUILD)/examples"
 	@echo "make bench      run the benchmarks and print the tables"
 	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60) each"
+	@echo "make install    install header, libraries and wsc.pc under PREFIX (default /usr/local; DESTDIR too)"
+	@echo "make uninstall  remove what make install put there (same PREFIX, DESTDIR)"
 	@echo "make clean      remove build/"
 
 $(BUILD)/obj/%.o: %.c
@@ -57,7 +78,31 @@ $(BUILD)/libwsc.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libwsc.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libwsc.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# wsc.pc names libdir and includedir relative to ${prefix} when they are under it.
+PC_SED := -e 's|@VERSION@|$(VERSION)|' -e 's|@PREFIX@|$(PREFIX)|' \
+          -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+          -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|'
+LIB_FILES := libwsc.a libwsc.so.$(VERSION) $(SONAME) libwsc.so
+
+install: lib $(BUILD)/wsc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	           $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BUILD)/wsc $(DESTDIR)$(BINDIR)/wsc
+	install -m 644 src/cli/wsc.1 $(DESTDIR)$(MANDIR)/man1/wsc.1
+	install -m 644 include/wsc.h $(DESTDIR)$(INCLUDEDIR)/wsc.h
+	install -m 644 $(BUILD)/libwsc.a $(DESTDIR)$(LIBDIR)/libwsc.a
+	install -m 755 $(BUILD)/libwsc.so $(DESTDIR)$(LIBDIR)/libwsc.so.$(VERSION)
+	ln -sfn libwsc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libwsc.so
+	sed $(PC_SED) wsc.pc.in > $(BUILD)/wsc.pc
+	install -m 644 $(BUILD)/wsc.pc $(DESTDIR)$(PKGCONFIGDIR)/wsc.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/wsc.h $(DESTDIR)$(PKGCONFIGDIR)/wsc.pc \
+	      $(DESTDIR)$(BINDIR)/wsc $(DESTDIR)$(MANDIR)/man1/wsc.1 \
+	      $(addprefix $(DESTDIR)$(LIBDIR)/,$(LIB_FILES))
 
 # Programs link the static library so they run from the build tree.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libwsc.a
@@ -72,6 +117,10 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libwsc.a
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libwsc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O3 $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
+# The wsc command-line tool (src/cli, man page src/cli/wsc.1): public API only.
+$(BUILD)/wsc: $(CLI_SRC) $(wildcard src/cli/*.h) $(BUILD)/libwsc.a
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) $(CLI_SRC) -o $@ $(BUILD)/libwsc.a $(LDLIBS)
 
 examples: $(EXAMPLES)
 
@@ -83,21 +132,29 @@ deps:
 	@bash scripts/deps.sh
 
 # `make test`: the README's test command. Installs what is missing, then runs
-# the whole suite on the normal build and again under ASan + UBSan, replays
-# the fuzz corpora, and runs the wasm tests in Node and Chromium.
+# the whole suite on the normal build (and the install check) and again under
+# ASan + UBSan, replays the fuzz corpora, and runs the wasm tests in Node and
+# Chromium.
 test: deps
 	@$(MAKE) --no-print-directory check BUILD=build/native
+	@$(MAKE) --no-print-directory install-check BUILD=build/native
 	@$(MAKE) --no-print-directory check BUILD=build/asan SAN=1
 	@$(MAKE) --no-print-directory tsan-check
 	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory wasm-check
+	@$(MAKE) --no-print-directory npm-check
 	@echo "make test: all passed"
 
-check: lib $(UNIT) $(PROGS) $(EXAMPLES)
+check: lib $(BUILD)/wsc $(UNIT) $(PROGS) $(EXAMPLES)
 	@echo "== unit tests ($(BUILD))"
 	@for t in $(UNIT); do echo "-- $$t"; $$t || exit 1; done
 	@echo "== interop tests ($(BUILD))"
 	WSC_BUILD=$(BUILD) node --test --test-reporter=spec --test-concurrency=1 tests/interop/
+
+# make install into a temporary prefix, build and run a pkg-config consumer
+# against it (shared and static), make uninstall (tests/install/run.sh).
+install-check: lib $(BUILD)/tests/progs/echo_server
+	@bash tests/install/run.sh $(BUILD)
 
 # ThreadSanitizer (clang) over the unit tests that use threads.
 TSAN_TESTS := build/tsan/test_concurrency build/tsan/test_partial_write
@@ -178,6 +235,13 @@ wasm-flags:
 	@echo "link:    $(CURDIR)/build/wasm/libwsc.a --js-library $(CURDIR)/js/library_wsc.js"
 	@echo "blocking calls (timeout_ms != 0) also need: -sASYNCIFY -sASYNCIFY_IMPORTS='[\"wsc_js_wait\"]'"
 	@echo "optional, 6 KB less wasm: -sMALLOC=emmalloc"
+
+# The npm package (package.json "files", emcc-flags.js) as a consumer uses it:
+# npm pack, install the tarball offline, build tests/npm/echo_client.c with
+# emcc from the installed flags only, run it in Node against echo_server.
+npm-check: build/wasm/libwsc.a build/native/tests/progs/echo_server
+	@echo "== npm package"
+	bash tests/npm/run.sh
 
 bench: deps lib $(BENCHES)
 	@bash bench/run.sh $(BUILD)

@@ -1,0 +1,285 @@
+// The wsc command-line tool ($WSC_BUILD/wsc, src/cli): as a client against an
+// npm `ws` server and our echo_server, as a server (--listen) against a `ws`
+// client and against itself, stdin/stdout piping both ways, wss with the
+// throwaway PKI, and the documented exit codes and error lines (wsc.1).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import net from 'node:net';
+import {
+  BUILD, TEST_TIMEOUT, startProc, startEchoServer, startWsServer, connectWs, delay,
+} from './lib.mjs';
+import { makePki } from './certs.mjs';
+
+const T = { timeout: TEST_TIMEOUT };
+const WSC = path.join(BUILD, 'wsc');
+const pki = makePki();
+
+/** Starts the tool with stdin a pipe; `input`, if given, is written and stdin ended. */
+function startTool(t, args, input) {
+  const proc = startProc(t, WSC, args, { stdin: 'pipe' });
+  proc.child.stdin.on('error', () => {});
+  if (input !== undefined) proc.child.stdin.end(input);
+  return proc;
+}
+
+/** Runs the tool to its end with `input` on stdin; returns the Proc. */
+async function runTool(t, args, input = '', ms = 15000) {
+  const proc = startTool(t, args, input);
+  await proc.wait(ms);
+  return proc;
+}
+
+function assertExit(proc, code) {
+  assert.equal(proc.exitInfo.code, code, `exit status should be ${code}\n${proc.describe()}`);
+}
+
+/** A `ws` server echoing every message with its type. */
+function startWsEcho(t, options = {}) {
+  return startWsServer(t, options, (peer) => {
+    peer.ws.on('message', (data, isBinary) => peer.ws.send(data, { binary: isBinary }));
+  });
+}
+
+/** Starts `wsc --listen 127.0.0.1:0 ...`; resolves {proc, port}. */
+async function startToolServer(t, args, input) {
+  const proc = startTool(t, ['--listen', '127.0.0.1:0', ...args], input);
+  const m = await proc.waitFor(/^wsc: listening on 127\.0\.0\.1:(\d+)/m, { stream: 'stderr', ms: 5000 });
+  return { proc, port: Number(m[1]) };
+}
+
+/** A port nothing listens on (bound, then closed). */
+async function closedPort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+// ---- client ------------------------------------------------------------------
+
+test('client: stdin lines become text messages and the echoes are printed; exit 0', T, async (t) => {
+  const server = await startWsEcho(t);
+  const proc = await runTool(t, [`${server.url}/chat`], 'hello\nworld\n\nno newline at the end');
+  assertExit(proc, 0);
+  assert.equal(proc.stdout, 'hello\nworld\n\nno newline at the end\n');
+  assert.equal(proc.stderr, '');
+  const peer = await server.nextConnection();
+  const closed = await peer.waitClosed();
+  assert.equal(closed.code, 1000);
+  assert.equal(peer.req.url, '/chat');
+});
+
+test('client: -H headers and --subprotocol reach the server', T, async (t) => {
+  const server = await startWsEcho(t, { handleProtocols: (set) => (set.has('two') ? 'two' : false) });
+  const proc = await runTool(t, ['-H', 'X-Debug: yes please', '--header', 'Authorization: Bearer x',
+    '--subprotocol', 'one', '-s', 'two', '-v', server.url], 'ping\n');
+  assertExit(proc, 0);
+  const peer = await server.nextConnection();
+  assert.equal(peer.req.headers['x-debug'], 'yes please');
+  assert.equal(peer.req.headers.authorization, 'Bearer x');
+  assert.equal(peer.req.headers['sec-websocket-protocol'], 'one, two');
+  assert.equal(peer.ws.protocol, 'two');
+  assert.match(proc.stderr, /^wsc: connected to ws:\/\/127\.0\.0\.1:\d+ \(subprotocol "two", extensions ""\)$/m);
+  assert.equal(proc.stdout, 'ping\n');
+});
+
+test('client: --close 4000:bye is the close sent at stdin EOF; acknowledged means exit 0', T, async (t) => {
+  const server = await startWsEcho(t);
+  const proc = await runTool(t, ['--close', '4000:bye', server.url], 'x\n');
+  const peer = await server.nextConnection();
+  assert.deepEqual(await peer.waitClosed(), { code: 4000, reason: 'bye' });
+  assertExit(proc, 0);
+});
+
+test('client: --binary sends lines as binary; binary is printed as hex, or as is with --raw', T, async (t) => {
+  const server = await startWsEcho(t);
+  const proc = await runTool(t, ['--binary', server.url], 'abc\n\u00ff\n');
+  assertExit(proc, 0);
+  const peer = await server.nextConnection();
+  // the echo server's queue holds what it received
+  assert.deepEqual(peer.messages.map((m) => [m.isBinary, m.data.toString('hex')]),
+    [[true, '616263'], [true, 'c3bf']]);
+  assert.equal(proc.stdout, '616263\nc3bf\n');
+
+  const raw = await runTool(t, ['--binary', '--raw', server.url], 'abc\ndef\n');
+  assertExit(raw, 0);
+  assert.equal(raw.stdout, 'abcdef');
+});
+
+test('client: the peer closing normally ends the tool with 0 while stdin is still open', T, async (t) => {
+  const server = await startWsServer(t, {}, (peer) => {
+    peer.ws.send('bye soon');
+    peer.ws.close(1001, 'going');
+  });
+  const proc = startTool(t, [server.url]); // stdin stays open
+  await proc.wait();
+  assertExit(proc, 0);
+  assert.equal(proc.stdout, 'bye soon\n');
+});
+
+test('client: the peer closing with an error code gives exit 6 and says so', T, async (t) => {
+  const server = await startWsServer(t, {}, (peer) => peer.ws.close(4001, 'nope'));
+  const proc = startTool(t, [server.url]);
+  await proc.wait();
+  assertExit(proc, 6);
+  assert.match(proc.stderr, /^wsc: the peer closed the connection with 4001 StatusCode\(4001\) "nope"$/m);
+});
+
+test('client: a connection dropped without a close frame gives exit 7', T, async (t) => {
+  const server = await startWsServer(t, {}, (peer) => setTimeout(() => peer.ws.terminate(), 100));
+  const proc = startTool(t, [server.url]);
+  await proc.wait();
+  assertExit(proc, 7);
+  assert.match(proc.stderr, /^wsc: connection lost: /m);
+});
+
+test('client: a message over --max-size gives exit 8 (we closed with 1009)', T, async (t) => {
+  const server = await startWsServer(t, {}, (peer) => peer.ws.send('x'.repeat(100)));
+  const proc = startTool(t, ['--max-size', '10', server.url]);
+  await proc.wait();
+  assertExit(proc, 8);
+  assert.match(proc.stderr, /^wsc: WSC_EMSGSIZE: /m);
+  const peer = await server.nextConnection();
+  assert.equal((await peer.waitClosed()).code, 1009);
+});
+
+test('client: --ping-interval pings the server while stdin is open', T, async (t) => {
+  const server = await startWsEcho(t);
+  const proc = startTool(t, ['--ping-interval', '0.1', server.url]);
+  const peer = await server.nextConnection();
+  await delay(450);
+  proc.child.stdin.end('done\n');
+  await proc.wait();
+  assertExit(proc, 0);
+  assert.ok(peer.pings.length >= 2, `expected pings, got ${peer.pings.length}`);
+  assert.equal(proc.stdout, 'done\n');
+});
+
+test('client: --compress negotiates permessage-deflate with our echo_server', T, async (t) => {
+  const server = await startEchoServer(t, ['--compress', 'takeover']);
+  const text = 'compress me '.repeat(200);
+  const proc = await runTool(t, ['--compress', '-v', `${server.url}/z`], `${text}\nsmall\n`);
+  assertExit(proc, 0);
+  assert.equal(proc.stdout, `${text}\nsmall\n`);
+  await server.proc.waitFor(/^ACCEPTED \/z subprotocol= extensions=permessage-deflate/m);
+  assert.match(proc.stderr, /extensions "permessage-deflate/);
+
+  const nt = await runTool(t, ['--compress=no-takeover', server.url], 'abc\n');
+  assertExit(nt, 0);
+  await server.proc.waitFor(/^ACCEPTED \/ subprotocol= extensions=permessage-deflate.*no_context_takeover/m);
+});
+
+test('client: a refused connection gives exit 3 and one clear line', T, async (t) => {
+  const port = await closedPort();
+  const proc = await runTool(t, [`ws://127.0.0.1:${port}/`]);
+  assertExit(proc, 3);
+  assert.match(proc.stderr,
+    new RegExp(`^wsc: cannot connect to ws://127\\.0\\.0\\.1:${port}/: WSC_ECONNECT: .*Connection refused.*\\n$`));
+  assert.equal(proc.stdout, '');
+});
+
+test('client: a bad URL or option gives exit 2', T, async (t) => {
+  const bad = await runTool(t, ['ftp://example.com/']);
+  assertExit(bad, 2);
+  assert.match(bad.stderr, /^wsc: cannot connect to ftp:\/\/example\.com\/: WSC_EINVAL: bad URL/);
+  const noUrl = await runTool(t, []);
+  assertExit(noUrl, 2);
+  const badClose = await runTool(t, ['--close', '1005', 'ws://127.0.0.1:1/']);
+  assertExit(badClose, 2);
+  const help = await runTool(t, ['--help']);
+  assertExit(help, 0);
+  assert.match(help.stdout, /Exit status: 0 normal close/);
+});
+
+test('client: a refused upgrade gives exit 4', T, async (t) => {
+  const server = await startWsServer(t, { verifyClient: () => false });
+  const proc = await runTool(t, [server.url]);
+  assertExit(proc, 4);
+  assert.match(proc.stderr, /^wsc: cannot connect to ws:\/\/127\.0\.0\.1:\d+: WSC_EHANDSHAKE: .*401/m);
+});
+
+// ---- server ------------------------------------------------------------------
+
+test('server: --listen --echo serves several ws clients at once', T, async (t) => {
+  const { port } = await startToolServer(t, ['--echo', '--subprotocol', 'echo']);
+  const a = await connectWs(t, `ws://127.0.0.1:${port}/a`, ['echo']);
+  const b = await connectWs(t, `ws://127.0.0.1:${port}/b`);
+  assert.equal(a.ws.protocol, 'echo');
+  await b.send('to b');
+  await a.send(Buffer.from([1, 2, 3]), { binary: true });
+  const mb = await b.nextMessage();
+  const ma = await a.nextMessage();
+  assert.deepEqual([mb.isBinary, mb.data.toString()], [false, 'to b']);
+  assert.deepEqual([ma.isBinary, [...ma.data]], [true, [1, 2, 3]]);
+  a.ws.close(1000);
+  assert.equal((await a.waitClosed()).code, 1000);
+  await b.send('still here');
+  assert.equal((await b.nextMessage()).data.toString(), 'still here');
+});
+
+test('server: tool to tool, --echo with --compress', T, async (t) => {
+  const { proc: srv, port } = await startToolServer(t, ['--echo', '--compress', '-v']);
+  const proc = await runTool(t, ['--compress', '-v', `ws://127.0.0.1:${port}/tt`], 'one\ntwo\n');
+  assertExit(proc, 0);
+  assert.equal(proc.stdout, 'one\ntwo\n');
+  assert.match(proc.stderr, /extensions "permessage-deflate/);
+  await srv.waitFor(/connected to \/tt \(subprotocol "", extensions "permessage-deflate/m, { stream: 'stderr' });
+});
+
+test('server: without --echo the first client is piped to stdin/stdout', T, async (t) => {
+  const { proc: srv, port } = await startToolServer(t, []);
+  const peer = await connectWs(t, `ws://127.0.0.1:${port}/`);
+  await peer.send('from the client');
+  await srv.waitFor(/^from the client$/m);
+  srv.child.stdin.write('from the server\n');
+  const m = await peer.nextMessage();
+  assert.equal(m.data.toString(), 'from the server');
+  srv.child.stdin.end();
+  assert.equal((await peer.waitClosed()).code, 1000);
+  await srv.wait();
+  assertExit(srv, 0);
+});
+
+test('server: tool to tool over stdin/stdout, the client closes with 4000', T, async (t) => {
+  const { proc: srv, port } = await startToolServer(t, []);
+  const cli = startTool(t, ['--close', '4000:done', `ws://127.0.0.1:${port}/`]);
+  cli.child.stdin.write('hi server\n');
+  await srv.waitFor(/^hi server$/m);
+  srv.child.stdin.write('hi client\n');
+  await cli.waitFor(/^hi client$/m);
+  cli.child.stdin.end();
+  await cli.wait();
+  assertExit(cli, 0);
+  await srv.wait();
+  assertExit(srv, 6); // the peer (our client) closed with 4000
+  assert.match(srv.stderr, /closed the connection with 4000 StatusCode\(4000\) "done"/);
+});
+
+test('wss: tool server with --tls-cert/--tls-key, tool client with --ca', T, async (t) => {
+  const { proc: srv, port } = await startToolServer(t,
+    ['--echo', '--tls-cert', pki.certFile, '--tls-key', pki.keyFile]);
+  assert.match(srv.stderr, /listening on 127\.0\.0\.1:\d+ \(TLS\)/);
+  const ok = await runTool(t, ['--ca', pki.caFile, `wss://127.0.0.1:${port}/`], 'secret\n');
+  assertExit(ok, 0);
+  assert.equal(ok.stdout, 'secret\n');
+  const local = await runTool(t, ['--ca', pki.caFile, `wss://localhost:${port}/`], 'by name\n');
+  assertExit(local, 0);
+  assert.equal(local.stdout, 'by name\n');
+
+  const untrusted = await runTool(t, ['--ca', pki.otherCaFile, `wss://127.0.0.1:${port}/`]);
+  assertExit(untrusted, 5);
+  assert.match(untrusted.stderr, /^wsc: cannot connect to wss:\/\/127\.0\.0\.1:\d+\/: WSC_ETLS: /m);
+  const insecure = await runTool(t, ['--insecure', `wss://127.0.0.1:${port}/`], 'anyway\n');
+  assertExit(insecure, 0);
+  assert.equal(insecure.stdout, 'anyway\n');
+});
+
+test('server: a bad --listen or a missing key gives exit 2; an unreadable certificate exit 5', T, async (t) => {
+  assertExit(await runTool(t, ['--listen', 'nope']), 2);
+  assertExit(await runTool(t, ['--listen', '0', '--tls-cert', pki.certFile]), 2);
+  const bad = await runTool(t, ['--listen', '0', '--tls-cert', '/nonexistent.pem', '--tls-key', pki.keyFile]);
+  assertExit(bad, 5);
+  assert.match(bad.stderr, /^wsc: cannot load the TLS certificate: WSC_ETLS: /m);
+});
