@@ -404,9 +404,11 @@ WSC_API int wsc_ping(wsc_conn *c, int timeout_ms);
 
 /* The close handshake: sends a close frame with `code` and `reason` (at most
  * 123 bytes, else WSC_EINVAL), waits up to 5 s for it to be written and up to
- * 5 s for the peer's close frame (data arriving meanwhile is discarded), then
- * closes the socket. If another thread is reading, that reader receives the
- * peer's close and returns WSC_ECLOSED. Later calls return WSC_ECLOSED and do
+ * 5 s for the peer's close frame, then closes the socket. Data messages
+ * arriving after our close frame went out are discarded, also by a reader in
+ * another thread: that reader receives the peer's close and returns
+ * WSC_ECLOSED. (To read replies to what you sent, wait for them first, e.g.
+ * with a ping, as the wsc tool does at end of input.) Later calls return WSC_ECLOSED and do
  * nothing. code 0 sends a close frame without a code; otherwise it must be
  * 1000-1003, 1007-1014 or 3000-4999.
  * Wasm: WebSocket.close(code, reason), waiting (Asyncify) up to 10 s for
