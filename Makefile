@@ -48,7 +48,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 
-.PHONY: all lib test check fuzz fuzz-regress examples bench deps demo clean help wasm wasm-flags wasm-progs wasm-check tsan-check
+.PHONY: all lib test check fuzz fuzz-regress examples bench deps demo demo-echo demo-build clean help wasm wasm-flags wasm-progs wasm-check tsan-check
 .PHONY: install uninstall install-check
 .PHONY: npm-check
 .DEFAULT_GOAL := all
@@ -58,7 +58,8 @@ lib: $(BUILD)/libwsc.a $(BUILD)/libwsc.so
 
 help:
 	@echo "make            build $(BUILD)/libwsc.a and libwsc.so"
-	@echo "make demo       install what is missing, run the example echo server and client"
+	@echo "make demo       install what is missing, build and serve the web chat demo (PORT=8080)"
+	@echo "make demo-echo  run the example echo server and client"
 	@echo "make test       install what is missing, then run every test (plain and ASan+UBSan builds)"
 	@echo "make examples   build the examples into $(BUILD)/examples"
 	@echo "make bench      run the benchmarks and print the tables"
@@ -124,9 +125,21 @@ $(BUILD)/wsc: $(CLI_SRC) $(wildcard src/cli/*.h) $(BUILD)/libwsc.a
 
 examples: $(EXAMPLES)
 
-# The README's first command: the echo example end to end.
+# The README's first command: the web chat demo (web-demo/), served on PORT.
+PORT ?= 8080
 demo:
+	@bash scripts/demo_chat.sh $(PORT)
+
+# The echo example end to end.
+demo-echo:
 	@bash scripts/demo_echo.sh
+
+# The chat demo's native server (web-demo/server) and wasm client
+# (web-demo/client -> build/demo/www/chat.js + chat.wasm, no Asyncify).
+DEMO_SERVER_SRC := $(wildcard web-demo/server/*.c)
+$(BUILD)/demo/chat_server: $(DEMO_SERVER_SRC) $(wildcard web-demo/server/*.h) $(BUILD)/libwsc.a
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) $(DEMO_SERVER_SRC) -o $@ $(BUILD)/libwsc.a $(LDLIBS)
 
 deps:
 	@bash scripts/deps.sh
@@ -224,9 +237,19 @@ build/wasm/progs/%.js: examples/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_ASYNC
 
 wasm-progs: $(WASM_PROGS)
 
+# The chat demo's browser client: exports what web-demo/www/app.js calls.
+DEMO_WASM_FLAGS := -Oz -sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 \
+  -sEXPORTED_FUNCTIONS='["_chat_connect","_chat_send","_chat_poll","_malloc","_free"]' \
+  -sEXPORTED_RUNTIME_METHODS='["UTF8ToString","stringToUTF8","lengthBytesUTF8"]'
+build/demo/www/chat.js: web-demo/client/chat_client.c $(WASM_DEPS)
+	@mkdir -p $(dir $@)
+	$(WASM_ENV) $(EMCC) -std=c11 $(WARN) $(DEMO_WASM_FLAGS) $< $(WASM_LINK) -o $@
+demo-build: $(BUILD)/demo/chat_server build/demo/www/chat.js
+
 # The wasm tests (tests/wasm/*.test.mjs) run the programs in Node and in
-# Chromium against our native servers and npm ws.
-wasm-check: wasm-progs
+# Chromium against our native servers and npm ws; demo.test.mjs drives the
+# chat demo (and rewrites web-demo/screenshot.png).
+wasm-check: wasm-progs demo-build
 	@echo "== wasm tests"
 	WSC_BUILD=build/native WSC_WASM=build/wasm node --test --test-reporter=spec --test-concurrency=1 tests/wasm/
 

@@ -1,0 +1,200 @@
+/*
+ * chat_client.c - the browser chat's connection logic, in C over wsc (wasm
+ * backend, built without Asyncify). The page's JS owns only the UI; it calls
+ *
+ *   chat_connect(url)   start connecting (and keep reconnecting) to url
+ *   chat_send(text)     0, or CHAT_ETOOLONG / CHAT_ENOTCONN / a wsc error
+ *   chat_poll()         advance the connection; the next event or NULL
+ *
+ * chat_poll never blocks (a nonblocking dial, reads with timeout 0), so JS
+ * calls it from a timer until it returns NULL. An event is one string whose
+ * first character says what it is:
+ *   "Mtext"   a chat line from the server
+ *   "Stext"   a new connection state: connecting / connected /
+ *             reconnecting in N.N s
+ *   "Etext"   an error to show (message too long, closed by the server...)
+ * The string is valid until the next chat_poll. When the connection goes,
+ * it reconnects after 0.5 s, doubling up to 8 s, back to 0.5 s once open.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <emscripten.h>
+
+#include "wsc.h"
+
+#define CHAT_MAX_MESSAGE 4096   /* the server's read limit */
+#define BACKOFF_MIN_MS 500.0
+#define BACKOFF_MAX_MS 8000.0
+#define EVENTS_MAX 256
+
+enum { CHAT_ETOOLONG = -100, CHAT_ENOTCONN = -101 };
+
+/* What the page calls (exported; see the comment at the top). */
+int chat_connect(const char *url);
+int chat_send(const char *text);
+const char *chat_poll(void);
+
+typedef enum { IDLE, DIALING, OPEN, WAITING } phase;
+
+static struct {
+    char *url;
+    wsc_conn *conn;
+    phase phase;
+    double backoff_ms;
+    double retry_at;
+    char *events[EVENTS_MAX];   /* ring of pending events */
+    int ev_head, ev_count;
+    char *current;              /* the event last returned by chat_poll */
+} g = {.backoff_ms = BACKOFF_MIN_MS};
+
+/* Queues an event: kind, then the formatted text. Drops it when full. */
+static void emit(char kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(char kind, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(buf);
+    char *e = malloc(n + 2);
+    if (!e || g.ev_count == EVENTS_MAX) {
+        free(e);
+        return;
+    }
+    e[0] = kind;
+    memcpy(e + 1, buf, n + 1);
+    g.events[(g.ev_head + g.ev_count) % EVENTS_MAX] = e;
+    g.ev_count++;
+}
+
+/* Queues a chat line as it came (no formatting, any length). */
+static void emit_message(const char *data, size_t len)
+{
+    char *e = malloc(len + 2);
+    if (!e || g.ev_count == EVENTS_MAX) {
+        free(e);
+        return;
+    }
+    e[0] = 'M';
+    memcpy(e + 1, data, len);
+    e[len + 1] = '\0';
+    g.events[(g.ev_head + g.ev_count) % EVENTS_MAX] = e;
+    g.ev_count++;
+}
+
+static void dial(void)
+{
+    wsc_dial_options o = {0};
+    o.nonblocking = true;
+    emit('S', "connecting");
+    if (wsc_dial(g.url, &o, &g.conn, NULL) < 0) {
+        g.conn = NULL;
+        g.phase = WAITING;
+        g.retry_at = emscripten_get_now() + g.backoff_ms;
+        emit('E', "cannot connect: %s", wsc_last_error());
+        return;
+    }
+    g.phase = DIALING;
+}
+
+/* The connection ended (or never opened): say why, wait, then redial. */
+static void lost(void)
+{
+    int status = g.conn ? wsc_close_status(g.conn) : -1;
+    if (status == WSC_STATUS_MESSAGE_TOO_BIG)
+        emit('E', "the server closed the connection: message too big (1009)");
+    else if (status == WSC_STATUS_POLICY_VIOLATION || status == WSC_STATUS_TRY_AGAIN_LATER)
+        emit('E', "the server closed the connection (%d %s)", status, wsc_close_reason(g.conn));
+    wsc_conn_free(g.conn);
+    g.conn = NULL;
+    g.phase = WAITING;
+    g.retry_at = emscripten_get_now() + g.backoff_ms;
+    emit('S', "reconnecting in %.1f s", g.backoff_ms / 1000);
+    g.backoff_ms = g.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : g.backoff_ms * 2;
+}
+
+static void poll_dialing(void)
+{
+    wsc_state st = wsc_get_state(g.conn);
+    if (st == WSC_STATE_OPEN) {
+        g.phase = OPEN;
+        g.backoff_ms = BACKOFF_MIN_MS;
+        emit('S', "connected");
+    } else if (st != WSC_STATE_CONNECTING) {
+        lost();
+    }
+}
+
+static void poll_open(void)
+{
+    for (;;) {
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        int err = wsc_read(g.conn, 0, &type, &data, &len);
+        if (err == WSC_EAGAIN)
+            return;
+        if (err < 0) {
+            lost();
+            return;
+        }
+        if (type == WSC_TEXT)
+            emit_message(data, len);
+    }
+}
+
+EMSCRIPTEN_KEEPALIVE
+int chat_connect(const char *url)
+{
+    if (g.url)
+        return WSC_EINVAL;
+    size_t n = strlen(url) + 1;
+    g.url = malloc(n);
+    if (!g.url)
+        return WSC_ENOMEM;
+    memcpy(g.url, url, n);
+    dial();
+    return 0;
+}
+
+EMSCRIPTEN_KEEPALIVE
+int chat_send(const char *text)
+{
+    size_t len = strlen(text);
+    if (len > CHAT_MAX_MESSAGE) {
+        emit('E', "message too long (%zu bytes, max %d)", len, CHAT_MAX_MESSAGE);
+        return CHAT_ETOOLONG;
+    }
+    if (g.phase != OPEN) {
+        emit('E', "not connected");
+        return CHAT_ENOTCONN;
+    }
+    int err = wsc_write(g.conn, WSC_TEXT, text, len, 0);
+    if (err < 0)
+        emit('E', "send failed: %s", wsc_strerror(err));
+    return err;
+}
+
+EMSCRIPTEN_KEEPALIVE
+const char *chat_poll(void)
+{
+    free(g.current);
+    g.current = NULL;
+    if (g.phase == DIALING)
+        poll_dialing();
+    else if (g.phase == OPEN)
+        poll_open();
+    else if (g.phase == WAITING && emscripten_get_now() >= g.retry_at)
+        dial();
+    if (g.ev_count == 0)
+        return NULL;
+    g.current = g.events[g.ev_head];
+    g.ev_head = (g.ev_head + 1) % EVENTS_MAX;
+    g.ev_count--;
+    return g.current;
+}
