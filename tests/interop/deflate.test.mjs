@@ -30,7 +30,7 @@ import zlib from 'node:zlib';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
   MiB, pattern, fnv1a, startEchoServer, runClient, assertClientOk, assertClientFail, msgLines,
-  startProc, PYTHON, withTimeout, WsPeer, serverClosed, closedLine, nLines,
+  startProc, PYTHON, PY_PRELUDE, withTimeout, WsPeer, serverClosed, closedLine, nLines,
 } from './lib.mjs';
 import { startTap, StrictInflater, pmdParams, jsonText, RandomBytes, inflateAlone } from './tap.mjs';
 
@@ -535,23 +535,8 @@ describe('ws client <-> our server', () => {
 
 // ---- python3-websockets -------------------------------------------------------
 
-const PY_PRELUDE = `
-import asyncio, json, sys
-import websockets
+const PY_DEFLATE_PRELUDE = `${PY_PRELUDE}
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory, ClientPerMessageDeflateFactory
-
-def out(*args):
-    sys.stdout.write(' '.join(str(a) for a in args) + '\\n')
-    sys.stdout.flush()
-
-def pattern(n):
-    return (bytes(range(251)) * (n // 251 + 1))[:n]
-
-def fnv(b):
-    h = 0x811c9dc5
-    for x in b:
-        h = ((h ^ x) * 0x01000193) & 0xffffffff
-    return '%08x' % h
 `;
 
 /**
@@ -562,7 +547,7 @@ def fnv(b):
  */
 async function startPyDeflateServer(t, extensions = null) {
   const comp = extensions ? `compression=None, extensions=${extensions}` : 'compression="deflate"';
-  const script = `${PY_PRELUDE}
+  const script = `${PY_DEFLATE_PRELUDE}
 async def handler(ws):
     out('EXT', json.dumps(ws.response_headers.get('Sec-WebSocket-Extensions')))
     try:
@@ -644,7 +629,7 @@ describe('our client <-> python3-websockets server', () => {
 async function runPyDeflateClient(t, url, connectArgs, body) {
   const indented = body.replace(/^\s*\n/, '').replace(/\s+$/, '').split('\n');
   const common = Math.min(...indented.filter((l) => l.trim()).map((l) => l.match(/^ */)[0].length));
-  const script = `${PY_PRELUDE}
+  const script = `${PY_DEFLATE_PRELUDE}
 async def main(url):
     async with websockets.connect(url, max_size=None, ping_interval=None, ${connectArgs}) as ws:
         out('EXT', json.dumps(ws.response_headers.get('Sec-WebSocket-Extensions')))

@@ -388,7 +388,8 @@ export function upgradeRequest(port, overrides = {}, { method = 'GET', target = 
 
 // ---- python3-websockets ------------------------------------------------------
 
-const PY_PRELUDE = `
+/** The start of every inline python3-websockets script: imports, out(), pattern(), fnv(). */
+export const PY_PRELUDE = `
 import asyncio, json, sys
 import websockets
 

@@ -113,7 +113,8 @@ export function closePayload(code, reason = '') {
 
 export function frameStr(f) {
   const names = { 0: 'cont', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
-  let s = `${names[f.opcode] ?? 'op' + f.opcode}${f.rsv1 ? '+RSV1' : ''}${f.fin ? '' : '(FIN=0)'}`;
+  let s = `${names[f.opcode] ?? 'op' + f.opcode}${f.rsv1 ? '+RSV1' : ''}${f.fin ? '' : '(FIN=0)'}` +
+    `${f.masked ? '(masked)' : ''}`;
   if (f.opcode === OP.CLOSE) s += ` code=${f.code} reason=${JSON.stringify(f.reason)}`;
   else s += ` ${f.payload.length}B`;
   return s;

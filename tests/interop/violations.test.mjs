@@ -1,5 +1,5 @@
 // violations.test.mjs - protocol-violation suite: a raw-TCP WebSocket peer
-// (node's `net` plus its own frame codec) that misbehaves on purpose, in the
+// (node's `net` plus the frame codec of tap.mjs) that misbehaves on purpose, in the
 // spirit of Autobahn's case categories.
 //
 //   server side: spawns $WSC_BUILD/tests/progs/echo_server and talks to it as
@@ -15,13 +15,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { OP, RSV1, RSV2, RSV3, encodeFrame, parseFrame, closePayload, frameStr } from './tap.mjs';
 
 const BUILD = process.env.WSC_BUILD || 'build/native';
 const PROGS = path.resolve(BUILD, 'tests/progs');
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
-const OP = { CONT: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa };
-const RSV1 = 0x40, RSV2 = 0x20, RSV3 = 0x10;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -94,92 +92,6 @@ class Watch {
   describe() {
     return '';
   }
-}
-
-// ---- frames ----------------------------------------------------------------
-
-// Encodes one frame. rsv: RSV1|RSV2|RSV3 bits. mask: client frames must be
-// masked, server frames must not.
-function encodeFrame({ opcode, payload = Buffer.alloc(0), fin = true, rsv = 0, mask = true }) {
-  payload = Buffer.from(payload);
-  const len = payload.length;
-  const b0 = (fin ? 0x80 : 0) | rsv | opcode;
-  let head;
-  if (len < 126) {
-    head = Buffer.from([b0, len]);
-  } else if (len < 65536) {
-    head = Buffer.alloc(4);
-    head[0] = b0;
-    head[1] = 126;
-    head.writeUInt16BE(len, 2);
-  } else {
-    head = Buffer.alloc(10);
-    head[0] = b0;
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(len), 2);
-  }
-  if (!mask) return Buffer.concat([head, payload]);
-  head[1] |= 0x80;
-  const key = crypto.randomBytes(4);
-  const body = Buffer.alloc(len);
-  for (let i = 0; i < len; i++) body[i] = payload[i] ^ key[i & 3];
-  return Buffer.concat([head, key, body]);
-}
-
-function closePayload(code, reason = Buffer.alloc(0)) {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(code, 0);
-  return Buffer.concat([b, Buffer.from(reason)]);
-}
-
-// Parses one frame off the front of buf: { frame, rest } or null if incomplete.
-function parseFrame(buf) {
-  if (buf.length < 2) return null;
-  const b0 = buf[0], b1 = buf[1];
-  let len = b1 & 0x7f;
-  let off = 2;
-  if (len === 126) {
-    if (buf.length < 4) return null;
-    len = buf.readUInt16BE(2);
-    off = 4;
-  } else if (len === 127) {
-    if (buf.length < 10) return null;
-    const big = buf.readBigUInt64BE(2);
-    if (big > 1n << 32n) throw new Error(`peer sent a frame with 64-bit length ${big}: ${hex(buf)}`);
-    len = Number(big);
-    off = 10;
-  }
-  const masked = (b1 & 0x80) !== 0;
-  let key = null;
-  if (masked) {
-    if (buf.length < off + 4) return null;
-    key = buf.subarray(off, off + 4);
-    off += 4;
-  }
-  if (buf.length < off + len) return null;
-  const payload = Buffer.from(buf.subarray(off, off + len));
-  if (masked) for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
-  const frame = {
-    fin: (b0 & 0x80) !== 0,
-    rsv: b0 & 0x70,
-    opcode: b0 & 0x0f,
-    masked,
-    payload,
-    lenField: b1 & 0x7f,
-  };
-  if (frame.opcode === OP.CLOSE) {
-    frame.code = payload.length >= 2 ? payload.readUInt16BE(0) : null;
-    frame.reason = payload.subarray(2);
-  }
-  return { frame, rest: buf.subarray(off + len) };
-}
-
-function frameStr(f) {
-  const names = { 0: 'cont', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
-  let s = `${names[f.opcode] ?? 'op' + f.opcode}${f.fin ? '' : '(FIN=0)'}${f.masked ? '(masked)' : ''}`;
-  if (f.opcode === OP.CLOSE) s += ` code=${f.code} reason=${JSON.stringify(f.reason.toString())}`;
-  else s += ` ${f.payload.length}B`;
-  return s;
 }
 
 // ---- HTTP heads --------------------------------------------------------------
@@ -485,7 +397,8 @@ async function expectServerFails(p, code, what) {
   assert.equal(data.length, 0, `${what}: the server echoed data before closing: [${before.map(frameStr).join(', ')}]`);
   assert.equal(close.masked, false, `${what}: the server's close frame is masked`);
   assert.equal(close.code, code, `${what}: expected close code ${code}, server sent ${frameStr(close)}`);
-  assert.ok(isValidUtf8(close.reason), `${what}: close reason is not valid UTF-8: ${hex(close.reason)}`);
+  const reason = close.payload.subarray(2);
+  assert.ok(isValidUtf8(reason), `${what}: close reason is not valid UTF-8: ${hex(reason)}`);
   // Acknowledge like a well-behaved client, then the server must hang up.
   p.write(encodeFrame({ opcode: OP.CLOSE, payload: closePayload(code) }));
   await p.waitTcpClose(6000, `${what}: the server to close the TCP connection after its close frame`);
