@@ -160,15 +160,7 @@ static int step_tls(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 
 static int step_send(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
-    while (dl->req_pos < dl->req_len) {
-        struct iovec iov = {dl->req + dl->req_pos, dl->req_len - dl->req_pos};
-        size_t sent = 0;
-        int r = wsc_transport_send_all(&c->tr, &iov, 1, d, &sent);
-        dl->req_pos += sent;
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return wsc_transport_send_rest(&c->tr, dl->req, dl->req_len, &dl->req_pos, d);
 }
 
 static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)

@@ -493,21 +493,13 @@ int wsc_proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, con
 /* Sends what is left of the CONNECT request. */
 static int send_request(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
 {
-    while (t->req_pos < t->req_len) {
-        struct iovec iov = {t->req + t->req_pos, t->req_len - t->req_pos};
-        size_t sent = 0;
-        int r = wsc_transport_send_all(&c->tr, &iov, 1, d, &sent);
-        t->req_pos += sent;
-        if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
-            return r;
-        if (r < 0) {
-            char why[256];
-            snprintf(why, sizeof why, "%s", wsc_last_error());
-            return wsc_fail(WSC_ECONNECT, "sending CONNECT to the proxy %s failed: %s", t->url.desc,
-                            why);
-        }
+    int r = wsc_transport_send_rest(&c->tr, t->req, t->req_len, &t->req_pos, d);
+    if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", wsc_last_error());
+        return wsc_fail(WSC_ECONNECT, "sending CONNECT to the proxy %s failed: %s", t->url.desc, why);
     }
-    return 0;
+    return r;
 }
 
 /* Judges the whole answer head c->rbuf[0..end). */

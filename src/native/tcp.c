@@ -119,6 +119,18 @@ ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline
     }
 }
 
+int wsc_transport_send_rest(wsc_transport *t, const void *buf, size_t len, size_t *pos,
+                            wsc_deadline d)
+{
+    if (*pos >= len)
+        return 0;
+    struct iovec iov = {(char *)buf + *pos, len - *pos};
+    size_t sent = 0;
+    int r = wsc_transport_send_all(t, &iov, 1, d, &sent);
+    *pos += sent;
+    return r;
+}
+
 int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
                            wsc_deadline d, size_t *sent)
 {

@@ -68,6 +68,12 @@ ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline
 int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
                            wsc_deadline d, size_t *sent);
 
+/* Sends buf[*pos, len) within d, advancing *pos by what went out (so a
+ * caller can call again after WSC_EAGAIN / WSC_ETIMEDOUT to go on). 0 once
+ * all of it is sent, else the error. */
+int wsc_transport_send_rest(wsc_transport *t, const void *buf, size_t len, size_t *pos,
+                            wsc_deadline d);
+
 /* Pushes out what earlier sends left held, waiting up to d: 0 when nothing
  * is left, else the error (WSC_EAGAIN / WSC_ETIMEDOUT when time ran out). */
 int wsc_transport_flush(wsc_transport *t, wsc_deadline d);

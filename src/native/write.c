@@ -27,16 +27,10 @@ static int next_key(wsc_conn *c, uint8_t key[4])
 /* Sends pending bytes. 0 when none are left. [w] */
 static int flush_pending(wsc_conn *c, wsc_deadline d)
 {
+    int r = wsc_transport_send_rest(&c->tr, c->pend, c->pend_len, &c->pend_pos, d);
     if (c->pend_pos == c->pend_len)
-        return wsc_transport_flush(&c->tr, d); /* what TLS may still hold */
-    struct iovec iov = {c->pend + c->pend_pos, c->pend_len - c->pend_pos};
-    size_t sent = 0;
-    int r = wsc_transport_send_all(&c->tr, &iov, 1, d, &sent);
-    c->pend_pos += sent;
-    if (c->pend_pos == c->pend_len) {
         c->pend_pos = c->pend_len = 0;
-    }
-    return r < 0 ? r : wsc_transport_flush(&c->tr, d);
+    return r < 0 ? r : wsc_transport_flush(&c->tr, d); /* what TLS may still hold */
 }
 
 /* Keeps the unsent rest of a frame: `rest` already final bytes, then
