@@ -13,14 +13,18 @@
  *     wsc_strerror() names a code; wsc_last_error() gives a sentence saying what
  *     failed and why (thread-local, also set when wsc_dial/wsc_accept fail).
  *   - Blocking calls take `int timeout_ms`: -1 waits forever, 0 never blocks
- *     (WSC_EAGAIN when it would), > 0 is a deadline (WSC_ETIMEDOUT). A read that
- *     times out never damages the connection: call it again to continue, even
- *     in the middle of a message. Every other failure closes the connection
- *     with a fitting status code.
+ *     (WSC_EAGAIN when it would), > 0 is a deadline (WSC_ETIMEDOUT). WSC_EAGAIN
+ *     and WSC_ETIMEDOUT always leave the connection usable: a read that times
+ *     out continues where it stopped when called again, even in the middle of
+ *     a message; a write that times out sent nothing. (A write whose deadline
+ *     passes after part of its message went out cannot take it back: the
+ *     connection is closed and the call returns WSC_EIO.) Every other failure
+ *     closes the connection with a fitting status code.
  *   - Option structs are zero-initialisable: {0} or NULL means the defaults.
  *   - Threads (native): one reader at a time; any number of threads may write,
  *     ping and close concurrently. Messages from concurrent writers never
- *     interleave. wsc_close and wsc_close_now unblock a blocked reader.
+ *     interleave. wsc_close and wsc_close_now unblock every thread blocked on
+ *     the connection, a reader or one advancing a nonblocking dial included.
  *   - Wasm: calls that wait (timeout_ms != 0, a blocking wsc_dial) suspend
  *     the C stack with Asyncify: link with the flags `make wasm-flags` prints.
  *     Without -sASYNCIFY they return WSC_ENOTSUP at once; use a nonblocking
@@ -253,8 +257,12 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * extension we did not offer), WSC_ETLS (unreadable CA or certificate files,
  * a failed certificate or host name check, a failed TLS handshake: the
  * detail says which, e.g. "certificate has expired"), WSC_ENOTSUP.
- * With opts->nonblocking the call returns 0 at once with the connection in
- * WSC_STATE_CONNECTING; resp then only says 0 and the handshake goes on.
+ * With opts->nonblocking the call goes as far as it can without waiting
+ * (name resolution still blocks) and returns 0 with the connection in
+ * WSC_STATE_CONNECTING (or OPEN, if the server answered already: resp
+ * then has its 101, else status 0) and the handshake goes on: see
+ * wsc_get_state, wsc_fd and wsc_poll_events. A failure found before it
+ * would wait is returned at once, as when blocking.
  * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed;
  * http(s) URLs become ws(s), user info is dropped) and waits for open or
  * failure (WSC_ECONNECT: browsers give no reason; also when subprotocols
@@ -355,7 +363,9 @@ WSC_API void wsc_set_read_limit(wsc_conn *c, int64_t limit);
 /* From now on a background thread reads: it answers pings, delivers pongs to
  * wsc_ping, finishes the close handshake, and closes with 1008 if a data
  * message arrives. Use it on connections that only write. Later reads fail
- * with WSC_EINVAL. Returns WSC_EBUSY if a read is in progress.
+ * with WSC_EINVAL. Returns WSC_EBUSY if a read is in progress. On a
+ * nonblocking dial still CONNECTING it takes effect once the connection is
+ * open: the thread finishes the handshake first (within its timeout).
  * Wasm: data messages arriving later close the connection with 1008. */
 WSC_API int wsc_close_read(wsc_conn *c);
 
@@ -370,7 +380,10 @@ WSC_API int wsc_close_read(wsc_conn *c);
  * must then reach the peer, so if the deadline passes before any of it is
  * sent it is kept like a partly sent one and the call returns 0.
  * Errors: WSC_EAGAIN / WSC_ETIMEDOUT if nothing was sent (connection usable);
- * WSC_ECLOSED, WSC_EIO.
+ * WSC_EIO if the socket failed, or if the deadline passed after part of the
+ * frame went out (the connection is then closed: a frame cannot be taken
+ * back); WSC_ECLOSED; WSC_EBUSY on the thread that has a message open with
+ * wsc_writer_begin (end it first; other threads wait their turn).
  * Wasm: WebSocket.send of a copy; text goes through a JS string, so invalid
  * UTF-8 in it arrives as U+FFFD. */
 WSC_API int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data,
@@ -384,13 +397,21 @@ WSC_API int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data,
  * Other threads' messages wait until wsc_writer_end; pings, pongs and close
  * frames may go out between the frames. The pieces block without deadline
  * beyond the begin call's timeout_ms (which also bounds each piece when > 0).
- * Wasm: the pieces are buffered and sent as one message at wsc_writer_end. */
+ * A message that times out before any of it went out (or into the
+ * compressor) is abandoned cleanly (WSC_ETIMEDOUT, connection usable); one
+ * that times out later cannot be completed nor taken back: the connection
+ * is closed with 1011 and the call returns WSC_EIO. wsc_writer_begin, like
+ * wsc_write, returns WSC_EBUSY on the thread whose message is still open.
+ * Wasm: the pieces are buffered and sent as one message at wsc_writer_end
+ * (no timeouts); writes while a message is open return WSC_EBUSY. */
 WSC_API int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms);
 WSC_API int wsc_writer_write(wsc_conn *c, const void *data, size_t len);
 WSC_API int wsc_writer_end(wsc_conn *c);
 
 /* Sends what a timeout-0 write left pending. WSC_EAGAIN if some remains.
- * Use wsc_want_write() to know whether to poll wsc_fd() for POLLOUT.
+ * wsc_want_write() says whether to poll wsc_fd() for POLLOUT: while OPEN,
+ * whether bytes are pending; while CONNECTING, whether the dial waits to
+ * send (see wsc_poll_events).
  * Wasm: returns 0 (the browser buffers). */
 WSC_API int wsc_flush(wsc_conn *c, int timeout_ms);
 WSC_API bool wsc_want_write(const wsc_conn *c);
@@ -408,9 +429,11 @@ WSC_API int wsc_ping(wsc_conn *c, int timeout_ms);
  * arriving after our close frame went out are discarded, also by a reader in
  * another thread: that reader receives the peer's close and returns
  * WSC_ECLOSED. (To read replies to what you sent, wait for them first, e.g.
- * with a ping, as the wsc tool does at end of input.) Later calls return WSC_ECLOSED and do
- * nothing. code 0 sends a close frame without a code; otherwise it must be
- * 1000-1003, 1007-1014 or 3000-4999.
+ * with a ping, as the wsc tool does at end of input.) Later calls return
+ * WSC_ECLOSED and do nothing. code 0 sends a close frame without a code, and
+ * so without a reason (a reason with code 0 is WSC_EINVAL); otherwise code
+ * must be 1000-1003, 1007-1014 or 3000-4999. On a connection still
+ * CONNECTING it closes the socket (no close frame) and returns WSC_ECLOSED.
  * Wasm: WebSocket.close(code, reason), waiting (Asyncify) up to 10 s for
  * the close event; without Asyncify it starts the close and returns 0 (watch
  * wsc_get_state). Codes the browser refuses (1001-1014) are sent as
@@ -418,7 +441,8 @@ WSC_API int wsc_ping(wsc_conn *c, int timeout_ms);
 WSC_API int wsc_close(wsc_conn *c, int code, const char *reason);
 
 /* Closes the socket at once without a close handshake and unblocks any
- * thread blocked on c. Later calls return WSC_ECLOSED.
+ * thread blocked on c (also one advancing a nonblocking dial, which then
+ * fails with WSC_ECLOSED). Later calls return WSC_ECLOSED.
  * Wasm: starts WebSocket.close(1001, "") (4001 in browsers, which refuse
  * 1001) and returns without waiting. */
 WSC_API int wsc_close_now(wsc_conn *c);
@@ -427,8 +451,8 @@ WSC_API int wsc_close_now(wsc_conn *c);
  * received (also after an abnormal end, which browsers call 1006).
  * Wasm: the close event's code. */
 WSC_API int wsc_close_status(const wsc_conn *c);
-/* The reason of the peer's close frame ("" if none); valid until
- * wsc_conn_free. */
+/* The reason of the peer's close frame ("" if none yet); once set it never
+ * changes and stays valid until wsc_conn_free. Safe from any thread. */
 WSC_API const char *wsc_close_reason(const wsc_conn *c);
 
 /* Closes now if still open and frees everything. Call once, after every other
@@ -450,12 +474,23 @@ WSC_API const char *wsc_subprotocol(const wsc_conn *c);
  * client_max_window_bits=15", "" when none. Wasm: WebSocket.extensions. */
 WSC_API const char *wsc_extensions(const wsc_conn *c);
 
-/* The socket, for the caller's own poll loop: poll for POLLIN, and for POLLOUT
- * while wsc_want_write() or the state is CONNECTING, then call the functions
- * with timeout 0. Read with timeout 0 until WSC_EAGAIN before polling again:
- * bytes already received may wait in wsc's buffer or inside TLS, where poll
- * cannot see them. Do not read, write or close it yourself. Wasm: -1. */
+/* The socket, for the caller's own poll loop: poll it for wsc_poll_events(c),
+ * then call the functions with timeout 0 (wsc_get_state while CONNECTING).
+ * Read with timeout 0 until WSC_EAGAIN before polling again: bytes already
+ * received may wait in wsc's buffer or inside TLS, where poll cannot see
+ * them. A nonblocking dial has a socket as soon as wsc_dial returns, but it
+ * changes when the dial moves on to the host's next address: ask again
+ * after each call. -1 once a failed dial has no socket left. Do not read,
+ * write or close it yourself. Wasm: -1. */
 WSC_API int wsc_fd(const wsc_conn *c);
+
+/* What to poll wsc_fd(c) for (POLLIN, POLLOUT or both) before calling c's
+ * functions with timeout 0 again. CONNECTING: exactly what the handshake
+ * waits for (POLLOUT while TCP connects or a request goes out, POLLIN while
+ * an answer is awaited, what TLS asks for during its handshake). OPEN and
+ * CLOSING: POLLIN, plus POLLOUT while wsc_want_write(c). CLOSED (or NULL):
+ * 0. Wasm: 0 (the browser delivers events). */
+WSC_API int wsc_poll_events(const wsc_conn *c);
 
 /* ---- Byte streams over messages (Go's NetConn) -------------------------- */
 

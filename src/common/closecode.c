@@ -18,7 +18,10 @@ bool wsc_close_code_valid(int code)
 int wsc_close_args_check(int code, const char *reason)
 {
     size_t rlen = reason ? strlen(reason) : 0;
-    if (code == 0 ? rlen != 0 : !wsc_close_code_valid(code))
+    if (code == 0 && rlen != 0)
+        return wsc_fail(WSC_EINVAL, "a close reason needs a close code: code 0 sends no code and so "
+                        "no reason (use 1000 for a normal closure)");
+    if (code != 0 && !wsc_close_code_valid(code))
         return wsc_fail(WSC_EINVAL, "close code %d cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)", code);
     if (rlen > 123)
         return wsc_fail(WSC_EINVAL, "close reason is %zu bytes, at most 123 fit", rlen);

@@ -25,7 +25,11 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
     pthread_mutex_unlock(&c->mu);
     if (again)
         return wsc_fail(WSC_ECLOSED, "wsc_close or wsc_close_now was already called");
-    if (atomic_load(&c->state) == WSC_STATE_CONNECTING || (!send && atomic_load(&c->state) == WSC_STATE_CLOSED)) {
+    if (atomic_load(&c->state) == WSC_STATE_CONNECTING) {
+        wsc_conn_shutdown(c); /* wakes a thread advancing the dial */
+        return wsc_fail(WSC_ECLOSED, "the handshake had not finished: closed without a close frame");
+    }
+    if (!send && atomic_load(&c->state) == WSC_STATE_CLOSED) {
         wsc_conn_shutdown(c);
         return wsc_fail(WSC_ECLOSED, "the connection was already closed");
     }

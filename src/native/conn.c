@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "common/error.h"
 #include "common/utf8.h"
@@ -28,6 +30,7 @@ wsc_conn *wsc_conn_new(bool server)
     c->rcap = RBUF_SIZE;
     c->server = server;
     c->tr.fd = -1;
+    c->dial_fd = -1;
     c->peer_code = -1;
     c->read_limit = 32768;
     c->keys_pos = sizeof c->keys;
@@ -49,6 +52,8 @@ void wsc_conn_shutdown(wsc_conn *c)
     atomic_store(&c->state, WSC_STATE_CLOSED);
     if (c->tr.ops)
         c->tr.ops->shutdown(&c->tr);
+    else if (c->dial_fd >= 0)
+        shutdown(c->dial_fd, SHUT_RDWR); /* wakes a thread waiting for the TCP connect */
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);
 }
@@ -231,9 +236,24 @@ int wsc_fd(const wsc_conn *c)
 {
     if (!c)
         return -1;
-    if (c->tr.fd < 0 && c->dialer)
-        return wsc_dialer_fd(c->dialer); /* the socket being connected */
-    return c->tr.fd;
+    pthread_mutex_lock((pthread_mutex_t *)&c->mu);
+    int fd = c->tr.ops ? c->tr.fd : c->dial_fd;
+    pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
+    return fd;
+}
+
+int wsc_poll_events(const wsc_conn *c)
+{
+    if (!c)
+        return 0;
+    switch (atomic_load(&c->state)) {
+    case WSC_STATE_CONNECTING:
+        return atomic_load(&c->dial_want);
+    case WSC_STATE_CLOSED:
+        return 0;
+    default:
+        return POLLIN | (wsc_want_write(c) ? POLLOUT : 0);
+    }
 }
 
 int wsc_close_status(const wsc_conn *c)
@@ -248,7 +268,14 @@ int wsc_close_status(const wsc_conn *c)
 
 const char *wsc_close_reason(const wsc_conn *c)
 {
-    return c ? c->peer_reason : "";
+    if (!c)
+        return "";
+    /* The reader stores the reason once, before close_received: from then
+     * on it never changes. */
+    pthread_mutex_lock((pthread_mutex_t *)&c->mu);
+    const char *reason = c->close_received ? c->peer_reason : "";
+    pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
+    return reason;
 }
 
 int wsc_conn_wait(wsc_conn *c, wsc_deadline d)

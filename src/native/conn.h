@@ -45,6 +45,9 @@ struct wsc_conn {
     wsc_http_head peer_head;      /* the other side's request or response */
     pthread_mutex_t dial_mu;      /* guards dialer */
     wsc_dialer *dialer;           /* non-NULL while a nonblocking dial runs */
+    int dial_fd;                  /* [mu] the socket the dial is connecting before
+                                     tr has it, -1 otherwise */
+    _Atomic int dial_want;        /* POLLIN / POLLOUT the dial waits for */
 
     wsc_ping_fn on_ping;
     wsc_pong_fn on_pong;
@@ -56,6 +59,7 @@ struct wsc_conn {
     bool close_draining;          /* [mu] wsc_close holds the reader role */
     bool echo_pending;            /* [mu] our reply to the peer's close is being sent */
     bool msg_busy;                /* [mu] */
+    pthread_t msg_owner;          /* [mu] the thread holding msg_busy */
     bool close_called;            /* [mu] wsc_close or wsc_close_now ran */
     _Atomic bool close_sent;      /* [mu] to change; our close frame went out */
     bool close_received;          /* [mu] the peer's close frame arrived */
@@ -100,11 +104,12 @@ struct wsc_conn {
     size_t keys_pos;
     /* The message writer (owner of msg_busy). */
     uint8_t wr_op;
-    bool wr_first;
+    bool wr_first;                /* no frame of the message went out yet */
+    bool wr_begun;                /* a frame went out, or the compressor took a piece */
     int wr_timeout;
 };
 
-/* Allocates a connection around an established transport. */
+/* Allocates a connection with no transport yet (dial or accept gives it). */
 wsc_conn *wsc_conn_new(bool server);
 
 /* Records the negotiated extensions: *p (when enabled) and the header value.
@@ -132,23 +137,19 @@ void wsc_conn_shutdown(wsc_conn *c);
 int wsc_reader_enter(wsc_conn *c, wsc_deadline d);
 void wsc_reader_leave(wsc_conn *c);
 
-/* Reads frames until the peer's close frame arrives, discarding data; the
- * caller holds the reader lock. 0 when the close arrived. */
-int wsc_read_drain(wsc_conn *c, wsc_deadline d);
+/* Reads frames until the peer's close frame arrives, the connection ends or
+ * d passes, discarding data; the caller holds the reader lock. */
+void wsc_read_drain(wsc_conn *c, wsc_deadline d);
 
 /* Advances a nonblocking dial (dial.c), caller holding dial_mu. 0 when
  * open, WSC_EAGAIN / WSC_ETIMEDOUT while not yet, other errors when it failed
  * (the connection is then closed). Frees c->dialer when it ends. */
 int wsc_dial_step(wsc_conn *c, wsc_deadline d);
 void wsc_dialer_free(wsc_dialer *dl);
-/* The socket a dialer is connecting (-1 between addresses). */
-int wsc_dialer_fd(const wsc_dialer *dl);
 
 /* Makes sure the connection is past CONNECTING for a call with deadline d,
  * advancing a nonblocking dial under dial_mu. 0, or the dial's error. */
 int wsc_conn_ready(wsc_conn *c, wsc_deadline d);
-
-
 
 /* Waits on c->cond (caller holds mu) until signalled or d passes. Returns 0
  * when signalled (or spuriously woken), else wsc_deadline_error(d). */

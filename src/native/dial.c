@@ -44,6 +44,7 @@ struct wsc_dialer {
     wsc_compression compression; /* what we offered */
     int threshold;
     wsc_tls *tls;              /* wss/https until the TLS handshake is done */
+    short tls_want;            /* what the TLS handshake waits for */
 };
 
 void wsc_dialer_free(wsc_dialer *dl)
@@ -63,11 +64,6 @@ void wsc_dialer_free(wsc_dialer *dl)
     free(dl);
 }
 
-int wsc_dialer_fd(const wsc_dialer *dl)
-{
-    return dl->fd;
-}
-
 static size_t count_addrs(const struct addrinfo *a)
 {
     size_t n = 0;
@@ -76,8 +72,31 @@ static size_t count_addrs(const struct addrinfo *a)
     return n;
 }
 
-/* Starts connecting to dl->cur; 0 when under way or connected, else error. */
-static void connect_next(wsc_dialer *dl)
+/* Makes fd the socket wsc_fd reports and wsc_close_now shuts down while the
+ * TCP connect runs (-1: none). False if the connection was closed meanwhile. */
+static bool publish_dial_fd(wsc_conn *c, int fd)
+{
+    pthread_mutex_lock(&c->mu);
+    bool open = atomic_load(&c->state) != WSC_STATE_CLOSED;
+    c->dial_fd = open ? fd : -1;
+    pthread_mutex_unlock(&c->mu);
+    return open;
+}
+
+/* Gives up the socket being connected, to try the next address. */
+static void drop_dial_fd(wsc_conn *c, wsc_dialer *dl, int err)
+{
+    size_t used = strlen(dl->errors);
+    snprintf(dl->errors + used, sizeof dl->errors - used, "%s%s", used ? "; " : "", strerror(err));
+    publish_dial_fd(c, -1);
+    if (dl->fd >= 0)
+        close(dl->fd);
+    dl->fd = -1;
+    dl->cur = dl->cur->ai_next;
+}
+
+/* Starts connecting to the next address left, if any (dl->fd then >= 0). */
+static void connect_next(wsc_conn *c, wsc_dialer *dl)
 {
     while (dl->cur) {
         struct addrinfo *a = dl->cur;
@@ -87,40 +106,51 @@ static void connect_next(wsc_dialer *dl)
             int left = wsc_deadline_left(dl->deadline);
             size_t n = count_addrs(a);
             dl->addr_deadline = left < 0 ? WSC_FOREVER : wsc_now_ms() + (left / (int)n) + 1;
+            publish_dial_fd(c, dl->fd);
             return;
         }
-        size_t used = strlen(dl->errors);
-        snprintf(dl->errors + used, sizeof dl->errors - used, "%s%s", used ? "; " : "", strerror(errno));
-        if (dl->fd >= 0)
-            close(dl->fd);
-        dl->fd = -1;
-        dl->cur = a->ai_next;
+        drop_dial_fd(c, dl, errno);
     }
+}
+
+/* The TCP connection is up: the transport takes the socket. False if the
+ * connection was closed meanwhile. */
+static bool take_socket(wsc_conn *c, wsc_dialer *dl)
+{
+    int one = 1;
+    setsockopt(dl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Blocking from now on: calls with a deadline ask for MSG_DONTWAIT. */
+    fcntl(dl->fd, F_SETFL, fcntl(dl->fd, F_GETFL) & ~O_NONBLOCK);
+    pthread_mutex_lock(&c->mu);
+    bool open = atomic_load(&c->state) != WSC_STATE_CLOSED;
+    if (open) {
+        wsc_tcp_transport(&c->tr, dl->fd);
+        c->dial_fd = dl->fd = -1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (open) {
+        freeaddrinfo(dl->addrs);
+        dl->addrs = dl->cur = NULL;
+    }
+    return open;
 }
 
 static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
     for (;;) {
         if (dl->fd < 0)
-            connect_next(dl);
+            connect_next(c, dl);
         if (dl->fd < 0)
             return wsc_fail(WSC_ECONNECT, "could not connect to %s: %s", dl->connect_desc,
                             dl->errors[0] ? dl->errors : "no address");
         wsc_deadline wait = wsc_deadline_min(d, wsc_deadline_min(dl->deadline, dl->addr_deadline));
         int r = wsc_wait_fd(dl->fd, POLLOUT, wait);
+        if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+            return WSC_ECLOSED; /* wsc_close_now woke us */
         int err = 0;
         socklen_t len = sizeof err;
-        if (r == 0 && getsockopt(dl->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-            int one = 1;
-            setsockopt(dl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            /* Blocking from now on: calls with a deadline ask for MSG_DONTWAIT. */
-            fcntl(dl->fd, F_SETFL, fcntl(dl->fd, F_GETFL) & ~O_NONBLOCK);
-            wsc_tcp_transport(&c->tr, dl->fd);
-            dl->fd = -1;
-            freeaddrinfo(dl->addrs);
-            dl->addrs = dl->cur = NULL;
-            return 0;
-        }
+        if (r == 0 && getsockopt(dl->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+            return take_socket(c, dl) ? 0 : WSC_ECLOSED;
         if (r < 0) {
             if (dl->deadline != WSC_FOREVER && wsc_deadline_left(dl->deadline) == 0)
                 return wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
@@ -128,11 +158,7 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
                 return wsc_deadline_error(d); /* the caller's time is up, not this address's */
             err = ETIMEDOUT; /* this address's share of the time is up */
         }
-        size_t used = strlen(dl->errors);
-        snprintf(dl->errors + used, sizeof dl->errors - used, "%s%s", used ? "; " : "", strerror(err));
-        close(dl->fd);
-        dl->fd = -1;
-        dl->cur = dl->cur->ai_next;
+        drop_dial_fd(c, dl, err);
     }
 }
 
@@ -146,12 +172,13 @@ static int step_proxy(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 static int step_tls(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
     while (dl->tls) {
-        short want = 0;
-        int r = wsc_tls_handshake(dl->tls, c->tr.fd, &want);
+        int r = wsc_tls_handshake(dl->tls, c->tr.fd, &dl->tls_want);
         if (r == 0) {
+            pthread_mutex_lock(&c->mu);
             wsc_tls_transport(&c->tr, dl->tls);
+            pthread_mutex_unlock(&c->mu);
             dl->tls = NULL;
-        } else if (r != WSC_EAGAIN || (r = wsc_wait_fd(c->tr.fd, want, d)) < 0) {
+        } else if (r != WSC_EAGAIN || (r = wsc_wait_fd(c->tr.fd, dl->tls_want, d)) < 0) {
             return r;
         }
     }
@@ -202,6 +229,22 @@ static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
     }
 }
 
+/* What the stage the dial stopped in waits for, for wsc_poll_events. */
+static int stage_events(const wsc_dialer *dl)
+{
+    switch (dl->stage) {
+    case STAGE_CONNECT:
+    case STAGE_SEND:
+        return POLLOUT;
+    case STAGE_PROXY:
+        return dl->proxy.req_pos < dl->proxy.req_len ? POLLOUT : POLLIN;
+    case STAGE_TLS:
+        return dl->tls_want;
+    default:
+        return POLLIN;
+    }
+}
+
 int wsc_dial_step(wsc_conn *c, wsc_deadline d)
 {
     wsc_dialer *dl = c->dialer;
@@ -217,7 +260,10 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d)
         dl->stage = STAGE_RECEIVE;
     if (r == 0 && dl->stage == STAGE_RECEIVE)
         r = step_receive(c, dl, wait);
+    if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close_now during the step */
+        return wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake");
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) {
+        atomic_store(&c->dial_want, stage_events(dl));
         if (dl->deadline == WSC_FOREVER || wsc_deadline_left(dl->deadline) > 0)
             return wsc_deadline_error(d);
         if (dl->stage == STAGE_CONNECT)
@@ -230,12 +276,14 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d)
         else
             r = wsc_fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
     }
-    if (r == 0) {
+    int connecting = WSC_STATE_CONNECTING;
+    if (r == 0 && atomic_compare_exchange_strong(&c->state, &connecting, WSC_STATE_OPEN)) {
         wsc_dialer_free(dl);
         c->dialer = NULL;
-        atomic_store(&c->state, WSC_STATE_OPEN);
         return 0;
     }
+    if (r == 0)
+        return wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake");
     atomic_store(&c->state, WSC_STATE_CLOSED); /* the caller shuts the transport */
     return r;
 }
@@ -392,13 +440,12 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
             r = wsc_fail(WSC_ENOMEM, "out of memory");
         }
     }
-    if (r == 0 && o->nonblocking) {
-        wsc_clear_error();
-        *out = c;
-        return 0;
-    }
+    /* A nonblocking dial goes as far as it can without waiting, so that
+     * wsc_fd and wsc_poll_events have something to say. */
     if (r == 0)
-        r = wsc_dial_step(c, dl->deadline);
+        r = wsc_dial_step(c, o->nonblocking ? WSC_NOWAIT : dl->deadline);
+    if (r == WSC_EAGAIN && o->nonblocking)
+        r = 0;
     if (resp && c->peer_head.raw)
         fill_response(c, resp, r < 0);
     if (r < 0) {

@@ -528,21 +528,19 @@ ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap, int timeout_ms)
     return n;
 }
 
-int wsc_read_drain(wsc_conn *c, wsc_deadline d)
+void wsc_read_drain(wsc_conn *c, wsc_deadline d)
 {
-    for (;;) {
-        int r = c->in_frame ? skip_payload(c, d) : next_data_frame(c, d);
-        if (r < 0)
-            return r;
+    while ((c->in_frame ? skip_payload(c, d) : next_data_frame(c, d)) == 0) {
     }
 }
 
 static void *background_reader(void *arg)
 {
     wsc_conn *c = arg;
-    /* next_data_frame answers pings and closes; it returns 0 only for data,
+    /* A nonblocking dial finishes first (bounded by its handshake timeout).
+     * next_data_frame answers pings and closes; it returns 0 only for data,
      * which is not welcome here (and skipped silently once we are closing). */
-    if (next_data_frame(c, WSC_FOREVER) == 0)
+    if (wsc_conn_ready(c, WSC_FOREVER) == 0 && next_data_frame(c, WSC_FOREVER) == 0)
         wsc_conn_fail(c, WSC_STATUS_POLICY_VIOLATION, WSC_EPROTO,
                       "a data message arrived after wsc_close_read");
     wsc_reader_leave(c);

@@ -1,6 +1,7 @@
 /* write.c - sending frames and messages: wsc_write, the message writer,
  * compressed messages, wsc_ping, and the pending bytes a non-blocking write
  * leaves behind. */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -143,9 +144,13 @@ static int frames_begin(wsc_conn *c, uint8_t op, wsc_deadline d)
 static int frames_end(wsc_conn *c, int r, bool fail_conn)
 {
     pthread_mutex_unlock(&c->frame_mu);
-    if (fail_conn) /* the socket broke or a frame went out half: no close frame possible */
-        return wsc_conn_fail(c, 0, r, "writing a frame failed: %s", wsc_last_error());
-    return r;
+    if (!fail_conn)
+        return r;
+    /* The socket broke or a frame went out half: no close frame possible. */
+    if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
+        return wsc_conn_fail(c, 0, WSC_EIO, "the deadline passed after part of a frame was "
+                             "sent; a frame cannot be taken back, so the connection is closed");
+    return wsc_conn_fail(c, 0, r, "writing a frame failed: %s", wsc_last_error());
 }
 
 /* Writes one frame, frame_mu held. `keep`: see send_failed. [w] */
@@ -264,6 +269,11 @@ static int msg_acquire(wsc_conn *c, wsc_deadline d)
         }
         if (!c->msg_busy) {
             c->msg_busy = true;
+            c->msg_owner = pthread_self();
+            break;
+        }
+        if (pthread_equal(c->msg_owner, pthread_self())) {
+            r = wsc_fail(WSC_EBUSY, "this thread is writing a message: call wsc_writer_end first");
             break;
         }
         if ((r = wsc_conn_wait(c, d)) < 0) {
@@ -317,6 +327,7 @@ int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
         return r;
     c->wr_op = (uint8_t)type;
     c->wr_first = true;
+    c->wr_begun = false;
     c->wr_timeout = timeout_ms == 0 ? -1 : timeout_ms;
     return 0;
 }
@@ -329,14 +340,17 @@ static bool writer_owned(wsc_conn *c)
     return busy;
 }
 
-/* A message piece failed: ends the message; if part of it is already on
- * the wire the connection cannot go on and is closed with 1011. */
-static int writer_failed(wsc_conn *c, bool started, int r)
+/* A message piece failed: ends the message. Once part of it went out, or
+ * into the compressor, it cannot be abandoned: the connection is closed
+ * with 1011 before another message can follow. */
+static int writer_failed(wsc_conn *c, int r)
 {
+    if (c->wr_begun && (r == WSC_EAGAIN || r == WSC_ETIMEDOUT))
+        r = wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_EIO,
+                          "the deadline passed half-way through a message, which cannot be "
+                          "completed");
     c->wr_op = 0;
     msg_release(c);
-    if (started && (r == WSC_EAGAIN || r == WSC_ETIMEDOUT))
-        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "a message write timed out half-way");
     return r;
 }
 
@@ -346,15 +360,16 @@ int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
         return wsc_fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
     if (len == 0)
         return 0;
-    bool started = !c->wr_first, framed = true;
-    uint8_t op = started ? WSC_OP_CONT : c->wr_op;
+    bool framed = true;
+    uint8_t op = c->wr_first ? c->wr_op : WSC_OP_CONT;
     wsc_deadline d = wsc_deadline_in(c->wr_timeout);
     int r = c->pmd ? send_deflated(c, op, false, false, data, len, d, &framed)
                    : wsc_send_frame(c, op, false, data, len, d);
     if (r < 0)
-        return writer_failed(c, started, r);
+        return writer_failed(c, r);
     if (framed)
         c->wr_first = false;
+    c->wr_begun = true;
     return 0;
 }
 
@@ -362,13 +377,13 @@ int wsc_writer_end(wsc_conn *c)
 {
     if (!c || !writer_owned(c))
         return wsc_fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
-    bool started = !c->wr_first, framed;
-    uint8_t op = started ? WSC_OP_CONT : c->wr_op;
+    bool framed;
+    uint8_t op = c->wr_first ? c->wr_op : WSC_OP_CONT;
     wsc_deadline d = wsc_deadline_in(c->wr_timeout);
     int r = c->pmd ? send_deflated(c, op, true, false, NULL, 0, d, &framed)
                    : wsc_send_frame(c, op, true, NULL, 0, d);
     if (r < 0)
-        return writer_failed(c, started, r);
+        return writer_failed(c, r);
     c->wr_op = 0;
     msg_release(c);
     return 0;
@@ -394,7 +409,7 @@ bool wsc_want_write(const wsc_conn *c)
     if (!c)
         return false;
     if (atomic_load(&c->state) == WSC_STATE_CONNECTING)
-        return true;
+        return (atomic_load(&c->dial_want) & POLLOUT) != 0;
     /* A frame being written by another thread counts as wanting to write. */
     if (pthread_mutex_trylock((pthread_mutex_t *)&c->frame_mu) != 0)
         return true;

@@ -267,6 +267,12 @@ int wsc_fd(const wsc_conn *c)
     return -1;
 }
 
+int wsc_poll_events(const wsc_conn *c)
+{
+    (void)c;
+    return 0;
+}
+
 int wsc_flush(wsc_conn *c, int timeout_ms)
 {
     (void)timeout_ms;

@@ -46,6 +46,7 @@ static inline void sleep_ms(int ms)
 /* A listening socket on 127.0.0.1 with an ephemeral port (in *port). */
 static inline int listen_local_backlog(int *port, int backlog)
 {
+    *port = 0;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
