@@ -23,7 +23,7 @@ int wsc_deadline_left(wsc_deadline d);
 int wsc_deadline_error(wsc_deadline d);
 
 /* A timed deadline as an absolute CLOCK_MONOTONIC time, for
- * pthread_cond_timedwait and pthread_mutex_clocklock. */
+ * pthread_cond_timedwait on a condition variable using that clock. */
 struct timespec wsc_deadline_timespec(wsc_deadline d);
 
 /* The earlier of two deadlines. */

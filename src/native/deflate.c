@@ -78,16 +78,16 @@ bool wsc_deflate_takeover(const wsc_deflate *z)
  * a 1 KiB message takes about 10 KiB of zlib memory instead of 256 KiB. */
 static int tx_start(wsc_deflate *z, size_t whole_len)
 {
-    int bits = z->tx_bits, level = 8;
+    int bits = z->tx_bits, mem_level = 8;
     if (z->tx_reset && whole_len) {
         int b = 9;
         while (b < bits && ((size_t)1 << b) < whole_len + 262)
             b++;
         bits = b;
-        level = b - 7 < 1 ? 1 : b - 7 > 8 ? 8 : b - 7;
+        mem_level = b - 7 < 1 ? 1 : b - 7 > 8 ? 8 : b - 7;
     }
     memset(&z->tx, 0, sizeof z->tx);
-    int r = deflateInit2(&z->tx, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, level,
+    int r = deflateInit2(&z->tx, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, mem_level,
                          Z_DEFAULT_STRATEGY);
     if (r != Z_OK)
         return wsc_fail(r == Z_MEM_ERROR ? WSC_ENOMEM : WSC_EIO, "zlib deflateInit2 failed (%d)", r);

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/closecode.h"
 
 enum {
     WSC_OP_CONT = 0x0,

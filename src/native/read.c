@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/closecode.h"
 #include "common/error.h"
 #include "common/utf8.h"
 #include "native/conn.h"

@@ -20,7 +20,8 @@ enum { WSC_IO_NOWAIT, WSC_IO_BLOCK, WSC_IO_ALL };
 typedef struct {
     /* > 0 bytes moved, 0 end of stream (recv only), WSC_EAGAIN with *want set
      * to POLLIN or POLLOUT (what to wait for before retrying), or another
-     * negative WSC_E code with wsc_last_error() set. See wsc_io_mode. */
+     * negative WSC_E code with wsc_last_error() set. mode is one of the
+     * WSC_IO_ values above. */
     ptrdiff_t (*recv)(wsc_transport *t, void *buf, size_t n, int mode, short *want);
     ptrdiff_t (*send)(wsc_transport *t, const struct iovec *iov, int iovcnt, int mode,
                       short *want);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/closecode.h"
 #include "native/frame.h"
 #include "fuzz_common.h"
 

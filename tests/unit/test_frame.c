@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "wsc.h"
+#include "common/closecode.h"
 #include "native/frame.h"
 #include "check.h"
 
