@@ -12,7 +12,7 @@
 //     --libs       only the link flags (plus the Asyncify ones with --asyncify)
 //     --json       a JSON array of arguments instead of one shell line
 //
-// From JavaScript: require('wsc').emccFlags({asyncify, cflags, libs}) returns
+// From JavaScript: require('libwsc').emccFlags({asyncify, cflags, libs}) returns
 // the same arguments as an array (no quoting needed for spawn/execFile).
 'use strict';
 
@@ -65,7 +65,7 @@ if (require.main === module) {
     process.stdout.write(JSON.stringify(flags) + '\n');
   } else {
     if (flags.some((f) => /\s/.test(f)))
-      process.stderr.write('wsc-emcc-flags: warning: a path contains white space; use --json or require(\'wsc\').emccFlags()\n');
+      process.stderr.write('wsc-emcc-flags: warning: a path contains white space; use --json or require(\'libwsc\').emccFlags()\n');
     process.stdout.write(flags.join(' ') + '\n');
   }
 }

@@ -2,7 +2,8 @@
 # tests/npm/run.sh - the npm package as a consumer sees it (`make npm-check`).
 #
 #  1. `npm pack` the repository into a temp dir (prepack runs `make wasm`) and
-#     check the tarball holds exactly the files package.json "files" names.
+#     check the tarball holds exactly the files package.json "files" names
+#     (and README, LICENSE); `npm publish --dry-run` accepts the package.
 #  2. In another temp dir: `npm init -y`, then install the tarball offline.
 #  3. Build tests/npm/echo_client.c with emcc using only the installed
 #     package's flags (`npx wsc-emcc-flags`): with Asyncify, and without it.
@@ -20,7 +21,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SERVER=$ROOT/build/native/tests/progs/echo_server
-EXPECTED_FILES="README.md build/wasm/libwsc.a emcc-flags.js include/wsc.h js/library_wsc.js package.json"
+EXPECTED_FILES="LICENSE README.md build/wasm/libwsc.a emcc-flags.js include/wsc.h js/library_wsc.js package.json"
 
 say() { printf '%s\n' "-- $*"; }
 die() { printf 'npm-check: FAIL: %s\n' "$*" >&2; exit 1; }
@@ -52,11 +53,15 @@ say "npm pack (prepack: make wasm) into $TMP/pack"
 mkdir -p "$TMP/pack"
 (cd "$ROOT" && npm pack --pack-destination "$TMP/pack" >"$TMP/pack.log" 2>&1) ||
     { cat "$TMP/pack.log" >&2; die "npm pack failed"; }
-TARBALL=$(ls "$TMP"/pack/wsc-*.tgz)
+TARBALL=$(ls "$TMP"/pack/libwsc-*.tgz)
 say "tarball: $TARBALL"
 got=$(tar tzf "$TARBALL" | sed 's|^package/||' | sort | tr '\n' ' ' | sed 's/ $//')
 say "contents: $got"
 [[ $got == "$EXPECTED_FILES" ]] || die "tarball holds [$got], expected [$EXPECTED_FILES]"
+say "npm publish --dry-run"
+(cd "$ROOT" && npm publish --dry-run --ignore-scripts >"$TMP/publish.log" 2>&1) ||
+    { cat "$TMP/publish.log" >&2; die "npm publish --dry-run refused the package"; }
+grep -q '+ libwsc@' "$TMP/publish.log" || { cat "$TMP/publish.log" >&2; die "npm publish --dry-run did not name libwsc"; }
 
 # ---- 2. install
 APP=$TMP/app
@@ -66,15 +71,15 @@ say "npm init -y && npm install --offline --no-audit --no-fund $(basename "$TARB
 npm init -y >/dev/null
 npm install --offline --no-audit --no-fund "$TARBALL" >"$TMP/install.log" 2>&1 ||
     { cat "$TMP/install.log" >&2; die "npm install of the tarball failed"; }
-[[ -f node_modules/wsc/build/wasm/libwsc.a ]] || die "node_modules/wsc/build/wasm/libwsc.a not installed"
+[[ -f node_modules/libwsc/build/wasm/libwsc.a ]] || die "node_modules/libwsc/build/wasm/libwsc.a not installed"
 cp "$ROOT/tests/npm/echo_client.c" .
 
 # ---- 3. flags and builds
 FLAGS_ASYNC=$(npx --offline --no -- wsc-emcc-flags --asyncify)
-FLAGS_SYNC=$(node node_modules/wsc/emcc-flags.js)
+FLAGS_SYNC=$(node node_modules/libwsc/emcc-flags.js)
 say "npx wsc-emcc-flags --asyncify: $FLAGS_ASYNC"
-say "node node_modules/wsc/emcc-flags.js: $FLAGS_SYNC"
-PKG=$(cd node_modules/wsc && pwd -P)
+say "node node_modules/libwsc/emcc-flags.js: $FLAGS_SYNC"
+PKG=$(cd node_modules/libwsc && pwd -P)
 for f in $FLAGS_ASYNC; do
     case $f in
         -I*) [[ ${f#-I} == "$PKG/include" ]] || die "flag $f is not the installed package's include dir" ;;
