@@ -16,9 +16,10 @@
  *   api                 wsc_dial fills resp->status 101; wsc_request_target is
  *                       the URL's path and query; wsc_get_state OPEN; wsc_ping
  *                       returns 0 (a no-op); wsc_flush 0; wsc_want_write false;
- *                       wsc_fd -1; wsc_handshake_header NULL; wsc_accept,
- *                       wsc_accept_with and wsc_stream_fd WSC_ENOTSUP; a reason
- *                       over 123 bytes WSC_EINVAL; closes with 1000.
+ *                       wsc_fd -1; wsc_poll_events 0; wsc_handshake_header
+ *                       NULL; wsc_accept, wsc_accept_with and wsc_stream_fd
+ *                       WSC_ENOTSUP; a reason over 123 bytes WSC_EINVAL;
+ *                       closes with 1000.
  *   nul                 text and binary messages with NUL bytes inside (and
  *                       multi-byte UTF-8) echo unchanged; text is NUL-terminated
  *   bom                 a text message starting with a UTF-8 BOM echoes unchanged
@@ -199,6 +200,8 @@ static void scenario_api(const char *url)
         fail("want_write", 0, "true, want false");
     if (wsc_fd(c) != -1)
         fail("fd", 0, "%d, want -1", wsc_fd(c));
+    if (wsc_poll_events(c) != 0)
+        fail("poll_events", 0, "%d, want 0", wsc_poll_events(c));
     if (wsc_handshake_header(c, "Upgrade") != NULL)
         fail("handshake_header", 0, "not NULL");
     wsc_conn *other = (wsc_conn *)1;
