@@ -190,7 +190,12 @@ WSC_API void wsc_tls_server_free(wsc_tls_server *s);
 /* ---- Dialing (client) ---------------------------------------------------- */
 
 typedef struct {
-    const wsc_header *headers;   /* extra request headers (Wasm: ignored) */
+    const wsc_header *headers;   /* extra request headers; names set by wsc
+                                    itself (Upgrade, Connection,
+                                    Sec-WebSocket-*, Content-Length,
+                                    Transfer-Encoding) and CR, LF or other
+                                    control characters fail the dial with
+                                    WSC_EINVAL (Wasm: ignored) */
     size_t n_headers;
     const char *host;            /* Host header override (Wasm: ignored) */
     const char *const *subprotocols; /* offered, in order of preference */
@@ -286,7 +291,13 @@ typedef struct {
                                     A plain HTTP request gets a plain 400. */
     int handshake_timeout_ms;    /* whole request must arrive; 0: 10000, -1: none */
     size_t max_request_head;     /* bytes of HTTP request head; 0: 8192 */
-    const wsc_header *headers;   /* extra headers for the 101 response */
+    const wsc_header *headers;   /* extra headers for the 101 response and
+                                    error answers; names set by wsc itself
+                                    (Upgrade, Connection, Sec-WebSocket-*,
+                                    Content-Length, Transfer-Encoding) and
+                                    CR, LF or other control characters are
+                                    refused with WSC_EINVAL, as in
+                                    wsc_dial_options.headers */
     size_t n_headers;
     wsc_ping_fn on_ping;
     wsc_pong_fn on_pong;
@@ -299,7 +310,10 @@ typedef struct {
  * (head too large), 408 (handshake timeout). On success the connection owns
  * fd (wsc_conn_free closes it); on failure fd is left open for the caller
  * (after TLS, only fit to be closed). The socket's blocking mode is not
- * changed (either works).
+ * changed (either works). Options are checked before fd is touched: bad
+ * extra headers (see wsc_accept_options.headers) or subprotocol names that
+ * are not tokens fail with WSC_EINVAL with nothing read or sent, so the
+ * caller may still answer the request itself (a 500, say) or close fd.
  * Wasm: always fails with WSC_ENOTSUP. */
 WSC_API int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out);
 

@@ -138,6 +138,10 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
         return wsc_fail(WSC_EINVAL, "wsc_accept needs a socket and somewhere to put the connection");
     if (head_len && o->tls)
         return wsc_fail(WSC_EINVAL, "wsc_accept_with cannot take bytes already read from a TLS socket");
+    char err[300];
+    if (!wsc_hs_headers_ok(o->headers, o->n_headers, err, sizeof err) ||
+        !wsc_hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, sizeof err))
+        return wsc_fail(WSC_EINVAL, "bad wsc_accept_options, nothing was read or sent: %s", err);
     *out = NULL;
     wsc_conn *c = wsc_conn_new(true);
     if (!c)

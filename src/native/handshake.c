@@ -119,16 +119,14 @@ char *wsc_hs_basic_auth(const char *user, const char *password)
     return out;
 }
 
-static bool has_crlf(const char *s)
-{
-    return strpbrk(s, "\r\n") != NULL;
-}
-
+/* Headers a caller may not add: wsc writes them itself (the handshake and,
+ * on error responses, the body's framing). */
 static bool reserved_header(const char *name)
 {
     static const char *const names[] = {
         "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
         "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol", "Sec-WebSocket-Accept",
+        "Content-Length", "Transfer-Encoding",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(name, names[i]) == 0)
@@ -136,13 +134,18 @@ static bool reserved_header(const char *name)
     return false;
 }
 
-/* Checks user-supplied headers; returns false with a detail in err. */
-static bool headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_size)
+bool wsc_hs_headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_size)
 {
+    if (n && !hs) {
+        snprintf(err, err_size, "n_headers is %zu but headers is NULL", n);
+        return false;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *name = hs[i].name, *value = hs[i].value;
-        if (!name || !*name || !value || has_crlf(name) || has_crlf(value) || strchr(name, ':')) {
-            snprintf(err, err_size, "header %zu has an empty name or a CR, LF or ':' in it", i);
+        if (!name || !value || !wsc_http_is_token(name) || !wsc_http_is_value(value)) {
+            snprintf(err, err_size, "header %zu has a missing or invalid name (a token, no space, "
+                     "':', CR or LF) or a missing value or one with a CR, LF or other control "
+                     "character", i);
             return false;
         }
         if (reserved_header(name)) {
@@ -153,25 +156,35 @@ static bool headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_siz
     return true;
 }
 
+bool wsc_hs_subprotocols_ok(const char *const *protos, size_t n, char *err, size_t err_size)
+{
+    if (n && !protos) {
+        snprintf(err, err_size, "n_subprotocols is %zu but subprotocols is NULL", n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!protos[i] || !wsc_http_is_token(protos[i])) {
+            snprintf(err, err_size, "subprotocol %zu is missing, empty or not a token (a space, "
+                     "comma, CR or LF in it)", i);
+            return false;
+        }
+    return true;
+}
+
 char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
                             const char *key, size_t *len, char *err, size_t err_size)
 {
     const char *host = u->host_header;
     if (o->host) {
-        if (!*o->host || has_crlf(o->host)) {
-            snprintf(err, err_size, "the Host override is empty or has a CR or LF");
+        if (!*o->host || !wsc_http_is_value(o->host)) {
+            snprintf(err, err_size, "the Host override is empty or has a CR, LF or other control "
+                     "character");
             return NULL;
         }
         host = o->host;
     }
-    for (size_t i = 0; i < o->n_subprotocols; i++) {
-        const char *p = o->subprotocols[i];
-        if (!p || !*p || strpbrk(p, " ,\t\r\n")) {
-            snprintf(err, err_size, "subprotocol %zu is empty or has a space, comma or CR/LF", i);
-            return NULL;
-        }
-    }
-    if (!headers_ok(o->headers, o->n_headers, err, err_size))
+    if (!wsc_hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, err_size) ||
+        !wsc_hs_headers_ok(o->headers, o->n_headers, err, err_size))
         return NULL;
 
     strbuf b = {0};
@@ -402,9 +415,7 @@ char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *p
         sb_header(&b, "Connection", "close");
     }
     for (size_t i = 0; o && i < o->n_headers; i++)
-        if (o->headers[i].name && o->headers[i].value && !has_crlf(o->headers[i].name) &&
-            !has_crlf(o->headers[i].value))
-            sb_header(&b, o->headers[i].name, o->headers[i].value);
+        sb_header(&b, o->headers[i].name, o->headers[i].value);
     sb_add(&b, "\r\n", 2);
     if (status != 101) {
         sb_str(&b, detail);

@@ -29,6 +29,35 @@ static bool is_tchar(unsigned char ch)
     return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
+/* Control characters: 0x00-0x1F and DEL. */
+static bool is_ctl(unsigned char ch)
+{
+    return ch < 0x20 || ch == 0x7F;
+}
+
+static bool is_token_span(const char *s, const char *end)
+{
+    if (s == end)
+        return false;
+    for (; s < end; s++)
+        if (!is_tchar((unsigned char)*s))
+            return false;
+    return true;
+}
+
+bool wsc_http_is_token(const char *s)
+{
+    return is_token_span(s, s + strlen(s));
+}
+
+bool wsc_http_is_value(const char *s)
+{
+    for (; *s; s++)
+        if (is_ctl((unsigned char)*s) && *s != '\t')
+            return false;
+    return true;
+}
+
 static char *trim(char *s, char *end)
 {
     while (s < end && (*s == ' ' || *s == '\t'))
@@ -73,9 +102,8 @@ static int parse_start_line(wsc_http_head *h, char *line, bool request)
         if (!sp1 || !sp2 || sp1 == line || sp2 == sp1 + 1 || strchr(sp2 + 1, ' '))
             return -1;
         *sp1 = *sp2 = '\0';
-        for (char *p = line; *p; p++)
-            if (!is_tchar((unsigned char)*p))
-                return -1;
+        if (!wsc_http_is_token(line))
+            return -1;
         if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)sp2[8]) || sp2[9])
             return -1;
         h->method = line;
@@ -116,14 +144,12 @@ int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
         char *colon = strchr(line, ':');
         if (!colon || colon == line)
             return fail(h, err, err_size, "malformed HTTP header line");
-        for (char *p = line; p < colon; p++)
-            if (!is_tchar((unsigned char)*p))
-                return fail(h, err, err_size, "invalid character in HTTP header name");
+        if (!is_token_span(line, colon))
+            return fail(h, err, err_size, "invalid character in HTTP header name");
         if (h->n_headers == MAX_HEADERS)
             return fail(h, err, err_size, "too many HTTP headers");
-        for (const char *v = colon + 1; *v; v++)
-            if ((unsigned char)*v < 0x20 ? *v != '\t' : *v == 0x7F)
-                return fail(h, err, err_size, "control character in an HTTP header value");
+        if (!wsc_http_is_value(colon + 1))
+            return fail(h, err, err_size, "control character in an HTTP header value");
         *colon = '\0';
         h->headers[h->n_headers].name = line;
         h->headers[h->n_headers].value = trim(colon + 1, colon + 1 + strlen(colon + 1));

@@ -33,6 +33,14 @@ size_t wsc_http_head_end(const char *buf, size_t len);
 int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
                    char *err, size_t err_size);
 
+/* Whether s is a token (RFC 9110: one or more of letters, digits and
+ * !#$%&'*+-.^_`|~), as methods and header names must be. */
+bool wsc_http_is_token(const char *s);
+
+/* Whether s may be a header value: no control character but tab (so no CR
+ * or LF that would end the line). */
+bool wsc_http_is_value(const char *s);
+
 /* The first value of header `name` (case-insensitive), or NULL. */
 const char *wsc_http_get(const wsc_http_head *h, const char *name);
 
