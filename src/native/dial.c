@@ -31,7 +31,7 @@ struct wsc_dialer {
     int fd;                    /* socket being connected, -1 between tries */
     wsc_deadline addr_deadline;
     wsc_deadline deadline;     /* the whole handshake */
-    char target_desc[300];     /* "host:port" for messages */
+    char target_desc[300];     /* "host:port" ("[v6]:port") for messages */
     char connect_desc[400];    /* what STAGE_CONNECT reaches: target_desc or the proxy */
     wsc_proxy_tunnel proxy;    /* proxy.url.host NULL: no proxy */
     char errors[300];          /* why earlier addresses failed */
@@ -311,7 +311,7 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     }
     dl->compression = o->compression;
     dl->threshold = o->compression_threshold;
-    snprintf(dl->target_desc, sizeof dl->target_desc, "%s:%d", u.host, u.port);
+    wsc_host_port(dl->target_desc, sizeof dl->target_desc, u.host, u.port);
     if (u.tls && (r = wsc_tls_client_new(&o->tls, u.host, dl->target_desc, &dl->tls)) < 0)
         goto out;
     if ((r = wsc_hs_new_key(dl->key)) < 0)
