@@ -253,11 +253,17 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * resp may be NULL; otherwise it receives the status and headers of the
  * response, and up to 1024 bytes of its body when the upgrade was refused
  * (free it with wsc_response_free whether or not the dial succeeded).
- * Errors: WSC_EINVAL (URL), WSC_EDNS, WSC_ECONNECT, WSC_ETIMEDOUT,
- * WSC_EHANDSHAKE (status not 101, bad Sec-WebSocket-Accept, a subprotocol or
- * extension we did not offer), WSC_ETLS (unreadable CA or certificate files,
- * a failed certificate or host name check, a failed TLS handshake: the
- * detail says which, e.g. "certificate has expired"), WSC_ENOTSUP.
+ * Errors: WSC_EINVAL (URL, options), WSC_ENOMEM, WSC_EDNS, WSC_ECONNECT
+ * (no address accepted the connection; the proxy refused the tunnel or the
+ * connection to it failed), WSC_ETIMEDOUT, WSC_EHANDSHAKE (status not 101,
+ * bad Sec-WebSocket-Accept, a subprotocol or extension we did not offer;
+ * also when the server closed or reset the connection before its answer:
+ * "recv: Connection reset by peer while waiting for the upgrade response
+ * from HOST:PORT"), WSC_ETLS (unreadable CA or certificate files, a failed
+ * certificate or host name check, a failed TLS handshake: the detail says
+ * which, e.g. "certificate has expired"), WSC_ENOTSUP. Socket failures are
+ * reported as the error of the step they happened in, never as WSC_EIO
+ * (which only a failing system random number generator gives).
  * With opts->nonblocking the call returns 0 at once with the connection in
  * WSC_STATE_CONNECTING; resp then only says 0 and the handshake goes on.
  * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed;
@@ -314,6 +320,12 @@ typedef struct {
  * extra headers (see wsc_accept_options.headers) or subprotocol names that
  * are not tokens fail with WSC_EINVAL with nothing read or sent, so the
  * caller may still answer the request itself (a 500, say) or close fd.
+ * Errors: WSC_EINVAL (arguments, options), WSC_ENOMEM, WSC_EHANDSHAKE (the
+ * request was refused with one of the statuses above, or the client closed
+ * or reset the connection before the handshake was done: the detail says
+ * which, e.g. "recv: Connection reset by peer while reading the upgrade
+ * request"), WSC_ETIMEDOUT (408, or the TLS handshake or the 101 did not
+ * get through in time), WSC_ETLS (the TLS handshake failed).
  * Wasm: always fails with WSC_ENOTSUP. */
 WSC_API int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out);
 

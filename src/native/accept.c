@@ -48,6 +48,8 @@ static int read_head(wsc_conn *c, size_t max, const wsc_accept_options *o, wsc_d
             return refuse(c, 408, NULL, o, d, "the request head did not arrive in time");
         if (n == 0)
             return wsc_fail(WSC_EHANDSHAKE, "the client closed the connection during the handshake");
+        if (n == WSC_EIO)
+            return wsc_fail_append(WSC_EHANDSHAKE, "while reading the upgrade request");
         if (n < 0)
             return (int)n;
         c->rend += (size_t)n;
@@ -124,7 +126,7 @@ static int accept_on(wsc_conn *c, const void *head, size_t head_len, const wsc_a
     r = send_response(c, resp, len, d);
     free(resp);
     if (r < 0)
-        return wsc_fail(r, "sending the 101 response failed: %s", wsc_last_error());
+        return wsc_fail_append(r == WSC_EIO ? WSC_EHANDSHAKE : r, "while sending the 101 response");
     c->rpos = end; /* frames the client sent right after its request stay */
     return 0;
 }

@@ -202,6 +202,29 @@ static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
     }
 }
 
+/* A socket failure (WSC_EIO) as the error wsc_dial documents for the stage
+ * it happened in: ECONNECT until the server (or the tunnel to it) is
+ * reached, ETLS during the TLS handshake, EHANDSHAKE once the upgrade
+ * request is under way. */
+static int stage_io_error(const wsc_dialer *dl)
+{
+    switch (dl->stage) {
+    case STAGE_CONNECT:
+        return wsc_fail_append(WSC_ECONNECT, "while connecting to %s", dl->connect_desc);
+    case STAGE_PROXY:
+        return wsc_fail_append(WSC_ECONNECT, "while opening a tunnel to %s through the proxy %s",
+                               dl->target_desc, dl->proxy.url.desc);
+    case STAGE_TLS:
+        return wsc_fail_append(WSC_ETLS, "during the TLS handshake with %s", dl->target_desc);
+    case STAGE_SEND:
+        return wsc_fail_append(WSC_EHANDSHAKE, "while sending the upgrade request to %s",
+                               dl->target_desc);
+    default:
+        return wsc_fail_append(WSC_EHANDSHAKE, "while waiting for the upgrade response from %s",
+                               dl->target_desc);
+    }
+}
+
 int wsc_dial_step(wsc_conn *c, wsc_deadline d)
 {
     wsc_dialer *dl = c->dialer;
@@ -217,6 +240,8 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d)
         dl->stage = STAGE_RECEIVE;
     if (r == 0 && dl->stage == STAGE_RECEIVE)
         r = step_receive(c, dl, wait);
+    if (r == WSC_EIO)
+        r = stage_io_error(dl);
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) {
         if (dl->deadline == WSC_FOREVER || wsc_deadline_left(dl->deadline) > 0)
             return wsc_deadline_error(d);

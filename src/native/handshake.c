@@ -1,6 +1,7 @@
 /* handshake.c - building and checking the HTTP upgrade request and response.
  * SHA-1 and base64 come from OpenSSL's libcrypto. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,12 @@ void wsc_hs_accept_key(const char *key, char out[29])
 int wsc_hs_new_key(char out[25])
 {
     unsigned char raw[16];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        return wsc_fail(WSC_EIO, "getrandom failed");
+    ssize_t n;
+    do /* 16 bytes come whole once the pool is ready; a signal may come first */
+        n = getrandom(raw, sizeof raw, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof raw)
+        return wsc_fail(WSC_EIO, "getrandom failed: %s", n < 0 ? strerror(errno) : "short read");
     EVP_EncodeBlock((unsigned char *)out, raw, sizeof raw);
     return 0;
 }

@@ -860,6 +860,29 @@ describe('server: protocol violations', { concurrency: 8 }, () => {
       }
     });
   }
+
+  // ---- a peer that resets the connection (issue 9 item 14) ----
+
+  it('a client that resets the connection mid-request -> WSC_EHANDSHAKE naming the reset', T, async () => {
+    const own = await startEchoServer();
+    try {
+      const p = await connect(own.port);
+      p.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n');
+      await sleep(100);
+      p.sock.resetAndDestroy();
+      const m = await own.until(
+        () => /^ACCEPT_FAIL (\S+) (.*)$/m.exec(own.stderr) ?? undefined,
+        5000,
+        'an ACCEPT_FAIL line',
+        () => (own.exited ? 'echo_server exited' : null),
+      );
+      assert.equal(m[1], 'WSC_EHANDSHAKE', `wsc_accept's error for a reset: ${m[0]}`);
+      assert.match(m[2], /reset/i, `the detail does not say the connection was reset: ${m[0]}`);
+    } finally {
+      own.kill();
+      assertNoSanitizerReport(own);
+    }
+  });
 });
 
 // ===================================================================================
@@ -1089,6 +1112,9 @@ describe('client: protocol violations', { concurrency: 8 }, () => {
       /accept/i,
       'wrong accept',
     ));
+
+  it('the server resets the connection instead of answering -> DIAL_FAIL WSC_EHANDSHAKE', T, () =>
+    clientDialFails((p) => p.sock.resetAndDestroy(), /reset by peer while waiting for the upgrade response/i, 'a reset'));
 
   it('status 200 instead of 101 -> DIAL_FAIL', T, () =>
     clientDialFails(
