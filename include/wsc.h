@@ -311,12 +311,20 @@ typedef struct {
 } wsc_accept_options;
 
 /* Reads the HTTP/1.1 upgrade request from the connected socket `fd` and
- * answers it: 101 on success, else 400 (malformed), 403 (refused origin),
- * 405 (not GET), 426 with "Sec-WebSocket-Version: 13" (other version), 431
- * (head too large), 408 (handshake timeout). On success the connection owns
- * fd (wsc_conn_free closes it); on failure fd is left open for the caller
- * (after TLS, only fit to be closed). The socket's blocking mode is not
- * changed (either works). Options are checked before fd is touched: bad
+ * answers it: 101 on success, else
+ *   400  malformed request
+ *   403  refused Origin
+ *   405  not GET
+ *   408  the whole request did not arrive within handshake_timeout_ms
+ *   426  HTTP/1.0 or older; no "Connection: Upgrade" or "Upgrade: websocket";
+ *        a Sec-WebSocket-Version other than 13 (the answer names 13)
+ *   431  request head over max_request_head
+ *   505  HTTP/1.2 and later (HTTP/2 and 3 do not upgrade this way)
+ * Each error answer has the reason as a text/plain body and "Connection:
+ * close". On success the connection owns fd (wsc_conn_free closes it); on
+ * failure fd is left open for the caller (after TLS, only fit to be
+ * closed). The socket's blocking mode is not changed (either works).
+ * Options are checked before fd is touched: bad
  * extra headers (see wsc_accept_options.headers) or subprotocol names that
  * are not tokens fail with WSC_EINVAL with nothing read or sent, so the
  * caller may still answer the request itself (a 500, say) or close fd.

@@ -248,6 +248,11 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
                  h->status, h->reason);
         return WSC_EHANDSHAKE;
     }
+    if (h->version != 11) {
+        snprintf(err, err_size, "the server answered 101 in HTTP/%d.%d; the upgrade needs HTTP/1.1",
+                 h->version / 10, h->version % 10);
+        return WSC_EHANDSHAKE;
+    }
     if (!wsc_http_has_token(h, "Upgrade", "websocket")) {
         snprintf(err, err_size, "the response has no \"Upgrade: websocket\" header");
         return WSC_EHANDSHAKE;
@@ -327,6 +332,16 @@ static bool protocol_offered(const wsc_http_head *h, const char *name)
 int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
                          const char **proto, char *err, size_t err_size)
 {
+    if (h->version < 11) {
+        snprintf(err, err_size, "WebSocket protocol violation: handshake request must be at least "
+                 "HTTP/1.1, not HTTP/%d.%d", h->version / 10, h->version % 10);
+        return 426;
+    }
+    if (h->version > 11) {
+        snprintf(err, err_size, "HTTP/%d.%d is not supported: the WebSocket handshake is HTTP/1.1",
+                 h->version / 10, h->version % 10);
+        return 505;
+    }
     if (strcmp(h->method, "GET") != 0) {
         snprintf(err, err_size, "WebSocket upgrade needs GET, not %s", h->method);
         return 405;
@@ -385,6 +400,7 @@ static const char *status_text(int status)
     case 408: return "Request Timeout";
     case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
+    case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
 }

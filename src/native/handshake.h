@@ -52,8 +52,8 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
 
 /* Checks a client's upgrade request against the accept options. Returns 0
  * with the chosen subprotocol in *proto ("" when none; pointing into o or a
- * constant), or the HTTP status to refuse with (400, 403, 405, 426) and a
- * detail in err. */
+ * constant), or the HTTP status to refuse with (400, 403, 405, 426, 505)
+ * and a detail in err. */
 int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
                          const char **proto, char *err, size_t err_size);
 

@@ -94,6 +94,15 @@ static int fail(wsc_http_head *h, char *err, size_t err_size, const char *what)
     return -1;
 }
 
+/* "HTTP/" DIGIT "." DIGIT at s (RFC 9112) as 10 * major + minor, or -1. */
+static int parse_version(const char *s)
+{
+    if (strncmp(s, "HTTP/", 5) != 0 || !isdigit((unsigned char)s[5]) || s[6] != '.' ||
+        !isdigit((unsigned char)s[7]))
+        return -1;
+    return (s[5] - '0') * 10 + (s[7] - '0');
+}
+
 static int parse_start_line(wsc_http_head *h, char *line, bool request)
 {
     if (request) {
@@ -104,13 +113,15 @@ static int parse_start_line(wsc_http_head *h, char *line, bool request)
         *sp1 = *sp2 = '\0';
         if (!wsc_http_is_token(line))
             return -1;
-        if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)sp2[8]) || sp2[9])
+        h->version = parse_version(sp2 + 1);
+        if (h->version < 0 || sp2[9])
             return -1;
         h->method = line;
         h->target = sp1 + 1;
         return 0;
     }
-    if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[7]) || line[8] != ' ')
+    h->version = parse_version(line);
+    if (h->version < 0 || line[8] != ' ')
         return -1;
     char *s = line + 9;
     if (!(s[0] >= '1' && s[0] <= '5') || !(s[1] >= '0' && s[1] <= '9') ||

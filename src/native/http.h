@@ -15,6 +15,7 @@ typedef struct {
     const char *target;   /* requests: "/path?query" */
     int status;           /* responses: 101 */
     const char *reason;   /* responses: "Switching Protocols" */
+    int version;          /* 10 * major + minor: 11 for HTTP/1.1 */
     wsc_header *headers;  /* names and values trimmed of spaces and tabs */
     size_t n_headers;
 } wsc_http_head;
@@ -28,8 +29,9 @@ size_t wsc_http_head_end(const char *buf, size_t len);
  * ("HTTP/1.1 status reason"). Returns 0, or -1 with a detail in err for a
  * malformed start line, header line without ':', empty or invalid header
  * name, a control character (other than tab) in a value, obsolete line
- * folding, NUL bytes, more than 100 headers, or an HTTP
- * version other than 1.x. On failure *h holds nothing to free. */
+ * folding, NUL bytes, more than 100 headers, or an HTTP version not of the
+ * form HTTP/DIGIT.DIGIT (which versions to serve is the caller's choice).
+ * On failure *h holds nothing to free. */
 int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
                    char *err, size_t err_size);
 

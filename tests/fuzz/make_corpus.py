@@ -271,11 +271,11 @@ REQ_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 RESP_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
-def request(method="GET", target="/chat", headers=None, eol="\r\n"):
+def request(method="GET", target="/chat", headers=None, eol="\r\n", version="HTTP/1.1"):
     if headers is None:
         headers = [("Host", "server.example.com"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
                    ("Sec-WebSocket-Key", REQ_KEY), ("Sec-WebSocket-Version", "13")]
-    lines = ["%s %s HTTP/1.1" % (method, target)] + ["%s: %s" % hv for hv in headers]
+    lines = ["%s %s %s" % (method, target, version)] + ["%s: %s" % hv for hv in headers]
     return (eol.join(lines) + eol + eol).encode()
 
 
@@ -325,6 +325,11 @@ def http_request_seeds():
     write(t, "too_many_headers", request(headers=std_headers() + [("X-H%d" % i, str(i)) for i in range(96)]))
     write(t, "incomplete", request()[:-2])
     write(t, "pipelined", request() + b"\x81\x85" + KEY + mask(b"Hello"))
+    # HTTP versions: 426 below 1.1, 505 above (issue 9).
+    write(t, "http10", request(version="HTTP/1.0"))
+    write(t, "http09", request(version="HTTP/0.9"))
+    write(t, "http19", request(version="HTTP/1.9"))
+    write(t, "http20", request(version="HTTP/2.0"))
 
 
 def response(status_line="HTTP/1.1 101 Switching Protocols", headers=None, eol="\r\n"):

@@ -365,7 +365,7 @@ async function startEchoServer(args = []) {
 
 // ---- server side helpers -------------------------------------------------------
 
-function upgradeRequest(port, key, { method = 'GET', lines } = {}) {
+function upgradeRequest(port, key, { method = 'GET', lines, version = 'HTTP/1.1', target = '/' } = {}) {
   const hdr = lines ?? [
     `Host: 127.0.0.1:${port}`,
     'Upgrade: websocket',
@@ -373,7 +373,7 @@ function upgradeRequest(port, key, { method = 'GET', lines } = {}) {
     `Sec-WebSocket-Key: ${key}`,
     'Sec-WebSocket-Version: 13',
   ];
-  return `${method} / HTTP/1.1\r\n${hdr.join('\r\n')}\r\n\r\n`;
+  return `${method} ${target} ${version}\r\n${hdr.join('\r\n')}\r\n\r\n`;
 }
 
 // Connects to the echo server and performs the upgrade, checking the 101.
@@ -861,6 +861,16 @@ describe('server: protocol violations', { concurrency: 8 }, () => {
     });
   }
 
+  // ---- HTTP versions (issue 9 item 15): coder/websocket answers 426 below 1.1 ----
+
+  for (const [version, status] of [['HTTP/1.0', 426], ['HTTP/0.9', 426], ['HTTP/1.9', 505], ['HTTP/2.0', 505]]) {
+    it(`an upgrade request in ${version} -> ${status}`, T, async () => {
+      const key = crypto.randomBytes(16).toString('base64');
+      const { res } = await rawRequest(srv.port, upgradeRequest(srv.port, key, { version }), `a ${version} request`);
+      assert.equal(res.status, status, `expected ${status} for ${version}, got: ${res.text}`);
+    });
+  }
+
   // ---- a peer that resets the connection (issue 9 item 14) ----
 
   it('a client that resets the connection mid-request -> WSC_EHANDSHAKE naming the reset', T, async () => {
@@ -1115,6 +1125,9 @@ describe('client: protocol violations', { concurrency: 8 }, () => {
 
   it('the server resets the connection instead of answering -> DIAL_FAIL WSC_EHANDSHAKE', T, () =>
     clientDialFails((p) => p.sock.resetAndDestroy(), /reset by peer while waiting for the upgrade response/i, 'a reset'));
+
+  it('an HTTP/1.0 101 -> DIAL_FAIL', T, () =>
+    clientDialFails((p, req) => p.write(response101(req).replace('HTTP/1.1 101', 'HTTP/1.0 101')), /HTTP\/1\.0/, 'HTTP/1.0 101'));
 
   it('status 200 instead of 101 -> DIAL_FAIL', T, () =>
     clientDialFails(

@@ -329,6 +329,15 @@ static void test_check_response(void)
         GOOD_RESPONSE_HEAD "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\nSec-WebSocket-Extensions: x-anything\r\n\r\n",
         GOOD_RESPONSE_HEAD "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
     };
+    static const char *const old_versions[] = {
+        "HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n\r\n",
+        "HTTP/1.2 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof old_versions / sizeof old_versions[0]; i++)
+        CHECKF(check_response(old_versions[i], NULL, 0, NULL, 0) == WSC_EHANDSHAKE,
+               "a 101 in %.8s is refused", old_versions[i]);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECKF(check_response(bad[i], NULL, 0, NULL, 0) == WSC_EHANDSHAKE,
                "bad response #%zu refused with WSC_EHANDSHAKE and a reason", i);
@@ -404,6 +413,19 @@ static void test_check_request(void)
     CHECK(req_status("GET", "Upgrade: websocket\r\nConnection: keep-alive\r\nConnection: Upgrade\r\n"
                             "Sec-WebSocket-Key: " RFC_KEY "\r\nSec-WebSocket-Version: 13\r\n", &o) == 0,
           "Upgrade in a second Connection header");
+
+    /* HTTP versions: 426 below 1.1 (as coder/websocket), 505 above. */
+    static const struct {
+        const char *version;
+        int status;
+    } versions[] = {{"HTTP/1.0", 426}, {"HTTP/0.9", 426}, {"HTTP/1.2", 505}, {"HTTP/1.9", 505},
+                    {"HTTP/2.0", 505}, {"HTTP/9.9", 505}};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        snprintf(buf, sizeof buf, "GET /ws %s\r\nHost: example.com\r\n" STD_HEADERS "\r\n",
+                 versions[i].version);
+        CHECKF(check_request(buf, &o, NULL, 0) == versions[i].status, "%s gets %d",
+               versions[i].version, versions[i].status);
+    }
 
     /* 405 */
     CHECK(req_status("POST", STD_HEADERS, &o) == 405, "POST gets 405");
@@ -585,6 +607,7 @@ static void test_server_response(void)
         {408, "HTTP/1.1 408 Request Timeout\r\n"},
         {426, "HTTP/1.1 426 Upgrade Required\r\n"},
         {431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+        {505, "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
     };
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
         const char *detail = "the reason, in words";
