@@ -255,9 +255,11 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * (free it with wsc_response_free whether or not the dial succeeded).
  * Errors: WSC_EINVAL (URL, options), WSC_ENOMEM, WSC_EDNS, WSC_ECONNECT
  * (no address accepted the connection; the proxy refused the tunnel or the
- * connection to it failed), WSC_ETIMEDOUT, WSC_EHANDSHAKE (status not 101,
- * bad Sec-WebSocket-Accept, a subprotocol or extension we did not offer;
- * also when the server closed or reset the connection before its answer:
+ * connection to it failed), WSC_ETIMEDOUT, WSC_EHANDSHAKE (status not 101
+ * or not in HTTP/1.1; a missing, wrong or repeated Sec-WebSocket-Accept; a
+ * subprotocol or extension we did not offer; a control character in the
+ * status line; also when the server closed or reset the connection before
+ * its answer:
  * "recv: Connection reset by peer while waiting for the upgrade response
  * from HOST:PORT"), WSC_ETLS (unreadable CA or certificate files, a failed
  * certificate or host name check, a failed TLS handshake: the detail says
@@ -312,7 +314,10 @@ typedef struct {
 
 /* Reads the HTTP/1.1 upgrade request from the connected socket `fd` and
  * answers it: 101 on success, else
- *   400  malformed request
+ *   400  malformed request: a bad request line or header, a control
+ *        character in the target, a body (Content-Length other than 0,
+ *        Transfer-Encoding), not exactly one Host, a missing, bad or
+ *        repeated Sec-WebSocket-Key, a repeated Sec-WebSocket-Version
  *   403  refused Origin
  *   405  not GET
  *   408  the whole request did not arrive within handshake_timeout_ms

@@ -238,6 +238,32 @@ char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
     return req;
 }
 
+/* Whether header `name`, which RFC 6455 (11.3) allows once, is repeated in
+ * h; then a detail in err. */
+static bool repeated(const wsc_http_head *h, const char *name, char *err, size_t err_size)
+{
+    size_t n = wsc_http_count(h, name);
+    if (n > 1)
+        snprintf(err, err_size, "the %s has %zu %s headers; only one is allowed",
+                 h->method ? "request" : "response", n, name);
+    return n > 1;
+}
+
+/* The header that gives a request a body (Transfer-Encoding, or a
+ * Content-Length other than 0), or NULL. */
+static const wsc_header *body_header(const wsc_http_head *h)
+{
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const wsc_header *x = &h->headers[i];
+        if (strcasecmp(x->name, "Transfer-Encoding") == 0)
+            return x;
+        if (strcasecmp(x->name, "Content-Length") == 0 &&
+            (!*x->value || x->value[strspn(x->value, "0")]))
+            return x;
+    }
+    return NULL;
+}
+
 int wsc_hs_check_response(const wsc_http_head *h, const char *key,
                           const char *const *offered, size_t n_offered,
                           wsc_compression compression, wsc_pmd_params *pmd,
@@ -261,6 +287,9 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
         snprintf(err, err_size, "the response has no \"Connection: Upgrade\" header");
         return WSC_EHANDSHAKE;
     }
+    if (repeated(h, "Sec-WebSocket-Accept", err, err_size) ||
+        repeated(h, "Sec-WebSocket-Protocol", err, err_size))
+        return WSC_EHANDSHAKE;
     char want[29];
     wsc_hs_accept_key(key, want);
     const char *accept = wsc_http_get(h, "Sec-WebSocket-Accept");
@@ -346,13 +375,20 @@ int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
         snprintf(err, err_size, "WebSocket upgrade needs GET, not %s", h->method);
         return 405;
     }
-    size_t hosts = 0;
-    for (size_t i = 0; i < h->n_headers; i++)
-        hosts += strcasecmp(h->headers[i].name, "Host") == 0;
+    size_t hosts = wsc_http_count(h, "Host");
     if (hosts != 1) {
         snprintf(err, err_size, "the request has %zu Host headers, it needs exactly one", hosts);
         return 400;
     }
+    const wsc_header *body = body_header(h);
+    if (body) {
+        snprintf(err, err_size, "an upgrade request has no body, but this one has %s: %s",
+                 body->name, body->value);
+        return 400;
+    }
+    if (repeated(h, "Sec-WebSocket-Key", err, err_size) ||
+        repeated(h, "Sec-WebSocket-Version", err, err_size))
+        return 400;
     if (!wsc_http_has_token(h, "Connection", "Upgrade")) {
         snprintf(err, err_size, "the Connection header does not contain Upgrade");
         return 426;

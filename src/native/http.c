@@ -103,33 +103,36 @@ static int parse_version(const char *s)
     return (s[5] - '0') * 10 + (s[7] - '0');
 }
 
-static int parse_start_line(wsc_http_head *h, char *line, bool request)
+/* Parses the request or status line; NULL, or what is wrong with it. */
+static const char *parse_start_line(wsc_http_head *h, char *line, bool request)
 {
     if (request) {
         char *sp1 = strchr(line, ' ');
         char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
         if (!sp1 || !sp2 || sp1 == line || sp2 == sp1 + 1 || strchr(sp2 + 1, ' '))
-            return -1;
+            return "malformed HTTP request line";
         *sp1 = *sp2 = '\0';
-        if (!wsc_http_is_token(line))
-            return -1;
         h->version = parse_version(sp2 + 1);
-        if (h->version < 0 || sp2[9])
-            return -1;
+        if (!wsc_http_is_token(line) || h->version < 0 || sp2[9])
+            return "malformed HTTP request line";
+        if (strchr(sp1 + 1, '\t') || !wsc_http_is_value(sp1 + 1))
+            return "control character in the request target";
         h->method = line;
         h->target = sp1 + 1;
-        return 0;
+        return NULL;
     }
     h->version = parse_version(line);
     if (h->version < 0 || line[8] != ' ')
-        return -1;
+        return "malformed HTTP status line";
     char *s = line + 9;
     if (!(s[0] >= '1' && s[0] <= '5') || !(s[1] >= '0' && s[1] <= '9') ||
         !(s[2] >= '0' && s[2] <= '9') || (s[3] != ' ' && s[3] != '\0'))
-        return -1;
+        return "malformed HTTP status line";
     h->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     h->reason = s[3] ? s + 4 : s + 3;
-    return 0;
+    if (!wsc_http_is_value(h->reason))
+        return "control character in the HTTP reason phrase";
+    return NULL;
 }
 
 int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
@@ -146,9 +149,11 @@ int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
     h->raw[len] = '\0';
     char *cur = h->raw, *end = h->raw + len;
     char *line = next_line(&cur, end);
-    if (!line || parse_start_line(h, line, request) < 0)
-        return fail(h, err, err_size, request ? "malformed HTTP request line"
-                                              : "malformed HTTP status line");
+    if (!line)
+        return fail(h, err, err_size, "empty HTTP head");
+    const char *bad = parse_start_line(h, line, request);
+    if (bad)
+        return fail(h, err, err_size, bad);
     while ((line = next_line(&cur, end)) && *line) {
         if (*line == ' ' || *line == '\t')
             return fail(h, err, err_size, "obsolete header line folding");
@@ -167,6 +172,14 @@ int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
         h->n_headers++;
     }
     return 0;
+}
+
+size_t wsc_http_count(const wsc_http_head *h, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n_headers; i++)
+        n += strcasecmp(h->headers[i].name, name) == 0;
+    return n;
 }
 
 const char *wsc_http_get(const wsc_http_head *h, const char *name)

@@ -4,7 +4,8 @@
  * wsc_hs_server_response for its verdict. Invariants checked:
  *   - a parsed head has <= 100 headers, token names, trimmed values;
  *   - the verdict is 0, 400, 403, 405, 426 or 505 with a detail, and a
- *     request accepted is HTTP/1.1;
+ *     request accepted is HTTP/1.1 with one key, one version, no body and
+ *     no control character in its target;
  *   - a 101 we produce parses and passes the client's own check
  *     (wsc_hs_check_response) for the request's key, and the client reads
  *     the same permessage-deflate parameters the server picked (each mode);
@@ -88,6 +89,11 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     }
     ASSERT(proto);
     ASSERT(req->version == 11);
+    ASSERT(wsc_http_count(req, "Sec-WebSocket-Key") == 1);
+    ASSERT(wsc_http_count(req, "Sec-WebSocket-Version") == 1);
+    ASSERT(!wsc_http_get(req, "Transfer-Encoding"));
+    for (const char *p = req->target; *p; p++)
+        ASSERT((unsigned char)*p > ' ' && *p != 0x7F);
     /* The chosen subprotocol is one of ours, offered by the client, or "". */
     if (*proto) {
         bool ours = false;

@@ -34,7 +34,7 @@ static void check_with(const wsc_http_head *h, const char *const *offered, size_
     }
     ASSERT(h->status == 101 && h->version == 11);
     const char *acc = wsc_http_get(h, "Sec-WebSocket-Accept");
-    ASSERT(acc && strcmp(acc, ACCEPT) == 0);
+    ASSERT(acc && strcmp(acc, ACCEPT) == 0 && wsc_http_count(h, "Sec-WebSocket-Accept") == 1);
     ASSERT(wsc_http_has_token(h, "Upgrade", "websocket"));
     ASSERT(wsc_http_has_token(h, "Connection", "upgrade"));
     ASSERT(!pmd.enabled || mode != WSC_COMPRESSION_DISABLED);

@@ -350,6 +350,14 @@ static void test_check_response(void)
                          offered, 2, NULL, 0) == WSC_EHANDSHAKE,
           "a list of subprotocols in the response is refused");
     CHECK(check_response(GOOD_RESPONSE_HEAD "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
+                         "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n\r\n",
+                         NULL, 0, NULL, 0) == WSC_EHANDSHAKE,
+          "two Sec-WebSocket-Accept headers (both right) are refused");
+    CHECK(check_response(GOOD_RESPONSE_HEAD "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
+                         "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+                         offered, 2, NULL, 0) == WSC_EHANDSHAKE,
+          "two Sec-WebSocket-Protocol headers are refused");
+    CHECK(check_response(GOOD_RESPONSE_HEAD "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
                          "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
                          offered, 2, NULL, 0) == WSC_EHANDSHAKE,
           "any extension is refused (none offered)");
@@ -464,6 +472,26 @@ static void test_check_request(void)
     CHECK(req_status("GET", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZSEhIQ==\r\n"
                             "Sec-WebSocket-Version: 13\r\n", &o) == 400,
           "20-byte key gets 400");
+
+    /* No body, no repeated key or version (RFC 6455 11.3.1, 11.3.5). */
+    CHECK(req_status("GET", STD_HEADERS "Content-Length: 0\r\n", &o) == 0, "Content-Length: 0 passes");
+    CHECK(req_status("GET", STD_HEADERS "Content-Length: 6\r\n", &o) == 400, "Content-Length: 6 gets 400");
+    CHECK(req_status("GET", STD_HEADERS "Content-Length: -1\r\n", &o) == 400, "Content-Length: -1 gets 400");
+    CHECK(req_status("GET", STD_HEADERS "Content-Length: \r\n", &o) == 400, "empty Content-Length gets 400");
+    CHECK(req_status("GET", STD_HEADERS "Content-Length: 0\r\nContent-Length: 7\r\n", &o) == 400,
+          "a second Content-Length of 7 gets 400");
+    CHECK(req_status("GET", STD_HEADERS "Transfer-Encoding: chunked\r\n", &o) == 400,
+          "Transfer-Encoding: chunked gets 400");
+    CHECK(req_status("GET", STD_HEADERS "transfer-encoding: identity\r\n", &o) == 400,
+          "any Transfer-Encoding gets 400");
+    CHECK(req_status("GET", STD_HEADERS "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n", &o) == 400,
+          "two Sec-WebSocket-Key headers get 400");
+    CHECK(req_status("GET", STD_HEADERS "sec-websocket-key: " RFC_KEY "\r\n", &o) == 400,
+          "the same Sec-WebSocket-Key twice gets 400");
+    CHECK(req_status("GET", STD_HEADERS "Sec-WebSocket-Version: 13\r\n", &o) == 400,
+          "two Sec-WebSocket-Version headers get 400");
+    CHECK(req_status("GET", STD_HEADERS "Upgrade: websocket\r\n", &o) == 0,
+          "Upgrade twice is still an upgrade");
 
     /* Origins. */
     CHECK(req_status("GET", STD_HEADERS "Origin: http://example.com\r\n", &o) == 0, "Origin equal to Host is allowed");

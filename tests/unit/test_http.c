@@ -125,6 +125,15 @@ static void test_request(void)
             wsc_http_free(&h);
     }
 
+    r = parse("GET /caf\xc3\xa9?q=%1B HTTP/1.1\r\n\r\n", true, &h, err, sizeof err);
+    CHECK(r == 0 && streq(h.target, "/caf\xc3\xa9?q=%1B"), "UTF-8 and escapes in the target pass");
+    if (r == 0)
+        wsc_http_free(&h);
+    r = parse("HTTP/1.1 101 Switching\tProtocols\r\n\r\n", false, &h, err, sizeof err);
+    CHECK(r == 0 && streq(h.reason, "Switching\tProtocols"), "a tab in the reason phrase passes");
+    if (r == 0)
+        wsc_http_free(&h);
+
     r = parse("M-SEARCH * HTTP/1.1\r\n\r\n", true, &h, err, sizeof err);
     CHECK(r == 0 && streq(h.method, "M-SEARCH") && streq(h.target, "*"), "token method, * target");
     if (r == 0)
@@ -242,6 +251,15 @@ static void test_malformed(void)
     /* "HTTP/1.x" means a digit after the dot (RFC 9112 HTTP-version). */
     BAD_REQ("GET / HTTP/1.a\r\n\r\n");
     BAD_REQ("GET / HTTP/1. \r\n\r\n");
+    /* Control characters in the request target, the reason phrase. */
+    BAD_REQ("GET /a\x1b[31mb HTTP/1.1\r\n\r\n");
+    BAD_REQ("GET /a\x07 HTTP/1.1\r\n\r\n");
+    BAD_REQ("GET /a\rb HTTP/1.1\r\n\r\n");
+    BAD_REQ("GET /a\tb HTTP/1.1\r\n\r\n");
+    BAD_REQ("GET /a\x7f HTTP/1.1\r\n\r\n");
+    BAD_REQ("GET \x01 HTTP/1.1\r\n\r\n");
+    BAD_RESP("HTTP/1.1 101 Switching\rProtocols\r\n\r\n");
+    BAD_RESP("HTTP/1.1 101 \x1b[2J\r\n\r\n");
     /* Status lines. */
     BAD_RESP("");
     BAD_RESP("HTTP/1.1\r\n\r\n");
