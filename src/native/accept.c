@@ -125,6 +125,8 @@ static int accept_on(wsc_conn *c, const void *head, size_t head_len, const wsc_a
     }
     r = send_response(c, resp, len, d);
     free(resp);
+    if (r == WSC_ETIMEDOUT || r == WSC_EAGAIN)
+        return wsc_fail(WSC_ETIMEDOUT, "the client did not take the 101 response in time");
     if (r < 0)
         return wsc_fail_append(r == WSC_EIO ? WSC_EHANDSHAKE : r, "while sending the 101 response");
     c->rpos = end; /* frames the client sent right after its request stay */
