@@ -147,10 +147,14 @@ bool wsc_hs_headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_siz
     }
     for (size_t i = 0; i < n; i++) {
         const char *name = hs[i].name, *value = hs[i].value;
-        if (!name || !value || !wsc_http_is_token(name) || !wsc_http_is_value(value)) {
-            snprintf(err, err_size, "header %zu has a missing or invalid name (a token, no space, "
-                     "':', CR or LF) or a missing value or one with a CR, LF or other control "
-                     "character", i);
+        if (!name || !wsc_http_is_token(name)) {
+            snprintf(err, err_size, "header %zu: the name is missing or not a token (no space, "
+                     "':', CR or LF)", i);
+            return false;
+        }
+        if (!value || !wsc_http_is_value(value)) {
+            snprintf(err, err_size, "header %s: the value is missing or has a CR, LF or other "
+                     "control character", name);
             return false;
         }
         if (reserved_header(name)) {
