@@ -194,7 +194,12 @@ WSC_API void wsc_tls_server_free(wsc_tls_server *s);
 /* ---- Dialing (client) ---------------------------------------------------- */
 
 typedef struct {
-    const wsc_header *headers;   /* extra request headers (Wasm: ignored) */
+    const wsc_header *headers;   /* extra request headers; names set by wsc
+                                    itself (Upgrade, Connection,
+                                    Sec-WebSocket-*, Content-Length,
+                                    Transfer-Encoding) and CR, LF or other
+                                    control characters fail the dial with
+                                    WSC_EINVAL (Wasm: ignored) */
     size_t n_headers;
     const char *host;            /* Host header override (Wasm: ignored) */
     const char *const *subprotocols; /* offered, in order of preference */
@@ -252,17 +257,26 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * resp may be NULL; otherwise it receives the status and headers of the
  * response, and up to 1024 bytes of its body when the upgrade was refused
  * (free it with wsc_response_free whether or not the dial succeeded).
- * Errors: WSC_EINVAL (URL), WSC_EDNS, WSC_ECONNECT, WSC_ETIMEDOUT,
- * WSC_EHANDSHAKE (status not 101, bad Sec-WebSocket-Accept, a subprotocol or
- * extension we did not offer), WSC_ETLS (unreadable CA or certificate files,
- * a failed certificate or host name check, a failed TLS handshake: the
- * detail says which, e.g. "certificate has expired"), WSC_ENOTSUP.
+ * Errors: WSC_EINVAL (URL, options), WSC_ENOMEM, WSC_EDNS, WSC_ECONNECT
+ * (no address accepted the connection; the proxy refused the tunnel or the
+ * connection to it failed), WSC_ETIMEDOUT, WSC_EHANDSHAKE (status not 101
+ * or not in HTTP/1.1; a missing, wrong or repeated Sec-WebSocket-Accept; a
+ * subprotocol or extension we did not offer; a control character in the
+ * status line; also when the server closed or reset the connection before
+ * its answer:
+ * "recv: Connection reset by peer while waiting for the upgrade response
+ * from HOST:PORT"), WSC_ETLS (unreadable CA or certificate files, a failed
+ * certificate or host name check, a failed TLS handshake: the detail says
+ * which, e.g. "certificate has expired"), WSC_ENOTSUP. Socket failures are
+ * reported as the error of the step they happened in, never as WSC_EIO
+ * (which only a failing system random number generator gives).
  * With opts->nonblocking the call goes as far as it can without waiting
  * (name resolution still blocks) and returns 0 with the connection in
  * WSC_STATE_CONNECTING (or OPEN, if the server answered already: resp
  * then has its 101, else status 0) and the handshake goes on: see
  * wsc_get_state, wsc_fd and wsc_poll_events. A failure found before it
- * would wait is returned at once, as when blocking.
+ * would wait is returned at once, as when blocking. A dial closed by
+ * wsc_close or wsc_close_now from another thread fails with WSC_ECLOSED.
  * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed;
  * http(s) URLs become ws(s), user info is dropped) and waits for open or
  * failure (WSC_ECONNECT: browsers give no reason; also when subprotocols
@@ -294,7 +308,13 @@ typedef struct {
                                     A plain HTTP request gets a plain 400. */
     int handshake_timeout_ms;    /* whole request must arrive; 0: 10000, -1: none */
     size_t max_request_head;     /* bytes of HTTP request head; 0: 8192 */
-    const wsc_header *headers;   /* extra headers for the 101 response */
+    const wsc_header *headers;   /* extra headers for the 101 response and
+                                    error answers; names set by wsc itself
+                                    (Upgrade, Connection, Sec-WebSocket-*,
+                                    Content-Length, Transfer-Encoding) and
+                                    CR, LF or other control characters are
+                                    refused with WSC_EINVAL, as in
+                                    wsc_dial_options.headers */
     size_t n_headers;
     wsc_ping_fn on_ping;
     wsc_pong_fn on_pong;
@@ -302,12 +322,32 @@ typedef struct {
 } wsc_accept_options;
 
 /* Reads the HTTP/1.1 upgrade request from the connected socket `fd` and
- * answers it: 101 on success, else 400 (malformed), 403 (refused origin),
- * 405 (not GET), 426 with "Sec-WebSocket-Version: 13" (other version), 431
- * (head too large), 408 (handshake timeout). On success the connection owns
- * fd (wsc_conn_free closes it); on failure fd is left open for the caller
- * (after TLS, only fit to be closed). The socket's blocking mode is not
- * changed (either works).
+ * answers it: 101 on success, else
+ *   400  malformed request: a bad request line or header, a control
+ *        character in the target, a body (Content-Length other than 0,
+ *        Transfer-Encoding), not exactly one Host, a missing, bad or
+ *        repeated Sec-WebSocket-Key, a repeated Sec-WebSocket-Version
+ *   403  refused Origin
+ *   405  not GET
+ *   408  the whole request did not arrive within handshake_timeout_ms
+ *   426  HTTP/1.0 or older; no "Connection: Upgrade" or "Upgrade: websocket";
+ *        a Sec-WebSocket-Version other than 13 (the answer names 13)
+ *   431  request head over max_request_head
+ *   505  HTTP/1.2 and later (HTTP/2 and 3 do not upgrade this way)
+ * Each error answer has the reason as a text/plain body and "Connection:
+ * close". On success the connection owns fd (wsc_conn_free closes it); on
+ * failure fd is left open for the caller (after TLS, only fit to be
+ * closed). The socket's blocking mode is not changed (either works).
+ * Options are checked before fd is touched: bad
+ * extra headers (see wsc_accept_options.headers) or subprotocol names that
+ * are not tokens fail with WSC_EINVAL with nothing read or sent, so the
+ * caller may still answer the request itself (a 500, say) or close fd.
+ * Errors: WSC_EINVAL (arguments, options), WSC_ENOMEM, WSC_EHANDSHAKE (the
+ * request was refused with one of the statuses above, or the client closed
+ * or reset the connection before the handshake was done: the detail says
+ * which, e.g. "recv: Connection reset by peer while reading the upgrade
+ * request"), WSC_ETIMEDOUT (408, or the TLS handshake or the 101 did not
+ * get through in time), WSC_ETLS (the TLS handshake failed).
  * Wasm: always fails with WSC_ENOTSUP. */
 WSC_API int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out);
 

@@ -1,6 +1,7 @@
 /* error.c - wsc_strerror, wsc_last_error and the per-thread failure detail. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "wsc.h"
 #include "common/error.h"
@@ -35,6 +36,19 @@ int wsc_fail(int code, const char *fmt, ...)
     va_start(ap, fmt);
     wsc_vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    return code;
+}
+
+int wsc_fail_append(int code, const char *fmt, ...)
+{
+    size_t used = strlen(last_error);
+    if (used + 1 < sizeof last_error) {
+        last_error[used++] = ' ';
+        va_list ap;
+        va_start(ap, fmt);
+        wsc_vsnprintf(last_error + used, sizeof last_error - used, fmt, ap);
+        va_end(ap);
+    }
     return code;
 }
 

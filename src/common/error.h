@@ -11,6 +11,13 @@
 int wsc_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Gives the last failure another code: returns `code` with the detail
+ * extended by " " and the formatted text (which must not point into the
+ * detail), e.g. "recv: Connection reset by peer" + "while reading the
+ * upgrade request". */
+int wsc_fail_append(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* vsnprintf and snprintf for code both backends share. On wasm they use
  * musl's integer-only printf (no %f here), which saves about 4 KB. */
 int wsc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)

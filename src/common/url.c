@@ -427,6 +427,11 @@ int wsc_url_parse(const char *s, wsc_url *u, char *err, size_t err_size)
     return rc;
 }
 
+void wsc_host_port(char *buf, size_t size, const char *host, int port)
+{
+    wsc_snprintf(buf, size, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
 void wsc_url_free(wsc_url *u)
 {
     if (!u)

@@ -28,6 +28,10 @@ int wsc_url_parse(const char *s, wsc_url *u, char *err, size_t err_size);
  * the string); what was decoded before the error is wiped. */
 int wsc_percent_decode(const char *s, size_t n, char **out);
 
+/* "host:port" into buf for messages, an IPv6 literal (a host with ':') in
+ * brackets: "[::1]:443". */
+void wsc_host_port(char *buf, size_t size, const char *host, int port);
+
 /* Frees the strings of u and zeroes it. */
 void wsc_url_free(wsc_url *u);
 

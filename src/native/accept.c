@@ -48,6 +48,8 @@ static int read_head(wsc_conn *c, size_t max, const wsc_accept_options *o, wsc_d
             return refuse(c, 408, NULL, o, d, "the request head did not arrive in time");
         if (n == 0)
             return wsc_fail(WSC_EHANDSHAKE, "the client closed the connection during the handshake");
+        if (n == WSC_EIO)
+            return wsc_fail_append(WSC_EHANDSHAKE, "while reading the upgrade request");
         if (n < 0)
             return (int)n;
         c->rend += (size_t)n;
@@ -123,8 +125,10 @@ static int accept_on(wsc_conn *c, const void *head, size_t head_len, const wsc_a
     }
     r = send_response(c, resp, len, d);
     free(resp);
+    if (r == WSC_ETIMEDOUT || r == WSC_EAGAIN)
+        return wsc_fail(WSC_ETIMEDOUT, "the client did not take the 101 response in time");
     if (r < 0)
-        return wsc_fail(r, "sending the 101 response failed: %s", wsc_last_error());
+        return wsc_fail_append(r == WSC_EIO ? WSC_EHANDSHAKE : r, "while sending the 101 response");
     c->rpos = end; /* frames the client sent right after its request stay */
     return 0;
 }
@@ -138,6 +142,10 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
         return wsc_fail(WSC_EINVAL, "wsc_accept needs a socket and somewhere to put the connection");
     if (head_len && o->tls)
         return wsc_fail(WSC_EINVAL, "wsc_accept_with cannot take bytes already read from a TLS socket");
+    char err[300];
+    if (!wsc_hs_headers_ok(o->headers, o->n_headers, err, sizeof err) ||
+        !wsc_hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, sizeof err))
+        return wsc_fail(WSC_EINVAL, "bad wsc_accept_options, nothing was read or sent: %s", err);
     *out = NULL;
     wsc_conn *c = wsc_conn_new(true);
     if (!c)

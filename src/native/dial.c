@@ -31,7 +31,7 @@ struct wsc_dialer {
     int fd;                    /* socket being connected, -1 between tries */
     wsc_deadline addr_deadline;
     wsc_deadline deadline;     /* the whole handshake */
-    char target_desc[300];     /* "host:port" for messages */
+    char target_desc[300];     /* "host:port" ("[v6]:port") for messages */
     char connect_desc[400];    /* what STAGE_CONNECT reaches: target_desc or the proxy */
     wsc_proxy_tunnel proxy;    /* proxy.url.host NULL: no proxy */
     char errors[300];          /* why earlier addresses failed */
@@ -245,6 +245,29 @@ static int stage_events(const wsc_dialer *dl)
     }
 }
 
+/* A socket failure (WSC_EIO) as the error wsc_dial documents for the stage
+ * it happened in: ECONNECT until the server (or the tunnel to it) is
+ * reached, ETLS during the TLS handshake, EHANDSHAKE once the upgrade
+ * request is under way. */
+static int stage_io_error(const wsc_dialer *dl)
+{
+    switch (dl->stage) {
+    case STAGE_CONNECT:
+        return wsc_fail_append(WSC_ECONNECT, "while connecting to %s", dl->connect_desc);
+    case STAGE_PROXY:
+        return wsc_fail_append(WSC_ECONNECT, "while opening a tunnel to %s through the proxy %s",
+                               dl->target_desc, dl->proxy.url.desc);
+    case STAGE_TLS:
+        return wsc_fail_append(WSC_ETLS, "during the TLS handshake with %s", dl->target_desc);
+    case STAGE_SEND:
+        return wsc_fail_append(WSC_EHANDSHAKE, "while sending the upgrade request to %s",
+                               dl->target_desc);
+    default:
+        return wsc_fail_append(WSC_EHANDSHAKE, "while waiting for the upgrade response from %s",
+                               dl->target_desc);
+    }
+}
+
 int wsc_dial_step(wsc_conn *c, wsc_deadline d)
 {
     wsc_dialer *dl = c->dialer;
@@ -262,6 +285,8 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d)
         r = step_receive(c, dl, wait);
     if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close_now during the step */
         return wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake");
+    if (r == WSC_EIO)
+        r = stage_io_error(dl);
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) {
         atomic_store(&c->dial_want, stage_events(dl));
         if (dl->deadline == WSC_FOREVER || wsc_deadline_left(dl->deadline) > 0)
@@ -359,7 +384,7 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     }
     dl->compression = o->compression;
     dl->threshold = o->compression_threshold;
-    snprintf(dl->target_desc, sizeof dl->target_desc, "%s:%d", u.host, u.port);
+    wsc_host_port(dl->target_desc, sizeof dl->target_desc, u.host, u.port);
     if (u.tls && (r = wsc_tls_client_new(&o->tls, u.host, dl->target_desc, &dl->tls)) < 0)
         goto out;
     if ((r = wsc_hs_new_key(dl->key)) < 0)

@@ -1,6 +1,7 @@
 /* handshake.c - building and checking the HTTP upgrade request and response.
  * SHA-1 and base64 come from OpenSSL's libcrypto. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,12 @@ void wsc_hs_accept_key(const char *key, char out[29])
 int wsc_hs_new_key(char out[25])
 {
     unsigned char raw[16];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        return wsc_fail(WSC_EIO, "getrandom failed");
+    ssize_t n;
+    do /* 16 bytes come whole once the pool is ready; a signal may come first */
+        n = getrandom(raw, sizeof raw, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof raw)
+        return wsc_fail(WSC_EIO, "getrandom failed: %s", n < 0 ? strerror(errno) : "short read");
     EVP_EncodeBlock((unsigned char *)out, raw, sizeof raw);
     return 0;
 }
@@ -119,16 +124,14 @@ char *wsc_hs_basic_auth(const char *user, const char *password)
     return out;
 }
 
-static bool has_crlf(const char *s)
-{
-    return strpbrk(s, "\r\n") != NULL;
-}
-
+/* Headers a caller may not add: wsc writes them itself (the handshake and,
+ * on error responses, the body's framing). */
 static bool reserved_header(const char *name)
 {
     static const char *const names[] = {
         "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
         "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol", "Sec-WebSocket-Accept",
+        "Content-Length", "Transfer-Encoding",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(name, names[i]) == 0)
@@ -136,13 +139,22 @@ static bool reserved_header(const char *name)
     return false;
 }
 
-/* Checks user-supplied headers; returns false with a detail in err. */
-static bool headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_size)
+bool wsc_hs_headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_size)
 {
+    if (n && !hs) {
+        snprintf(err, err_size, "n_headers is %zu but headers is NULL", n);
+        return false;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *name = hs[i].name, *value = hs[i].value;
-        if (!name || !*name || !value || has_crlf(name) || has_crlf(value) || strchr(name, ':')) {
-            snprintf(err, err_size, "header %zu has an empty name or a CR, LF or ':' in it", i);
+        if (!name || !wsc_http_is_token(name)) {
+            snprintf(err, err_size, "header %zu: the name is missing or not a token (no space, "
+                     "':', CR or LF)", i);
+            return false;
+        }
+        if (!value || !wsc_http_is_value(value)) {
+            snprintf(err, err_size, "header %s: the value is missing or has a CR, LF or other "
+                     "control character", name);
             return false;
         }
         if (reserved_header(name)) {
@@ -153,25 +165,35 @@ static bool headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_siz
     return true;
 }
 
+bool wsc_hs_subprotocols_ok(const char *const *protos, size_t n, char *err, size_t err_size)
+{
+    if (n && !protos) {
+        snprintf(err, err_size, "n_subprotocols is %zu but subprotocols is NULL", n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!protos[i] || !wsc_http_is_token(protos[i])) {
+            snprintf(err, err_size, "subprotocol %zu is missing, empty or not a token (a space, "
+                     "comma, CR or LF in it)", i);
+            return false;
+        }
+    return true;
+}
+
 char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
                             const char *key, size_t *len, char *err, size_t err_size)
 {
     const char *host = u->host_header;
     if (o->host) {
-        if (!*o->host || has_crlf(o->host)) {
-            snprintf(err, err_size, "the Host override is empty or has a CR or LF");
+        if (!*o->host || !wsc_http_is_value(o->host)) {
+            snprintf(err, err_size, "the Host override is empty or has a CR, LF or other control "
+                     "character");
             return NULL;
         }
         host = o->host;
     }
-    for (size_t i = 0; i < o->n_subprotocols; i++) {
-        const char *p = o->subprotocols[i];
-        if (!p || !*p || strpbrk(p, " ,\t\r\n")) {
-            snprintf(err, err_size, "subprotocol %zu is empty or has a space, comma or CR/LF", i);
-            return NULL;
-        }
-    }
-    if (!headers_ok(o->headers, o->n_headers, err, err_size))
+    if (!wsc_hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, err_size) ||
+        !wsc_hs_headers_ok(o->headers, o->n_headers, err, err_size))
         return NULL;
 
     strbuf b = {0};
@@ -220,6 +242,32 @@ char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
     return req;
 }
 
+/* Whether header `name`, which RFC 6455 (11.3) allows once, is repeated in
+ * h; then a detail in err. */
+static bool repeated(const wsc_http_head *h, const char *name, char *err, size_t err_size)
+{
+    size_t n = wsc_http_count(h, name);
+    if (n > 1)
+        snprintf(err, err_size, "the %s has %zu %s headers; only one is allowed",
+                 h->method ? "request" : "response", n, name);
+    return n > 1;
+}
+
+/* The header that gives a request a body (Transfer-Encoding, or a
+ * Content-Length other than 0), or NULL. */
+static const wsc_header *body_header(const wsc_http_head *h)
+{
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const wsc_header *x = &h->headers[i];
+        if (strcasecmp(x->name, "Transfer-Encoding") == 0)
+            return x;
+        if (strcasecmp(x->name, "Content-Length") == 0 &&
+            (!*x->value || x->value[strspn(x->value, "0")]))
+            return x;
+    }
+    return NULL;
+}
+
 int wsc_hs_check_response(const wsc_http_head *h, const char *key,
                           const char *const *offered, size_t n_offered,
                           wsc_compression compression, wsc_pmd_params *pmd,
@@ -230,6 +278,11 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
                  h->status, h->reason);
         return WSC_EHANDSHAKE;
     }
+    if (h->version != 11) {
+        snprintf(err, err_size, "the server answered 101 in HTTP/%d.%d; the upgrade needs HTTP/1.1",
+                 h->version / 10, h->version % 10);
+        return WSC_EHANDSHAKE;
+    }
     if (!wsc_http_has_token(h, "Upgrade", "websocket")) {
         snprintf(err, err_size, "the response has no \"Upgrade: websocket\" header");
         return WSC_EHANDSHAKE;
@@ -238,6 +291,9 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
         snprintf(err, err_size, "the response has no \"Connection: Upgrade\" header");
         return WSC_EHANDSHAKE;
     }
+    if (repeated(h, "Sec-WebSocket-Accept", err, err_size) ||
+        repeated(h, "Sec-WebSocket-Protocol", err, err_size))
+        return WSC_EHANDSHAKE;
     char want[29];
     wsc_hs_accept_key(key, want);
     const char *accept = wsc_http_get(h, "Sec-WebSocket-Accept");
@@ -309,17 +365,34 @@ static bool protocol_offered(const wsc_http_head *h, const char *name)
 int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
                          const char **proto, char *err, size_t err_size)
 {
+    if (h->version < 11) {
+        snprintf(err, err_size, "WebSocket protocol violation: handshake request must be at least "
+                 "HTTP/1.1, not HTTP/%d.%d", h->version / 10, h->version % 10);
+        return 426;
+    }
+    if (h->version > 11) {
+        snprintf(err, err_size, "HTTP/%d.%d is not supported: the WebSocket handshake is HTTP/1.1",
+                 h->version / 10, h->version % 10);
+        return 505;
+    }
     if (strcmp(h->method, "GET") != 0) {
         snprintf(err, err_size, "WebSocket upgrade needs GET, not %s", h->method);
         return 405;
     }
-    size_t hosts = 0;
-    for (size_t i = 0; i < h->n_headers; i++)
-        hosts += strcasecmp(h->headers[i].name, "Host") == 0;
+    size_t hosts = wsc_http_count(h, "Host");
     if (hosts != 1) {
         snprintf(err, err_size, "the request has %zu Host headers, it needs exactly one", hosts);
         return 400;
     }
+    const wsc_header *body = body_header(h);
+    if (body) {
+        snprintf(err, err_size, "an upgrade request has no body, but this one has %s: %s",
+                 body->name, body->value);
+        return 400;
+    }
+    if (repeated(h, "Sec-WebSocket-Key", err, err_size) ||
+        repeated(h, "Sec-WebSocket-Version", err, err_size))
+        return 400;
     if (!wsc_http_has_token(h, "Connection", "Upgrade")) {
         snprintf(err, err_size, "the Connection header does not contain Upgrade");
         return 426;
@@ -367,6 +440,7 @@ static const char *status_text(int status)
     case 408: return "Request Timeout";
     case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
+    case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
 }
@@ -402,9 +476,7 @@ char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *p
         sb_header(&b, "Connection", "close");
     }
     for (size_t i = 0; o && i < o->n_headers; i++)
-        if (o->headers[i].name && o->headers[i].value && !has_crlf(o->headers[i].name) &&
-            !has_crlf(o->headers[i].value))
-            sb_header(&b, o->headers[i].name, o->headers[i].value);
+        sb_header(&b, o->headers[i].name, o->headers[i].value);
     sb_add(&b, "\r\n", 2);
     if (status != 101) {
         sb_str(&b, detail);

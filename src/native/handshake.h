@@ -23,6 +23,17 @@ bool wsc_hs_key_valid(const char *key);
  * when out of memory. */
 char *wsc_hs_basic_auth(const char *user, const char *password);
 
+/* Whether extra headers given in options may be sent: each name a token
+ * and not one wsc sets itself (Upgrade, Connection, Sec-WebSocket-*,
+ * Content-Length, Transfer-Encoding), each value without control
+ * characters but tab. False with a detail in err. Dial and accept both
+ * check their options with it. */
+bool wsc_hs_headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_size);
+
+/* Whether every subprotocol name is a token (no space, comma, CR or LF).
+ * False with a detail in err. */
+bool wsc_hs_subprotocols_ok(const char *const *protos, size_t n, char *err, size_t err_size);
+
 /* The client's upgrade request for u (user info in u becomes a Basic
  * Authorization header unless o has one), NUL-terminated, malloc'd (caller
  * frees), or NULL with a detail in err (header with CR/LF, a header the
@@ -41,14 +52,15 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
 
 /* Checks a client's upgrade request against the accept options. Returns 0
  * with the chosen subprotocol in *proto ("" when none; pointing into o or a
- * constant), or the HTTP status to refuse with (400, 403, 405, 426) and a
- * detail in err. */
+ * constant), or the HTTP status to refuse with (400, 403, 405, 426, 505)
+ * and a detail in err. */
 int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
                          const char **proto, char *err, size_t err_size);
 
 /* The server's answer: a 101 (status 101, for the request's key, the
  * chosen subprotocol and extensions, each NULL or "" for none) or an error
- * response with `detail` as a text/plain body. NUL-terminated, malloc'd,
+ * response with `detail` as a text/plain body, both with o's extra headers
+ * (which must have passed wsc_hs_headers_ok). NUL-terminated, malloc'd,
  * caller frees; NULL when out of memory. */
 char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *proto,
                              const char *extensions, const wsc_accept_options *o,

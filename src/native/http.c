@@ -29,6 +29,35 @@ static bool is_tchar(unsigned char ch)
     return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
+/* Control characters: 0x00-0x1F and DEL. */
+static bool is_ctl(unsigned char ch)
+{
+    return ch < 0x20 || ch == 0x7F;
+}
+
+static bool is_token_span(const char *s, const char *end)
+{
+    if (s == end)
+        return false;
+    for (; s < end; s++)
+        if (!is_tchar((unsigned char)*s))
+            return false;
+    return true;
+}
+
+bool wsc_http_is_token(const char *s)
+{
+    return is_token_span(s, s + strlen(s));
+}
+
+bool wsc_http_is_value(const char *s)
+{
+    for (; *s; s++)
+        if (is_ctl((unsigned char)*s) && *s != '\t')
+            return false;
+    return true;
+}
+
 static char *trim(char *s, char *end)
 {
     while (s < end && (*s == ' ' || *s == '\t'))
@@ -65,32 +94,45 @@ static int fail(wsc_http_head *h, char *err, size_t err_size, const char *what)
     return -1;
 }
 
-static int parse_start_line(wsc_http_head *h, char *line, bool request)
+/* "HTTP/" DIGIT "." DIGIT at s (RFC 9112) as 10 * major + minor, or -1. */
+static int parse_version(const char *s)
+{
+    if (strncmp(s, "HTTP/", 5) != 0 || !isdigit((unsigned char)s[5]) || s[6] != '.' ||
+        !isdigit((unsigned char)s[7]))
+        return -1;
+    return (s[5] - '0') * 10 + (s[7] - '0');
+}
+
+/* Parses the request or status line; NULL, or what is wrong with it. */
+static const char *parse_start_line(wsc_http_head *h, char *line, bool request)
 {
     if (request) {
         char *sp1 = strchr(line, ' ');
         char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
         if (!sp1 || !sp2 || sp1 == line || sp2 == sp1 + 1 || strchr(sp2 + 1, ' '))
-            return -1;
+            return "malformed HTTP request line";
         *sp1 = *sp2 = '\0';
-        for (char *p = line; *p; p++)
-            if (!is_tchar((unsigned char)*p))
-                return -1;
-        if (strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)sp2[8]) || sp2[9])
-            return -1;
+        h->version = parse_version(sp2 + 1);
+        if (!wsc_http_is_token(line) || h->version < 0 || sp2[9])
+            return "malformed HTTP request line";
+        if (strchr(sp1 + 1, '\t') || !wsc_http_is_value(sp1 + 1))
+            return "control character in the request target";
         h->method = line;
         h->target = sp1 + 1;
-        return 0;
+        return NULL;
     }
-    if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[7]) || line[8] != ' ')
-        return -1;
+    h->version = parse_version(line);
+    if (h->version < 0 || line[8] != ' ')
+        return "malformed HTTP status line";
     char *s = line + 9;
     if (!(s[0] >= '1' && s[0] <= '5') || !(s[1] >= '0' && s[1] <= '9') ||
         !(s[2] >= '0' && s[2] <= '9') || (s[3] != ' ' && s[3] != '\0'))
-        return -1;
+        return "malformed HTTP status line";
     h->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     h->reason = s[3] ? s + 4 : s + 3;
-    return 0;
+    if (!wsc_http_is_value(h->reason))
+        return "control character in the HTTP reason phrase";
+    return NULL;
 }
 
 int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
@@ -107,29 +149,37 @@ int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
     h->raw[len] = '\0';
     char *cur = h->raw, *end = h->raw + len;
     char *line = next_line(&cur, end);
-    if (!line || parse_start_line(h, line, request) < 0)
-        return fail(h, err, err_size, request ? "malformed HTTP request line"
-                                              : "malformed HTTP status line");
+    if (!line)
+        return fail(h, err, err_size, "empty HTTP head");
+    const char *bad = parse_start_line(h, line, request);
+    if (bad)
+        return fail(h, err, err_size, bad);
     while ((line = next_line(&cur, end)) && *line) {
         if (*line == ' ' || *line == '\t')
             return fail(h, err, err_size, "obsolete header line folding");
         char *colon = strchr(line, ':');
         if (!colon || colon == line)
             return fail(h, err, err_size, "malformed HTTP header line");
-        for (char *p = line; p < colon; p++)
-            if (!is_tchar((unsigned char)*p))
-                return fail(h, err, err_size, "invalid character in HTTP header name");
+        if (!is_token_span(line, colon))
+            return fail(h, err, err_size, "invalid character in HTTP header name");
         if (h->n_headers == MAX_HEADERS)
             return fail(h, err, err_size, "too many HTTP headers");
-        for (const char *v = colon + 1; *v; v++)
-            if ((unsigned char)*v < 0x20 ? *v != '\t' : *v == 0x7F)
-                return fail(h, err, err_size, "control character in an HTTP header value");
+        if (!wsc_http_is_value(colon + 1))
+            return fail(h, err, err_size, "control character in an HTTP header value");
         *colon = '\0';
         h->headers[h->n_headers].name = line;
         h->headers[h->n_headers].value = trim(colon + 1, colon + 1 + strlen(colon + 1));
         h->n_headers++;
     }
     return 0;
+}
+
+size_t wsc_http_count(const wsc_http_head *h, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n_headers; i++)
+        n += strcasecmp(h->headers[i].name, name) == 0;
+    return n;
 }
 
 const char *wsc_http_get(const wsc_http_head *h, const char *name)

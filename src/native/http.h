@@ -15,6 +15,7 @@ typedef struct {
     const char *target;   /* requests: "/path?query" */
     int status;           /* responses: 101 */
     const char *reason;   /* responses: "Switching Protocols" */
+    int version;          /* 10 * major + minor: 11 for HTTP/1.1 */
     wsc_header *headers;  /* names and values trimmed of spaces and tabs */
     size_t n_headers;
 } wsc_http_head;
@@ -26,12 +27,26 @@ size_t wsc_http_head_end(const char *buf, size_t len);
 /* Parses the whole head buf[0..len) (as found by wsc_http_head_end) as a
  * request (`request` true: "METHOD target HTTP/1.1") or a response
  * ("HTTP/1.1 status reason"). Returns 0, or -1 with a detail in err for a
- * malformed start line, header line without ':', empty or invalid header
- * name, a control character (other than tab) in a value, obsolete line
- * folding, NUL bytes, more than 100 headers, or an HTTP
- * version other than 1.x. On failure *h holds nothing to free. */
+ * malformed start line, a control character in the target (tab too) or in
+ * the reason phrase (tab allowed), a header line without ':', an empty or
+ * invalid header name, a control character (other than tab) in a value,
+ * obsolete line folding, NUL bytes, more than 100 headers, or an HTTP
+ * version not of the form HTTP/DIGIT.DIGIT (which versions to serve is the
+ * caller's choice).
+ * On failure *h holds nothing to free. */
 int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
                    char *err, size_t err_size);
+
+/* Whether s is a token (RFC 9110: one or more of letters, digits and
+ * !#$%&'*+-.^_`|~), as methods and header names must be. */
+bool wsc_http_is_token(const char *s);
+
+/* Whether s may be a header value: no control character but tab (so no CR
+ * or LF that would end the line). */
+bool wsc_http_is_value(const char *s);
+
+/* How many times header `name` (case-insensitive) appears. */
+size_t wsc_http_count(const wsc_http_head *h, const char *name);
 
 /* The first value of header `name` (case-insensitive), or NULL. */
 const char *wsc_http_get(const wsc_http_head *h, const char *name);

@@ -352,7 +352,7 @@ int wsc_proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_s
     if (!p->desc)
         r = parse_error(err, err_size, WSC_ENOMEM, "out of memory");
     else
-        snprintf(p->desc, size, strchr(p->host, ':') ? "[%s]:%d" : "%s:%d", p->host, p->port);
+        wsc_host_port(p->desc, size, p->host, p->port);
     if (r == 0 && at && at > rest)
         r = parse_auth(rest, (size_t)(at - rest), p, err, err_size);
     if (r < 0)
@@ -483,7 +483,7 @@ int wsc_proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, con
         wsc_proxy_url_redact(url, shown, sizeof shown);
         return wsc_fail(r, "cannot use the proxy \"%s\" from %s: %s", shown, t->source, err);
     }
-    snprintf(t->target, sizeof t->target, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    wsc_host_port(t->target, sizeof t->target, host, port);
     t->req = wsc_proxy_request(host, port, t->url.auth, &t->req_len);
     if (!t->req)
         return wsc_fail(WSC_ENOMEM, "out of memory");

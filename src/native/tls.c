@@ -15,6 +15,7 @@
  * (`out`) and counts it as sent; flush (or the next send) finishes it. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,6 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/error.h"
+#include "common/url.h"
 #include "native/tls.h"
 
 /* Plaintext given to one SSL_write: four full records. */
@@ -538,11 +540,14 @@ int wsc_tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out)
         return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
-    char host[INET6_ADDRSTRLEN + 2] = "?", port[8] = "?";
-    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0)
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE], port[8], peer[sizeof host + sizeof port + 4];
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0 &&
         getnameinfo((struct sockaddr *)&sa, len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV);
-    snprintf((*out)->desc, sizeof (*out)->desc, "client %s:%s", host, port);
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        wsc_host_port(peer, sizeof peer, host, atoi(port));
+    else
+        snprintf(peer, sizeof peer, "of unknown address");
+    snprintf((*out)->desc, sizeof (*out)->desc, "client %s", peer);
     return 0;
 }
 

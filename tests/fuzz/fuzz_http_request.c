@@ -3,7 +3,9 @@
  * then wsc_hs_check_request with several option sets and
  * wsc_hs_server_response for its verdict. Invariants checked:
  *   - a parsed head has <= 100 headers, token names, trimmed values;
- *   - the verdict is 0, 400, 403, 405 or 426 with a detail;
+ *   - the verdict is 0, 400, 403, 405, 426 or 505 with a detail, and a
+ *     request accepted is HTTP/1.1 with one key, one version, no body and
+ *     no control character in its target;
  *   - a 101 we produce parses and passes the client's own check
  *     (wsc_hs_check_response) for the request's key, and the client reads
  *     the same permessage-deflate parameters the server picked (each mode);
@@ -74,7 +76,8 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     char err[300];
     err[0] = '\0';
     int status = wsc_hs_check_request(req, o, &proto, err, sizeof err);
-    ASSERT(status == 0 || status == 400 || status == 403 || status == 405 || status == 426);
+    ASSERT(status == 0 || status == 400 || status == 403 || status == 405 || status == 426 ||
+           status == 505);
     size_t len = 0;
     if (status != 0) {
         ASSERT(err[0]);
@@ -85,6 +88,12 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
         return;
     }
     ASSERT(proto);
+    ASSERT(req->version == 11);
+    ASSERT(wsc_http_count(req, "Sec-WebSocket-Key") == 1);
+    ASSERT(wsc_http_count(req, "Sec-WebSocket-Version") == 1);
+    ASSERT(!wsc_http_get(req, "Transfer-Encoding"));
+    for (const char *p = req->target; *p; p++)
+        ASSERT((unsigned char)*p > ' ' && *p != 0x7F);
     /* The chosen subprotocol is one of ours, offered by the client, or "". */
     if (*proto) {
         bool ours = false;

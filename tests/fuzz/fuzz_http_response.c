@@ -2,9 +2,9 @@
  * handshake: wsc_http_head_end + wsc_http_parse(response) on arbitrary bytes,
  * then wsc_hs_check_response for the RFC 6455 example key with a few offered
  * subprotocol lists and each compression mode. Checks that a parsed head is
- * well formed, that an accepted response really is a 101 with the right
- * Sec-WebSocket-Accept, permessage-deflate only when offered (with window
- * sizes of 8 to 15), and a subprotocol we offered (or none). */
+ * well formed, that an accepted response really is an HTTP/1.1 101 with the
+ * right Sec-WebSocket-Accept, permessage-deflate only when offered (with
+ * window sizes of 8 to 15), and a subprotocol we offered (or none). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,9 +32,9 @@ static void check_with(const wsc_http_head *h, const char *const *offered, size_
         ASSERT(err[0]);
         return;
     }
-    ASSERT(h->status == 101);
+    ASSERT(h->status == 101 && h->version == 11);
     const char *acc = wsc_http_get(h, "Sec-WebSocket-Accept");
-    ASSERT(acc && strcmp(acc, ACCEPT) == 0);
+    ASSERT(acc && strcmp(acc, ACCEPT) == 0 && wsc_http_count(h, "Sec-WebSocket-Accept") == 1);
     ASSERT(wsc_http_has_token(h, "Upgrade", "websocket"));
     ASSERT(wsc_http_has_token(h, "Connection", "upgrade"));
     ASSERT(!pmd.enabled || mode != WSC_COMPRESSION_DISABLED);

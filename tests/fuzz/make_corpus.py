@@ -271,11 +271,11 @@ REQ_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 RESP_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
-def request(method="GET", target="/chat", headers=None, eol="\r\n"):
+def request(method="GET", target="/chat", headers=None, eol="\r\n", version="HTTP/1.1"):
     if headers is None:
         headers = [("Host", "server.example.com"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
                    ("Sec-WebSocket-Key", REQ_KEY), ("Sec-WebSocket-Version", "13")]
-    lines = ["%s %s HTTP/1.1" % (method, target)] + ["%s: %s" % hv for hv in headers]
+    lines = ["%s %s %s" % (method, target, version)] + ["%s: %s" % hv for hv in headers]
     return (eol.join(lines) + eol + eol).encode()
 
 
@@ -325,6 +325,20 @@ def http_request_seeds():
     write(t, "too_many_headers", request(headers=std_headers() + [("X-H%d" % i, str(i)) for i in range(96)]))
     write(t, "incomplete", request()[:-2])
     write(t, "pipelined", request() + b"\x81\x85" + KEY + mask(b"Hello"))
+    # HTTP versions: 426 below 1.1, 505 above (issue 9).
+    write(t, "http10", request(version="HTTP/1.0"))
+    write(t, "http09", request(version="HTTP/0.9"))
+    write(t, "http19", request(version="HTTP/1.9"))
+    write(t, "http20", request(version="HTTP/2.0"))
+    # A body, repeated key or version, control characters in the target: 400.
+    write(t, "body_content_length", request(headers=std_headers() + [("Content-Length", "7")]) +
+          b"\x89\x81" + KEY + mask(b"p"))
+    write(t, "content_length_0", request(headers=std_headers() + [("Content-Length", "0")]))
+    write(t, "transfer_encoding", request(headers=std_headers() + [("Transfer-Encoding", "chunked")]))
+    write(t, "repeated_key", request(headers=std_headers() + [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")]))
+    write(t, "repeated_version", request(headers=std_headers() + [("sec-websocket-version", "13")]))
+    write(t, "target_esc", request(target="/a\x1b[31mb"))
+    write(t, "target_bare_cr", request(target="/a\rb"))
 
 
 def response(status_line="HTTP/1.1 101 Switching Protocols", headers=None, eol="\r\n"):
@@ -356,6 +370,9 @@ def http_response_seeds():
     write(t, "obs_fold", response().replace(b"\r\nConnection", b"\r\n\tConnection"))
     write(t, "nul", response().replace(b"websocket", b"web\x00socket"))
     write(t, "with_frames", response() + b"\x81\x05Hello")
+    write(t, "repeated_accept", response(headers=good + [("Sec-WebSocket-Accept", RESP_ACCEPT)]))
+    write(t, "repeated_protocol", response(headers=good + [("Sec-WebSocket-Protocol", "chat")] * 2))
+    write(t, "reason_esc", response("HTTP/1.1 101 \x1b[2J"))
 
 
 def proxy_seeds():

@@ -365,7 +365,7 @@ async function startEchoServer(args = []) {
 
 // ---- server side helpers -------------------------------------------------------
 
-function upgradeRequest(port, key, { method = 'GET', lines } = {}) {
+function upgradeRequest(port, key, { method = 'GET', lines, version = 'HTTP/1.1', target = '/' } = {}) {
   const hdr = lines ?? [
     `Host: 127.0.0.1:${port}`,
     'Upgrade: websocket',
@@ -373,7 +373,7 @@ function upgradeRequest(port, key, { method = 'GET', lines } = {}) {
     `Sec-WebSocket-Key: ${key}`,
     'Sec-WebSocket-Version: 13',
   ];
-  return `${method} / HTTP/1.1\r\n${hdr.join('\r\n')}\r\n\r\n`;
+  return `${method} ${target} ${version}\r\n${hdr.join('\r\n')}\r\n\r\n`;
 }
 
 // Connects to the echo server and performs the upgrade, checking the 101.
@@ -860,6 +860,97 @@ describe('server: protocol violations', { concurrency: 8 }, () => {
       }
     });
   }
+
+  // ---- HTTP versions (issue 9 item 15): coder/websocket answers 426 below 1.1 ----
+
+  for (const [version, status] of [['HTTP/1.0', 426], ['HTTP/0.9', 426], ['HTTP/1.9', 505], ['HTTP/2.0', 505]]) {
+    it(`an upgrade request in ${version} -> ${status}`, T, async () => {
+      const key = crypto.randomBytes(16).toString('base64');
+      const { res } = await rawRequest(srv.port, upgradeRequest(srv.port, key, { version }), `a ${version} request`);
+      assert.equal(res.status, status, `expected ${status} for ${version}, got: ${res.text}`);
+    });
+  }
+
+  // ---- requests with a body, repeated headers, control characters (issue 9 item 16) ----
+
+  const stdLines = (port, key) => [
+    `Host: 127.0.0.1:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${key}`,
+    'Sec-WebSocket-Version: 13',
+  ];
+
+  it('a GET upgrade with Content-Length and a ping as its body -> 400, and no pong', T, async () => {
+    const key = crypto.randomBytes(16).toString('base64');
+    const ping = encodeFrame({ opcode: OP.PING, payload: text('body') });
+    const req = upgradeRequest(srv.port, key, { lines: [...stdLines(srv.port, key), `Content-Length: ${ping.length}`] });
+    const p = await connect(srv.port);
+    try {
+      p.write(Buffer.concat([Buffer.from(req, 'latin1'), ping]));
+      const res = await p.readHead(5000, 'the response to an upgrade with a body');
+      assert.equal(res.status, 400, `expected 400 for a body, got: ${res.text}`);
+      await p.waitTcpClose(5000, 'the server to close after its 400');
+      assert.ok(!p.buf.includes(Buffer.from([0x8a])), `the body's ping was answered: ${hex(p.buf)}`);
+    } finally {
+      p.destroy();
+    }
+  });
+
+  for (const [name, extra] of [
+    ['Transfer-Encoding: chunked', ['Transfer-Encoding: chunked']],
+    ['Content-Length: 5', ['Content-Length: 5']],
+    ['Content-Length: x', ['Content-Length: x']],
+    ['two Sec-WebSocket-Key headers', [`Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}`]],
+    ['two Sec-WebSocket-Version: 13 headers', ['Sec-WebSocket-Version: 13']],
+  ]) {
+    it(`${name} -> 400`, T, async () => {
+      const key = crypto.randomBytes(16).toString('base64');
+      const req = upgradeRequest(srv.port, key, { lines: [...stdLines(srv.port, key), ...extra] });
+      const { res } = await rawRequest(srv.port, req, name);
+      assert.equal(res.status, 400, `expected 400 for ${name}, got: ${res.text}`);
+    });
+  }
+
+  it('Content-Length: 0 -> 101', T, async () => {
+    const key = crypto.randomBytes(16).toString('base64');
+    const req = upgradeRequest(srv.port, key, { lines: [...stdLines(srv.port, key), 'Content-Length: 0'] });
+    const { res, p } = await rawRequest(srv.port, req, 'Content-Length: 0', { expectClose: false });
+    p.destroy();
+    assert.equal(res.status, 101, `expected 101, got: ${res.text}`);
+  });
+
+  for (const [name, ch] of [['ESC', '\x1b'], ['BEL', '\x07'], ['a bare CR', '\r'], ['TAB', '\t'], ['DEL', '\x7f']]) {
+    it(`${name} in the request target -> 400`, T, async () => {
+      const key = crypto.randomBytes(16).toString('base64');
+      const req = upgradeRequest(srv.port, key, { target: `/a${ch}[31mb` });
+      const { res } = await rawRequest(srv.port, req, `${name} in the target`);
+      assert.equal(res.status, 400, `expected 400 for ${name} in the target, got: ${res.text}`);
+    });
+  }
+
+  // ---- a peer that resets the connection (issue 9 item 14) ----
+
+  it('a client that resets the connection mid-request -> WSC_EHANDSHAKE naming the reset', T, async () => {
+    const own = await startEchoServer();
+    try {
+      const p = await connect(own.port);
+      p.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n');
+      await sleep(100);
+      p.sock.resetAndDestroy();
+      const m = await own.until(
+        () => /^ACCEPT_FAIL (\S+) (.*)$/m.exec(own.stderr) ?? undefined,
+        5000,
+        'an ACCEPT_FAIL line',
+        () => (own.exited ? 'echo_server exited' : null),
+      );
+      assert.equal(m[1], 'WSC_EHANDSHAKE', `wsc_accept's error for a reset: ${m[0]}`);
+      assert.match(m[2], /reset/i, `the detail does not say the connection was reset: ${m[0]}`);
+    } finally {
+      own.kill();
+      assertNoSanitizerReport(own);
+    }
+  });
 });
 
 // ===================================================================================
@@ -1088,6 +1179,19 @@ describe('client: protocol violations', { concurrency: 8 }, () => {
         ),
       /accept/i,
       'wrong accept',
+    ));
+
+  it('the server resets the connection instead of answering -> DIAL_FAIL WSC_EHANDSHAKE', T, () =>
+    clientDialFails((p) => p.sock.resetAndDestroy(), /reset by peer while waiting for the upgrade response/i, 'a reset'));
+
+  it('an HTTP/1.0 101 -> DIAL_FAIL', T, () =>
+    clientDialFails((p, req) => p.write(response101(req).replace('HTTP/1.1 101', 'HTTP/1.0 101')), /HTTP\/1\.0/, 'HTTP/1.0 101'));
+
+  it('two Sec-WebSocket-Accept headers (both right) -> DIAL_FAIL', T, () =>
+    clientDialFails(
+      (p, req) => p.write(response101(req, [`Sec-WebSocket-Accept: ${acceptFor(req.headers['sec-websocket-key'])}`])),
+      /Sec-WebSocket-Accept/,
+      'two accept headers',
     ));
 
   it('status 200 instead of 101 -> DIAL_FAIL', T, () =>

@@ -254,10 +254,24 @@ static void test_err_buffer(void)
     CHECK(1, "wsc_url_free(NULL)");
 }
 
+static void test_host_port(void)
+{
+    char buf[64];
+    wsc_host_port(buf, sizeof buf, "example.com", 443);
+    CHECK(strcmp(buf, "example.com:443") == 0, "name:port");
+    wsc_host_port(buf, sizeof buf, "127.0.0.1", 80);
+    CHECK(strcmp(buf, "127.0.0.1:80") == 0, "IPv4:port");
+    wsc_host_port(buf, sizeof buf, "::1", 443);
+    CHECK(strcmp(buf, "[::1]:443") == 0, "IPv6 in brackets: [::1]:443");
+    wsc_host_port(buf, sizeof buf, "fe80::1%eth0", 9001);
+    CHECK(strcmp(buf, "[fe80::1%eth0]:9001") == 0, "IPv6 with a zone in brackets");
+}
+
 int main(void)
 {
     test_goods();
     test_bads();
     test_err_buffer();
+    test_host_port();
     return check_summary("test_url");
 }
