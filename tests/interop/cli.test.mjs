@@ -157,6 +157,24 @@ test('client: --ping-interval pings the server while stdin is open', T, async (t
   assert.equal(proc.stdout, 'done\n');
 });
 
+test('client: a slow stdout loses no echo: all 30 MB arrive and exit 0, or exit non-zero saying so', { timeout: 40000 }, async (t) => {
+  const server = await startWsEcho(t);
+  const body = 'y'.repeat(1000);
+  const input = Array.from({ length: 30000 }, (_, i) => `${String(i).padStart(8, '0')} ${body}\n`).join('');
+  const proc = startTool(t, [server.url]);
+  proc.child.stdout.pause(); // the tool's reader blocks in write(2) on a full pipe
+  await new Promise((resolve) => proc.child.stdin.end(input, resolve));
+  await delay(6500); // longer than the 5 s end-of-input ping barrier
+  proc.child.stdout.resume();
+  await proc.wait(25000);
+  const got = proc.stdout.length;
+  if (proc.exitInfo.code === 0) {
+    assert.ok(proc.stdout === input, `exit 0 but ${input.length - got} of ${input.length} bytes are missing\n${proc.stderr}`);
+  } else {
+    assert.match(proc.stderr, /^wsc: .*(lost|discard)/m, `exit ${proc.exitInfo.code} without saying what was lost`);
+  }
+});
+
 test('client: --compress negotiates permessage-deflate with our echo_server', T, async (t) => {
   const server = await startEchoServer(t, ['--compress', 'takeover']);
   const text = 'compress me '.repeat(200);
