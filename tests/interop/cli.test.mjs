@@ -175,6 +175,31 @@ test('client: a slow stdout loses no echo: all 30 MB arrive and exit 0, or exit 
   }
 });
 
+test('client: --ping-interval does not take a slow stdout for a dead peer', T, async (t) => {
+  const server = await startWsEcho(t);
+  const input = Array.from({ length: 5000 }, (_, i) => `${i} ${'z'.repeat(1000)}\n`).join('');
+  const proc = startTool(t, ['--ping-interval', '0.3', server.url]);
+  proc.child.stdout.pause();
+  await new Promise((resolve) => proc.child.stdin.write(input, resolve));
+  await delay(1500); // five ping intervals with the reader blocked on stdout
+  proc.child.stdout.resume();
+  for (let i = 0; i < 200 && proc.stdout.length < input.length && !proc.exitInfo; i++) await delay(50);
+  proc.child.stdin.end();
+  await proc.wait();
+  assert.equal(proc.exitInfo.code, 0, proc.stderr);
+  assert.ok(proc.stdout === input, `${input.length - proc.stdout.length} of ${input.length} bytes missing`);
+});
+
+test('client: no pong to the end-of-input ping means exit 7, saying that later replies are lost', { timeout: 30000 }, async (t) => {
+  const server = await startWsServer(t, { autoPong: false }, (peer) => {
+    peer.ws.on('message', (data, isBinary) => peer.ws.send(data, { binary: isBinary }));
+  });
+  const proc = await runTool(t, [server.url], 'late\n');
+  assertExit(proc, 7);
+  assert.equal(proc.stdout, 'late\n');
+  assert.match(proc.stderr, /^wsc: no pong to our end-of-input ping within 5 s: closing anyway; replies the peer sends after our close frame are lost$/m);
+});
+
 test('client: --compress negotiates permessage-deflate with our echo_server', T, async (t) => {
   const server = await startEchoServer(t, ['--compress', 'takeover']);
   const text = 'compress me '.repeat(200);
