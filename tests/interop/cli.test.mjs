@@ -4,10 +4,11 @@
 // throwaway PKI, and the documented exit codes and error lines (wsc.1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import {
-  BUILD, TEST_TIMEOUT, startProc, startEchoServer, startWsServer, connectWs, delay,
+  BUILD, TEST_TIMEOUT, startProc, startEchoServer, startWsServer, connectWs, wsRefused, delay,
 } from './lib.mjs';
 import { makePki } from './certs.mjs';
 
@@ -260,6 +261,56 @@ test('server: --listen --echo serves several ws clients at once', T, async (t) =
   assert.equal((await a.waitClosed()).code, 1000);
   await b.send('still here');
   assert.equal((await b.nextMessage()).data.toString(), 'still here');
+});
+
+/**
+ * Starts `wsc --listen 127.0.0.1:0 ARGS` under a limit (prlimit options such
+ * as --nproc=4). RLIMIT_NPROC does not bind root, so the tool runs as an
+ * otherwise unused uid. Resolves {proc, port}, or null when that cannot be
+ * done here (not root, no setpriv).
+ */
+async function startLimitedServer(t, limit, args) {
+  if (process.getuid() !== 0 || !fs.existsSync('/usr/bin/setpriv') || !fs.existsSync('/usr/bin/prlimit')) return null;
+  const uid = String(40000 + (process.pid % 20000));
+  const proc = startProc(t, '/usr/bin/prlimit', [limit, '/usr/bin/setpriv', '--reuid', uid, '--regid', uid,
+    '--clear-groups', '--', WSC, '--listen', '127.0.0.1:0', ...args]);
+  const m = await proc.waitFor(/^wsc: listening on 127\.0\.0\.1:(\d+)/m, { stream: 'stderr', ms: 5000 });
+  return { proc, port: Number(m[1]) };
+}
+
+/** How many lines of text match re (a RegExp with /gm). */
+const countLines = (text, re) => [...text.matchAll(re)].length;
+
+test('server: --echo at the thread limit refuses the extra clients with 503, logs once, and keeps serving', T, async (t) => {
+  // 4 tasks for the tool's user: the main thread and 3 client threads
+  const srv = await startLimitedServer(t, '--nproc=4', ['--echo']);
+  if (!srv) { t.skip('needs root, prlimit and setpriv'); return; }
+  const url = `ws://127.0.0.1:${srv.port}/`;
+  const served = [];
+  for (let i = 0; i < 3; i++) served.push(await connectWs(t, url));
+  for (let i = 0; i < 5; i++) {
+    const refused = await wsRefused(t, url).catch((e) => assert.fail(`${e.message}\n${srv.proc.describe()}`));
+    assert.equal(refused.status, 503);
+  }
+  assert.equal(srv.proc.exitInfo, null, `the server exited\n${srv.proc.describe()}`);
+  for (const [i, peer] of served.entries()) {
+    await peer.send(`still ${i}`);
+    assert.equal((await peer.nextMessage()).data.toString(), `still ${i}`);
+  }
+  assert.equal(countLines(srv.proc.stderr, /^wsc: cannot start a thread/gm), 1, srv.proc.describe());
+
+  // a thread ends: a new client is served again
+  served[0].ws.close(1000);
+  await served[0].waitClosed();
+  let again = null;
+  for (let i = 0; i < 50 && !again; i++) {
+    again = await connectWs(t, url).catch(() => null);
+    if (!again) await delay(100);
+  }
+  assert.ok(again, `no client served after a thread ended\n${srv.proc.describe()}`);
+  await again.send('back');
+  assert.equal((await again.nextMessage()).data.toString(), 'back');
+  await srv.proc.waitFor(/^wsc: .*again/m, { stream: 'stderr' });
 });
 
 test('server: tool to tool, --echo with --compress', T, async (t) => {
