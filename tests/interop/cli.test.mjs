@@ -313,6 +313,33 @@ test('server: --echo at the thread limit refuses the extra clients with 503, log
   await srv.proc.waitFor(/^wsc: .*again/m, { stream: 'stderr' });
 });
 
+test('server: --echo at the open-file limit backs off, logs once, and serves again when fds are free', T, async (t) => {
+  const srv = await startLimitedServer(t, '--nofile=16', ['--echo', '--timeout', '30']);
+  if (!srv) { t.skip('needs root, prlimit and setpriv'); return; }
+  // silent TCP clients: each holds an fd in the handshake until it goes
+  const silent = [];
+  for (let i = 0; i < 30; i++) {
+    const sock = net.connect(srv.port, '127.0.0.1');
+    sock.on('error', () => {});
+    silent.push(sock);
+  }
+  t.after(() => silent.forEach((sock) => sock.destroy()));
+  await srv.proc.waitFor(/Too many open files/, { stream: 'stderr' });
+  await delay(2500);
+  assert.equal(countLines(srv.proc.stderr, /Too many open files/gm), 1, srv.proc.describe());
+  assert.equal(srv.proc.exitInfo, null, `the server exited\n${srv.proc.describe()}`);
+
+  silent.forEach((sock) => sock.destroy());
+  let peer = null;
+  for (let i = 0; i < 50 && !peer; i++) {
+    peer = await connectWs(t, `ws://127.0.0.1:${srv.port}/`).catch(() => null);
+    if (!peer) await delay(100);
+  }
+  assert.ok(peer, `no client served once fds were free\n${srv.proc.describe()}`);
+  await peer.send('fds back');
+  assert.equal((await peer.nextMessage()).data.toString(), 'fds back');
+});
+
 test('server: tool to tool, --echo with --compress', T, async (t) => {
   const { proc: srv, port } = await startToolServer(t, ['--echo', '--compress', '-v']);
   const proc = await runTool(t, ['--compress', '-v', `ws://127.0.0.1:${port}/tt`], 'one\ntwo\n');
