@@ -201,6 +201,28 @@ test('client: no pong to the end-of-input ping means exit 7, saying that later r
   assert.match(proc.stderr, /^wsc: no pong to our end-of-input ping within 5 s: closing anyway; replies the peer sends after our close frame are lost$/m);
 });
 
+test('client: SIGINT closes with 1001 and exits 130, not 0: what was still to come is lost', T, async (t) => {
+  const server = await startWsEcho(t);
+  const proc = startTool(t, [server.url]); // stdin stays open
+  const peer = await server.nextConnection();
+  proc.kill('SIGINT');
+  await proc.wait(5000);
+  assertExit(proc, 130);
+  assert.equal((await peer.waitClosed()).code, 1001);
+});
+
+test('client: SIGTERM during --wait closes with 1001 at once and exits 143', T, async (t) => {
+  const server = await startWsEcho(t);
+  const proc = startTool(t, ['--wait', '10', server.url], 'x\n');
+  const peer = await server.nextConnection();
+  await proc.waitFor(/^x$/m);
+  await delay(300); // the end-of-input pong has come: the tool is in its --wait
+  proc.kill('SIGTERM');
+  await proc.wait(3000);
+  assertExit(proc, 143);
+  assert.equal((await peer.waitClosed()).code, 1001);
+});
+
 test('client: --compress negotiates permessage-deflate with our echo_server', T, async (t) => {
   const server = await startEchoServer(t, ['--compress', 'takeover']);
   const text = 'compress me '.repeat(200);
