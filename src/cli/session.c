@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ typedef struct {
     unsigned long printed;    /* messages the reader wrote to stdout */
     bool ping_dead;           /* a ping timed out */
     bool barrier_late;        /* we closed without the end-of-input pong */
+    bool interrupted;         /* we closed because of a signal */
     bool out_failed;          /* stdout failed */
     int read_err;             /* why the reader stopped */
     char read_detail[512];    /* wsc_last_error() of that failure */
@@ -52,10 +54,11 @@ typedef struct {
 } linebuf;
 
 static int g_signal_fd = -1;
+static atomic_int g_signal;   /* the first SIGINT or SIGTERM, 0 before */
 
 static void on_signal(int sig)
 {
-    (void)sig;
+    atomic_store(&g_signal, sig);
     char b = 's';
     if (g_signal_fd >= 0 && write(g_signal_fd, &b, 1) < 0) {
         /* nothing to do: the main thread is woken by the other end anyway */
@@ -162,14 +165,14 @@ static bool reader_busy_since(session *s, unsigned long before)
 
 /* wsc_ping whose patience stretches while the reader is busy: the pong is
  * read after every message the peer sent before it, so a slow stdout makes
- * it late, not lost. WSC_ETIMEDOUT only when ms passed with the reader idle
- * and no pong. */
+ * it late, not lost. WSC_ETIMEDOUT when ms passed with the reader idle and
+ * no pong, or with a signal caught. */
 static int ping_patiently(session *s, int ms)
 {
     for (;;) {
         unsigned long before = printed_count(s);
         int r = wsc_ping(s->c, ms);
-        if (r != WSC_ETIMEDOUT || !reader_busy_since(s, before))
+        if (r != WSC_ETIMEDOUT || !reader_busy_since(s, before) || atomic_load(&g_signal))
             return r;
     }
 }
@@ -368,6 +371,8 @@ static int session_result(session *s, int close_err)
     char name[64];
     if (s->out_failed)
         return CLI_EXIT_LOCAL;
+    if (s->interrupted)
+        return 128 + atomic_load(&g_signal);
     if (s->ping_dead || s->barrier_late)
         return CLI_EXIT_LOST;
     if (close_err == 0)
@@ -398,6 +403,8 @@ static int session_result(session *s, int close_err)
 static int barrier(session *s)
 {
     int r = ping_patiently(s, BARRIER_PING_MS);
+    if (r == WSC_ETIMEDOUT && atomic_load(&g_signal))
+        return 0; /* finish sees the signal */
     if (r == WSC_ETIMEDOUT) {
         cli_err("no pong to our end-of-input ping within %d s: closing anyway; "
                 "replies the peer sends after our close frame are lost",
@@ -408,17 +415,23 @@ static int barrier(session *s)
     return r < 0 ? 1 : 0;
 }
 
-/* At EOF (or a signal): let earlier replies arrive, then close. Returns what
- * wsc_close returned, or 1 when the connection ended meanwhile. */
+/* At EOF (or a signal): let earlier replies arrive, then close; a signal
+ * meanwhile closes at once. Returns what wsc_close returned, or 1 when the
+ * connection ended meanwhile. */
 static int finish(session *s, int how)
 {
     const cli_options *o = s->o;
-    if (how == PUMP_SIGNAL)
+    if (how == PUMP_EOF) {
+        if (barrier(s))
+            return 1;
+        how = wait_wake(s, o->wait_ms);
+        if (how == PUMP_ENDED)
+            return 1;
+    }
+    if (how == PUMP_SIGNAL) {
+        s->interrupted = true;
         return wsc_close(s->c, WSC_STATUS_GOING_AWAY, "");
-    if (barrier(s))
-        return 1;
-    if (o->wait_ms > 0 && wait_wake(s, o->wait_ms) != PUMP_EOF)
-        return 1;
+    }
     return wsc_close(s->c, o->close_code, o->close_reason);
 }
 

@@ -205,6 +205,8 @@ test('client: SIGINT closes with 1001 and exits 130, not 0: what was still to co
   const server = await startWsEcho(t);
   const proc = startTool(t, [server.url]); // stdin stays open
   const peer = await server.nextConnection();
+  proc.child.stdin.write('hi\n');
+  await proc.waitFor(/^hi$/m); // the session runs: its signal handlers are in place
   proc.kill('SIGINT');
   await proc.wait(5000);
   assertExit(proc, 130);
