@@ -288,16 +288,24 @@ test('server: --listen --echo serves several ws clients at once', T, async (t) =
 });
 
 /**
- * Starts `wsc --listen 127.0.0.1:0 ARGS` under a limit (prlimit options such
- * as --nproc=4). RLIMIT_NPROC does not bind root, so the tool runs as an
- * otherwise unused uid. Resolves {proc, port}, or null when that cannot be
- * done here (not root, no setpriv).
+ * Starts `wsc ARGS` under a limit (prlimit options such as --nproc=4), stdin a
+ * pipe. RLIMIT_NPROC does not bind root, so the tool runs as an otherwise
+ * unused uid. Returns the Proc, or null when that cannot be done here (not
+ * root, no setpriv).
  */
-async function startLimitedServer(t, limit, args) {
+function startLimitedTool(t, limit, args) {
   if (process.getuid() !== 0 || !fs.existsSync('/usr/bin/setpriv') || !fs.existsSync('/usr/bin/prlimit')) return null;
   const uid = String(40000 + (process.pid % 20000));
   const proc = startProc(t, '/usr/bin/prlimit', [limit, '/usr/bin/setpriv', '--reuid', uid, '--regid', uid,
-    '--clear-groups', '--', WSC, '--listen', '127.0.0.1:0', ...args]);
+    '--clear-groups', '--', WSC, ...args], { stdin: 'pipe' });
+  proc.child.stdin.on('error', () => {});
+  return proc;
+}
+
+/** startLimitedTool with `--listen 127.0.0.1:0 ARGS`; resolves {proc, port} or null. */
+async function startLimitedServer(t, limit, args) {
+  const proc = startLimitedTool(t, limit, ['--listen', '127.0.0.1:0', ...args]);
+  if (!proc) return null;
   const m = await proc.waitFor(/^wsc: listening on 127\.0\.0\.1:(\d+)/m, { stream: 'stderr', ms: 5000 });
   return { proc, port: Number(m[1]) };
 }
@@ -362,6 +370,17 @@ test('server: --echo at the open-file limit backs off, logs once, and serves aga
   assert.ok(peer, `no client served once fds were free\n${srv.proc.describe()}`);
   await peer.send('fds back');
   assert.equal((await peer.nextMessage()).data.toString(), 'fds back');
+});
+
+test('client: --ping-interval without a thread for the pings is an error, not silently no pings', T, async (t) => {
+  const server = await startWsEcho(t);
+  // 2 tasks for the tool's user: the main thread and the reader
+  const proc = startLimitedTool(t, '--nproc=2', ['--ping-interval', '1', server.url]);
+  if (!proc) { t.skip('needs root, prlimit and setpriv'); return; }
+  proc.child.stdin.end('x\n');
+  await proc.wait();
+  assertExit(proc, 1);
+  assert.match(proc.stderr, /^wsc: cannot start the ping thread: .*ulimit -u/m);
 });
 
 test('server: tool to tool, --echo with --compress', T, async (t) => {
