@@ -435,6 +435,28 @@ static int finish(session *s, int how)
     return wsc_close(s->c, o->close_code, o->close_reason);
 }
 
+/* Starts the pinger (with --ping-interval) and the reader. Returns 0, or -1
+ * with neither running after saying which could not start. */
+static int start_threads(session *s)
+{
+    const char *which = "the ping thread";
+    int err = 0;
+    if (s->o->ping_interval_ms > 0) {
+        err = pthread_create(&s->pinger, NULL, pinger_main, s);
+        s->have_pinger = err == 0;
+    }
+    if (err == 0) {
+        which = "the reader thread";
+        err = pthread_create(&s->reader, NULL, reader_main, s);
+    }
+    if (err == 0)
+        return 0;
+    cli_err("cannot start %s: %s (for more threads raise the task limit, ulimit -u)", which,
+            strerror(err));
+    stop_pinger(s);
+    return -1;
+}
+
 static void session_free(session *s)
 {
     restore_signals();
@@ -455,13 +477,11 @@ int cli_session(wsc_conn *c, const cli_options *o)
     pthread_cond_init(&s.cond, NULL);
     wsc_set_read_limit(c, o->max_size);
     catch_signals(s.wake[1]);
-    if (pthread_create(&s.reader, NULL, reader_main, &s) != 0) {
-        cli_err("cannot start a thread");
+    if (start_threads(&s) < 0) {
+        wsc_close(c, WSC_STATUS_GOING_AWAY, "");
         session_free(&s);
         return CLI_EXIT_LOCAL;
     }
-    if (o->ping_interval_ms > 0)
-        s.have_pinger = pthread_create(&s.pinger, NULL, pinger_main, &s) == 0;
 
     int close_err = 1;
     int how = pump_stdin(&s);
