@@ -366,8 +366,8 @@ static int serve_echo(server *srv)
         }
         refuse(srv, fd);
         char why[256];
-        snprintf(why, sizeof why, "cannot start a thread for %s: %s; refusing new clients "
-                 "with 503 until threads end (for more clients raise the task limit, ulimit -u)",
+        snprintf(why, sizeof why, "cannot start a thread for %s: %s; refusing new clients until "
+                 "threads end (for more clients raise the task limit, ulimit -u)",
                  peer, strerror(err));
         backoff_fail(&srv->thread_wait, why);
     }
