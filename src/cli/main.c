@@ -48,7 +48,7 @@ static const char usage_text[] =
     "Exit status: 0 normal close (1000, 1001, 1005, or our close acknowledged),\n"
     "1 local error, 2 bad option or URL, 3 cannot connect, 4 handshake failed,\n"
     "5 TLS failure, 6 peer closed with another code, 7 connection lost,\n"
-    "8 protocol error. See wsc(1).\n";
+    "8 protocol error, 130/143 interrupted by SIGINT/SIGTERM. See wsc(1).\n";
 
 void cli_err(const char *fmt, ...)
 {

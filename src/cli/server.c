@@ -2,7 +2,9 @@
  * server.c - listen mode: binds [HOST:]PORT, accepts WebSocket connections
  * (over TLS with --tls-cert and --tls-key), and either pipes the first one
  * to stdin/stdout (then exits like the client) or, with --echo, echoes every
- * message of any number of clients, one thread each, until killed.
+ * message of any number of clients, one thread each, until killed. A
+ * failure that concerns clients (a handshake, no fd or no thread for one)
+ * never ends the server: the client is refused and the loop backs off.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -10,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -20,11 +23,24 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A failure that hits every new client for a while (no fd, no thread left):
+ * said once when it starts and once when it ends, and waited out with pauses
+ * that double from BACKOFF_FIRST_MS up to max_ms, so the loop never spins. */
+typedef struct {
+    int max_ms;
+    int pause_ms;            /* 0: not failing */
+    unsigned long failures;  /* in this burst */
+} backoff;
+
+#define BACKOFF_FIRST_MS 5
+
 typedef struct {
     const cli_options *o;
     wsc_accept_options accept;
     wsc_tls_server *tls;
     int fd;
+    backoff accept_wait;     /* accept(2) out of fds or memory */
+    backoff thread_wait;     /* no thread for a client */
 } server;
 
 typedef struct {
@@ -32,6 +48,33 @@ typedef struct {
     int fd;
     char peer[80];
 } client_job;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* Counts one failure, logs `why` if it is the first of a burst, and pauses. */
+static void backoff_fail(backoff *b, const char *why)
+{
+    if (b->failures++ == 0)
+        cli_err("%s", why);
+    b->pause_ms = b->pause_ms ? b->pause_ms * 2 : BACKOFF_FIRST_MS;
+    if (b->pause_ms > b->max_ms)
+        b->pause_ms = b->max_ms;
+    sleep_ms(b->pause_ms);
+}
+
+/* Ends a burst, if any, saying that `what` works again. */
+static void backoff_ok(backoff *b, const char *what)
+{
+    if (b->failures)
+        cli_err("%s again after %lu failure%s", what, b->failures, b->failures == 1 ? "" : "s");
+    b->failures = 0;
+    b->pause_ms = 0;
+}
 
 /* "[v6]:port", "host:port" or "port" into host and port. 0 or an exit code. */
 static int split_listen(const char *spec, char *host, size_t hcap, char *port, size_t pcap)
@@ -157,7 +200,33 @@ static void accept_options(server *srv)
     a->n_headers = o->n_headers;
 }
 
-/* Accepts the next TCP connection; fills peer. -1 on a fatal error. */
+/* accept(2) errors of one connection (it failed before we took it, or a
+ * firewall refused it): the next one may be fine. */
+static bool connection_error(int e)
+{
+    switch (e) {
+    case EINTR: case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN:
+    case ENETUNREACH: case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* What to do about an accept(2) error that a client leaving will cure. */
+static const char *resource_hint(int e)
+{
+    switch (e) {
+    case EMFILE: return "for more clients raise the open-file limit (ulimit -n)";
+    case ENFILE: return "the system's file table is full";
+    case ENOBUFS:
+    case ENOMEM: return "the system is short of memory";
+    default: return NULL;
+    }
+}
+
+/* Accepts the next TCP connection; fills peer. Waits out a lack of fds or
+ * memory. -1 when the listening socket itself failed. */
 static int next_socket(server *srv, char *peer, size_t cap)
 {
     for (;;) {
@@ -165,15 +234,22 @@ static int next_socket(server *srv, char *peer, size_t cap)
         socklen_t len = sizeof ss;
         int fd = accept(srv->fd, (struct sockaddr *)&ss, &len);
         if (fd >= 0) {
+            backoff_ok(&srv->accept_wait, "accepting connections");
             format_addr((struct sockaddr *)&ss, peer, cap);
             return fd;
         }
-        if (errno == EINTR || errno == ECONNABORTED)
+        int e = errno;
+        if (connection_error(e))
             continue;
-        cli_err("accept: %s", strerror(errno));
-        if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
+        const char *hint = resource_hint(e);
+        if (!hint) {
+            cli_err("cannot accept connections: %s", strerror(e));
             return -1;
-        nanosleep(&(struct timespec){.tv_nsec = 100000000L}, NULL);
+        }
+        char why[256];
+        snprintf(why, sizeof why, "cannot accept a connection: %s; retrying as clients leave; %s",
+                 strerror(e), hint);
+        backoff_fail(&srv->accept_wait, why);
     }
 }
 
@@ -227,27 +303,76 @@ static void *echo_main(void *arg)
     return NULL;
 }
 
+/* Starts the thread that serves fd. Returns 0, or an errno value (fd is
+ * left to the caller). */
+static int start_echo(server *srv, const pthread_attr_t *attr, int fd, const char *peer)
+{
+    client_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return ENOMEM;
+    job->srv = srv;
+    job->fd = fd;
+    snprintf(job->peer, sizeof job->peer, "%s", peer);
+    pthread_t t;
+    int err = pthread_create(&t, attr, echo_main, job);
+    if (err)
+        free(job);
+    return err;
+}
+
+/* Reads (and drops) what the client already sent, without waiting: closing
+ * a socket with unread bytes sends a reset, which can destroy our answer. */
+static void drop_input(int fd)
+{
+    char buf[4096];
+    for (int i = 0; i < 16 && recv(fd, buf, sizeof buf, 0) > 0; i++)
+        ;
+}
+
+/* Turns away a client that has no thread, without blocking the accept loop:
+ * an HTTP 503 on a plain socket, only the close over TLS. */
+static void refuse(const server *srv, int fd)
+{
+    static const char body[] = "no thread free for this client; try again later\n";
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                     "Retry-After: 1\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: %zu\r\n\r\n%s", sizeof body - 1, body);
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    drop_input(fd);
+    if (!srv->tls && send(fd, head, (size_t)n, 0) == n)
+        shutdown(fd, SHUT_WR);
+    drop_input(fd);
+    close(fd);
+}
+
 static int serve_echo(server *srv)
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     for (;;) {
-        client_job *job = calloc(1, sizeof *job);
-        if (!job) {
-            cli_err("out of memory");
-            return CLI_EXIT_LOCAL;
+        char peer[80];
+        int fd = next_socket(srv, peer, sizeof peer);
+        if (fd < 0)
+            break;
+        int err = start_echo(srv, &attr, fd, peer);
+        if (err == 0) {
+            backoff_ok(&srv->thread_wait, "serving new clients");
+            continue;
         }
-        job->srv = srv;
-        job->fd = next_socket(srv, job->peer, sizeof job->peer);
-        pthread_t t;
-        if (job->fd < 0 || pthread_create(&t, &attr, echo_main, job) != 0) {
-            if (job->fd >= 0)
-                close(job->fd);
-            free(job);
-            return CLI_EXIT_LOCAL;
-        }
+        refuse(srv, fd);
+        char why[256];
+        snprintf(why, sizeof why, "cannot start a thread for %s: %s; refusing new clients until "
+                 "threads end (for more clients raise the task limit, ulimit -u)",
+                 peer, strerror(err));
+        backoff_fail(&srv->thread_wait, why);
     }
+    pthread_attr_destroy(&attr);
+    return CLI_EXIT_LOCAL;
 }
 
 /* ---- stdin/stdout ------------------------------------------------------- */
@@ -273,7 +398,7 @@ static int serve_one(server *srv)
 
 int cli_server(const cli_options *o)
 {
-    server srv = {.o = o, .fd = -1};
+    server srv = {.o = o, .fd = -1, .accept_wait = {.max_ms = 1000}, .thread_wait = {.max_ms = 100}};
     int r = load_tls(&srv);
     if (r == 0)
         r = open_listener(&srv);

@@ -12,14 +12,17 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-/* At stdin EOF a ping goes out and its pong is awaited this long before the
- * close: replies the peer sent before the pong are printed, not discarded. */
+/* At stdin EOF a ping goes out and its pong is awaited before the close:
+ * replies the peer sent before the pong are printed, not discarded. The wait
+ * ends this long after the reader last printed something (see
+ * ping_patiently). */
 #define BARRIER_PING_MS 5000
 
 typedef struct {
@@ -32,7 +35,11 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stop;                /* the pinger should end */
+    bool printing;            /* the reader is writing a message to stdout */
+    unsigned long printed;    /* messages the reader wrote to stdout */
     bool ping_dead;           /* a ping timed out */
+    bool barrier_late;        /* we closed without the end-of-input pong */
+    bool interrupted;         /* we closed because of a signal */
     bool out_failed;          /* stdout failed */
     int read_err;             /* why the reader stopped */
     char read_detail[512];    /* wsc_last_error() of that failure */
@@ -47,10 +54,11 @@ typedef struct {
 } linebuf;
 
 static int g_signal_fd = -1;
+static atomic_int g_signal;   /* the first SIGINT or SIGTERM, 0 before */
 
 static void on_signal(int sig)
 {
-    (void)sig;
+    atomic_store(&g_signal, sig);
     char b = 's';
     if (g_signal_fd >= 0 && write(g_signal_fd, &b, 1) < 0) {
         /* nothing to do: the main thread is woken by the other end anyway */
@@ -126,6 +134,49 @@ static void wake_main(session *s)
     }
 }
 
+/* The reader says when it prints, so that the ping waits know a slow
+ * stdout from a silent peer. */
+static void set_printing(session *s, bool on)
+{
+    pthread_mutex_lock(&s->mu);
+    s->printing = on;
+    if (!on)
+        s->printed++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static unsigned long printed_count(session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    unsigned long n = s->printed;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* True when the reader printed since printed_count() was `before`, or is
+ * printing now. */
+static bool reader_busy_since(session *s, unsigned long before)
+{
+    pthread_mutex_lock(&s->mu);
+    bool busy = s->printing || s->printed != before;
+    pthread_mutex_unlock(&s->mu);
+    return busy;
+}
+
+/* wsc_ping whose patience stretches while the reader is busy: the pong is
+ * read after every message the peer sent before it, so a slow stdout makes
+ * it late, not lost. WSC_ETIMEDOUT when ms passed with the reader idle and
+ * no pong, or with a signal caught. */
+static int ping_patiently(session *s, int ms)
+{
+    for (;;) {
+        unsigned long before = printed_count(s);
+        int r = wsc_ping(s->c, ms);
+        if (r != WSC_ETIMEDOUT || !reader_busy_since(s, before) || atomic_load(&g_signal))
+            return r;
+    }
+}
+
 static void *reader_main(void *arg)
 {
     session *s = arg;
@@ -139,7 +190,10 @@ static void *reader_main(void *arg)
             snprintf(s->read_detail, sizeof s->read_detail, "%s", wsc_last_error());
             break;
         }
-        if (cli_print_message(s->o, type, data, len) < 0) {
+        set_printing(s, true);
+        r = cli_print_message(s->o, type, data, len);
+        set_printing(s, false);
+        if (r < 0) {
             s->out_failed = true;
             cli_err("cannot write to stdout: %s", strerror(errno));
             wsc_close(s->c, WSC_STATUS_GOING_AWAY, "");
@@ -177,7 +231,7 @@ static void *pinger_main(void *arg)
     session *s = arg;
     int every = s->o->ping_interval_ms;
     while (!pinger_sleep(s, every)) {
-        int r = wsc_ping(s->c, every);
+        int r = ping_patiently(s, every);
         if (r == WSC_ETIMEDOUT) {
             cli_err("no pong within %d ms: closing the connection", every);
             s->ping_dead = true;
@@ -317,7 +371,9 @@ static int session_result(session *s, int close_err)
     char name[64];
     if (s->out_failed)
         return CLI_EXIT_LOCAL;
-    if (s->ping_dead)
+    if (s->interrupted)
+        return 128 + atomic_load(&g_signal);
+    if (s->ping_dead || s->barrier_late)
         return CLI_EXIT_LOST;
     if (close_err == 0)
         return CLI_EXIT_OK;
@@ -341,18 +397,64 @@ static int session_result(session *s, int close_err)
     return CLI_EXIT_PEER_ERROR;
 }
 
-/* At EOF (or a signal): let earlier replies arrive, then close. Returns what
- * wsc_close returned, or 1 when the connection ended meanwhile. */
+/* At EOF: waits for the pong of a ping sent after the last line, so that
+ * every reply the peer sent before it is printed (data arriving after our
+ * close frame is discarded). Returns 0, or 1 when the connection ended. */
+static int barrier(session *s)
+{
+    int r = ping_patiently(s, BARRIER_PING_MS);
+    if (r == WSC_ETIMEDOUT && atomic_load(&g_signal))
+        return 0; /* finish sees the signal */
+    if (r == WSC_ETIMEDOUT) {
+        cli_err("no pong to our end-of-input ping within %d s: closing anyway; "
+                "replies the peer sends after our close frame are lost",
+                BARRIER_PING_MS / 1000);
+        s->barrier_late = true;
+        return 0;
+    }
+    return r < 0 ? 1 : 0;
+}
+
+/* At EOF (or a signal): let earlier replies arrive, then close; a signal
+ * meanwhile closes at once. Returns what wsc_close returned, or 1 when the
+ * connection ended meanwhile. */
 static int finish(session *s, int how)
 {
     const cli_options *o = s->o;
-    if (how == PUMP_EOF && wsc_ping(s->c, BARRIER_PING_MS) == WSC_ECLOSED)
-        return 1;
-    if (how == PUMP_EOF && o->wait_ms > 0 && wait_wake(s, o->wait_ms) != PUMP_EOF)
-        return 1;
-    if (how == PUMP_SIGNAL)
+    if (how == PUMP_EOF) {
+        if (barrier(s))
+            return 1;
+        how = wait_wake(s, o->wait_ms);
+        if (how == PUMP_ENDED)
+            return 1;
+    }
+    if (how == PUMP_SIGNAL) {
+        s->interrupted = true;
         return wsc_close(s->c, WSC_STATUS_GOING_AWAY, "");
+    }
     return wsc_close(s->c, o->close_code, o->close_reason);
+}
+
+/* Starts the pinger (with --ping-interval) and the reader. Returns 0, or -1
+ * with neither running after saying which could not start. */
+static int start_threads(session *s)
+{
+    const char *which = "the ping thread";
+    int err = 0;
+    if (s->o->ping_interval_ms > 0) {
+        err = pthread_create(&s->pinger, NULL, pinger_main, s);
+        s->have_pinger = err == 0;
+    }
+    if (err == 0) {
+        which = "the reader thread";
+        err = pthread_create(&s->reader, NULL, reader_main, s);
+    }
+    if (err == 0)
+        return 0;
+    cli_err("cannot start %s: %s (for more threads raise the task limit, ulimit -u)", which,
+            strerror(err));
+    stop_pinger(s);
+    return -1;
 }
 
 static void session_free(session *s)
@@ -375,13 +477,11 @@ int cli_session(wsc_conn *c, const cli_options *o)
     pthread_cond_init(&s.cond, NULL);
     wsc_set_read_limit(c, o->max_size);
     catch_signals(s.wake[1]);
-    if (pthread_create(&s.reader, NULL, reader_main, &s) != 0) {
-        cli_err("cannot start a thread");
+    if (start_threads(&s) < 0) {
+        wsc_close(c, WSC_STATUS_GOING_AWAY, "");
         session_free(&s);
         return CLI_EXIT_LOCAL;
     }
-    if (o->ping_interval_ms > 0)
-        s.have_pinger = pthread_create(&s.pinger, NULL, pinger_main, &s) == 0;
 
     int close_err = 1;
     int how = pump_stdin(&s);

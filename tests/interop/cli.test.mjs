@@ -4,10 +4,11 @@
 // throwaway PKI, and the documented exit codes and error lines (wsc.1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import {
-  BUILD, TEST_TIMEOUT, startProc, startEchoServer, startWsServer, connectWs, delay,
+  BUILD, TEST_TIMEOUT, startProc, startEchoServer, startWsServer, connectWs, wsRefused, delay,
 } from './lib.mjs';
 import { makePki } from './certs.mjs';
 
@@ -157,6 +158,73 @@ test('client: --ping-interval pings the server while stdin is open', T, async (t
   assert.equal(proc.stdout, 'done\n');
 });
 
+test('client: a slow stdout loses no echo: all 30 MB arrive and exit 0, or exit non-zero saying so', { timeout: 40000 }, async (t) => {
+  const server = await startWsEcho(t);
+  const body = 'y'.repeat(1000);
+  const input = Array.from({ length: 30000 }, (_, i) => `${String(i).padStart(8, '0')} ${body}\n`).join('');
+  const proc = startTool(t, [server.url]);
+  proc.child.stdout.pause(); // the tool's reader blocks in write(2) on a full pipe
+  await new Promise((resolve) => proc.child.stdin.end(input, resolve));
+  await delay(6500); // longer than the 5 s end-of-input ping barrier
+  proc.child.stdout.resume();
+  await proc.wait(25000);
+  const got = proc.stdout.length;
+  if (proc.exitInfo.code === 0) {
+    assert.ok(proc.stdout === input, `exit 0 but ${input.length - got} of ${input.length} bytes are missing\n${proc.stderr}`);
+  } else {
+    assert.match(proc.stderr, /^wsc: .*(lost|discard)/m, `exit ${proc.exitInfo.code} without saying what was lost`);
+  }
+});
+
+test('client: --ping-interval does not take a slow stdout for a dead peer', T, async (t) => {
+  const server = await startWsEcho(t);
+  const input = Array.from({ length: 5000 }, (_, i) => `${i} ${'z'.repeat(1000)}\n`).join('');
+  const proc = startTool(t, ['--ping-interval', '0.3', server.url]);
+  proc.child.stdout.pause();
+  await new Promise((resolve) => proc.child.stdin.write(input, resolve));
+  await delay(1500); // five ping intervals with the reader blocked on stdout
+  proc.child.stdout.resume();
+  for (let i = 0; i < 200 && proc.stdout.length < input.length && !proc.exitInfo; i++) await delay(50);
+  proc.child.stdin.end();
+  await proc.wait();
+  assert.equal(proc.exitInfo.code, 0, proc.stderr);
+  assert.ok(proc.stdout === input, `${input.length - proc.stdout.length} of ${input.length} bytes missing`);
+});
+
+test('client: no pong to the end-of-input ping means exit 7, saying that later replies are lost', { timeout: 30000 }, async (t) => {
+  const server = await startWsServer(t, { autoPong: false }, (peer) => {
+    peer.ws.on('message', (data, isBinary) => peer.ws.send(data, { binary: isBinary }));
+  });
+  const proc = await runTool(t, [server.url], 'late\n');
+  assertExit(proc, 7);
+  assert.equal(proc.stdout, 'late\n');
+  assert.match(proc.stderr, /^wsc: no pong to our end-of-input ping within 5 s: closing anyway; replies the peer sends after our close frame are lost$/m);
+});
+
+test('client: SIGINT closes with 1001 and exits 130, not 0: what was still to come is lost', T, async (t) => {
+  const server = await startWsEcho(t);
+  const proc = startTool(t, [server.url]); // stdin stays open
+  const peer = await server.nextConnection();
+  proc.child.stdin.write('hi\n');
+  await proc.waitFor(/^hi$/m); // the session runs: its signal handlers are in place
+  proc.kill('SIGINT');
+  await proc.wait(5000);
+  assertExit(proc, 130);
+  assert.equal((await peer.waitClosed()).code, 1001);
+});
+
+test('client: SIGTERM during --wait closes with 1001 at once and exits 143', T, async (t) => {
+  const server = await startWsEcho(t);
+  const proc = startTool(t, ['--wait', '10', server.url], 'x\n');
+  const peer = await server.nextConnection();
+  await proc.waitFor(/^x$/m);
+  await delay(300); // the end-of-input pong has come: the tool is in its --wait
+  proc.kill('SIGTERM');
+  await proc.wait(3000);
+  assertExit(proc, 143);
+  assert.equal((await peer.waitClosed()).code, 1001);
+});
+
 test('client: --compress negotiates permessage-deflate with our echo_server', T, async (t) => {
   const server = await startEchoServer(t, ['--compress', 'takeover']);
   const text = 'compress me '.repeat(200);
@@ -217,6 +285,112 @@ test('server: --listen --echo serves several ws clients at once', T, async (t) =
   assert.equal((await a.waitClosed()).code, 1000);
   await b.send('still here');
   assert.equal((await b.nextMessage()).data.toString(), 'still here');
+});
+
+/**
+ * Starts `wsc ARGS` under a limit (prlimit options such as --nproc=4), stdin a
+ * pipe. RLIMIT_NPROC does not bind root, so the tool runs as an otherwise
+ * unused uid. Returns the Proc, or null when that cannot be done here (not
+ * root, no setpriv).
+ */
+function startLimitedTool(t, limit, args) {
+  if (process.getuid() !== 0 || !fs.existsSync('/usr/bin/setpriv') || !fs.existsSync('/usr/bin/prlimit')) return null;
+  const uid = String(40000 + (process.pid % 20000));
+  const proc = startProc(t, '/usr/bin/prlimit', [limit, '/usr/bin/setpriv', '--reuid', uid, '--regid', uid,
+    '--clear-groups', '--', WSC, ...args], { stdin: 'pipe' });
+  proc.child.stdin.on('error', () => {});
+  return proc;
+}
+
+/** startLimitedTool with `--listen 127.0.0.1:0 ARGS`; resolves {proc, port} or null. */
+async function startLimitedServer(t, limit, args) {
+  const proc = startLimitedTool(t, limit, ['--listen', '127.0.0.1:0', ...args]);
+  if (!proc) return null;
+  const m = await proc.waitFor(/^wsc: listening on 127\.0\.0\.1:(\d+)/m, { stream: 'stderr', ms: 5000 });
+  return { proc, port: Number(m[1]) };
+}
+
+/** How many lines of text match re (a RegExp with /gm). */
+const countLines = (text, re) => [...text.matchAll(re)].length;
+
+test('server: --echo at the thread limit refuses the extra clients with 503, logs once, and keeps serving', T, async (t) => {
+  // 4 tasks for the tool's user: the main thread and 3 client threads (fewer
+  // when a sanitizer runs a thread of its own)
+  const srv = await startLimitedServer(t, '--nproc=4', ['--echo']);
+  if (!srv) { t.skip('needs root, prlimit and setpriv'); return; }
+  const url = `ws://127.0.0.1:${srv.port}/`;
+  const served = [];
+  for (;;) {
+    const peer = await connectWs(t, url).catch((e) => {
+      if (/unexpected response 503/.test(e.message)) return null;
+      throw new Error(`${e.message}\n${srv.proc.describe()}`);
+    });
+    if (!peer) break;
+    served.push(peer);
+    assert.ok(served.length <= 3, 'more clients served than the task limit allows');
+  }
+  assert.ok(served.length >= 1, srv.proc.describe());
+  for (let i = 0; i < 4; i++) {
+    const refused = await wsRefused(t, url).catch((e) => assert.fail(`${e.message}\n${srv.proc.describe()}`));
+    assert.equal(refused.status, 503);
+  }
+  assert.equal(srv.proc.exitInfo, null, `the server exited\n${srv.proc.describe()}`);
+  for (const [i, peer] of served.entries()) {
+    await peer.send(`still ${i}`);
+    assert.equal((await peer.nextMessage()).data.toString(), `still ${i}`);
+  }
+  assert.equal(countLines(srv.proc.stderr, /^wsc: cannot start a thread/gm), 1, srv.proc.describe());
+
+  // a thread ends: a new client is served again
+  served[0].ws.close(1000);
+  await served[0].waitClosed();
+  let again = null;
+  for (let i = 0; i < 50 && !again; i++) {
+    again = await connectWs(t, url).catch(() => null);
+    if (!again) await delay(100);
+  }
+  assert.ok(again, `no client served after a thread ended\n${srv.proc.describe()}`);
+  await again.send('back');
+  assert.equal((await again.nextMessage()).data.toString(), 'back');
+  await srv.proc.waitFor(/^wsc: .*again/m, { stream: 'stderr' });
+});
+
+test('server: --echo at the open-file limit backs off, logs once, and serves again when fds are free', T, async (t) => {
+  const srv = await startLimitedServer(t, '--nofile=16', ['--echo', '--timeout', '30']);
+  if (!srv) { t.skip('needs root, prlimit and setpriv'); return; }
+  // silent TCP clients: each holds an fd in the handshake until it goes
+  const silent = [];
+  for (let i = 0; i < 30; i++) {
+    const sock = net.connect(srv.port, '127.0.0.1');
+    sock.on('error', () => {});
+    silent.push(sock);
+  }
+  t.after(() => silent.forEach((sock) => sock.destroy()));
+  await srv.proc.waitFor(/Too many open files/, { stream: 'stderr' });
+  await delay(2500);
+  assert.equal(countLines(srv.proc.stderr, /Too many open files/gm), 1, srv.proc.describe());
+  assert.equal(srv.proc.exitInfo, null, `the server exited\n${srv.proc.describe()}`);
+
+  silent.forEach((sock) => sock.destroy());
+  let peer = null;
+  for (let i = 0; i < 50 && !peer; i++) {
+    peer = await connectWs(t, `ws://127.0.0.1:${srv.port}/`).catch(() => null);
+    if (!peer) await delay(100);
+  }
+  assert.ok(peer, `no client served once fds were free\n${srv.proc.describe()}`);
+  await peer.send('fds back');
+  assert.equal((await peer.nextMessage()).data.toString(), 'fds back');
+});
+
+test('client: --ping-interval without a thread left is an error, not silently no pings', T, async (t) => {
+  const server = await startWsEcho(t);
+  // 2 tasks for the tool's user: the main thread and one more, not two
+  const proc = startLimitedTool(t, '--nproc=2', ['--ping-interval', '1', server.url]);
+  if (!proc) { t.skip('needs root, prlimit and setpriv'); return; }
+  proc.child.stdin.end('x\n');
+  await proc.wait();
+  assertExit(proc, 1);
+  assert.match(proc.stderr, /^wsc: cannot start the (ping|reader) thread: .*ulimit -u/m);
 });
 
 test('server: tool to tool, --echo with --compress', T, async (t) => {
