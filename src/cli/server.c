@@ -200,6 +200,29 @@ static void accept_options(server *srv)
     a->n_headers = o->n_headers;
 }
 
+/* wsc_accept checks its options before it touches the socket, so a bad -H
+ * or subprotocol is found here, at startup, instead of failing every
+ * client: a handshake on a socketpair whose other end is already closed. */
+static int check_accept_options(const server *srv)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return 0; /* cannot check: the first client will tell */
+    close(sv[1]);
+    wsc_accept_options a = srv->accept;
+    a.tls = NULL;
+    wsc_conn *c = NULL;
+    int r = wsc_accept(sv[0], &a, &c);
+    if (c)
+        wsc_conn_free(c); /* closes sv[0] */
+    else
+        close(sv[0]);
+    if (r != WSC_EINVAL)
+        return 0;
+    cli_err("%s", wsc_last_error());
+    return CLI_EXIT_USAGE;
+}
+
 /* accept(2) errors of one connection (it failed before we took it, or a
  * firewall refused it): the next one may be fine. */
 static bool connection_error(int e)
@@ -400,12 +423,14 @@ int cli_server(const cli_options *o)
 {
     server srv = {.o = o, .fd = -1, .accept_wait = {.max_ms = 1000}, .thread_wait = {.max_ms = 100}};
     int r = load_tls(&srv);
-    if (r == 0)
-        r = open_listener(&srv);
     if (r == 0) {
         accept_options(&srv);
-        r = o->echo ? serve_echo(&srv) : serve_one(&srv);
+        r = check_accept_options(&srv);
     }
+    if (r == 0)
+        r = open_listener(&srv);
+    if (r == 0)
+        r = o->echo ? serve_echo(&srv) : serve_one(&srv);
     if (srv.fd >= 0)
         close(srv.fd);
     if (!o->echo) /* echo threads may still use it until the process exits */

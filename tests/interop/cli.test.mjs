@@ -450,10 +450,15 @@ test('wss: tool server with --tls-cert/--tls-key, tool client with --ca', T, asy
   assert.equal(insecure.stdout, 'anyway\n');
 });
 
-test('server: a bad --listen or a missing key gives exit 2; an unreadable certificate exit 5', T, async (t) => {
+test('server: a bad --listen, a missing key or a reserved -H header gives exit 2; an unreadable certificate exit 5', T, async (t) => {
   assertExit(await runTool(t, ['--listen', 'nope']), 2);
   assertExit(await runTool(t, ['--listen', '0', '--tls-cert', pki.certFile]), 2);
   const bad = await runTool(t, ['--listen', '0', '--tls-cert', '/nonexistent.pem', '--tls-key', pki.keyFile]);
   assertExit(bad, 5);
   assert.match(bad.stderr, /^wsc: cannot load the TLS certificate: WSC_ETLS: /m);
+  // A header wsc writes itself is refused at startup, not at every client.
+  const hdr = await runTool(t, ['--listen', '127.0.0.1:0', '--echo', '-H', 'Connection: x']);
+  assertExit(hdr, 2);
+  assert.match(hdr.stderr, /header Connection is set by wsc itself/);
+  assert.doesNotMatch(hdr.stderr, /listening/);
 });
