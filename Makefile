@@ -248,8 +248,9 @@ demo-build: $(BUILD)/demo/chat_server build/demo/www/chat.js
 
 # The wasm tests (tests/wasm/*.test.mjs) run the programs in Node and in
 # Chromium against our native servers and npm ws; demo.test.mjs drives the
-# chat demo (and rewrites web-demo/screenshot.png).
-wasm-check: wasm-progs demo-build
+# chat demo (and rewrites web-demo/screenshot.png); demo_hostile.test.mjs
+# sends hostile clients to the chat server and the example echo server.
+wasm-check: wasm-progs demo-build build/native/examples/echo_server
 	@echo "== wasm tests"
 	WSC_BUILD=build/native WSC_WASM=build/wasm node --test --test-reporter=spec --test-concurrency=1 tests/wasm/
 

@@ -27,24 +27,28 @@ const CHROMIUM = '/usr/bin/chromium';
 const T = { timeout: 30000 };
 
 let server, port, base, context, profileDir;
-let serverOut = ''; // what the running chat_server printed
 
-// Starts chat_server on `p` (0: any); resolves with its port.
-function startServer(p) {
-  const child = spawn(SERVER, ['--port', String(p), ...WWW.flatMap((d) => ['--www', d])],
+// Spawns chat_server on `p` (0: any) with extra args; resolves with
+// {child, port, out} where out() is what it printed so far.
+function spawnServer(p, args = []) {
+  const child = spawn(SERVER, ['--port', String(p), ...WWW.flatMap((d) => ['--www', d]), ...args],
     { stdio: ['ignore', 'pipe', 'inherit'] });
-  server = child;
   let out = '';
   return new Promise((resolve, reject) => {
-    serverOut = '';
     child.stdout.on('data', (d) => {
       out += d;
-      serverOut += d;
       const m = out.match(/chat: serving http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve(Number(m[1]));
+      if (m) resolve({ child, port: Number(m[1]), out: () => out });
     });
     child.once('exit', (code) => reject(new Error(`chat_server exited ${code}: ${out}`)));
   });
+}
+
+// Starts the shared chat_server on `p` (0: any); resolves with its port.
+async function startServer(p) {
+  const s = await spawnServer(p);
+  server = s.child;
+  return s.port;
 }
 
 function stopServer() {
@@ -147,9 +151,9 @@ test('an oversized message is refused with a visible error', T, async () => {
   await waitLine(b, "t.endsWith('z'.repeat(4096))", 'a message of exactly 4096 bytes passes');
 });
 
-// A ws client of the hub; resolves once open. `closed` resolves with the code.
-function wsClient({ paused = false } = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { origin: base });
+// A ws client of the hub on `p`; resolves once open. `closed` resolves with the code.
+function wsClient({ paused = false, p = port } = {}) {
+  const ws = new WebSocket(`ws://127.0.0.1:${p}/ws`, { origin: `http://127.0.0.1:${p}` });
   ws.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
@@ -166,19 +170,22 @@ test('the server closes a message over its limit with 1009', T, async () => {
   assert.equal(await ws.closed, 1009);
 });
 
-test('a client that stops reading is closed with 1008; the others go on', T, async () => {
-  const slow = await wsClient({ paused: true });
-  const fast = await wsClient();
+test('a client that stops reading is closed with 1008; the others go on', T, async (t) => {
+  // A server of its own without the send limit: one sender fills the queue.
+  const own = await spawnServer(0, ['--rate', '0']);
+  t.after(() => own.child.kill('SIGKILL'));
+  const slow = await wsClient({ paused: true, p: own.port });
+  const fast = await wsClient({ p: own.port });
   let got = 0;
   fast.on('message', () => { got++; });
   // 4000-byte messages until the slow client's socket buffers and then its
   // 64-message queue are full (the server says so), in paced batches so the
   // fast client keeps up.
-  for (let i = 0; i < 1000 && !/queue full/.test(serverOut); i++) {
+  for (let i = 0; i < 1000 && !/queue full/.test(own.out()); i++) {
     for (let k = 0; k < 25; k++) fast.send(`${i}-${k} ` + 'z'.repeat(3990));
     await new Promise((r) => setTimeout(r, 20));
   }
-  assert.match(serverOut, /queue full/, 'the slow client\'s queue should have filled');
+  assert.match(own.out(), /queue full/, 'the slow client\'s queue should have filled');
   slow._socket.resume();
   assert.equal(await slow.closed, 1008, 'the slow client should be closed with 1008');
   assert.ok(got > 0 && fast.readyState === WebSocket.OPEN, 'the fast client keeps its connection');
