@@ -20,12 +20,21 @@ const CHAT = path.join(BUILD, 'demo/chat_server');
 const ECHO = path.join(BUILD, 'examples/echo_server');
 const T = { timeout: 30000 };
 
+/** After the test has stopped proc: nothing from ASan or UBSan (SAN=1 builds). */
+function checkSanitizers(t, proc) {
+  t.after(async () => {
+    await proc.exited;
+    assert.doesNotMatch(proc.stderr, /Sanitizer|runtime error/, proc.describe());
+  });
+}
+
 /** Starts chat_server with args (under `prlimit --nofile=N:N` when nofile). */
 async function startChat(t, args = [], { nofile = 0 } = {}) {
   assert.ok(fs.existsSync(CHAT), `${CHAT} is missing: run make demo-build`);
   const argv = ['--port', '0', '--www', 'web-demo/www', ...args];
   const proc = nofile ? startProc(t, 'prlimit', [`--nofile=${nofile}:${nofile}`, CHAT, ...argv])
     : startProc(t, CHAT, argv);
+  checkSanitizers(t, proc);
   const m = await proc.waitFor(/chat: serving http:\/\/127\.0\.0\.1:(\d+)/, { ms: 5000 });
   return { proc, port: Number(m[1]) };
 }
@@ -35,6 +44,7 @@ async function startEcho(t, { nofile = 0 } = {}) {
   assert.ok(fs.existsSync(ECHO), `${ECHO} is missing: run make examples`);
   const proc = nofile ? startProc(t, 'prlimit', [`--nofile=${nofile}:${nofile}`, ECHO, '0'])
     : startProc(t, ECHO, ['0']);
+  checkSanitizers(t, proc);
   const m = await proc.waitFor(/listening on ws:\/\/127\.0\.0\.1:(\d+)\//, { ms: 5000 });
   return { proc, port: Number(m[1]) };
 }
