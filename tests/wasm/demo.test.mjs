@@ -5,8 +5,9 @@
 // Starts $WSC_BUILD/demo/chat_server on port 0, serving web-demo/www and the
 // wasm client build/demo/www (chat.js, chat.wasm), and drives chat pages in
 // one Chromium (playwright-core, /usr/bin/chromium): messages reach every
-// page, join and leave notices, text shown literally, the size limit, and a
-// server restart on the same port (reconnecting, then connected again).
+// page, join and leave notices, text shown literally, the size limit, a page
+// closed for sending too fast (it says why), and a server restart on the
+// same port (reconnecting, then connected again).
 // Last, it writes web-demo/screenshot.png: two chatting pages side by side.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -149,6 +150,22 @@ test('an oversized message is refused with a visible error', T, async () => {
   assert.equal(await a.inputValue('#input'), 'y'.repeat(5000), 'the text stays in the input');
   await say(a, 'z'.repeat(4096));
   await waitLine(b, "t.endsWith('z'.repeat(4096))", 'a message of exactly 4096 bytes passes');
+});
+
+test('a page closed for sending too fast says why, until it is connected again', T, async () => {
+  const c = await openChat();
+  await c.evaluate(() => { for (let i = 0; i < 40; i++) send(`too fast ${i}`); }); // app.js's send
+  const why = /^disconnected: 1008 sending too fast; reconnecting in 2\.0 s$/;
+  await c.locator('#error', { hasText: why }).waitFor({ timeout: 5000 }).catch(async (e) => {
+    throw new Error(`${e.message}\nerror line: ${JSON.stringify(await c.locator('#error').textContent())}` +
+      `\nlog: ${JSON.stringify((await logLines(c)).slice(-3))}`);
+  });
+  await c.waitForTimeout(1500);
+  assert.match(await c.locator('#error').textContent(), why, 'still shown while it waits');
+  await c.locator('#status', { hasText: /^connected$/ }).waitFor({ timeout: 10000 });
+  assert.equal(await c.locator('#error').textContent(), '', 'cleared once connected');
+  assert.ok((await logLines(c)).includes('* disconnected: 1008 sending too fast'), 'the log keeps it');
+  await c.close();
 });
 
 // A ws client of the hub on `p`; resolves once open. `closed` resolves with the code.
