@@ -234,6 +234,26 @@ test('a flooding client is slowed and closed with 1008; the others are not affec
   for (const c of good) c.close(1000);
 });
 
+test('a steady flood is held to the limit; the flooder is told once, the others see the rest', T, async (t) => {
+  const { proc, port } = await startChat(t);
+  const reader = await chatClient(port);
+  const flooder = await chatClient(port);
+  const start = Date.now();
+  for (let i = 0; i < 60; i++) { // 30 a second for 2 s
+    flooder.send(`steady ${i}`);
+    await delay(33);
+  }
+  await delay(300);
+  const seconds = (Date.now() - start) / 1000;
+  const passed = reader.got.filter((m) => / steady \d+$/.test(m)).length;
+  assert.ok(passed >= 18 && passed <= 8 + 10 * seconds + 1, `${passed} of 60 passed in ${seconds} s (10/s, burst 8)`);
+  const told = flooder.got.filter((m) => /^\* you are sending too fast/.test(m)).length;
+  assert.equal(told, 1, 'the flooder is told once, not at every drop');
+  assert.equal(flooder.readyState, WebSocket.OPEN, 'a steady flood is slowed, not closed');
+  assert.doesNotMatch(proc.stdout, /too slow|queue full/);
+  for (const c of [reader, flooder]) c.close(1000);
+});
+
 /** Bytes in flight between the server and a client's socket: the server's
  * send queue plus the client's unread receive queue (from /proc/net/tcp). */
 function bytesInFlight(serverPort, clientPort) {

@@ -7,9 +7,10 @@
  *    dropped and counted, and the client gets one "(N more joined or left)"
  *    line once its queue is empty;
  *  - a client may send `rate` messages a second in bursts of `burst` (a token
- *    bucket). A message over the limit is dropped, the sender alone is told
- *    once per run of drops, and after HUB_DROPS_MAX drops in a row it is
- *    closed with 1008 "sending too fast" once its queue is sent. */
+ *    bucket). A message over the limit is dropped and the sender alone is
+ *    told (at most every TELL_EVERY_S seconds): a steady flood is held to
+ *    the limit; after HUB_DROPS_MAX drops in a row (a burst far over it) the
+ *    sender is closed with 1008 "sending too fast" once its queue is sent. */
 #define _POSIX_C_SOURCE 200809L
 #include "hub.h"
 
@@ -25,6 +26,7 @@
 #include "wsc.h"
 
 #define WRITE_TIMEOUT_MS 5000
+#define TELL_EVERY_S 5.0        /* "you are sending too fast", at most this often */
 
 /* One message, shared by every queue it is in. */
 typedef struct msg {
@@ -47,6 +49,7 @@ typedef struct client {
     struct client *next;     /* guarded by hub_mu */
     double tokens;           /* the send limit's bucket (the reader's own) */
     double refilled_at;      /* seconds, monotonic */
+    double told_at;          /* when it was last told it sends too fast */
     int drops_in_row;
 } client;
 
@@ -238,14 +241,17 @@ static bool take_token(client *cl)
     return true;
 }
 
-/* A message over the limit is dropped: the sender is told at the first drop
- * of a run and closed at the HUB_DROPS_MAX-th (after that all are dropped). */
+/* A message over the limit is dropped: the sender is told (at most every
+ * TELL_EVERY_S) and closed at the HUB_DROPS_MAX-th drop in a row (after that
+ * all are dropped). */
 static void drop_message(client *cl)
 {
     if (cl->drops_in_row == HUB_DROPS_MAX)
         return;
     cl->drops_in_row++;
-    if (cl->drops_in_row == 1) {
+    double now = now_seconds();
+    if (now - cl->told_at >= TELL_EVERY_S) {
+        cl->told_at = now;
         char text[128];
         snprintf(text, sizeof text,
                  "* you are sending too fast: messages dropped (limit: %d a second, %d at once)",
@@ -317,6 +323,7 @@ static client *client_new(wsc_conn *conn)
     pthread_cond_init(&cl->cv, NULL);
     cl->tokens = rate_burst;
     cl->refilled_at = now_seconds();
+    cl->told_at = cl->refilled_at - TELL_EVERY_S;
     return cl;
 }
 
