@@ -17,7 +17,8 @@ import { WebSocket } from 'ws';
 import { BUILD, delay, rawRequest, startProc, upgradeRequest, withTimeout } from '../interop/lib.mjs';
 
 const CHAT = path.join(BUILD, 'demo/chat_server');
-const ECHO = path.join(BUILD, 'examples/echo_server');
+const EXAMPLES = path.join(BUILD, 'examples');
+const EXAMPLE_SERVERS = ['echo_server', 'write_only_server', 'cross_origin_server'];
 const T = { timeout: 30000 };
 
 /** After the test has stopped proc: nothing from ASan or UBSan (SAN=1 builds). */
@@ -39,11 +40,12 @@ async function startChat(t, args = [], { nofile = 0 } = {}) {
   return { proc, port: Number(m[1]) };
 }
 
-/** Starts the example echo server (positional port 0), like startChat. */
-async function startEcho(t, { nofile = 0 } = {}) {
-  assert.ok(fs.existsSync(ECHO), `${ECHO} is missing: run make examples`);
-  const proc = nofile ? startProc(t, 'prlimit', [`--nofile=${nofile}:${nofile}`, ECHO, '0'])
-    : startProc(t, ECHO, ['0']);
+/** Starts an example server (examples/NAME.c, positional port 0), like startChat. */
+async function startExample(t, name, { nofile = 0 } = {}) {
+  const bin = path.join(EXAMPLES, name);
+  assert.ok(fs.existsSync(bin), `${bin} is missing: run make examples`);
+  const proc = nofile ? startProc(t, 'prlimit', [`--nofile=${nofile}:${nofile}`, bin, '0'])
+    : startProc(t, bin, ['0']);
   checkSanitizers(t, proc);
   const m = await proc.waitFor(/listening on ws:\/\/127\.0\.0\.1:(\d+)\//, { ms: 5000 });
   return { proc, port: Number(m[1]) };
@@ -155,32 +157,52 @@ test('chat_server at the fd limit backs off, logs once, serves again', T, async 
   });
 });
 
-test('examples/echo_server at the fd limit backs off, logs once, serves again', T, async (t) => {
-  const { proc, port } = await startEcho(t, { nofile: 32 });
-  await checkFdLimit(proc, port, async () => {
-    const r = await rawRequest(port, upgradeRequest(port, { 'Sec-WebSocket-Protocol': 'echo' }), 4000);
-    assert.equal(r.status, 101, 'the server serves again');
+for (const name of EXAMPLE_SERVERS) {
+  test(`examples/${name} at the fd limit backs off, logs once, serves again`, T, async (t) => {
+    const { proc, port } = await startExample(t, name, { nofile: 32 });
+    await checkFdLimit(proc, port, async () => {
+      const r = await rawRequest(port, upgradeRequest(port, { 'Sec-WebSocket-Protocol': 'echo' }), 4000);
+      assert.equal(r.status, 101, 'the server serves again');
+    });
   });
-});
+}
 
-// ---- item 16 (part): the echo example prints request targets escaped --------
+// ---- item 16 (part): the examples print what clients send escaped ----------
 
-test('examples/echo_server prints request targets with control bytes escaped', T, async (t) => {
-  const { proc, port } = await startEcho(t);
+/** Sends an upgrade request (headers, target) to an example server, hangs
+ * up once answered, and checks that what it printed has no raw control byte
+ * and, when it was accepted, contains `printed`. */
+async function checkEscaped(t, name, headers, target, printed) {
+  const { proc, port } = await startExample(t, name);
   const s = await rawSocket(port);
-  const target = '/\x1b[31mred\x07\x7f\xc3\xa9'; // ESC, BEL, DEL, UTF-8 é
-  s.write(Buffer.from(upgradeRequest(port, { 'Sec-WebSocket-Protocol': 'echo' }, { target }), 'latin1'));
+  s.write(Buffer.from(upgradeRequest(port, headers, { target }), 'latin1'));
   await withTimeout(new Promise((r) => { const i = setInterval(() => { if (s.data.includes('\r\n\r\n')) { clearInterval(i); r(); } }, 10); }), 2000, 'a response');
   s.destroy();
   const status = Number(s.data.slice(9, 12));
   if (status === 101) {
-    await proc.waitFor(/echoed 0 messages/, { ms: 3000 });
-    assert.ok(proc.stdout.includes('/\\x1b[31mred\\x07\\x7f\\xc3\\xa9: '), `the target is printed escaped:\n${proc.stdout}`);
+    await proc.waitFor((text) => text.includes(printed), { ms: 3000 });
   } else {
-    assert.equal(status, 400, 'the library refuses the target, or it is served');
+    assert.equal(status, 400, 'the library refuses it, or it is served');
     await delay(300);
   }
   assert.doesNotMatch(proc.stdout + proc.stderr, /[\x00-\x08\x0b-\x1f\x7f-\xff]/, 'no raw control byte reaches the terminal');
+}
+
+const HOSTILE = '/\x1b[31mred\x07\x7f\xc3\xa9'; // ESC, BEL, DEL, UTF-8 é
+const HOSTILE_PRINTED = '/\\x1b[31mred\\x07\\x7f\\xc3\\xa9';
+
+test('examples/echo_server prints request targets with control bytes escaped', T, async (t) => {
+  await checkEscaped(t, 'echo_server', { 'Sec-WebSocket-Protocol': 'echo' }, HOSTILE, `${HOSTILE_PRINTED}: echoed 0`);
+});
+
+test('examples/write_only_server prints request targets with control bytes escaped', T, async (t) => {
+  await checkEscaped(t, 'write_only_server', {}, HOSTILE, `${HOSTILE_PRINTED}: sent `);
+});
+
+test('examples/cross_origin_server prints the Origin with control bytes escaped', T, async (t) => {
+  // U+009B (CSI in UTF-8: C2 9B) is a control character for some terminals
+  await checkEscaped(t, 'cross_origin_server', { Origin: 'http://x\xc2\x9b31m.example.com' }, '/',
+    'Origin: http://x\\xc2\\x9b31m.example.com');
 });
 
 // ---- item 19: floods and join storms ----------------------------------------
