@@ -102,6 +102,17 @@ test('the static server answers malformed request heads at once with 400 / 414',
   assert.equal(ok.status, 200, 'a well-formed request is still served');
 });
 
+test('chat_server prints a refused upgrade without raw control bytes', T, async (t) => {
+  const { proc, port } = await startChat(t);
+  // U+009B (C2 9B) is CSI for some terminals; the library quotes the Origin it refuses
+  const r = await rawRequest(port, Buffer.from(upgradeRequest(port, { Origin: 'http://x\xc2\x9b31m.example.com' },
+    { target: '/ws' }), 'latin1'), 2000);
+  assert.equal(r.status, 403);
+  await proc.waitFor(/ws handshake failed/, { ms: 2000 });
+  assert.doesNotMatch(proc.stdout, /[\x00-\x08\x0b-\x1f\x7f-\xff]/, 'no raw control byte reaches the terminal');
+  assert.match(proc.stdout, /x\\xc2\\x9b31m\.example\.com/, 'the Origin is printed escaped');
+});
+
 // ---- item 20: the request head has a deadline, handshakes are capped --------
 
 test('trickling request heads get 408 at the deadline; past the cap 503 at once', T, async (t) => {

@@ -327,12 +327,32 @@ static client *client_new(wsc_conn *conn)
     return cl;
 }
 
+/* Copies s into out (cap bytes, at least 8) with every byte that is not
+ * printable ASCII, and the backslash, written as \xNN ("..." ends it when it
+ * does not fit): the library's errors quote what the client sent. */
+static const char *escaped(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *s && n + 8 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+            out[n++] = (char)ch;
+        else
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", ch);
+    }
+    if (*s)
+        n += (size_t)snprintf(out + n, cap - n, "...");
+    out[n] = '\0';
+    return out;
+}
+
 void hub_serve(int fd, const void *head, size_t head_len)
 {
     wsc_conn *conn;
     wsc_accept_options opts = {0};
     if (wsc_accept_with(fd, head, head_len, &opts, &conn) < 0) {
-        printf("ws handshake failed: %s\n", wsc_last_error());
+        char why[512];
+        printf("ws handshake failed: %s\n", escaped(wsc_last_error(), why, sizeof why));
         close(fd);
         return;
     }
