@@ -126,7 +126,7 @@ test('trickling request heads get 408 at the deadline; past the cap 503 at once'
   }
   const timer = setInterval(() => { for (const s of tricklers) if (!s.destroyed) s.write('X'); }, 100);
   t.after(() => clearInterval(timer));
-  await delay(200); // the server has taken all eight in
+  await delay(400); // the server has taken all eight in (their deadline: 1000 ms)
 
   const extra = await rawSocket(port);
   extra.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
