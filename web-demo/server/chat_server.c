@@ -82,20 +82,15 @@ static void *serve_conn(void *arg)
  * pending or no thread can be made. */
 static void dispatch(int fd)
 {
-    if (atomic_fetch_add(&n_pending, 1) >= cfg.max_pending) {
-        atomic_fetch_sub(&n_pending, 1);
-        http_send_status(fd, 503);
-        close(fd);
-        return;
-    }
     pthread_t t;
-    if (pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd) != 0) {
-        atomic_fetch_sub(&n_pending, 1);
-        http_send_status(fd, 503);
-        close(fd);
+    if (atomic_fetch_add(&n_pending, 1) < cfg.max_pending &&
+        pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd) == 0) {
+        pthread_detach(t);
         return;
     }
-    pthread_detach(t);
+    atomic_fetch_sub(&n_pending, 1);
+    http_send_status(fd, 503);
+    close(fd);
 }
 
 /* The state of accept's back-off while it keeps failing. */
