@@ -124,7 +124,7 @@ static void describe_close(char *buf, size_t cap)
 {
     int status = wsc_close_status(g.conn);
     const char *reason = wsc_close_reason(g.conn);
-    if (status < 0 || status == 1006)
+    if (status < 0 || status == WSC_STATUS_ABNORMAL_CLOSURE)
         snprintf(buf, cap, "connection lost");
     else if (reason[0] == '\0')
         snprintf(buf, cap, "%d", status);
