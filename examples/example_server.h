@@ -22,7 +22,7 @@
  * it got in *bound, or -1 with errno set. */
 static int example_listen(int port, int *bound)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
     if (lfd < 0)
         return -1;
     int one = 1;
