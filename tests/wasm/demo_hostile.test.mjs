@@ -1,7 +1,8 @@
 // demo_hostile.test.mjs - the chat demo's server (web-demo/server) and the
-// example echo server (examples/echo_server.c) against hostile clients:
-// malformed and trickling request heads, a full fd table, floods and join
-// storms. Each server must refuse or shed the load at once and keep serving.
+// example servers (examples/*_server.c) against hostile clients: malformed
+// and trickling request heads, a full fd table, control bytes meant for the
+// terminal, floods and join storms (issue 9, items 16 in part and 19-22).
+// Each server must refuse or shed the load at once and keep serving.
 //
 //   make demo-build examples BUILD=build/native
 //   WSC_BUILD=build/native node --test tests/wasm/demo_hostile.test.mjs
