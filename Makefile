@@ -112,7 +112,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libwsc
 $(BUILD)/tests/progs/%: tests/progs/%.c $(BUILD)/libwsc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
-$(BUILD)/examples/%: examples/%.c $(BUILD)/libwsc.a
+$(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libwsc.a
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libwsc.a
@@ -249,8 +249,9 @@ demo-build: $(BUILD)/demo/chat_server build/demo/www/chat.js
 
 # The wasm tests (tests/wasm/*.test.mjs) run the programs in Node and in
 # Chromium against our native servers and npm ws; demo.test.mjs drives the
-# chat demo (and rewrites web-demo/screenshot.png).
-wasm-check: wasm-progs demo-build
+# chat demo (and rewrites web-demo/screenshot.png); demo_hostile.test.mjs
+# sends hostile clients to the chat server and the example echo server.
+wasm-check: wasm-progs demo-build $(patsubst examples/%.c,build/native/examples/%,$(wildcard examples/*_server.c))
 	@echo "== wasm tests"
 	WSC_BUILD=build/native WSC_WASM=build/wasm node --test --test-reporter=spec --test-concurrency=1 tests/wasm/
 

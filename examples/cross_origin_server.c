@@ -19,7 +19,8 @@
  * containing "://" is matched against "scheme://host" instead, to also
  * constrain the scheme (e.g. "https://example.com").
  * Each accepted connection is closed at once with 1000 "cross origin
- * WebSocket accepted"; one line is printed per request.
+ * WebSocket accepted"; one line is printed per request, the Origin escaped
+ * (example_server.h).
  *
  *   make examples
  *   build/native/examples/cross_origin_server 8080 &
@@ -27,15 +28,10 @@
  *   build/native/examples/close_status_client ws://127.0.0.1:8080/ https://evil.com   # 403
  */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "example_server.h"
 #include "wsc.h"
 
 static void *serve(void *arg)
@@ -44,18 +40,21 @@ static void *serve(void *arg)
     static const char *const patterns[] = {"example.com", "*.example.com"};
     wsc_accept_options opts = {.origin_patterns = patterns, .n_origin_patterns = 2};
     wsc_conn *c;
+    char text[512], why[512];
 
     int err = wsc_accept(fd, &opts, &c);
     if (err < 0) { /* wsc_accept already answered, e.g. 403 for a foreign origin */
-        printf("refused: %s (%s)\n", wsc_last_error(), wsc_strerror(err));
+        printf("refused: %s (%s)\n", example_escaped(wsc_last_error(), why, sizeof why),
+               wsc_strerror(err));
         close(fd);
         return NULL;
     }
     const char *origin = wsc_handshake_header(c, "Origin");
-    printf("accepted, Origin: %s\n", origin ? origin : "(none)");
+    printf("accepted, Origin: %s\n", origin ? example_escaped(origin, text, sizeof text) : "(none)");
     err = wsc_close(c, WSC_STATUS_NORMAL_CLOSURE, "cross origin WebSocket accepted");
     if (err < 0)
-        printf("close: %s (%s)\n", wsc_last_error(), wsc_strerror(err));
+        printf("close: %s (%s)\n", example_escaped(wsc_last_error(), why, sizeof why),
+               wsc_strerror(err));
     wsc_conn_free(c);
     return NULL;
 }
@@ -65,30 +64,11 @@ int main(int argc, char **argv)
     int port = argc > 1 ? atoi(argv[1]) : 8080;
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof addr;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, 64) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
+    int lfd = example_listen(port, &port);
+    if (lfd < 0) {
         perror("listen");
         return 1;
     }
-    printf("listening on ws://127.0.0.1:%d/\n", ntohs(addr.sin_port));
-
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            perror("accept");
-            continue;
-        }
-        pthread_t t;
-        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) != 0) {
-            close(fd);
-            continue;
-        }
-        pthread_detach(t);
-    }
+    printf("listening on ws://127.0.0.1:%d/\n", port);
+    example_serve_forever(lfd, serve);
 }

@@ -5,23 +5,20 @@
  * each connection on its own thread. Clients must offer the "echo"
  * subprotocol, else they are closed with 1008 (policy violation). Every
  * message a client sends comes back unchanged, with the same type. One line
- * is printed per connection when it ends.
+ * is printed per connection when it ends, with what the client chose (the
+ * request target, errors quoting it) escaped so that it cannot drive the
+ * terminal. Sockets and threads: example_server.h.
  *
  *   make examples
  *   build/native/examples/echo_server 8080 &
  *   build/native/examples/echo_client ws://127.0.0.1:8080/
  */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "example_server.h"
 #include "wsc.h"
 
 static void *serve(void *arg)
@@ -30,16 +27,19 @@ static void *serve(void *arg)
     static const char *const protocols[] = {"echo"};
     wsc_accept_options opts = {.subprotocols = protocols, .n_subprotocols = 1};
     wsc_conn *c;
+    char text[512], why[512];
 
     int err = wsc_accept(fd, &opts, &c);
     if (err < 0) {
-        printf("handshake failed: %s (%s)\n", wsc_last_error(), wsc_strerror(err));
+        printf("handshake failed: %s (%s)\n", example_escaped(wsc_last_error(), why, sizeof why),
+               wsc_strerror(err));
         close(fd); /* on failure the socket is still ours */
         return NULL;
     }
+    const char *target = example_escaped(wsc_request_target(c), text, sizeof text);
     if (strcmp(wsc_subprotocol(c), "echo") != 0) {
         wsc_close(c, WSC_STATUS_POLICY_VIOLATION, "client must speak the echo subprotocol");
-        printf("%s: refused, no \"echo\" subprotocol\n", wsc_request_target(c));
+        printf("%s: refused, no \"echo\" subprotocol\n", target);
         wsc_conn_free(c);
         return NULL;
     }
@@ -58,10 +58,10 @@ static void *serve(void *arg)
         n++;
     }
     if (err == WSC_ECLOSED && wsc_close_status(c) == WSC_STATUS_NORMAL_CLOSURE)
-        printf("%s: echoed %lu messages, client closed normally\n", wsc_request_target(c), n);
+        printf("%s: echoed %lu messages, client closed normally\n", target, n);
     else
-        printf("%s: echoed %lu messages, then: %s (%s)\n", wsc_request_target(c), n,
-               wsc_last_error(), wsc_strerror(err));
+        printf("%s: echoed %lu messages, then: %s (%s)\n", target, n,
+               example_escaped(wsc_last_error(), why, sizeof why), wsc_strerror(err));
     wsc_conn_free(c);
     return NULL;
 }
@@ -70,31 +70,11 @@ int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 8080;
     setvbuf(stdout, NULL, _IOLBF, 0);
-
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof addr;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, 64) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
+    int lfd = example_listen(port, &port);
+    if (lfd < 0) {
         perror("listen");
         return 1;
     }
-    printf("listening on ws://127.0.0.1:%d/\n", ntohs(addr.sin_port));
-
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            perror("accept");
-            continue;
-        }
-        pthread_t t;
-        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) != 0) {
-            close(fd);
-            continue;
-        }
-        pthread_detach(t);
-    }
+    printf("listening on ws://127.0.0.1:%d/\n", port);
+    example_serve_forever(lfd, serve);
 }

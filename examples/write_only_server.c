@@ -7,6 +7,7 @@
  * sends the current time as a text message every INTERVAL_MS (default 1000)
  * until a write fails, e.g. because the client closed. A client that sends a
  * data message is closed with 1008 (policy violation) by the background reader.
+ * The request target is printed escaped (example_server.h).
  *
  *   make examples
  *   build/native/examples/write_only_server [PORT [INTERVAL_MS]] &   # 8080, 1000
@@ -14,16 +15,11 @@
  *            w.on("message",m=>{console.log(String(m));w.close(1000)})'
  */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "example_server.h"
 #include "wsc.h"
 
 static long interval_ms = 1000;
@@ -32,15 +28,18 @@ static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     wsc_conn *c;
+    char text[512], why[512];
     int err = wsc_accept(fd, NULL, &c);
     if (err < 0) {
-        printf("handshake failed: %s (%s)\n", wsc_last_error(), wsc_strerror(err));
+        printf("handshake failed: %s (%s)\n", example_escaped(wsc_last_error(), why, sizeof why),
+               wsc_strerror(err));
         close(fd);
         return NULL;
     }
     err = wsc_close_read(c); /* we never read: let the library handle control frames */
     if (err < 0) {
-        printf("close_read: %s (%s)\n", wsc_last_error(), wsc_strerror(err));
+        printf("close_read: %s (%s)\n", example_escaped(wsc_last_error(), why, sizeof why),
+               wsc_strerror(err));
         wsc_conn_free(c);
         return NULL;
     }
@@ -62,13 +61,14 @@ static void *serve(void *arg)
         struct timespec pause = {interval_ms / 1000, (interval_ms % 1000) * 1000000};
         nanosleep(&pause, NULL);
     }
+    const char *target = example_escaped(wsc_request_target(c), text, sizeof text);
     int status = wsc_close_status(c);
     if (err == WSC_ECLOSED && status > 0)
-        printf("%s: sent %lu messages, client closed with %d %s\n", wsc_request_target(c), n,
-               status, wsc_status_string(status));
+        printf("%s: sent %lu messages, client closed with %d %s\n", target, n, status,
+               wsc_status_string(status));
     else
-        printf("%s: sent %lu messages, then: %s (%s)\n", wsc_request_target(c), n,
-               wsc_last_error(), wsc_strerror(err));
+        printf("%s: sent %lu messages, then: %s (%s)\n", target, n,
+               example_escaped(wsc_last_error(), why, sizeof why), wsc_strerror(err));
     wsc_conn_free(c);
     return NULL;
 }
@@ -80,31 +80,12 @@ int main(int argc, char **argv)
         interval_ms = atol(argv[2]);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof addr;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, 64) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
+    int lfd = example_listen(port, &port);
+    if (lfd < 0) {
         perror("listen");
         return 1;
     }
-    printf("listening on ws://127.0.0.1:%d/, one message every %ld ms\n", ntohs(addr.sin_port),
+    printf("listening on ws://127.0.0.1:%d/, one message every %ld ms\n", port,
            interval_ms);
-
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            perror("accept");
-            continue;
-        }
-        pthread_t t;
-        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) != 0) {
-            close(fd);
-            continue;
-        }
-        pthread_detach(t);
-    }
+    example_serve_forever(lfd, serve);
 }

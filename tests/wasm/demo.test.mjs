@@ -5,8 +5,9 @@
 // Starts $WSC_BUILD/demo/chat_server on port 0, serving web-demo/www and the
 // wasm client build/demo/www (chat.js, chat.wasm), and drives chat pages in
 // one Chromium (playwright-core, /usr/bin/chromium): messages reach every
-// page, join and leave notices, text shown literally, the size limit, and a
-// server restart on the same port (reconnecting, then connected again).
+// page, join and leave notices, text shown literally, the size limit, a page
+// closed for sending too fast (it says why), and a server restart on the
+// same port (reconnecting, then connected again).
 // Last, it writes web-demo/screenshot.png: two chatting pages side by side.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,24 +28,28 @@ const CHROMIUM = '/usr/bin/chromium';
 const T = { timeout: 30000 };
 
 let server, port, base, context, profileDir;
-let serverOut = ''; // what the running chat_server printed
 
-// Starts chat_server on `p` (0: any); resolves with its port.
-function startServer(p) {
-  const child = spawn(SERVER, ['--port', String(p), ...WWW.flatMap((d) => ['--www', d])],
+// Spawns chat_server on `p` (0: any) with extra args; resolves with
+// {child, port, out} where out() is what it printed so far.
+function spawnServer(p, args = []) {
+  const child = spawn(SERVER, ['--port', String(p), ...WWW.flatMap((d) => ['--www', d]), ...args],
     { stdio: ['ignore', 'pipe', 'inherit'] });
-  server = child;
   let out = '';
   return new Promise((resolve, reject) => {
-    serverOut = '';
     child.stdout.on('data', (d) => {
       out += d;
-      serverOut += d;
       const m = out.match(/chat: serving http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve(Number(m[1]));
+      if (m) resolve({ child, port: Number(m[1]), out: () => out });
     });
     child.once('exit', (code) => reject(new Error(`chat_server exited ${code}: ${out}`)));
   });
+}
+
+// Starts the shared chat_server on `p` (0: any); resolves with its port.
+async function startServer(p) {
+  const s = await spawnServer(p);
+  server = s.child;
+  return s.port;
 }
 
 function stopServer() {
@@ -147,9 +152,25 @@ test('an oversized message is refused with a visible error', T, async () => {
   await waitLine(b, "t.endsWith('z'.repeat(4096))", 'a message of exactly 4096 bytes passes');
 });
 
-// A ws client of the hub; resolves once open. `closed` resolves with the code.
-function wsClient({ paused = false } = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { origin: base });
+test('a page closed for sending too fast says why, until it is connected again', T, async () => {
+  const c = await openChat();
+  await c.evaluate(() => { for (let i = 0; i < 40; i++) send(`too fast ${i}`); }); // app.js's send
+  const why = /^disconnected: 1008 sending too fast; reconnecting in 2\.0 s$/;
+  await c.locator('#error', { hasText: why }).waitFor({ timeout: 5000 }).catch(async (e) => {
+    throw new Error(`${e.message}\nerror line: ${JSON.stringify(await c.locator('#error').textContent())}` +
+      `\nlog: ${JSON.stringify((await logLines(c)).slice(-3))}`);
+  });
+  await c.waitForTimeout(1500);
+  assert.match(await c.locator('#error').textContent(), why, 'still shown while it waits');
+  await c.locator('#status', { hasText: /^connected$/ }).waitFor({ timeout: 10000 });
+  assert.equal(await c.locator('#error').textContent(), '', 'cleared once connected');
+  assert.ok((await logLines(c)).includes('* disconnected: 1008 sending too fast'), 'the log keeps it');
+  await c.close();
+});
+
+// A ws client of the hub on `p`; resolves once open. `closed` resolves with the code.
+function wsClient({ paused = false, p = port } = {}) {
+  const ws = new WebSocket(`ws://127.0.0.1:${p}/ws`, { origin: `http://127.0.0.1:${p}` });
   ws.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
@@ -166,19 +187,22 @@ test('the server closes a message over its limit with 1009', T, async () => {
   assert.equal(await ws.closed, 1009);
 });
 
-test('a client that stops reading is closed with 1008; the others go on', T, async () => {
-  const slow = await wsClient({ paused: true });
-  const fast = await wsClient();
+test('a client that stops reading is closed with 1008; the others go on', T, async (t) => {
+  // A server of its own without the send limit: one sender fills the queue.
+  const own = await spawnServer(0, ['--rate', '0']);
+  t.after(() => own.child.kill('SIGKILL'));
+  const slow = await wsClient({ paused: true, p: own.port });
+  const fast = await wsClient({ p: own.port });
   let got = 0;
   fast.on('message', () => { got++; });
   // 4000-byte messages until the slow client's socket buffers and then its
   // 64-message queue are full (the server says so), in paced batches so the
   // fast client keeps up.
-  for (let i = 0; i < 1000 && !/queue full/.test(serverOut); i++) {
+  for (let i = 0; i < 1000 && !/queue full/.test(own.out()); i++) {
     for (let k = 0; k < 25; k++) fast.send(`${i}-${k} ` + 'z'.repeat(3990));
     await new Promise((r) => setTimeout(r, 20));
   }
-  assert.match(serverOut, /queue full/, 'the slow client\'s queue should have filled');
+  assert.match(own.out(), /queue full/, 'the slow client\'s queue should have filled');
   slow._socket.resume();
   assert.equal(await slow.closed, 1008, 'the slow client should be closed with 1008');
   assert.ok(got > 0 && fast.readyState === WebSocket.OPEN, 'the fast client keeps its connection');

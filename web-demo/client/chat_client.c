@@ -12,9 +12,15 @@
  *   "Mtext"   a chat line from the server
  *   "Stext"   a new connection state: connecting / connected /
  *             reconnecting in N.N s
- *   "Etext"   an error to show (message too long, closed by the server...)
+ *   "Etext"   an error to show until the next state "connected" (message
+ *             too long; "disconnected: 1008 sending too fast; reconnecting
+ *             in 2.0 s": the close code and the server's reason...)
+ *   "Ntext"   a notice of the client's own for the chat log (the same
+ *             "disconnected: CODE REASON", so that it stays in view)
  * The string is valid until the next chat_poll. When the connection goes,
- * it reconnects after 0.5 s, doubling up to 8 s, back to 0.5 s once open.
+ * it reconnects after 0.5 s, doubling up to 8 s, back to 0.5 s once open;
+ * a server that closed it with 1008 (policy) or 1013 (try again later) is
+ * given at least 2 s.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,6 +35,7 @@
 #define CHAT_MAX_MESSAGE 4096   /* the server's read limit */
 #define BACKOFF_MIN_MS 500.0
 #define BACKOFF_MAX_MS 8000.0
+#define BACKOFF_REFUSED_MS 2000.0   /* after a 1008 or 1013 */
 #define EVENTS_MAX 256
 
 enum { CHAT_ETOOLONG = -100, CHAT_ENOTCONN = -101 };
@@ -87,6 +94,15 @@ static void emit_message(const char *data, size_t len)
     g.ev_count++;
 }
 
+/* Waits g.backoff_ms before the next dial (and doubles it for the one after). */
+static void wait_then_redial(void)
+{
+    g.phase = WAITING;
+    g.retry_at = emscripten_get_now() + g.backoff_ms;
+    emit('S', "reconnecting in %.1f s", g.backoff_ms / 1000);
+    g.backoff_ms = g.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : g.backoff_ms * 2;
+}
+
 static void dial(void)
 {
     wsc_dial_options o = {0};
@@ -94,28 +110,46 @@ static void dial(void)
     emit('S', "connecting");
     if (wsc_dial(g.url, &o, &g.conn, NULL) < 0) {
         g.conn = NULL;
-        g.phase = WAITING;
-        g.retry_at = emscripten_get_now() + g.backoff_ms;
-        emit('E', "cannot connect: %s", wsc_last_error());
+        emit('E', "cannot connect: %s; retrying in %.1f s", wsc_last_error(), g.backoff_ms / 1000);
+        wait_then_redial();
         return;
     }
     g.phase = DIALING;
 }
 
+/* Why the server ended the connection: "CODE REASON", "CODE" without a
+ * reason, or "connection lost" without a close frame (-1, or the browser's
+ * 1006). */
+static void describe_close(char *buf, size_t cap)
+{
+    int status = wsc_close_status(g.conn);
+    const char *reason = wsc_close_reason(g.conn);
+    if (status < 0 || status == WSC_STATUS_ABNORMAL_CLOSURE)
+        snprintf(buf, cap, "connection lost");
+    else if (reason[0] == '\0')
+        snprintf(buf, cap, "%d", status);
+    else
+        snprintf(buf, cap, "%d %s", status, reason);
+}
+
 /* The connection ended (or never opened): say why, wait, then redial. */
 static void lost(void)
 {
-    int status = g.conn ? wsc_close_status(g.conn) : -1;
-    if (status == WSC_STATUS_MESSAGE_TOO_BIG)
-        emit('E', "the server closed the connection: message too big (1009)");
-    else if (status == WSC_STATUS_POLICY_VIOLATION || status == WSC_STATUS_TRY_AGAIN_LATER)
-        emit('E', "the server closed the connection (%d %s)", status, wsc_close_reason(g.conn));
+    int status = wsc_close_status(g.conn);
+    if ((status == WSC_STATUS_POLICY_VIOLATION || status == WSC_STATUS_TRY_AGAIN_LATER) &&
+        g.backoff_ms < BACKOFF_REFUSED_MS)
+        g.backoff_ms = BACKOFF_REFUSED_MS;
+    if (g.phase == OPEN) {
+        char why[160];
+        describe_close(why, sizeof why);
+        emit('N', "disconnected: %s", why);
+        emit('E', "disconnected: %s; reconnecting in %.1f s", why, g.backoff_ms / 1000);
+    } else {
+        emit('E', "cannot connect; retrying in %.1f s", g.backoff_ms / 1000);
+    }
     wsc_conn_free(g.conn);
     g.conn = NULL;
-    g.phase = WAITING;
-    g.retry_at = emscripten_get_now() + g.backoff_ms;
-    emit('S', "reconnecting in %.1f s", g.backoff_ms / 1000);
-    g.backoff_ms = g.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : g.backoff_ms * 2;
+    wait_then_redial();
 }
 
 static void poll_dialing(void)

@@ -1,13 +1,20 @@
 /*
  * chat_server - the web demo's server: one port for the page and the chat.
  *
- *   chat_server [--port N] [--www DIR]...      (port default 8080, 0: any)
+ *   chat_server [--port N] [--www DIR]... [--head-timeout MS]
+ *               [--max-pending N] [--rate N] [--burst N]
  *
- * Each connection gets a thread that reads the HTTP request head itself and
- * routes it: /ws goes to the chat hub (hub.c, via wsc_accept_with and the
- * bytes already read), anything else is a static file from the --www
- * directories, searched in order (http_static.c; default: web-demo/www and
- * build/demo/www). Prints "chat: serving http://127.0.0.1:PORT".
+ * Each connection gets a thread that reads the HTTP request head itself
+ * (http_head.c: the whole head within --head-timeout, default 10000 ms, else
+ * 408; malformed heads get 400/414/431/505 at once) and routes it: /ws goes to
+ * the chat hub (hub.c, via wsc_accept_with and the bytes already read),
+ * anything else is a static file from the --www directories, searched in
+ * order (http_static.c; default: web-demo/www and build/demo/www).
+ * At most --max-pending connections (default 256) may be in that stage
+ * (reading a head or being served a file); the next ones get 503 at once.
+ * --rate and --burst set each chat client's send limit (hub.h). When accept
+ * fails (a full fd table) the server sleeps, 5 ms doubling to 1 s, and says
+ * so at most once a minute. Prints "chat: serving http://127.0.0.1:PORT".
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -15,87 +22,112 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "http_head.h"
 #include "http_static.h"
 #include "hub.h"
 
-#define HEAD_MAX 8192
+#define SEND_TIMEOUT_S 10       /* a static file's reader must keep reading */
+#define ACCEPT_DELAY_MIN_MS 5
+#define ACCEPT_DELAY_MAX_MS 1000
+#define ACCEPT_LOG_EVERY_S 60
 
-/* Reads until the end of the request head ("\r\n\r\n"); its length, or -1. */
-static ssize_t read_head(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    while (n < cap - 1) {
-        ssize_t r = recv(fd, buf + n, cap - 1 - n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        n += (size_t)r;
-        buf[n] = '\0';
-        if (strstr(buf, "\r\n\r\n"))
-            return (ssize_t)n;
-    }
-    return -1;
-}
+typedef struct config {
+    int port;
+    int head_timeout_ms;
+    int max_pending;
+    int rate;                   /* chat messages a second per client, 0: no limit */
+    int burst;
+} config;
 
-/* Splits "METHOD /path?query HTTP/1.1" into method and path (query dropped),
- * in place. 0, or -1 when malformed. */
-static int parse_request_line(char *line, char **method, char **path)
-{
-    char *sp1 = strchr(line, ' ');
-    if (!sp1)
-        return -1;
-    *sp1 = '\0';
-    char *target = sp1 + 1;
-    char *sp2 = strchr(target, ' ');
-    if (!sp2)
-        return -1;
-    *sp2 = '\0';
-    target[strcspn(target, "?#")] = '\0';
-    *method = line;
-    *path = target;
-    return 0;
-}
+static config cfg = {.port = 8080, .head_timeout_ms = 10000, .max_pending = 256,
+                     .rate = HUB_RATE_DEFAULT, .burst = HUB_BURST_DEFAULT};
 
+/* Connections reading their head or being served a file (not chat clients). */
+static atomic_int n_pending;
+
+/* Reads the request head and answers it; the fd goes to the hub or is closed.
+ * The connection stops counting as pending once it is a chat client. */
 static void *serve_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char head[HEAD_MAX];
-    ssize_t n = read_head(fd, head, sizeof head);
-    if (n < 0) {
+    http_head h;
+    int status = http_read_head(fd, cfg.head_timeout_ms, &h);
+    int is_chat = status == 0 && strcmp(h.path, "/ws") == 0;
+    if (status > 0) {
+        http_send_status(fd, status);
+    } else if (status == 0 && !is_chat) {
+        struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        http_serve_static(fd, h.method, h.path);
+    }
+    atomic_fetch_sub(&n_pending, 1);
+    if (is_chat)
+        hub_serve(fd, h.buf, h.len); /* closes fd */
+    else
         close(fd);
-        return NULL;
-    }
-    char line[1024];
-    size_t line_len = strcspn(head, "\r\n");
-    if (line_len >= sizeof line)
-        line_len = sizeof line - 1;
-    memcpy(line, head, line_len);
-    line[line_len] = '\0';
-    char *method, *path;
-    if (parse_request_line(line, &method, &path) < 0) {
-        close(fd);
-        return NULL;
-    }
-    if (strcmp(path, "/ws") == 0) {
-        struct timeval none = {0};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
-        hub_serve(fd, head, (size_t)n); /* closes fd */
-        return NULL;
-    }
-    http_serve_static(fd, method, path);
-    close(fd);
     return NULL;
+}
+
+/* Hands fd to a new thread, or answers 503 at once when too many are
+ * pending or no thread can be made. */
+static void dispatch(int fd)
+{
+    pthread_t t;
+    if (atomic_fetch_add(&n_pending, 1) < cfg.max_pending &&
+        pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd) == 0) {
+        pthread_detach(t);
+        return;
+    }
+    atomic_fetch_sub(&n_pending, 1);
+    http_send_status(fd, 503);
+    close(fd);
+}
+
+/* The state of accept's back-off while it keeps failing. */
+typedef struct backoff {
+    int delay_ms;               /* 0 while accept succeeds */
+    time_t logged_at;           /* the last time we said it failed */
+} backoff;
+
+/* After a failed accept (a full fd table, no memory): sleeps, 5 ms doubling
+ * to 1 s while the failures go on (as Go's net/http does) so that the loop
+ * does not spin; logs at most once a minute. */
+static void accept_failed(backoff *b, int err)
+{
+    time_t now = time(NULL);
+    if (b->delay_ms == 0 && now - b->logged_at >= ACCEPT_LOG_EVERY_S) {
+        printf("chat: accept: %s; backing off (said at most once a minute)\n", strerror(err));
+        b->logged_at = now;
+    }
+    b->delay_ms = b->delay_ms == 0 ? ACCEPT_DELAY_MIN_MS : b->delay_ms * 2;
+    if (b->delay_ms > ACCEPT_DELAY_MAX_MS)
+        b->delay_ms = ACCEPT_DELAY_MAX_MS;
+    struct timespec ts = {.tv_sec = b->delay_ms / 1000, .tv_nsec = (long)(b->delay_ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void serve_forever(int lfd)
+{
+    backoff b = {0, -ACCEPT_LOG_EVERY_S};
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd >= 0) {
+            b.delay_ms = 0;
+            dispatch(fd);
+        } else if (errno != EINTR && errno != ECONNABORTED) {
+            accept_failed(&b, errno);
+        }
+    }
 }
 
 static int listen_on(int port, int *bound_port)
@@ -117,18 +149,47 @@ static int listen_on(int port, int *bound_port)
     return lfd;
 }
 
-static int parse_args(int argc, char **argv, int *port)
+/* The value of a numeric option: 0, or -1 when it is not an integer in
+ * [min, max]. */
+static int parse_int(const char *s, int min, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* One "--name VALUE" option into cfg; 0, or -1 when unknown or invalid. */
+static int parse_option(const char *name, const char *value)
+{
+    if (strcmp(name, "--port") == 0)
+        return parse_int(value, 0, 65535, &cfg.port);
+    if (strcmp(name, "--www") == 0)
+        return http_add_root(value);
+    if (strcmp(name, "--head-timeout") == 0)
+        return parse_int(value, 1, 3600 * 1000, &cfg.head_timeout_ms);
+    if (strcmp(name, "--max-pending") == 0)
+        return parse_int(value, 1, 100000, &cfg.max_pending);
+    if (strcmp(name, "--rate") == 0)
+        return parse_int(value, 0, 1000000, &cfg.rate);
+    if (strcmp(name, "--burst") == 0)
+        return parse_int(value, 1, 1000000, &cfg.burst);
+    return -1;
+}
+
+static int parse_args(int argc, char **argv)
 {
     int n_www = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-            *port = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--www") == 0 && i + 1 < argc) {
-            if (http_add_root(argv[++i]) < 0)
+        if (argv[i][0] != '-') {
+            if (parse_int(argv[i], 0, 65535, &cfg.port) < 0)
                 return -1;
-            n_www++;
-        } else if (argv[i][0] != '-') {
-            *port = atoi(argv[i]);
+        } else if (i + 1 < argc && parse_option(argv[i], argv[i + 1]) == 0) {
+            n_www += strcmp(argv[i], "--www") == 0;
+            i++;
         } else {
             return -1;
         }
@@ -137,33 +198,25 @@ static int parse_args(int argc, char **argv, int *port)
         http_add_root("web-demo/www");
         http_add_root("build/demo/www");
     }
-    return *port >= 0 && *port <= 65535 ? 0 : -1;
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    int port = 8080, bound;
+    int bound;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
-    if (parse_args(argc, argv, &port) < 0) {
-        fprintf(stderr, "usage: chat_server [--port N] [--www DIR]...\n");
+    if (parse_args(argc, argv) < 0) {
+        fprintf(stderr, "usage: chat_server [--port N] [--www DIR]... [--head-timeout MS]\n"
+                        "                   [--max-pending N] [--rate N] [--burst N]\n");
         return 2;
     }
-    int lfd = listen_on(port, &bound);
+    hub_set_rate(cfg.rate, cfg.burst);
+    int lfd = listen_on(cfg.port, &bound);
     if (lfd < 0) {
-        fprintf(stderr, "chat: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+        fprintf(stderr, "chat: cannot listen on 127.0.0.1:%d: %s\n", cfg.port, strerror(errno));
         return 1;
     }
     printf("chat: serving http://127.0.0.1:%d\n", bound);
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        pthread_t t;
-        if (pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd) != 0) {
-            close(fd);
-            continue;
-        }
-        pthread_detach(t);
-    }
+    serve_forever(lfd);
 }

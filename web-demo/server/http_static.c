@@ -73,15 +73,36 @@ static bool path_is_safe(const char *path)
     return true;
 }
 
-static void send_error(int fd, int status, const char *text, bool head_only)
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+static void send_error(int fd, int status, bool head_only)
 {
     char buf[256];
+    const char *text = status_text(status);
     int body_len = (int)strlen(text) + 1;
     int n = snprintf(buf, sizeof buf,
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n\r\n%s%s",
                      status, text, body_len, head_only ? "" : text, head_only ? "" : "\n");
     write_all(fd, buf, (size_t)n);
+}
+
+void http_send_status(int fd, int status)
+{
+    send_error(fd, status, false);
 }
 
 /* Opens the first regular file for path under a root; -1 when none. */
@@ -122,19 +143,19 @@ void http_serve_static(int fd, const char *method, const char *path)
 {
     bool head_only = strcmp(method, "HEAD") == 0;
     if (!head_only && strcmp(method, "GET") != 0) {
-        send_error(fd, 405, "Method Not Allowed", false);
+        send_error(fd, 405, false);
         return;
     }
     if (strcmp(path, "/") == 0)
         path = "/index.html";
     if (!path_is_safe(path)) {
-        send_error(fd, 404, "Not Found", head_only);
+        send_error(fd, 404, head_only);
         return;
     }
     struct stat st;
     int f = open_file(path, &st);
     if (f < 0) {
-        send_error(fd, 404, "Not Found", head_only);
+        send_error(fd, 404, head_only);
         return;
     }
     send_file(fd, f, &st, path, head_only);

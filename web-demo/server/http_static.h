@@ -8,8 +8,13 @@
 int http_add_root(const char *dir);
 
 /* Answers the request whose method and path (query stripped) are given on fd:
- * GET or HEAD of a file under a root ("/" is /index.html), else 404, 405 or
- * 400. Always with Connection: close. Does not close fd. */
+ * GET or HEAD of a file under a root ("/" is /index.html), else 404 or 405.
+ * Always with Connection: close. Does not close fd. */
 void http_serve_static(int fd, const char *method, const char *path);
+
+/* Answers with an error status (400, 408, 414, 431, 503, 505...) and a
+ * one-line text body, Connection: close. Small enough for an empty socket
+ * buffer. Does not close fd. */
+void http_send_status(int fd, int status);
 
 #endif

@@ -5,7 +5,15 @@
 #include <stddef.h>
 
 #define HUB_QUEUE_MAX 64      /* messages waiting for one client's writer */
+#define HUB_NOTICE_ROOM 32    /* join/leave notices are queued only below this */
 #define HUB_READ_LIMIT 4096   /* largest message a client may send, bytes */
+#define HUB_RATE_DEFAULT 10   /* messages a client may send a second... */
+#define HUB_BURST_DEFAULT 8   /* ...and at once (coder/websocket's chat example) */
+#define HUB_DROPS_MAX 20      /* messages over the limit in a row: closed, 1008 */
+
+/* Sets every client's send limit: `per_second` messages a second (0: no
+ * limit) in bursts of up to `burst`. Call before the first hub_serve. */
+void hub_set_rate(int per_second, int burst);
 
 /* Runs one WebSocket client on the calling thread until it leaves: accepts
  * the upgrade on fd (head: the request bytes already read), announces it,

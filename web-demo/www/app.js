@@ -22,7 +22,8 @@ function setStatus(text) {
   if (text === 'connected') $('error').textContent = '';
 }
 
-// Drains the C client's events: "M" chat line, "S" state, "E" error.
+// Drains the C client's events: "M" chat line, "S" state, "E" error (shown
+// until connected again), "N" the client's own notice for the log.
 function pump() {
   for (;;) {
     const p = Module._chat_poll();
@@ -32,6 +33,7 @@ function pump() {
     if (ev[0] === 'M') show(text);
     else if (ev[0] === 'S') setStatus(text);
     else if (ev[0] === 'E') $('error').textContent = text;
+    else if (ev[0] === 'N') show('* ' + text);
   }
 }
 

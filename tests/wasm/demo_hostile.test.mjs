@@ -1,0 +1,357 @@
+// demo_hostile.test.mjs - the chat demo's server (web-demo/server) and the
+// example servers (examples/*_server.c) against hostile clients: malformed
+// and trickling request heads, a full fd table, control bytes meant for the
+// terminal, floods and join storms (issue 9, items 16 in part and 19-22).
+// Each server must refuse or shed the load at once and keep serving.
+//
+//   make demo-build examples BUILD=build/native
+//   WSC_BUILD=build/native node --test tests/wasm/demo_hostile.test.mjs
+//
+// Raw sockets (node:net) and npm ws clients; no browser. Every server is
+// started per test on port 0 and killed after it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { WebSocket } from 'ws';
+import { BUILD, delay, rawRequest, startProc, upgradeRequest, withTimeout } from '../interop/lib.mjs';
+
+const CHAT = path.join(BUILD, 'demo/chat_server');
+const EXAMPLES = path.join(BUILD, 'examples');
+const EXAMPLE_SERVERS = ['echo_server', 'write_only_server', 'cross_origin_server'];
+const T = { timeout: 30000 };
+
+/** After the test has stopped proc: nothing from ASan or UBSan (SAN=1 builds). */
+function checkSanitizers(t, proc) {
+  t.after(async () => {
+    await proc.exited;
+    assert.doesNotMatch(proc.stderr, /Sanitizer|runtime error/, proc.describe());
+  });
+}
+
+/** Starts chat_server with args (under `prlimit --nofile=N:N` when nofile). */
+async function startChat(t, args = [], { nofile = 0 } = {}) {
+  assert.ok(fs.existsSync(CHAT), `${CHAT} is missing: run make demo-build`);
+  const argv = ['--port', '0', '--www', 'web-demo/www', ...args];
+  const proc = nofile ? startProc(t, 'prlimit', [`--nofile=${nofile}:${nofile}`, CHAT, ...argv])
+    : startProc(t, CHAT, argv);
+  checkSanitizers(t, proc);
+  const m = await proc.waitFor(/chat: serving http:\/\/127\.0\.0\.1:(\d+)/, { ms: 5000 });
+  return { proc, port: Number(m[1]) };
+}
+
+/** Starts an example server (examples/NAME.c, positional port 0), like startChat. */
+async function startExample(t, name, { nofile = 0 } = {}) {
+  const bin = path.join(EXAMPLES, name);
+  assert.ok(fs.existsSync(bin), `${bin} is missing: run make examples`);
+  const proc = nofile ? startProc(t, 'prlimit', [`--nofile=${nofile}:${nofile}`, bin, '0'])
+    : startProc(t, bin, ['0']);
+  checkSanitizers(t, proc);
+  const m = await proc.waitFor(/listening on ws:\/\/127\.0\.0\.1:(\d+)\//, { ms: 5000 });
+  return { proc, port: Number(m[1]) };
+}
+
+/** CPU time (user + system) of a process so far, in clock ticks. */
+function cpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime, stime
+}
+
+/** A raw TCP connection, resolved once connected; `data` collects what it got. */
+function rawSocket(port) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.data = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d) => { sock.data += d; });
+    sock.ended = new Promise((r) => sock.on('close', r));
+    sock.once('error', reject);
+    sock.once('connect', () => { sock.removeListener('error', reject); sock.on('error', () => {}); resolve(sock); });
+  });
+}
+
+/** The status of the response sock got once the server answered and closed (or ms passed). */
+async function statusOf(sock, ms) {
+  await withTimeout(sock.ended, ms, 'the server to answer and close');
+  const m = sock.data.match(/^HTTP\/1\.1 (\d{3}) /);
+  assert.ok(m, `no HTTP response: ${JSON.stringify(sock.data)}`);
+  return Number(m[1]);
+}
+
+// ---- item 22: malformed request heads are answered at once ------------------
+
+test('the static server answers malformed request heads at once with 400 / 414', T, async (t) => {
+  const { port } = await startChat(t);
+  const cases = [
+    ['a NUL in the request line', 'GET /\0index.html HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['a NUL in a header', 'GET / HTTP/1.1\r\nHost: x\0y\r\n\r\n', 400],
+    ['an LF-only head', 'GET / HTTP/1.1\nHost: x\n\n', 400],
+    ['a target over 1023 bytes', `GET /${'a'.repeat(1100)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+    ['an endless request line', `GET /${'a'.repeat(3000)}`, 414],
+    ['HTTP/0.9 (no version)', 'GET /\r\n', 400],
+    ['HTTP/0.9 with a blank line', 'GET /\r\n\r\n', 400],
+    ['an unknown version', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
+    ['an ESC in the target', 'GET /\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+  ];
+  for (const [what, request, status] of cases) {
+    const r = await rawRequest(port, request, 2000).catch((e) => { throw new Error(`${what}: ${e.message}`); });
+    assert.equal(r.status, status, what);
+  }
+  const ok = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 2000);
+  assert.equal(ok.status, 200, 'a well-formed request is still served');
+});
+
+test('chat_server prints a refused upgrade without raw control bytes', T, async (t) => {
+  const { proc, port } = await startChat(t);
+  // U+009B (C2 9B) is CSI for some terminals; the library quotes the Origin it refuses
+  const r = await rawRequest(port, Buffer.from(upgradeRequest(port, { Origin: 'http://x\xc2\x9b31m.example.com' },
+    { target: '/ws' }), 'latin1'), 2000);
+  assert.equal(r.status, 403);
+  await proc.waitFor(/ws handshake failed/, { ms: 2000 });
+  assert.doesNotMatch(proc.stdout, /[\x00-\x08\x0b-\x1f\x7f-\xff]/, 'no raw control byte reaches the terminal');
+  assert.match(proc.stdout, /x\\xc2\\x9b31m\.example\.com/, 'the Origin is printed escaped');
+});
+
+// ---- item 20: the request head has a deadline, handshakes are capped --------
+
+test('trickling request heads get 408 at the deadline; past the cap 503 at once', T, async (t) => {
+  const { port } = await startChat(t, ['--head-timeout', '1000', '--max-pending', '8']);
+  const start = Date.now();
+  const tricklers = [];
+  for (let i = 0; i < 8; i++) {
+    const s = await rawSocket(port);
+    s.write('GET / HTTP/1.1\r\n');
+    tricklers.push(s);
+  }
+  const timer = setInterval(() => { for (const s of tricklers) if (!s.destroyed) s.write('X'); }, 100);
+  t.after(() => clearInterval(timer));
+  await delay(400); // the server has taken all eight in (their deadline: 1000 ms)
+
+  const extra = await rawSocket(port);
+  extra.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.equal(await statusOf(extra, 500), 503, 'a request past the cap is refused at once');
+
+  for (const s of tricklers) assert.equal(await statusOf(s, 3000), 408, 'a trickling head times out');
+  const took = Date.now() - start;
+  assert.ok(took < 2500, `the 408s came after ${took} ms (deadline 1000 ms)`);
+  clearInterval(timer);
+  const ok = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 2000);
+  assert.equal(ok.status, 200, 'the server serves again');
+});
+
+// ---- item 21: accept() at the fd limit backs off ----------------------------
+
+/** Fills the fd table of the server at pid with idle connections and checks
+ * that it sleeps (CPU, log) until they go, then that `serves()` works. */
+async function checkFdLimit(proc, port, serves) {
+  const socks = [];
+  for (let i = 0; i < 60; i++) socks.push(await rawSocket(port));
+  await delay(300);
+  const cpu0 = cpuTicks(proc.child.pid);
+  const log0 = proc.stdout.length + proc.stderr.length;
+  await delay(2000);
+  const cpu = cpuTicks(proc.child.pid) - cpu0;
+  const log = proc.stdout.length + proc.stderr.length - log0;
+  assert.ok(cpu <= 10, `the server used ${cpu} clock ticks in 2 s at the fd limit`);
+  assert.ok(log < 1000, `the server logged ${log} bytes in 2 s at the fd limit`);
+  assert.ok(/Too many open files/.test(proc.stdout + proc.stderr), `the fd limit is reached and logged\n${proc.describe().slice(0, 2000)}`);
+  for (const s of socks) s.destroy();
+  await serves();
+}
+
+test('chat_server at the fd limit backs off, logs once, serves again', T, async (t) => {
+  const { proc, port } = await startChat(t, ['--max-pending', '1000', '--head-timeout', '30000'], { nofile: 32 });
+  await checkFdLimit(proc, port, async () => {
+    const ok = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 4000);
+    assert.equal(ok.status, 200, 'the server serves again');
+  });
+});
+
+for (const name of EXAMPLE_SERVERS) {
+  test(`examples/${name} at the fd limit backs off, logs once, serves again`, T, async (t) => {
+    const { proc, port } = await startExample(t, name, { nofile: 32 });
+    await checkFdLimit(proc, port, async () => {
+      const r = await rawRequest(port, upgradeRequest(port, { 'Sec-WebSocket-Protocol': 'echo' }), 4000);
+      assert.equal(r.status, 101, 'the server serves again');
+    });
+  });
+}
+
+// ---- item 16 (part): the examples print what clients send escaped ----------
+
+/** Sends an upgrade request (headers, target) to an example server, hangs
+ * up once answered, and checks that what it printed has no raw control byte
+ * and, when it was accepted, contains `printed`. */
+async function checkEscaped(t, name, headers, target, printed) {
+  const { proc, port } = await startExample(t, name);
+  const s = await rawSocket(port);
+  s.write(Buffer.from(upgradeRequest(port, headers, { target }), 'latin1'));
+  await withTimeout(new Promise((r) => { const i = setInterval(() => { if (s.data.includes('\r\n\r\n')) { clearInterval(i); r(); } }, 10); }), 2000, 'a response');
+  s.destroy();
+  const status = Number(s.data.slice(9, 12));
+  if (status === 101) {
+    await proc.waitFor((text) => text.includes(printed), { ms: 3000 });
+  } else {
+    assert.equal(status, 400, 'the library refuses it, or it is served');
+    await delay(300);
+  }
+  assert.doesNotMatch(proc.stdout + proc.stderr, /[\x00-\x08\x0b-\x1f\x7f-\xff]/, 'no raw control byte reaches the terminal');
+}
+
+const HOSTILE = '/\x1b[31mred\x07\x7f\xc3\xa9'; // ESC, BEL, DEL, UTF-8 é
+const HOSTILE_PRINTED = '/\\x1b[31mred\\x07\\x7f\\xc3\\xa9';
+
+test('examples/echo_server prints request targets with control bytes escaped', T, async (t) => {
+  await checkEscaped(t, 'echo_server', { 'Sec-WebSocket-Protocol': 'echo' }, HOSTILE, `${HOSTILE_PRINTED}: echoed 0`);
+});
+
+test('examples/write_only_server prints request targets with control bytes escaped', T, async (t) => {
+  await checkEscaped(t, 'write_only_server', {}, HOSTILE, `${HOSTILE_PRINTED}: sent `);
+});
+
+test('examples/cross_origin_server prints the Origin with control bytes escaped', T, async (t) => {
+  // U+009B (CSI in UTF-8: C2 9B) is a control character for some terminals
+  await checkEscaped(t, 'cross_origin_server', { Origin: 'http://x\xc2\x9b31m.example.com' }, '/',
+    'Origin: http://x\\xc2\\x9b31m.example.com');
+});
+
+// ---- item 19: floods and join storms ----------------------------------------
+
+/** A ws client of the chat hub, resolved once it is in the hub: when its
+ * first message (a join notice) arrives. got: the messages it received;
+ * closed: resolves with {code, reason}. */
+function chatClient(port) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  ws.got = [];
+  ws.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  return new Promise((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', (d) => { ws.got.push(String(d)); if (ws.got.length === 1) resolve(ws); });
+    ws.once('close', () => reject(new Error('closed before its first message')));
+  });
+}
+
+/** Waits until every client in cs has a message matching re. */
+async function allGot(cs, re, ms, what) {
+  const until = Date.now() + ms;
+  while (!cs.every((c) => c.got.some((m) => re.test(m)))) {
+    if (Date.now() > until) {
+      const missing = cs.filter((c) => !c.got.some((m) => re.test(m)));
+      const first = missing[0];
+      throw new Error(`${what}: ${missing.length} of ${cs.length} clients did not get ${re}; ` +
+        `one has readyState ${first.readyState}, its last messages: ${JSON.stringify(first.got.slice(-3).map((m) => m.slice(0, 60)))}`);
+    }
+    await delay(20);
+  }
+}
+
+test('a flooding client is slowed and closed with 1008; the others are not affected', T, async (t) => {
+  const { proc, port } = await startChat(t);
+  const good = [];
+  for (let i = 0; i < 4; i++) good.push(await chatClient(port));
+  const flooder = await chatClient(port);
+  for (let i = 0; i < 600; i++) flooder.send(`flood ${i} ${'f'.repeat(4000)}`);
+  await delay(1000);
+  for (let i = 0; i < good.length; i++) good[i].send(`good ${i}`);
+  for (let i = 0; i < good.length; i++) await allGot(good, new RegExp(`: good ${i}$`), 5000, 'after the flood');
+  for (const c of good) {
+    assert.equal(c.readyState, WebSocket.OPEN, 'a well-behaved client stays connected');
+    const flood = c.got.filter((m) => / flood \d+ /.test(m)).length;
+    assert.ok(flood <= 10, `a well-behaved client got ${flood} flood messages (burst 8)`);
+  }
+  assert.doesNotMatch(proc.stdout, /too slow|queue full/);
+  const closed = await withTimeout(flooder.closed, 5000, 'the flooder to be closed');
+  assert.deepEqual(closed, { code: 1008, reason: 'sending too fast' });
+  assert.ok(flooder.got.some((m) => /^\* you are sending too fast/.test(m)), 'the flooder was told');
+  for (const c of good) c.close(1000);
+});
+
+test('a steady flood is held to the limit; the flooder is told once, the others see the rest', T, async (t) => {
+  const { proc, port } = await startChat(t);
+  const reader = await chatClient(port);
+  const flooder = await chatClient(port);
+  const start = Date.now();
+  for (let i = 0; i < 60; i++) { // 30 a second for 2 s
+    flooder.send(`steady ${i}`);
+    await delay(33);
+  }
+  await delay(300);
+  const seconds = (Date.now() - start) / 1000;
+  const passed = reader.got.filter((m) => / steady \d+$/.test(m)).length;
+  assert.ok(passed >= 18 && passed <= 8 + 10 * seconds + 1, `${passed} of 60 passed in ${seconds} s (10/s, burst 8)`);
+  const told = flooder.got.filter((m) => /^\* you are sending too fast/.test(m)).length;
+  assert.equal(told, 1, 'the flooder is told once, not at every drop');
+  assert.equal(flooder.readyState, WebSocket.OPEN, 'a steady flood is slowed, not closed');
+  assert.doesNotMatch(proc.stdout, /too slow|queue full/);
+  for (const c of [reader, flooder]) c.close(1000);
+});
+
+/** Bytes in flight between the server and a client's socket: the server's
+ * send queue plus the client's unread receive queue (from /proc/net/tcp). */
+function bytesInFlight(serverPort, clientPort) {
+  const hexPort = (p) => p.toString(16).toUpperCase().padStart(4, '0');
+  let total = 0;
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    const [local, remote] = [f[1].split(':')[1], f[2].split(':')[1]];
+    const [tx, rx] = f[4].split(':').map((h) => parseInt(h, 16));
+    if (local === hexPort(serverPort) && remote === hexPort(clientPort)) total += tx;
+    if (local === hexPort(clientPort) && remote === hexPort(serverPort)) total += rx;
+  }
+  return total;
+}
+
+test('a reader that stalls is not closed for join and leave notices', T, async (t) => {
+  const { proc, port } = await startChat(t, ['--rate', '0']);
+  const stalled = await chatClient(port);
+  stalled._socket.pause(); // its socket buffers fill, then its writer blocks
+  const sender = await chatClient(port);
+  // 4000-byte messages, 20 at a time, until the buffers take no whole one
+  // more twice in a row: its writer is blocked, 20 to 40 of them queued
+  // (the queue holds 64).
+  let before = 0, stalls = 0;
+  for (let i = 0; i < 2000 && stalls < 2; i++) {
+    for (let k = 0; k < 20; k++) sender.send(`fill ${i}-${k} ${'x'.repeat(4000)}`);
+    await delay(40);
+    const now = bytesInFlight(port, stalled._socket.localPort);
+    stalls = now - before < 4000 ? stalls + 1 : 0;
+    before = now;
+  }
+  assert.doesNotMatch(proc.stdout, /queue full/, 'the stalled reader is not too slow yet');
+  const joining = []; // a burst of notices while its writer is blocked
+  for (let i = 0; i < 100; i++) joining.push(chatClient(port));
+  const joined = await Promise.all(joining);
+  await delay(200);
+  stalled._socket.resume();
+  sender.send('after the notices');
+  await allGot([stalled], /: after the notices$/, 10000, 'the stalled reader reads again');
+  assert.equal(stalled.readyState, WebSocket.OPEN, 'the stalled reader stays connected');
+  // the notices that found its queue busy, as one line once the queue is sent
+  await allGot([stalled], /^\* \(\d+ more joined or left\)$/, 5000, 'skipped notices are counted');
+  assert.doesNotMatch(proc.stdout, /queue full/);
+  for (const c of [stalled, sender, ...joined]) c.close(1000);
+});
+
+test('clients joining in bursts are never kicked for join and leave notices', T, async (t) => {
+  const { proc, port } = await startChat(t);
+  const all = [];
+  for (let burst = 0; burst < 3; burst++) {
+    const joining = [];
+    for (let i = 0; i < 100; i++) joining.push(chatClient(port));
+    all.push(...await Promise.all(joining));
+  }
+  const kicked = [];
+  for (const c of all) c.closed.then((e) => kicked.push(e));
+  all[0].send('after the storm');
+  await allGot(all, /: after the storm$/, 15000, 'after the join storm');
+  assert.deepEqual(kicked, [], 'nobody was closed');
+  assert.doesNotMatch(proc.stdout, /too slow|queue full/);
+  for (const c of all.slice(0, 150)) c.close(1000); // a storm of leave notices too
+  all[200].send('after the leaving');
+  await allGot(all.slice(150), /: after the leaving$/, 15000, 'after the leave storm');
+  assert.deepEqual(kicked.filter((e) => e.code !== 1000), [], 'only the leavers were closed');
+  for (const c of all.slice(150)) c.close(1000);
+});
