@@ -33,119 +33,12 @@
 
 #include "wsc.h"
 #include "check.h"
+#include "net.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #define HAVE_LSAN 1
 #endif
-
-/* A call that must return 0; prints the error and the detail otherwise. */
-#define CHECK_OK(expr)                                                                   \
-    do {                                                                                 \
-        int r_ = (expr);                                                                 \
-        CHECKF(r_ == 0, "%s returned %s (%s)", #expr, wsc_strerror(r_), wsc_last_error()); \
-    } while (0)
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
-/* ---- Sockets and connected pairs ---------------------------------------- */
-
-static int listen_local(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 64) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-/* accept(2) with a 5 s limit. */
-static int accept_tcp(int lfd)
-{
-    struct pollfd p = {.fd = lfd, .events = POLLIN};
-    if (poll(&p, 1, 5000) != 1)
-        return -1;
-    return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-}
-
-typedef struct {
-    int lfd;
-    const wsc_accept_options *opts;
-    wsc_conn *c;
-    int r;
-} acceptor;
-
-static void *accept_thread(void *arg)
-{
-    acceptor *a = arg;
-    a->c = NULL;
-    int fd = accept_tcp(a->lfd);
-    if (fd < 0) {
-        a->r = WSC_EIO;
-        return NULL;
-    }
-    a->r = wsc_accept(fd, a->opts, &a->c);
-    if (a->r != 0) {
-        fprintf(stderr, "wsc_accept: %s (%s)\n", wsc_strerror(a->r), wsc_last_error());
-        close(fd);
-    }
-    return NULL;
-}
-
-static void url_for(char *url, size_t size, int port)
-{
-    snprintf(url, size, "ws://127.0.0.1:%d/test", port);
-}
-
-/* A client (wsc_dial) and server (wsc_accept) connected to each other. */
-static bool make_pair(wsc_conn **client, wsc_conn **server, const wsc_dial_options *dopts,
-                      const wsc_accept_options *aopts)
-{
-    *client = *server = NULL;
-    int port;
-    int lfd = listen_local(&port);
-    if (lfd < 0) {
-        CHECK(0, "listen on 127.0.0.1");
-        return false;
-    }
-    acceptor a = {.lfd = lfd, .opts = aopts};
-    pthread_t th;
-    pthread_create(&th, NULL, accept_thread, &a);
-    char url[64];
-    url_for(url, sizeof url, port);
-    int r = wsc_dial(url, dopts, client, NULL);
-    CHECKF(r == 0, "wsc_dial %s: %s (%s)", url, wsc_strerror(r), wsc_last_error());
-    pthread_join(th, NULL);
-    close(lfd);
-    CHECKF(a.r == 0, "wsc_accept: %s", wsc_strerror(a.r));
-    *server = a.c;
-    if (r != 0 || a.r != 0) {
-        wsc_conn_free(*client);
-        wsc_conn_free(*server);
-        *client = *server = NULL;
-        return false;
-    }
-    return true;
-}
 
 /* Reads one message and compares it. */
 static bool read_is(wsc_conn *c, int timeout_ms, wsc_msg_type want_type, const void *want, size_t want_len)
@@ -184,21 +77,6 @@ static int echo_loop(wsc_conn *c)
 
 /* ---- A raw client: exact bytes on the wire ------------------------------- */
 
-static int send_bytes(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Connects, sends an upgrade request, reads the 101 head. -1 on failure. */
 static int raw_connect(int port)
 {
@@ -219,18 +97,8 @@ static int raw_connect(int port)
         close(fd);
         return -1;
     }
-    /* Read byte by byte up to the blank line so no frame bytes are eaten. */
     char head[1024];
-    size_t n = 0;
-    while (n < sizeof head - 1) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) != 1 || recv(fd, head + n, 1, 0) != 1)
-            break;
-        n++;
-        head[n] = '\0';
-        if (n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)
-            break;
-    }
+    recv_head(fd, head, sizeof head, 5000);
     if (strncmp(head, "HTTP/1.1 101 ", 13) != 0 ||
         !strstr(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n")) {
         close(fd);
