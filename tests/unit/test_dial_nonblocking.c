@@ -17,6 +17,22 @@
 #include "check.h"
 #include "net.h"
 
+/* A server thread that accepts one connection and answers its upgrade
+ * after delay_ms, and a nonblocking dial to it (NULL if that failed). The
+ * caller joins th, then frees a->c and closes a->lfd. */
+static wsc_conn *dial_delayed_server(acceptor *a, pthread_t *th, int delay_ms)
+{
+    int port;
+    *a = (acceptor){.lfd = listen_local(&port), .delay_ms = delay_ms};
+    pthread_create(th, NULL, accept_thread, a);
+    char url[64];
+    url_for(url, sizeof url, port);
+    wsc_dial_options o = {.nonblocking = true};
+    wsc_conn *c = NULL;
+    CHECK_OK(wsc_dial(url, &o, &c, NULL));
+    return c;
+}
+
 /* ---- (a) poll interest ---------------------------------------------------- */
 
 /* Drives c with poll(wsc_fd, wsc_poll_events) until it leaves CONNECTING;
@@ -35,16 +51,9 @@ static int drive_with_poll(wsc_conn *c, int limit_ms)
 
 static void test_a_poll_interest(void)
 {
-    int port;
-    int lfd = listen_local(&port);
-    acceptor a = {.lfd = lfd, .delay_ms = 300};
+    acceptor a;
     pthread_t th;
-    pthread_create(&th, NULL, accept_thread, &a);
-    char url[64];
-    url_for(url, sizeof url, port);
-    wsc_dial_options o = {.nonblocking = true};
-    wsc_conn *c = NULL;
-    CHECK_OK(wsc_dial(url, &o, &c, NULL));
+    wsc_conn *c = dial_delayed_server(&a, &th, 300);
     CHECKF(c && wsc_fd(c) >= 0, "(a) wsc_fd is a socket as soon as a nonblocking wsc_dial returns (%d)",
            c ? wsc_fd(c) : -2);
     int wakeups = c ? drive_with_poll(c, 5000) : 0;
@@ -58,7 +67,7 @@ static void test_a_poll_interest(void)
     }
     wsc_conn_free(c);
     wsc_conn_free(a.c);
-    close(lfd);
+    close(a.lfd);
     CHECK(wsc_poll_events(NULL) == 0, "(a) NULL: no interest");
 }
 
@@ -160,16 +169,9 @@ static void *echo_server(void *arg)
 
 static void close_read_while_connecting(const char *stage, int drive_ms)
 {
-    int port;
-    int lfd = listen_local(&port);
-    acceptor a = {.lfd = lfd, .delay_ms = drive_ms + 200};
+    acceptor a;
     pthread_t th;
-    pthread_create(&th, NULL, accept_thread, &a);
-    char url[64];
-    url_for(url, sizeof url, port);
-    wsc_dial_options o = {.nonblocking = true};
-    wsc_conn *c = NULL;
-    CHECK_OK(wsc_dial(url, &o, &c, NULL));
+    wsc_conn *c = dial_delayed_server(&a, &th, drive_ms + 200);
     /* Let the dial send its request (the server answers later). */
     for (int64_t end = now_ms() + drive_ms; c && now_ms() < end;) {
         wsc_get_state(c);
@@ -197,7 +199,7 @@ static void close_read_while_connecting(const char *stage, int drive_ms)
         pthread_join(echo, NULL);
     wsc_conn_free(c);
     wsc_conn_free(a.c);
-    close(lfd);
+    close(a.lfd);
 }
 
 static void test_c_close_read_while_connecting(void)
@@ -228,19 +230,12 @@ static void *watch_fd(void *arg)
 static void test_d_fd_race(void)
 {
     for (int round = 0; round < 20; round++) {
-        int port;
-        int lfd = listen_local(&port);
-        acceptor a = {.lfd = lfd};
+        acceptor a;
         pthread_t th, wt;
-        pthread_create(&th, NULL, accept_thread, &a);
-        char url[64];
-        url_for(url, sizeof url, port);
-        wsc_dial_options o = {.nonblocking = true};
-        wsc_conn *c = NULL;
-        CHECK_OK(wsc_dial(url, &o, &c, NULL));
+        wsc_conn *c = dial_delayed_server(&a, &th, 0);
         if (!c) {
             pthread_join(th, NULL);
-            close(lfd);
+            close(a.lfd);
             return;
         }
         fd_watcher w = {.c = c};
@@ -252,7 +247,7 @@ static void test_d_fd_race(void)
         CHECK(wsc_get_state(c) == WSC_STATE_OPEN, "(d) open");
         wsc_conn_free(c);
         wsc_conn_free(a.c);
-        close(lfd);
+        close(a.lfd);
     }
 }
 
