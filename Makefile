@@ -170,7 +170,7 @@ install-check: lib $(BUILD)/tests/progs/echo_server
 	@bash tests/install/run.sh $(BUILD)
 
 # ThreadSanitizer (clang) over the unit tests that use threads.
-TSAN_TESTS := build/tsan/test_concurrency build/tsan/test_partial_write
+TSAN_TESTS := build/tsan/test_concurrency build/tsan/test_partial_write build/tsan/test_stream_fd
 build/tsan/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS_ALL) -std=c11 -g -O1 -fsanitize=thread $< $(LIB_SRC) -o $@ $(LDLIBS)

@@ -15,6 +15,18 @@
 /* Direct-to-destination reads for payload at least this large. */
 #define DIRECT_READ_MIN 1024
 
+/* Whether the connection is closed to readers. After a send broke the
+ * socket, a reader may still take what had arrived (read_rest). */
+static bool closed_for_reading(wsc_conn *c)
+{
+    if (atomic_load(&c->state) != WSC_STATE_CLOSED)
+        return false;
+    pthread_mutex_lock(&c->mu);
+    bool rest = c->read_rest && !c->close_called && !c->close_received;
+    pthread_mutex_unlock(&c->mu);
+    return !rest;
+}
+
 /* The transport ended or failed under a reader. */
 static int read_ended(wsc_conn *c, ptrdiff_t r)
 {
@@ -68,10 +80,12 @@ static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p, ws
         if (!answer)
             return 0;
         /* Within the caller's deadline: a pong that cannot go out now (the
-         * socket or the frame lock is busy) is dropped, as a ping may be. */
-        int r = wsc_send_frame(c, WSC_OP_PONG, true, p, len,
-                               wsc_deadline_min(d, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS)));
-        return r == WSC_EAGAIN || r == WSC_ETIMEDOUT ? 0 : r;
+         * socket or the frame lock is busy) is dropped, as a ping may be.
+         * One that broke the socket closed the connection, which the next
+         * step sees (what arrived before may still be read: read_rest). */
+        wsc_send_frame(c, WSC_OP_PONG, true, p, len,
+                       wsc_deadline_min(d, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS)));
+        return 0;
     }
     if (h->opcode == WSC_OP_PONG) {
         if (c->on_pong)
@@ -175,7 +189,7 @@ static int take_data(wsc_conn *c, const uint8_t *dst, size_t n)
 static int next_data_frame(wsc_conn *c, wsc_deadline d)
 {
     while (!c->in_frame) {
-        if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+        if (closed_for_reading(c))
             return wsc_fail(WSC_ECLOSED, "the connection is closed");
         wsc_frame_header h;
         int hl;
@@ -229,8 +243,9 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
             if (r < 0)
                 return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
         }
+        /* After our close, data is discarded, except after a half-close. */
         pthread_mutex_lock(&c->mu);
-        bool closing = c->close_sent;
+        bool closing = c->close_sent && (!c->half_closed || c->close_called);
         pthread_mutex_unlock(&c->mu);
         if (closing) {
             int r = skip_payload(c, d);
@@ -386,7 +401,7 @@ static int read_begin(wsc_conn *c, wsc_deadline d)
     int r = wsc_conn_ready(c, d);
     if (r < 0)
         return r;
-    if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+    if (closed_for_reading(c))
         return wsc_fail(WSC_ECLOSED, "the connection is closed");
     return wsc_reader_enter(c, d);
 }

@@ -7,8 +7,11 @@
  *      frame still comes out of the fd, then end of stream (1000)
  *   b  a message of the other type is not forwarded: the peer gets 1003
  *   c  a large write to a peer with a small read limit: the peer's 1009
- *      is what the stream reports, and the caller's writes fail (no hang)
+ *      is what the stream reports, and the caller's writes fail (no hang);
+ *      also when the pump's writer fails first (the peer reset the TCP
+ *      connection) while the peer's last data and close wait unread
  *   d  a peer's message over our read limit: 1009 to the peer
+ * After each, wsc_stream_fd_error says how the stream ended.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +47,7 @@ static int64_t now_ms(void)
 
 typedef struct {
     int lfd;
+    const wsc_accept_options *opts;
     wsc_conn *c;
     int r;
 } acceptor;
@@ -53,14 +57,14 @@ static void *accept_thread(void *arg)
     acceptor *a = arg;
     struct pollfd p = {.fd = a->lfd, .events = POLLIN};
     int fd = poll(&p, 1, 5000) == 1 ? accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
-    a->r = fd < 0 ? WSC_EIO : wsc_accept(fd, NULL, &a->c);
+    a->r = fd < 0 ? WSC_EIO : wsc_accept(fd, a->opts, &a->c);
     if (fd >= 0 && a->r != 0)
         close(fd);
     return NULL;
 }
 
 /* A client (wsc_dial) and a server (wsc_accept) connected to each other. */
-static bool make_pair(wsc_conn **client, wsc_conn **server)
+static bool make_pair(wsc_conn **client, wsc_conn **server, const wsc_accept_options *aopts)
 {
     *client = *server = NULL;
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -73,7 +77,7 @@ static bool make_pair(wsc_conn **client, wsc_conn **server)
             close(lfd);
         return false;
     }
-    acceptor acc = {.lfd = lfd};
+    acceptor acc = {.lfd = lfd, .opts = aopts};
     pthread_t th;
     pthread_create(&th, NULL, accept_thread, &acc);
     char url[64];
@@ -222,7 +226,7 @@ static void *half_peer_thread(void *arg)
 static void test_a_half_close(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv))
+    if (!make_pair(&cl, &sv, NULL))
         return;
     wsc_set_read_limit(cl, -1);
     int fd = -1;
@@ -254,6 +258,8 @@ static void test_a_half_close(void)
            "then %s", res.got, HALF_OUT, res.bad_at, res.end == 0 ? "end of stream" : strerror(res.end));
     CHECKF(wsc_close_status(sv) == WSC_STATUS_NORMAL_CLOSURE, "(a) the peer's close status is %d, expected 1000",
            wsc_close_status(sv));
+    int e = wsc_stream_fd_error(sv);
+    CHECKF(e == 0, "(a) wsc_stream_fd_error after a clean end: %s (%s)", wsc_strerror(e), wsc_last_error());
     close(fd);
     wsc_conn_free(sv);
     wsc_conn_free(cl);
@@ -266,7 +272,7 @@ static void test_a_half_close(void)
 static void test_b_other_type(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv))
+    if (!make_pair(&cl, &sv, NULL))
         return;
     int fd = -1;
     CHECK_OK(wsc_stream_fd(sv, WSC_BINARY, &fd));
@@ -281,6 +287,9 @@ static void test_b_other_type(void)
     fd_result res = fd_read_pattern(fd, 0, 10000);
     CHECKF(res.got == 0 && res.end == 0, "(b) the fd gave %zu bytes then %s, expected end of stream at once",
            res.got, res.end == 0 ? "end of stream" : strerror(res.end));
+    int e = wsc_stream_fd_error(sv);
+    CHECKF(e == WSC_EPROTO && strstr(wsc_last_error(), "1003"),
+           "(b) wsc_stream_fd_error: %s (%s), expected WSC_EPROTO saying 1003", wsc_strerror(e), wsc_last_error());
     close(fd);
     wsc_conn_free(sv);
     wsc_conn_free(cl);
@@ -288,27 +297,52 @@ static void test_b_other_type(void)
 
 /* ---- (c) a write larger than the peer's read limit -------------------------- */
 
-#define LIMIT_FIRST (400 << 10) /* what the peer sends before it reads: more than the
-                                 socketpair holds, less than TCP does */
+#define LAST_WORDS 1000 /* what the peer sends before it reads */
+
+/* Holds the pump's reader in the on_ping callback until released, so that
+ * the peer's data and close frame wait in the socket while the pump's
+ * writer fails. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool held, released;
+} ping_gate;
+
+static bool gate_on_ping(void *user, const void *payload, size_t len)
+{
+    (void)payload, (void)len;
+    ping_gate *g = user;
+    pthread_mutex_lock(&g->mu);
+    g->held = true;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->released)
+        pthread_cond_wait(&g->cond, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    return true;
+}
 
 typedef struct {
     wsc_conn *c;
-    size_t send_first;  /* pattern bytes to send before reading */
+    ping_gate *gate;   /* NULL: no ping, no data before the read */
     int r;
 } limit_peer;
 
-/* Sends send_first bytes, reads once (that fails with the read limit) and
- * goes away, as a server would: freeing the connection with bytes unread
- * resets the TCP connection. */
+/* Optionally pings (holding the pump's reader) and sends LAST_WORDS bytes;
+ * then reads once, which fails with the read limit, and goes away as a
+ * server would: freeing the connection resets the TCP connection. */
 static void *limit_peer_thread(void *arg)
 {
     limit_peer *lp = arg;
-    uint8_t buf[16384];
-    for (size_t done = 0; done < lp->send_first; done += sizeof buf) {
+    if (lp->gate) {
+        wsc_ping(lp->c, 0); /* sent; the pong is not waited for */
+        pthread_mutex_lock(&lp->gate->mu);
+        while (!lp->gate->held)
+            pthread_cond_wait(&lp->gate->cond, &lp->gate->mu);
+        pthread_mutex_unlock(&lp->gate->mu);
+        uint8_t buf[LAST_WORDS];
         for (size_t i = 0; i < sizeof buf; i++)
-            buf[i] = pattern(done + i, 4);
-        if (wsc_write(lp->c, WSC_BINARY, buf, sizeof buf, 10000) < 0)
-            break;
+            buf[i] = pattern(i, 4);
+        wsc_write(lp->c, WSC_BINARY, buf, sizeof buf, 10000);
     }
     wsc_msg_type type;
     const void *data;
@@ -318,18 +352,22 @@ static void *limit_peer_thread(void *arg)
     return NULL;
 }
 
-/* With send_first, the caller reads only after its write failed: the pump
- * is then stuck delivering the peer's data when the peer's close and its
- * reset arrive, and must still deliver all of it and the close. */
-static void peer_limit(size_t send_first)
+/* With `held`, the pump's reader is held in a ping callback until the
+ * caller's write failed: what the peer sent before its close (and the
+ * close) must still come out. */
+static void peer_limit(bool held)
 {
+    ping_gate gate = {.released = false};
+    pthread_mutex_init(&gate.mu, NULL);
+    pthread_cond_init(&gate.cond, NULL);
+    wsc_accept_options aopts = {.on_ping = gate_on_ping, .user = &gate};
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv))
+    if (!make_pair(&cl, &sv, held ? &aopts : NULL))
         return;
     wsc_set_read_limit(cl, 1000);
     int fd = -1;
     CHECK_OK(wsc_stream_fd(sv, WSC_BINARY, &fd));
-    limit_peer lp = {.c = cl, .send_first = send_first};
+    limit_peer lp = {.c = cl, .gate = held ? &gate : NULL};
     pthread_t th;
     pthread_create(&th, NULL, limit_peer_thread, &lp);
     /* 8 MB cannot all fit in the socket buffers: the caller's write must end
@@ -337,23 +375,34 @@ static void peer_limit(size_t send_first)
     int w = fd_write_pattern(fd, 8 << 20, 3, 10000);
     int werr = errno;
     pthread_join(th, NULL);
+    pthread_mutex_lock(&gate.mu);
+    gate.released = true;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.mu);
     CHECKF(lp.r == WSC_EMSGSIZE, "(c) the peer's read: %s, expected WSC_EMSGSIZE", wsc_strerror(lp.r));
     CHECKF(w < 0 && werr == EPIPE, "(c) writing 8 MB after the peer failed: %s, expected EPIPE",
            w == 0 ? "all written" : strerror(werr));
+    size_t want = held ? LAST_WORDS : 0;
     fd_result res = fd_read_pattern(fd, 4, 10000);
-    CHECKF(res.got == send_first && res.bad_at == SIZE_MAX && res.end == 0,
+    CHECKF(res.got == want && res.bad_at == SIZE_MAX && res.end == 0,
            "(c) the fd gave %zu of the %zu bytes the peer sent (first bad byte %zu), then %s",
-           res.got, send_first, res.bad_at, res.end == 0 ? "end of stream" : strerror(res.end));
+           res.got, want, res.bad_at, res.end == 0 ? "end of stream" : strerror(res.end));
     CHECKF(wsc_close_status(sv) == WSC_STATUS_MESSAGE_TOO_BIG,
            "(c) the stream's close status is %d, expected the peer's 1009", wsc_close_status(sv));
+    int e = wsc_stream_fd_error(sv);
+    CHECKF(e == WSC_ECLOSED && strstr(wsc_last_error(), "1009"),
+           "(c) wsc_stream_fd_error: %s (%s), expected WSC_ECLOSED saying 1009", wsc_strerror(e),
+           wsc_last_error());
     close(fd);
     wsc_conn_free(sv);
+    pthread_mutex_destroy(&gate.mu);
+    pthread_cond_destroy(&gate.cond);
 }
 
 static void test_c_peer_limit(void)
 {
-    peer_limit(0);
-    peer_limit(LIMIT_FIRST);
+    peer_limit(false);
+    peer_limit(true);
 }
 
 /* ---- (d) a peer's message over our read limit ------------------------------- */
@@ -361,7 +410,7 @@ static void test_c_peer_limit(void)
 static void test_d_our_limit(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv))
+    if (!make_pair(&cl, &sv, NULL))
         return;
     wsc_set_read_limit(sv, 1000);
     int fd = -1;
@@ -378,6 +427,9 @@ static void test_d_our_limit(void)
     fd_result res = fd_read_pattern(fd, 0, 10000);
     CHECKF(res.got == 0 && res.end == 0, "(d) the fd gave %zu bytes then %s, expected end of stream",
            res.got, res.end == 0 ? "end of stream" : strerror(res.end));
+    int e = wsc_stream_fd_error(sv);
+    CHECKF(e == WSC_EMSGSIZE, "(d) wsc_stream_fd_error: %s (%s), expected WSC_EMSGSIZE", wsc_strerror(e),
+           wsc_last_error());
     close(fd);
     wsc_conn_free(sv);
     wsc_conn_free(cl);
