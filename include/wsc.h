@@ -323,13 +323,16 @@ WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
 /* ---- Reading ------------------------------------------------------------- */
 
 /* Reads one whole message. *data points into the connection's buffer, valid
- * until the next read call on c; text is NUL-terminated as well. Pings are
+ * until the next read call on c; text is NUL-terminated as well. The buffer
+ * grows to the message; one larger than 64 KiB is freed when the next read
+ * call starts, so an idle connection keeps at most that. Pings are
  * answered and pongs delivered while waiting. Errors: WSC_EAGAIN /
  * WSC_ETIMEDOUT (connection still usable; the partial message is kept),
  * WSC_ECLOSED (the connection is closed: wsc_close_status gives the peer's
  * close code, or -1 when it vanished without a close frame, i.e. 1006),
- * WSC_EMSGSIZE (read limit, closed with 1009), WSC_EPROTO (closed with 1002 or
- * 1007), WSC_EIO, WSC_EBUSY (another reader). After a write failed because
+ * WSC_EMSGSIZE (read limit, closed with 1009), WSC_ENOMEM (no memory for
+ * the message, closed with 1011), WSC_EPROTO (closed with 1002 or 1007),
+ * WSC_EIO, WSC_EBUSY (another reader). After a write failed because
  * the socket broke (the peer reset it), what had arrived before is still
  * read: messages, then the peer's close frame if it came (WSC_ECLOSED).
  * Wasm: copies the next queued message. */

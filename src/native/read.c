@@ -15,6 +15,10 @@
 /* Direct-to-destination reads for payload at least this large. */
 #define DIRECT_READ_MIN 1024
 
+/* wsc_read's message buffer is kept between messages up to this size; a
+ * larger one is given back when the next read starts. */
+#define MSG_KEEP (64 * 1024)
+
 /* Whether the connection is closed to readers. After a send broke the
  * socket, a reader may still take what had arrived (read_rest). */
 static bool closed_for_reading(wsc_conn *c)
@@ -388,6 +392,20 @@ static int frame_done(wsc_conn *c)
     return 1;
 }
 
+/* Frees a message buffer larger than MSG_KEEP unless wsc_read is assembling
+ * a message in it (a read timed out in the middle). Called as a read call
+ * starts: what the last wsc_read returned stayed valid until then. */
+static void release_msg(wsc_conn *c)
+{
+    bool assembling = c->in_msg && !c->reader_open;
+    if (c->msg_cap <= MSG_KEEP || assembling)
+        return;
+    free(c->msg);
+    c->msg = NULL;
+    c->msg_cap = 0;
+    c->msg_len = 0;
+}
+
 /* Entry checks shared by the read calls; takes the reader lock. */
 static int read_begin(wsc_conn *c, wsc_deadline d)
 {
@@ -403,7 +421,10 @@ static int read_begin(wsc_conn *c, wsc_deadline d)
         return r;
     if (closed_for_reading(c))
         return wsc_fail(WSC_ECLOSED, "the connection is closed");
-    return wsc_reader_enter(c, d);
+    r = wsc_reader_enter(c, d);
+    if (r == 0)
+        release_msg(c);
+    return r;
 }
 
 /* Skips the rest of a message a previous read left unfinished. A compressed
@@ -435,7 +456,7 @@ static int grow_msg(wsc_conn *c, size_t need)
         cap *= 2;
     uint8_t *p = realloc(c->msg, cap);
     if (!p)
-        return wsc_conn_fail(c, WSC_STATUS_MESSAGE_TOO_BIG, WSC_ENOMEM,
+        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_ENOMEM,
                              "out of memory for a %zu-byte message", need);
     c->msg = p;
     c->msg_cap = cap;
