@@ -191,7 +191,7 @@ void wsc_conn_free(wsc_conn *c)
     free(c->extensions);
     wsc_deflate_free(c->pmd);
     free(c->rbuf);
-    free(c->msg);
+    wsc_msg_free(c);
     free(c->wbuf);
     free(c->pend);
     pthread_mutex_destroy(&c->mu);

@@ -97,6 +97,7 @@ struct wsc_conn {
     int64_t read_limit;
     uint8_t *msg;                 /* wsc_read's assembled message */
     size_t msg_cap, msg_len;
+    bool msg_mapped;              /* msg is mapped with mmap (see read.c) */
 
     /* Writing [w]. */
     pthread_mutex_t frame_mu;
@@ -175,6 +176,9 @@ int wsc_conn_wait(wsc_conn *c, wsc_deadline d);
 
 /* Stops and joins the wsc_stream_fd pump threads (stream_fd.c). */
 void wsc_stream_fd_stop(wsc_conn *c);
+
+/* Frees wsc_read's message buffer (read.c). */
+void wsc_msg_free(wsc_conn *c);
 
 /* Marks the ping with this payload answered (reader side, any thread). */
 void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len);

@@ -1,11 +1,12 @@
 /* read.c - receiving: frame headers, control frames, the message reader
- * (wsc_read, wsc_reader_next/read), inflating compressed messages, the
- * close-frame drain and wsc_close_read.
+ * (wsc_read, wsc_reader_next/read) and its message buffer, inflating
+ * compressed messages, the close-frame drain and wsc_close_read.
  * Every step keeps its progress in the connection, so a read that runs out
  * of time can be called again and continues where it stopped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/error.h"
 #include "common/utf8.h"
@@ -392,18 +393,55 @@ static int frame_done(wsc_conn *c)
     return 1;
 }
 
-/* Frees a message buffer larger than MSG_KEEP unless wsc_read is assembling
- * a message in it (a read timed out in the middle). Called as a read call
- * starts: what the last wsc_read returned stayed valid until then. */
-static void release_msg(wsc_conn *c)
+/* wsc_read's message buffer (msg, msg_cap) is malloc'd up to MSG_KEEP
+ * bytes and mapped with mmap beyond (msg_mapped), so that giving a large one
+ * back returns its pages to the system at once, whatever the allocator
+ * would keep. msg_resize keeps the msg_len bytes assembled so far. */
+static int msg_resize(wsc_conn *c, size_t cap)
 {
-    bool assembling = c->in_msg && !c->reader_open;
-    if (c->msg_cap <= MSG_KEEP || assembling)
-        return;
-    free(c->msg);
+    uint8_t *p;
+    if (cap <= MSG_KEEP) {
+        p = realloc(c->msg, cap);
+        if (!p)
+            return WSC_ENOMEM;
+    } else if (c->msg_mapped) {
+        p = mremap(c->msg, c->msg_cap, cap, MREMAP_MAYMOVE);
+        if (p == MAP_FAILED)
+            return WSC_ENOMEM;
+    } else {
+        p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return WSC_ENOMEM;
+        if (c->msg_len)
+            memcpy(p, c->msg, c->msg_len);
+        free(c->msg);
+        c->msg_mapped = true;
+    }
+    c->msg = p;
+    c->msg_cap = cap;
+    return 0;
+}
+
+void wsc_msg_free(wsc_conn *c)
+{
+    if (c->msg_mapped)
+        munmap(c->msg, c->msg_cap);
+    else
+        free(c->msg);
     c->msg = NULL;
     c->msg_cap = 0;
     c->msg_len = 0;
+    c->msg_mapped = false;
+}
+
+/* Gives a message buffer larger than MSG_KEEP back unless wsc_read is
+ * assembling a message in it (a read timed out in the middle). Called as a
+ * read call starts: what the last wsc_read returned stayed valid until then. */
+static void release_msg(wsc_conn *c)
+{
+    bool assembling = c->in_msg && !c->reader_open;
+    if (c->msg_cap > MSG_KEEP && !assembling)
+        wsc_msg_free(c);
 }
 
 /* Entry checks shared by the read calls; takes the reader lock. */
@@ -454,12 +492,9 @@ static int grow_msg(wsc_conn *c, size_t need)
     size_t cap = c->msg_cap ? c->msg_cap * 2 : 4096;
     while (cap < need)
         cap *= 2;
-    uint8_t *p = realloc(c->msg, cap);
-    if (!p)
+    if (msg_resize(c, cap) < 0)
         return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_ENOMEM,
                              "out of memory for a %zu-byte message", need);
-    c->msg = p;
-    c->msg_cap = cap;
     return 0;
 }
 
