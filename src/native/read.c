@@ -32,6 +32,14 @@ static bool closed_for_reading(wsc_conn *c)
     return !rest;
 }
 
+/* Whether our close frame went out and the peer's data is no longer
+ * wanted (nor its pings answered): not after a half-close, until
+ * wsc_close. Caller holds mu. */
+static bool past_our_close(const wsc_conn *c)
+{
+    return c->close_sent && (!c->half_closed || c->close_called);
+}
+
 /* The transport ended or failed under a reader. */
 static int read_ended(wsc_conn *c, ptrdiff_t r)
 {
@@ -80,7 +88,7 @@ static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p, ws
     if (h->opcode == WSC_OP_PING) {
         bool answer = c->on_ping ? c->on_ping(c->user, p, len) : true;
         pthread_mutex_lock(&c->mu);
-        answer = answer && !c->close_sent;
+        answer = answer && !past_our_close(c);
         pthread_mutex_unlock(&c->mu);
         if (!answer)
             return 0;
@@ -248,9 +256,8 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
             if (r < 0)
                 return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
         }
-        /* After our close, data is discarded, except after a half-close. */
         pthread_mutex_lock(&c->mu);
-        bool closing = c->close_sent && (!c->half_closed || c->close_called);
+        bool closing = past_our_close(c);
         pthread_mutex_unlock(&c->mu);
         if (closing) {
             int r = skip_payload(c, d);

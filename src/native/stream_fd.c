@@ -176,6 +176,8 @@ int wsc_stream_fd_error(wsc_conn *c)
     int err = c->pump_err;
     if (err)
         wsc_fail(err, "%s", c->pump_detail);
+    else
+        wsc_clear_error();
     pthread_mutex_unlock(&c->mu);
     return err;
 }
