@@ -498,7 +498,8 @@ WSC_API int wsc_stream_close(wsc_stream *s);
  *     ended the pump, with wsc_last_error() set to its detail:
  *     WSC_ECLOSED (the peer's close with another code, e.g. 1009 for a
  *     message over its read limit: see wsc_close_status(c); or no close
- *     frame at all, 1006), WSC_EMSGSIZE (a message over c's read limit,
+ *     frame at all, 1006, e.g. a peer that reset the TCP connection before
+ *     its close frame reached us), WSC_EMSGSIZE (a message over c's read limit,
  *     closed with 1009), WSC_EPROTO (protocol error, or the other message
  *     type: 1003), WSC_EIO. Bytes the pump could not send make it non-zero.
  * Wasm: both WSC_ENOTSUP. */
