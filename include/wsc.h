@@ -335,7 +335,8 @@ WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
  * WSC_EIO, WSC_EBUSY (another reader). After a write failed because
  * the socket broke (the peer reset it), what had arrived before is still
  * read: messages, then the peer's close frame if it came (WSC_ECLOSED).
- * Wasm: copies the next queued message. */
+ * Wasm: copies the next queued message (WSC_ENOMEM leaves it queued and the
+ * connection open). */
 WSC_API int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type,
                      const void **data, size_t *len);
 
