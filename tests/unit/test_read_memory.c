@@ -7,6 +7,8 @@
  *      to where it was, the big buffers are given back to the system
  *   b  the same with permessage-deflate: 16 MiB of one byte, about 16 KB on
  *      the wire
+ *   d  a read that times out in the middle of a 1 MiB message keeps what
+ *      it assembled: the next read returns the whole message intact
  *   c  out of memory while a message is assembled (read limit -1, the
  *      process's data size limited in a child): the read fails with
  *      WSC_ENOMEM and the peer receives 1011, not 1009
@@ -214,6 +216,41 @@ static void test_b_deflate(void)
     free(msg);
 }
 
+/* ---- (d) a timed-out read keeps the partial message -------------------------- */
+
+static void test_d_partial_kept(void)
+{
+    wsc_conn *cl, *sv;
+    if (!make_pair(&cl, &sv, false))
+        return;
+    wsc_set_read_limit(sv, -1);
+    size_t half = 512 * 1024;
+    uint8_t *msg = malloc(2 * half);
+    if (!msg) {
+        wsc_conn_free(cl);
+        wsc_conn_free(sv);
+        return;
+    }
+    for (size_t i = 0; i < 2 * half; i++)
+        msg[i] = (uint8_t)(i * 7 + (i >> 10));
+    CHECK_OK(wsc_writer_begin(cl, WSC_BINARY, 5000));
+    CHECK_OK(wsc_writer_write(cl, msg, half));
+    wsc_msg_type type;
+    const void *data = NULL;
+    size_t len = 0;
+    int r = wsc_read(sv, 200, &type, &data, &len);
+    CHECKF(r == WSC_ETIMEDOUT, "(d) half a message: %s, expected WSC_ETIMEDOUT", wsc_strerror(r));
+    CHECK_OK(wsc_writer_write(cl, msg + half, half));
+    CHECK_OK(wsc_writer_end(cl));
+    r = wsc_read(sv, 10000, &type, &data, &len);
+    CHECKF(r == 0 && len == 2 * half && memcmp(data, msg, len) == 0,
+           "(d) the rest arrived: %s, %zu bytes, expected the whole %zu-byte message intact", wsc_strerror(r),
+           len, 2 * half);
+    free(msg);
+    wsc_conn_free(cl);
+    wsc_conn_free(sv);
+}
+
 /* ---- (c) out of memory while assembling a message ------------------------- */
 
 /* Limits the process's data (heap and private mappings, RLIMIT_DATA) to
@@ -300,5 +337,6 @@ int main(void)
     test_c_out_of_memory(); /* first: the child need not inherit big heaps */
     test_a_plain();
     test_b_deflate();
+    test_d_partial_kept();
     return check_summary("test_read_memory");
 }
