@@ -8,6 +8,8 @@
 #   echo_bench tcp        plain TCP echo of the same payloads: the bound
 #   echo_bench wss,       the round-trip and 16 KiB stream workloads again over
 #   ws_echo.mjs --tls     TLS, with certificates made here by openssl
+#   deflate_bench, deflate_mem   permessage-deflate speed, ratio and memory
+#   idle_rss              server RSS after one big message per connection
 #
 # Each program prints progress on stderr and `RESULT <workload> <value>` lines
 # on stdout, which this script collects into one table. BENCH_SECONDS (default
@@ -165,6 +167,20 @@ if [[ -x $build/bench/deflate_mem ]]; then
         { echo "deflate_mem failed"; failed=1; }
 fi
 echo
+
+# ---- idle memory: what a big message leaves behind ------------------------------
+# idle_rss: the resident memory of a server process after 16 connections each
+# received one 8 MiB message (plain, and compressed to a few KB) and went
+# idle. "kept per conn" near 0 means the receive buffers were given back.
+if [[ -x $build/bench/idle_rss ]]; then
+    echo "== idle memory: server RSS after one big message per connection"
+    timeout -k 5 120 "$build/bench/idle_rss" 16 8 2>&1 | grep -v '^RESULT' ||
+        { echo "idle_rss failed"; failed=1; }
+    echo
+else
+    echo "$build/bench/idle_rss is missing: build it with make bench"
+    failed=1
+fi
 
 # ---- wasm: code size and browser speed -------------------------------------
 # After the native tables, so that nothing here can hide them. Each part runs

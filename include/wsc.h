@@ -371,14 +371,20 @@ WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
 /* ---- Reading ------------------------------------------------------------- */
 
 /* Reads one whole message. *data points into the connection's buffer, valid
- * until the next read call on c; text is NUL-terminated as well. Pings are
+ * until the next read call on c; text is NUL-terminated as well. The buffer
+ * grows to the message; one larger than 64 KiB is freed when the next read
+ * call starts, so an idle connection keeps at most that. Pings are
  * answered and pongs delivered while waiting. Errors: WSC_EAGAIN /
  * WSC_ETIMEDOUT (connection still usable; the partial message is kept),
  * WSC_ECLOSED (the connection is closed: wsc_close_status gives the peer's
  * close code, or -1 when it vanished without a close frame, i.e. 1006),
- * WSC_EMSGSIZE (read limit, closed with 1009), WSC_EPROTO (closed with 1002 or
- * 1007), WSC_EIO, WSC_EBUSY (another reader).
- * Wasm: copies the next queued message. */
+ * WSC_EMSGSIZE (read limit, closed with 1009), WSC_ENOMEM (no memory for
+ * the message, closed with 1011), WSC_EPROTO (closed with 1002 or 1007),
+ * WSC_EIO, WSC_EBUSY (another reader). After a write failed because
+ * the socket broke (the peer reset it), what had arrived before is still
+ * read: messages, then the peer's close frame if it came (WSC_ECLOSED).
+ * Wasm: copies the next queued message (WSC_ENOMEM leaves it queued and the
+ * connection open). */
 WSC_API int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type,
                      const void **data, size_t *len);
 
@@ -551,11 +557,30 @@ WSC_API ptrdiff_t wsc_stream_write(wsc_stream *s, const void *buf, size_t len,
 WSC_API int wsc_stream_close(wsc_stream *s);
 
 /* Native: a real socket for libraries that want a file descriptor. Returns
- * one end of a socketpair whose bytes a background thread pumps to and from
- * messages of `type` on c. The caller owns *fd: closing it closes c with 1000
- * when its pending bytes are sent. wsc_conn_free(c) waits for the pump.
- * Wasm: WSC_ENOTSUP. */
+ * one end of a socketpair (the caller owns *fd) whose bytes two background
+ * threads pump to and from messages of `type` on c; do not read or write c
+ * yourself meanwhile. wsc_conn_free(c) stops and waits for the pump.
+ *   Writing: each read the pump makes (at most 32768 bytes, the default read
+ *     limit) goes out as one message. shutdown(fd, SHUT_WR) or close(fd)
+ *     sends our close frame (1000) after every byte written before it.
+ *   Reading: the data of the peer's messages, also those it sends after our
+ *     close frame, until its close frame: then end of stream, and writes to
+ *     fd fail with EPIPE (as they do once the pump stopped for any reason).
+ *     A message of the other type is not delivered: c closes with 1003.
+ *     If the caller closes its end, later data is discarded and c closes.
+ *   Errors: end of stream is all the fd can say. wsc_stream_fd_error(c) says
+ *     whether it was clean: 0 if the peer closed with 1000 or 1001 and every
+ *     byte written was sent (or the pump still runs); else the error that
+ *     ended the pump, with wsc_last_error() set to its detail:
+ *     WSC_ECLOSED (the peer's close with another code, e.g. 1009 for a
+ *     message over its read limit: see wsc_close_status(c); or no close
+ *     frame at all, 1006, e.g. a peer that reset the TCP connection before
+ *     its close frame reached us), WSC_EMSGSIZE (a message over c's read limit,
+ *     closed with 1009), WSC_EPROTO (protocol error, or the other message
+ *     type: 1003), WSC_EIO. Bytes the pump could not send make it non-zero.
+ * Wasm: both WSC_ENOTSUP. */
 WSC_API int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd);
+WSC_API int wsc_stream_fd_error(wsc_conn *c);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,41 @@
-/* close.c - the closing handshake (wsc_close). */
+/* close.c - the closing handshake (wsc_close), and the half-close that
+ * wsc_stream_fd uses (wsc_conn_half_close). */
 #include <string.h>
 
 #include "common/error.h"
 #include "common/closecode.h"
 #include "native/conn.h"
+
+/* Sends our close frame (code 0: without a code), then moves OPEN to
+ * CLOSING. On failure the connection is shut. */
+static int close_frame_out(wsc_conn *c, int code, const char *reason, size_t rlen)
+{
+    uint8_t payload[125];
+    payload[0] = (uint8_t)(code >> 8);
+    payload[1] = (uint8_t)code;
+    memcpy(payload + 2, reason, rlen);
+    int r = wsc_send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0,
+                           wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+    if (r < 0) {
+        wsc_conn_shutdown(c);
+        return r;
+    }
+    int open = WSC_STATE_OPEN;
+    atomic_compare_exchange_strong(&c->state, &open, WSC_STATE_CLOSING);
+    return 0;
+}
+
+int wsc_conn_half_close(wsc_conn *c, int code)
+{
+    pthread_mutex_lock(&c->mu);
+    bool send = !c->close_called && !c->close_sent && atomic_load(&c->state) == WSC_STATE_OPEN;
+    c->close_sent = c->close_sent || send;
+    c->half_closed = c->half_closed || send;
+    pthread_mutex_unlock(&c->mu);
+    if (!send)
+        return wsc_fail(WSC_ECLOSED, "the connection is already closed (or closing)");
+    return close_frame_out(c, code, "", 0);
+}
 
 int wsc_close(wsc_conn *c, int code, const char *reason)
 {
@@ -34,20 +66,8 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
         return wsc_fail(WSC_ECLOSED, "the connection was already closed");
     }
 
-    if (send) {
-        uint8_t payload[125];
-        payload[0] = (uint8_t)(code >> 8);
-        payload[1] = (uint8_t)code;
-        memcpy(payload + 2, reason, rlen);
-        r = wsc_send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0,
-                               wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
-        if (r < 0) {
-            wsc_conn_shutdown(c);
-            return r;
-        }
-        int open = WSC_STATE_OPEN;
-        atomic_compare_exchange_strong(&c->state, &open, WSC_STATE_CLOSING);
-    }
+    if (send && (r = close_frame_out(c, code, reason, rlen)) < 0)
+        return r;
 
     /* Wait for the peer's close: read it ourselves unless a reader is running. */
     wsc_deadline d = wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS);

@@ -58,17 +58,13 @@ void wsc_conn_shutdown(wsc_conn *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
+/* wsc_conn_fail with the detail formatted; read_rest: see conn.h. */
+static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, const char *detail)
 {
-    char detail[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-
     pthread_mutex_lock(&c->mu);
     bool send_close = code != 0 && !c->close_sent && atomic_load(&c->state) != WSC_STATE_CLOSED;
     c->close_sent = c->close_sent || send_close;
+    c->read_rest = read_rest && atomic_load(&c->state) != WSC_STATE_CLOSED;
     pthread_mutex_unlock(&c->mu);
     if (send_close) {
         /* The detail goes out as the close reason when it fits and is UTF-8. */
@@ -84,6 +80,23 @@ int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
     if (code)
         return wsc_fail(err, "%s (closed with %d %s)", detail, code, wsc_status_string(code));
     return wsc_fail(err, "%s", detail);
+}
+
+int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return conn_fail(c, code, err, false, detail);
+}
+
+int wsc_conn_send_failed(wsc_conn *c, int err)
+{
+    char detail[400];
+    snprintf(detail, sizeof detail, "writing a frame failed: %s", wsc_last_error());
+    return conn_fail(c, 0, err, true, detail);
 }
 
 int wsc_reader_enter(wsc_conn *c, wsc_deadline d)
@@ -163,6 +176,7 @@ void wsc_conn_free(wsc_conn *c)
     pthread_mutex_lock(&c->mu);
     while (c->echo_pending)
         pthread_cond_wait(&c->cond, &c->mu);
+    c->close_called = true; /* a reader (the stream pump) stops at once */
     pthread_mutex_unlock(&c->mu);
     wsc_conn_shutdown(c);
     pthread_mutex_lock(&c->mu);
@@ -182,7 +196,7 @@ void wsc_conn_free(wsc_conn *c)
     free(c->extensions);
     wsc_deflate_free(c->pmd);
     free(c->rbuf);
-    free(c->msg);
+    wsc_msg_free(c);
     free(c->wbuf);
     free(c->pend);
     pthread_mutex_destroy(&c->mu);

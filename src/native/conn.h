@@ -63,6 +63,11 @@ struct wsc_conn {
     bool close_called;            /* [mu] wsc_close or wsc_close_now ran */
     _Atomic bool close_sent;      /* [mu] to change; our close frame went out */
     bool close_received;          /* [mu] the peer's close frame arrived */
+    bool half_closed;             /* [mu] our close went out by wsc_conn_half_close:
+                                     data messages are still delivered until the
+                                     peer's close (unless close_called) */
+    bool read_rest;               /* [mu] a send broke the socket: a reader may still
+                                     take what had arrived (wsc_conn_send_failed) */
     int peer_code;                /* [mu] -1 none, 1005 no code */
     char peer_reason[124];        /* [mu] */
     wsc_ping_waiter *pings;       /* [mu] */
@@ -73,6 +78,9 @@ struct wsc_conn {
     pthread_t pump_rx, pump_tx;
     int pump_fd;                  /* our end of the socketpair */
     wsc_msg_type pump_type;
+    int pump_err;                 /* [mu] what ended the pump, 0: nothing (yet) */
+    bool pump_err_final;          /* [mu] pump_err is the peer's close: keep it */
+    char pump_detail[256];        /* [mu] wsc_last_error() of that failure */
 
     /* Reading [r]. rbuf holds raw bytes from the transport in [rpos, rend). */
     uint8_t *rbuf;
@@ -93,6 +101,7 @@ struct wsc_conn {
     int64_t read_limit;
     uint8_t *msg;                 /* wsc_read's assembled message */
     size_t msg_cap, msg_len;
+    bool msg_mapped;              /* msg is mapped with mmap (see read.c) */
 
     /* Writing [w]. */
     pthread_mutex_t frame_mu;
@@ -129,6 +138,17 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
 int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* For a send that broke the socket: fails the connection as wsc_conn_fail
+ * does without a close frame, but a reader may still read what arrived
+ * before (messages, the peer's close frame). Returns err. */
+int wsc_conn_send_failed(wsc_conn *c, int err);
+
+/* Sends our close frame with `code` and returns without waiting: the reader
+ * goes on delivering data messages until the peer's close frame arrives
+ * (RFC 6455 lets the peer send until then). WSC_ECLOSED if a close frame
+ * already went out or the connection is not open. */
+int wsc_conn_half_close(wsc_conn *c, int code);
+
 /* Shuts the transport and marks the state CLOSED. */
 void wsc_conn_shutdown(wsc_conn *c);
 
@@ -157,6 +177,9 @@ int wsc_conn_wait(wsc_conn *c, wsc_deadline d);
 
 /* Stops and joins the wsc_stream_fd pump threads (stream_fd.c). */
 void wsc_stream_fd_stop(wsc_conn *c);
+
+/* Frees wsc_read's message buffer (read.c). */
+void wsc_msg_free(wsc_conn *c);
 
 /* Marks the ping with this payload answered (reader side, any thread). */
 void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len);

@@ -1,11 +1,12 @@
 /* read.c - receiving: frame headers, control frames, the message reader
- * (wsc_read, wsc_reader_next/read), inflating compressed messages, the
- * close-frame drain and wsc_close_read.
+ * (wsc_read, wsc_reader_next/read) and its message buffer, inflating
+ * compressed messages, the close-frame drain and wsc_close_read.
  * Every step keeps its progress in the connection, so a read that runs out
  * of time can be called again and continues where it stopped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/closecode.h"
 #include "common/error.h"
@@ -15,6 +16,30 @@
 
 /* Direct-to-destination reads for payload at least this large. */
 #define DIRECT_READ_MIN 1024
+
+/* wsc_read's message buffer is kept between messages up to this size; a
+ * larger one is given back when the next read starts. */
+#define MSG_KEEP (64 * 1024)
+
+/* Whether the connection is closed to readers. After a send broke the
+ * socket, a reader may still take what had arrived (read_rest). */
+static bool closed_for_reading(wsc_conn *c)
+{
+    if (atomic_load(&c->state) != WSC_STATE_CLOSED)
+        return false;
+    pthread_mutex_lock(&c->mu);
+    bool rest = c->read_rest && !c->close_called && !c->close_received;
+    pthread_mutex_unlock(&c->mu);
+    return !rest;
+}
+
+/* Whether our close frame went out and the peer's data is no longer
+ * wanted (nor its pings answered): not after a half-close, until
+ * wsc_close. Caller holds mu. */
+static bool past_our_close(const wsc_conn *c)
+{
+    return c->close_sent && (!c->half_closed || c->close_called);
+}
 
 /* The transport ended or failed under a reader. */
 static int read_ended(wsc_conn *c, ptrdiff_t r)
@@ -64,15 +89,17 @@ static int handle_control(wsc_conn *c, const wsc_frame_header *h, uint8_t *p, ws
     if (h->opcode == WSC_OP_PING) {
         bool answer = c->on_ping ? c->on_ping(c->user, p, len) : true;
         pthread_mutex_lock(&c->mu);
-        answer = answer && !c->close_sent;
+        answer = answer && !past_our_close(c);
         pthread_mutex_unlock(&c->mu);
         if (!answer)
             return 0;
         /* Within the caller's deadline: a pong that cannot go out now (the
-         * socket or the frame lock is busy) is dropped, as a ping may be. */
-        int r = wsc_send_frame(c, WSC_OP_PONG, true, p, len,
-                               wsc_deadline_min(d, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS)));
-        return r == WSC_EAGAIN || r == WSC_ETIMEDOUT ? 0 : r;
+         * socket or the frame lock is busy) is dropped, as a ping may be.
+         * One that broke the socket closed the connection, which the next
+         * step sees (what arrived before may still be read: read_rest). */
+        wsc_send_frame(c, WSC_OP_PONG, true, p, len,
+                       wsc_deadline_min(d, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS)));
+        return 0;
     }
     if (h->opcode == WSC_OP_PONG) {
         if (c->on_pong)
@@ -176,7 +203,7 @@ static int take_data(wsc_conn *c, const uint8_t *dst, size_t n)
 static int next_data_frame(wsc_conn *c, wsc_deadline d)
 {
     while (!c->in_frame) {
-        if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+        if (closed_for_reading(c))
             return wsc_fail(WSC_ECLOSED, "the connection is closed");
         wsc_frame_header h;
         int hl;
@@ -231,7 +258,7 @@ static int next_data_frame(wsc_conn *c, wsc_deadline d)
                 return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
         }
         pthread_mutex_lock(&c->mu);
-        bool closing = c->close_sent;
+        bool closing = past_our_close(c);
         pthread_mutex_unlock(&c->mu);
         if (closing) {
             int r = skip_payload(c, d);
@@ -374,6 +401,57 @@ static int frame_done(wsc_conn *c)
     return 1;
 }
 
+/* wsc_read's message buffer (msg, msg_cap) is malloc'd up to MSG_KEEP
+ * bytes and mapped with mmap beyond (msg_mapped), so that giving a large one
+ * back returns its pages to the system at once, whatever the allocator
+ * would keep. msg_resize keeps the msg_len bytes assembled so far. */
+static int msg_resize(wsc_conn *c, size_t cap)
+{
+    uint8_t *p;
+    if (cap <= MSG_KEEP) {
+        p = realloc(c->msg, cap);
+        if (!p)
+            return WSC_ENOMEM;
+    } else if (c->msg_mapped) {
+        p = mremap(c->msg, c->msg_cap, cap, MREMAP_MAYMOVE);
+        if (p == MAP_FAILED)
+            return WSC_ENOMEM;
+    } else {
+        p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return WSC_ENOMEM;
+        if (c->msg_len)
+            memcpy(p, c->msg, c->msg_len);
+        free(c->msg);
+        c->msg_mapped = true;
+    }
+    c->msg = p;
+    c->msg_cap = cap;
+    return 0;
+}
+
+void wsc_msg_free(wsc_conn *c)
+{
+    if (c->msg_mapped)
+        munmap(c->msg, c->msg_cap);
+    else
+        free(c->msg);
+    c->msg = NULL;
+    c->msg_cap = 0;
+    c->msg_len = 0;
+    c->msg_mapped = false;
+}
+
+/* Gives a message buffer larger than MSG_KEEP back unless wsc_read is
+ * assembling a message in it (a read timed out in the middle). Called as a
+ * read call starts: what the last wsc_read returned stayed valid until then. */
+static void release_msg(wsc_conn *c)
+{
+    bool assembling = c->in_msg && !c->reader_open;
+    if (c->msg_cap > MSG_KEEP && !assembling)
+        wsc_msg_free(c);
+}
+
 /* Entry checks shared by the read calls; takes the reader lock. */
 static int read_begin(wsc_conn *c, wsc_deadline d)
 {
@@ -387,9 +465,12 @@ static int read_begin(wsc_conn *c, wsc_deadline d)
     int r = wsc_conn_ready(c, d);
     if (r < 0)
         return r;
-    if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+    if (closed_for_reading(c))
         return wsc_fail(WSC_ECLOSED, "the connection is closed");
-    return wsc_reader_enter(c, d);
+    r = wsc_reader_enter(c, d);
+    if (r == 0)
+        release_msg(c);
+    return r;
 }
 
 /* Skips the rest of a message a previous read left unfinished. A compressed
@@ -419,12 +500,9 @@ static int grow_msg(wsc_conn *c, size_t need)
     size_t cap = c->msg_cap ? c->msg_cap * 2 : 4096;
     while (cap < need)
         cap *= 2;
-    uint8_t *p = realloc(c->msg, cap);
-    if (!p)
-        return wsc_conn_fail(c, WSC_STATUS_MESSAGE_TOO_BIG, WSC_ENOMEM,
+    if (msg_resize(c, cap) < 0)
+        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_ENOMEM,
                              "out of memory for a %zu-byte message", need);
-    c->msg = p;
-    c->msg_cap = cap;
     return 0;
 }
 

@@ -135,7 +135,7 @@ static int frames_begin(wsc_conn *c, uint8_t op, wsc_deadline d)
     if (r < 0) {
         pthread_mutex_unlock(&c->frame_mu);
         if (r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
-            return wsc_conn_fail(c, 0, r, "writing a frame failed: %s", wsc_last_error());
+            return wsc_conn_send_failed(c, r);
     }
     return r;
 }
@@ -146,11 +146,12 @@ static int frames_end(wsc_conn *c, int r, bool fail_conn)
     pthread_mutex_unlock(&c->frame_mu);
     if (!fail_conn)
         return r;
-    /* The socket broke or a frame went out half: no close frame possible. */
+    /* The socket broke or a frame went out half: no close frame possible
+     * (a reader may still take what arrived before). */
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
-        return wsc_conn_fail(c, 0, WSC_EIO, "the deadline passed after part of a frame was "
-                             "sent; a frame cannot be taken back, so the connection is closed");
-    return wsc_conn_fail(c, 0, r, "writing a frame failed: %s", wsc_last_error());
+        r = wsc_fail(WSC_EIO, "the deadline passed after part of a frame was sent; a frame "
+                     "cannot be taken back, so the connection is closed");
+    return wsc_conn_send_failed(c, r);
 }
 
 /* Writes one frame, frame_mu held. `keep`: see send_failed. [w] */
@@ -400,7 +401,7 @@ int wsc_flush(wsc_conn *c, int timeout_ms)
     r = flush_pending(c, d);
     pthread_mutex_unlock(&c->frame_mu);
     if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
-        return wsc_conn_fail(c, 0, r, "flushing pending bytes failed: %s", wsc_last_error());
+        return wsc_conn_send_failed(c, r);
     return r;
 }
 

@@ -290,3 +290,9 @@ int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
     (void)c, (void)type, (void)fd;
     return wsc_fail(WSC_ENOTSUP, "wsc_stream_fd needs sockets: not available in the browser");
 }
+
+int wsc_stream_fd_error(wsc_conn *c)
+{
+    (void)c;
+    return wsc_fail(WSC_ENOTSUP, "wsc_stream_fd needs sockets: not available in the browser");
+}

@@ -7,6 +7,10 @@
 #include "wasm/conn.h"
 #include "wasm/js.h"
 
+/* The message buffer is kept between messages up to this size; a larger
+ * one is given back when the next read starts (as natively). */
+#define MSG_KEEP (64 * 1024)
+
 /* Why there is no message to read and will be none. */
 static int closed_error(wsc_conn *c)
 {
@@ -25,6 +29,12 @@ static int next_message(wsc_conn *c, wsc_deadline d)
     if (c->close_read)
         return wsc_fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
     c->reader_open = false;
+    if (c->msg_cap > MSG_KEEP) { /* what the last read returned is done with */
+        free(c->msg);
+        c->msg = NULL;
+        c->msg_cap = 0;
+        c->msg_len = 0;
+    }
     for (;;) {
         int type;
         size_t len;

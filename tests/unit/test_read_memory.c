@@ -1,0 +1,342 @@
+/* test_read_memory.c - what the receive buffer costs, through the public
+ * API: a server connection (wsc_accept) and a client (wsc_dial) over
+ * 127.0.0.1 in one process.
+ *
+ *   a  8 connections each receive one 8 MiB message, then go idle (their
+ *      next read starts and finds nothing): the resident memory falls back
+ *      to where it was, the big buffers are given back to the system
+ *   b  the same with permessage-deflate: 16 MiB of one byte, about 16 KB on
+ *      the wire
+ *   d  a read that times out in the middle of a 1 MiB message keeps what
+ *      it assembled: the next read returns the whole message intact
+ *   c  out of memory while a message is assembled (read limit -1, the
+ *      process's data size limited in a child): the read fails with
+ *      WSC_ENOMEM and the peer receives 1011, not 1009
+ *
+ * Memory is VmRSS (/proc/self/status): the clients send in pieces of at
+ * most 64 KiB, so that only the servers make big buffers.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wsc.h"
+#include "check.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+const char *__asan_default_options(void);
+/* (c) needs malloc to fail, not to abort the test. (Visible: the build
+ * hides symbols.) */
+__attribute__((visibility("default"))) const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
+
+#define CHECK_OK(expr)                                                                   \
+    do {                                                                                 \
+        int r_ = (expr);                                                                 \
+        CHECKF(r_ == 0, "%s returned %s (%s)", #expr, wsc_strerror(r_), wsc_last_error()); \
+    } while (0)
+
+#define MIB ((size_t)1 << 20)
+
+/* A value in KiB from /proc/self/status ("VmRSS", "VmData"), 0 if unknown. */
+static size_t status_kib(const char *name)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    size_t kib = 0, n = strlen(name);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            kib = strtoull(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kib;
+}
+
+/* ---- A connected pair ---------------------------------------------------- */
+
+typedef struct {
+    int lfd;
+    const wsc_accept_options *opts;
+    wsc_conn *c;
+    int r;
+} acceptor;
+
+static void *accept_thread(void *arg)
+{
+    acceptor *a = arg;
+    struct pollfd p = {.fd = a->lfd, .events = POLLIN};
+    int fd = poll(&p, 1, 5000) == 1 ? accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
+    a->r = fd < 0 ? WSC_EIO : wsc_accept(fd, a->opts, &a->c);
+    if (fd >= 0 && a->r != 0)
+        close(fd);
+    return NULL;
+}
+
+/* A client (wsc_dial) and a server (wsc_accept) connected to each other;
+ * both offer or accept permessage-deflate when `deflate`. */
+static bool make_pair(wsc_conn **client, wsc_conn **server, bool deflate)
+{
+    *client = *server = NULL;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) < 0) {
+        CHECK(0, "listen on 127.0.0.1");
+        if (lfd >= 0)
+            close(lfd);
+        return false;
+    }
+    wsc_compression mode = deflate ? WSC_COMPRESSION_NO_CONTEXT_TAKEOVER : WSC_COMPRESSION_DISABLED;
+    wsc_accept_options aopts = {.compression = mode};
+    wsc_dial_options dopts = {.compression = mode};
+    acceptor acc = {.lfd = lfd, .opts = &aopts};
+    pthread_t th;
+    pthread_create(&th, NULL, accept_thread, &acc);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/memory", ntohs(a.sin_port));
+    int r = wsc_dial(url, &dopts, client, NULL);
+    CHECKF(r == 0, "wsc_dial %s: %s (%s)", url, wsc_strerror(r), wsc_last_error());
+    pthread_join(th, NULL);
+    close(lfd);
+    CHECKF(acc.r == 0, "wsc_accept: %s", wsc_strerror(acc.r));
+    *server = acc.c;
+    if (r != 0 || acc.r != 0) {
+        wsc_conn_free(*client);
+        wsc_conn_free(*server);
+        *client = *server = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* ---- (a, b) big messages, then idle ------------------------------------------ */
+
+typedef struct {
+    wsc_conn *c;
+    const uint8_t *data;
+    size_t len;
+    int r;
+} sender;
+
+/* Sends the message in pieces of 64 KiB (wsc_writer_*), so that the
+ * client's compressor never needs a big buffer. */
+static void *send_thread(void *arg)
+{
+    sender *s = arg;
+    s->r = wsc_writer_begin(s->c, WSC_BINARY, 20000);
+    for (size_t done = 0; s->r == 0 && done < s->len; done += 65536) {
+        size_t k = s->len - done < 65536 ? s->len - done : 65536;
+        s->r = wsc_writer_write(s->c, s->data + done, k);
+    }
+    if (s->r == 0)
+        s->r = wsc_writer_end(s->c);
+    return NULL;
+}
+
+/* Each of n pairs: the client sends `msg` (len bytes), the server reads it
+ * and checks it, then reads again with timeout 0 (WSC_EAGAIN): the idle
+ * connection. Then the resident memory must be back within `slack` of what
+ * it was with the pairs open and nothing sent yet. */
+static void big_then_idle(const char *what, int n, const uint8_t *msg, size_t len, bool deflate,
+                          size_t slack)
+{
+    wsc_conn *cl[8], *sv[8];
+    int open = 0;
+    for (; open < n; open++) {
+        if (!make_pair(&cl[open], &sv[open], deflate))
+            break;
+        wsc_set_read_limit(sv[open], -1);
+    }
+    size_t before = status_kib("VmRSS");
+    for (int i = 0; i < open; i++) {
+        sender s = {.c = cl[i], .data = msg, .len = len};
+        pthread_t th;
+        pthread_create(&th, NULL, send_thread, &s);
+        wsc_msg_type type;
+        const void *data = NULL;
+        size_t got = 0;
+        int r = wsc_read(sv[i], 20000, &type, &data, &got);
+        pthread_join(th, NULL);
+        CHECKF(r == 0 && s.r == 0 && got == len && memcmp(data, msg, len) == 0,
+               "%s: connection %d: the %zu-byte message arrived whole (read %s, write %s, %zu bytes)", what,
+               i, len, wsc_strerror(r), wsc_strerror(s.r), got);
+        r = wsc_read(sv[i], 0, &type, &data, &got);
+        CHECKF(r == WSC_EAGAIN, "%s: connection %d: the idle read gave %s, expected WSC_EAGAIN", what, i,
+               wsc_strerror(r));
+    }
+    size_t after = status_kib("VmRSS");
+    CHECKF(after <= before + slack,
+           "%s: %d idle connections after one %zu-byte message each: %zu KiB resident, "
+           "%zu KiB before (more than %zu KiB kept)",
+           what, open, len, after, before, slack);
+    for (int i = 0; i < open; i++) {
+        wsc_conn_free(cl[i]);
+        wsc_conn_free(sv[i]);
+    }
+}
+
+static void test_a_plain(void)
+{
+    size_t len = 8 * MIB;
+    uint8_t *msg = malloc(len);
+    if (!msg)
+        return;
+    for (size_t i = 0; i < len; i++)
+        msg[i] = (uint8_t)(i * 131 + (i >> 12));
+    big_then_idle("(a)", 8, msg, len, false, 4096);
+    free(msg);
+}
+
+static void test_b_deflate(void)
+{
+    size_t len = 16 * MIB;
+    uint8_t *msg = malloc(len);
+    if (!msg)
+        return;
+    memset(msg, 'w', len); /* compresses as well as zeros; resident before the measurement */
+    big_then_idle("(b)", 2, msg, len, true, 4096);
+    free(msg);
+}
+
+/* ---- (d) a timed-out read keeps the partial message -------------------------- */
+
+static void test_d_partial_kept(void)
+{
+    wsc_conn *cl, *sv;
+    if (!make_pair(&cl, &sv, false))
+        return;
+    wsc_set_read_limit(sv, -1);
+    size_t half = 512 * 1024;
+    uint8_t *msg = malloc(2 * half);
+    if (!msg) {
+        wsc_conn_free(cl);
+        wsc_conn_free(sv);
+        return;
+    }
+    for (size_t i = 0; i < 2 * half; i++)
+        msg[i] = (uint8_t)(i * 7 + (i >> 10));
+    CHECK_OK(wsc_writer_begin(cl, WSC_BINARY, 5000));
+    CHECK_OK(wsc_writer_write(cl, msg, half));
+    wsc_msg_type type;
+    const void *data = NULL;
+    size_t len = 0;
+    int r = wsc_read(sv, 200, &type, &data, &len);
+    CHECKF(r == WSC_ETIMEDOUT, "(d) half a message: %s, expected WSC_ETIMEDOUT", wsc_strerror(r));
+    CHECK_OK(wsc_writer_write(cl, msg + half, half));
+    CHECK_OK(wsc_writer_end(cl));
+    r = wsc_read(sv, 10000, &type, &data, &len);
+    CHECKF(r == 0 && len == 2 * half && memcmp(data, msg, len) == 0,
+           "(d) the rest arrived: %s, %zu bytes, expected the whole %zu-byte message intact", wsc_strerror(r),
+           len, 2 * half);
+    free(msg);
+    wsc_conn_free(cl);
+    wsc_conn_free(sv);
+}
+
+/* ---- (c) out of memory while assembling a message ------------------------- */
+
+/* Limits the process's data (heap and private mappings, RLIMIT_DATA) to
+ * what it uses now plus `extra` bytes. */
+static bool limit_data(size_t extra)
+{
+    size_t kib = status_kib("VmData");
+    if (kib == 0)
+        return false;
+    rlim_t size = (rlim_t)kib * 1024 + extra;
+    struct rlimit rl = {size, size};
+    return setrlimit(RLIMIT_DATA, &rl) == 0;
+}
+
+typedef struct {
+    wsc_conn *c;
+    size_t total;  /* bytes to send as one message, in 1 MiB pieces */
+    int r;
+} piece_sender;
+
+static void *piece_thread(void *arg)
+{
+    piece_sender *s = arg;
+    static uint8_t piece[1 << 20];
+    s->r = wsc_writer_begin(s->c, WSC_BINARY, 20000);
+    for (size_t done = 0; s->r == 0 && done < s->total; done += sizeof piece)
+        s->r = wsc_writer_write(s->c, piece, sizeof piece);
+    if (s->r == 0)
+        s->r = wsc_writer_end(s->c);
+    return NULL;
+}
+
+/* The child's part of (c); its exit status is the number of failures. */
+static int oom_child(void)
+{
+    wsc_conn *cl, *sv;
+    if (!make_pair(&cl, &sv, false))
+        return 1;
+    wsc_set_read_limit(sv, -1);
+    piece_sender s = {.c = cl, .total = (size_t)2048 * MIB};
+    pthread_t th;
+    pthread_create(&th, NULL, piece_thread, &s);
+    /* The sender's thread exists: only the reader's buffer grows now. */
+    CHECK(limit_data(192 * MIB), "(c) setrlimit(RLIMIT_DATA)");
+    wsc_msg_type type;
+    const void *data;
+    size_t len;
+    int r = wsc_read(sv, 60000, &type, &data, &len);
+    CHECKF(r == WSC_ENOMEM, "(c) assembling a 2 GiB message without memory for it: %s (%s), expected WSC_ENOMEM",
+           wsc_strerror(r), wsc_last_error());
+    /* The client reads the server's close frame (its writer stops on the
+     * closed connection). */
+    r = wsc_read(cl, 20000, &type, &data, &len);
+    pthread_join(th, NULL);
+    CHECKF(r == WSC_ECLOSED && wsc_close_status(cl) == WSC_STATUS_INTERNAL_ERROR,
+           "(c) the peer's read: %s with close status %d, expected WSC_ECLOSED and 1011", wsc_strerror(r),
+           wsc_close_status(cl));
+    wsc_conn_free(cl);
+    wsc_conn_free(sv);
+    return atomic_load(&check_failures);
+}
+
+static void test_c_out_of_memory(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        CHECK(0, "(c) fork");
+        return;
+    }
+    if (pid == 0)
+        _exit(oom_child());
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "(c) the out-of-memory child %s %d (its failures are printed above)",
+           WIFEXITED(status) ? "failed checks:" : "died of signal", WIFEXITED(status) ? WEXITSTATUS(status)
+                                                                                        : WTERMSIG(status));
+}
+
+int main(void)
+{
+    test_c_out_of_memory(); /* first: the child need not inherit big heaps */
+    test_a_plain();
+    test_b_deflate();
+    test_d_partial_kept();
+    return check_summary("test_read_memory");
+}
