@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # wsc - build, test, fuzz and bench. `make help` lists the targets.
 #
 # Everything is found by wildcard, so adding a file needs no edit here:
@@ -145,10 +146,12 @@ deps:
 	@bash scripts/deps.sh
 
 # `make test`: the README's test command. Installs what is missing, then runs
-# the whole suite on the normal build (and the install check) and again under
+# the whole suite (after checking every source file has its SPDX licence
+# line) on the normal build (and the install check) and again under
 # ASan + UBSan, replays the fuzz corpora, and runs the wasm tests in Node and
 # Chromium.
 test: deps
+	@bash scripts/check_spdx.sh
 	@$(MAKE) --no-print-directory check BUILD=build/native
 	@$(MAKE) --no-print-directory install-check BUILD=build/native
 	@$(MAKE) --no-print-directory check BUILD=build/asan SAN=1

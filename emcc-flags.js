@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 // emcc-flags.js - the emcc flags for using wsc from C compiled to wasm, with
 // absolute paths to where this package is (node_modules/wsc or a checkout
 // after `make wasm`). Like pkg-config:

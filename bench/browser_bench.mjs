@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // browser_bench.mjs - echo round trips per second in Chromium: wsc (wasm)
 // against the same loop in plain JavaScript in the same kind of page.
 //

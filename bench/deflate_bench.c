@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * deflate_bench - permessage-deflate on a stream of JSON messages: wsc client
  * -> wsc echo server over 127.0.0.1, in one process (threads), like

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * deflate_mem - heap bytes per connection for each permessage-deflate mode.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo_bench - loopback echo benchmarks for wsc, and the same workloads over
  * plain TCP as the upper bound.

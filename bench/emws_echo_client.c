@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * emws_echo_client - the minimal echo client of bench/wsc_echo_client_min.c,
  * written with Emscripten's own <emscripten/websocket.h> instead of wsc, for

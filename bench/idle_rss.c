@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * idle_rss - the resident memory of a server whose connections each received
  * one large message and then went idle.

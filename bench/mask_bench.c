@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mask_bench.c - throughput of wsc_mask against memcpy and a plain byte loop,
  * at 16 B, 1 KiB, 64 KiB and 1 MiB. Usage: mask_bench [seconds per run]. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh BUILD_DIR - runs the benchmarks and prints the tables.
 # `make bench` builds bench/*.c into BUILD_DIR/bench (with -O3) and calls this.
 #

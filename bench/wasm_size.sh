@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/wasm_size.sh - what a minimal wasm echo client costs in bytes: wsc
 # against Emscripten's own <emscripten/websocket.h>.
 #

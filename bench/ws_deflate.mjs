@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ws_deflate.mjs - deflate_bench.c's workloads for the npm `ws` package.
 //
 //   node bench/ws_deflate.mjs takeover|no-takeover|off [stream] [rt]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ws_echo.mjs - the echo benchmarks of echo_bench.c, for the npm `ws` package.
 //
 //   node bench/ws_echo.mjs [--tls] [WORKLOAD...]   (needs node_modules/ws: npm install)

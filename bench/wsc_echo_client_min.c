@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wsc_echo_client_min - the smallest useful wsc client: dial, send "hello",
  * read the echo, close. For the wasm size comparison with Emscripten's own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * close_status_client - expects the server to close the connection with 1000
  * (coder/websocket's CloseStatus example).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cross_origin_server - accepting cross-origin WebSocket requests
  * (coder/websocket's AcceptOptions.OriginPatterns example).

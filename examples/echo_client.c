@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo_client - dials an echo server with the "echo" subprotocol, sends a few
  * text messages, prints each echo, and closes with 1000 (normal closure).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo_server - a WebSocket echo server (coder/websocket's "echo" example).
  *

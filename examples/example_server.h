@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * example_server.h - what the example servers share, kept out of their way:
  * listening on 127.0.0.1, an accept loop that gives each connection a thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ping_client - measures round-trip times with pings (coder/websocket's
  * Conn.Ping example).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * write_only_server - a server that only writes (coder/websocket's
  * "writeonly" example).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wsc.h - the whole public API of wsc, a WebSocket library in C.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // library_wsc.js - the JavaScript half of wsc's wasm backend (an Emscripten
 // --js-library). It owns the WebSocket objects: a table of sockets, each with
 // the queue of messages that arrived and the close event once it came. The C

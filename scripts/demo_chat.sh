@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/demo_chat.sh - `make demo`: the web chat demo. Installs what is
 # missing (scripts/deps.sh), builds the native chat server and the wasm chat
 # client, then serves web-demo/www and the built client on 127.0.0.1:PORT

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/demo_echo.sh - `make demo-echo`, the echo demo: builds the examples, starts
 # echo_server on a free port, runs echo_client against it, stops the server.
 # Safe to run again and again. BUILD picks the build directory (build/native).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/deps.sh - install what `make test` needs, idempotently.
 #
 # Run by `make deps` (and so by `make test`) on a Debian bookworm machine that

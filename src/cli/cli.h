@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h - what the parts of the wsc command-line tool share: the parsed
  * options, the exit codes, and the entry points of the client, the server

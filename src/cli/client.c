@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client.c - client mode: dials the URL with the options given, explains a
  * failed dial in one line (and picks its exit code), then runs the session.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - the wsc tool's command line: parses the options into a
  * cli_options, prints --help, and hands over to the client or the server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * server.c - listen mode: binds [HOST:]PORT, accepts WebSocket connections
  * (over TLS with --tls-cert and --tls-key), and either pipes the first one

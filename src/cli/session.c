@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * session.c - one connection piped to stdin and stdout: a reader thread
  * prints every message, an optional ping thread keeps the connection

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* closecode.c - validity of close codes and reasons, for both backends. */
 #include <string.h>
 

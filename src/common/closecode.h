@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* closecode.h - which close codes and reasons may be sent or received. */
 #ifndef WSC_CLOSECODE_H
 #define WSC_CLOSECODE_H

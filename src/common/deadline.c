@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* deadline.c - monotonic-clock deadlines for the timeout_ms arguments. */
 #include <time.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* deadline.h - turning timeout_ms arguments into absolute deadlines. */
 #ifndef WSC_DEADLINE_H
 #define WSC_DEADLINE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.c - wsc_strerror, wsc_last_error and the per-thread failure detail. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.h - error codes to names, and the thread-local detail of the last failure. */
 #ifndef WSC_ERROR_H
 #define WSC_ERROR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* names.c - printable names of message types and close status codes. */
 #include <stdio.h>
 

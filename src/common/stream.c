@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream.c - byte streams over messages (Go's NetConn), built only on the
  * public API so both backends share it. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* url.c - wsc_url_parse: splits a ws/wss/http/https URL into what dialing
  * needs (host, port, request target, Host header, userinfo). */
 #include <stdarg.h>

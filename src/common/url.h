@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* url.h - parsing ws://, wss://, http:// and https:// URLs. */
 #ifndef WSC_URL_H
 #define WSC_URL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* utf8.c - incremental UTF-8 validator: a byte-class table driving a small
  * DFA, with a 16-bytes-at-a-time skip over ASCII. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* utf8.h - incremental UTF-8 validation (RFC 3629), shared by both backends. */
 #ifndef WSC_UTF8_H
 #define WSC_UTF8_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* accept.c - wsc_accept: run the TLS handshake if asked, read the client's
  * upgrade request within a deadline and a size limit, check it, and answer
  * with 101 or an HTTP error. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* close.c - the closing handshake (wsc_close), and the half-close that
  * wsc_stream_fd uses (wsc_conn_half_close). */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.c - connection lifetime, state, locks and the simple getters. */
 #include <stdarg.h>
 #include <stdio.h>

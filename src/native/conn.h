@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.h - the native connection object shared by dial, accept, read, write
  * and close. Locking:
  *   mu        guards the fields marked [mu] and signals `cond` whenever the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* deflate.c - permessage-deflate with zlib (RFC 7692 section 7.2): raw
  * deflate streams, one per direction, kept between messages with context
  * takeover and made per message without it; compression windows and hash

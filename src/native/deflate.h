@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* deflate.h - per-connection permessage-deflate state: compressing messages
  * we send and inflating messages we receive, with zlib. */
 #ifndef WSC_DEFLATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dial.c - wsc_dial: resolve, connect (every address, with deadlines), send
  * the upgrade request, check the response. A step function drives it so a
  * non-blocking dial can advance a little on each later call. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* extension.c - permessage-deflate negotiation (RFC 7692 section 7.1): parsing
  * Sec-WebSocket-Extensions elements and their parameters, the client's offer,
  * the server's pick, the client's check of the answer. */

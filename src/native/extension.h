@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* extension.h - negotiating permessage-deflate (RFC 7692) in the
  * Sec-WebSocket-Extensions headers: the client's offer, the server's choice
  * among offers, the client's check of the answer. Pure functions, no I/O. */

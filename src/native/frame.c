@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* frame.c - RFC 6455 frame header parsing, validation and encoding. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* frame.h - RFC 6455 frame headers: parse, check and encode (no I/O). */
 #ifndef WSC_FRAME_H
 #define WSC_FRAME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handshake.c - building and checking the HTTP upgrade request and response.
  * SHA-1 and base64 come from OpenSSL's libcrypto. */
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handshake.h - the RFC 6455 opening handshake as pure functions (no I/O). */
 #ifndef WSC_HANDSHAKE_H
 #define WSC_HANDSHAKE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http.c - a strict, allocation-bounded parser for HTTP/1.1 heads. */
 #include <ctype.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http.h - parsing the HTTP/1.1 heads of the upgrade request and response. */
 #ifndef WSC_HTTP_H
 #define WSC_HTTP_H

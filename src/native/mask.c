@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mask.c - wsc_mask: XOR a payload with the 4-byte WebSocket masking key,
  * 32 bytes at a time with AVX2 when the CPU has it, else 16, else 8 and 1. */
 #include <string.h>

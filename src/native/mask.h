@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mask.h - the RFC 6455 payload mask (XOR with a 4-byte key). */
 #ifndef WSC_MASK_H
 #define WSC_MASK_H

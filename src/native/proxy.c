@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy.c - HTTP CONNECT proxies for wsc_dial: choosing the proxy (option,
  * environment, no_proxy), parsing its URL, and opening the tunnel. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy.h - HTTP CONNECT proxies for wsc_dial: which proxy a dial uses (the
  * option, or the environment as curl reads it, with no_proxy), the proxy
  * URL, the CONNECT request, and the proxy's answer. The choosing and parsing

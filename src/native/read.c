@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* read.c - receiving: frame headers, control frames, the message reader
  * (wsc_read, wsc_reader_next/read) and its message buffer, inflating
  * compressed messages, the close-frame drain and wsc_close_read.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream_fd.c - wsc_stream_fd: a socketpair whose other end two threads pump
  * to and from messages, for code that insists on a file descriptor. The
  * pump owns its end (pump_fd) and the record of what ended it (pump_err). */

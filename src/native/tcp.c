@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tcp.c - the plain TCP transport and the transport helpers every transport
  * uses: waiting with poll, receiving and sending within a deadline. */
 #include <errno.h>

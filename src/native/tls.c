@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls.c - TLS with OpenSSL: contexts (client trust and certificates, the
  * server's wsc_tls_server), sessions and their handshakes, and the TLS
  * transport.

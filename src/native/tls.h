@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls.h - TLS sessions with OpenSSL: the client and server handshakes that
  * dial.c and accept.c drive, and the TLS transport a finished session
  * becomes. */

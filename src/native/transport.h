@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* transport.h - the byte pipe under a connection: plain TCP (tcp.c) or TLS
  * (tls.c), two sets of ops behind which the WebSocket code does not care. */
 #ifndef WSC_TRANSPORT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* write.c - sending frames and messages: wsc_write, the message writer,
  * compressed messages, wsc_ping, and the pending bytes a non-blocking write
  * leaves behind. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.c - wasm backend: dialing, state, closing and freeing, and the calls
  * the browser cannot support. */
 #include <stdio.h>

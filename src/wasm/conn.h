@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.h - the wasm connection: a handle to a JS WebSocket plus the C-side
  * buffers the API hands out. Single-threaded (the browser's event loop). */
 #ifndef WSC_WASM_CONN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* js.h - the JavaScript functions (js/library_wsc.js) the wasm backend calls.
  * A socket lives in JS as a handle `id` (> 0) into a table of WebSocket
  * objects, each with a queue of the messages that arrived. */

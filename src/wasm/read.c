@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* read.c - wasm backend: taking queued messages out of JS (wsc_read, the
  * streaming reader), the read limit and wsc_close_read. */
 #include <stdlib.h>

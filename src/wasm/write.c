@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* write.c - wasm backend: sending messages. Browsers send whole messages
  * only, so the writer API collects the pieces and sends at the end. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_common.h - what every fuzz target starts with: the libFuzzer entry
  * point's prototype (the targets define it) and ASSERT, which prints the
  * failed condition with file:line and aborts so libFuzzer keeps the input. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_frame.c - libFuzzer target for the frame header code (frame.h):
  * wsc_frame_parse on arbitrary bytes, checked against an independent
  * reading of RFC 6455 section 5.2; wsc_frame_check against a reference;

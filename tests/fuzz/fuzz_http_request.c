@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_http_request.c - libFuzzer target for the server side of the opening
  * handshake: wsc_http_head_end + wsc_http_parse(request) on arbitrary bytes,
  * then wsc_hs_check_request with several option sets and

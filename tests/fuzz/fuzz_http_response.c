@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_http_response.c - libFuzzer target for the client side of the opening
  * handshake: wsc_http_head_end + wsc_http_parse(response) on arbitrary bytes,
  * then wsc_hs_check_response for the RFC 6455 example key with a few offered

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_proxy.c - libFuzzer target for the proxy parsers: the proxy URL
  * (wsc_proxy_url_parse, wsc_proxy_url_redact), the no_proxy matcher, the
  * choice between option and environment, and the judgement of a proxy's

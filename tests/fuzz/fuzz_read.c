@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_read.c - libFuzzer target for the whole server-side receive path.
  *
  * Input: one mode byte, then raw bytes a client sends after its (valid)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_read_client.c - libFuzzer target for the client-side receive path.
  *
  * Input: one mode byte, then raw bytes a server sends after its 101 response.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """make_corpus.py - writes the seed corpora of the fuzz targets in tests/fuzz.
 
     /usr/bin/python3 tests/fuzz/make_corpus.py

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * consumer - a program outside the tree that uses an installed wsc, built by
  * tests/install/run.sh with only `pkg-config --cflags --libs wsc`.

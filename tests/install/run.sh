@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/install/run.sh [BUILD] - checks `make install` and `make uninstall`.
 #
 # Run by `make install-check` (and so by `make test`) with BUILD = the build

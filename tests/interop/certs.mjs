@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A throwaway PKI for the TLS tests, made at test time with the `openssl`
 // command in a temporary directory (removed when the process exits), once
 // per process. Nothing here is committed; a missing `openssl` fails loudly.

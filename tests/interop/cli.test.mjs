@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The wsc command-line tool ($WSC_BUILD/wsc, src/cli): as a client against an
 // npm `ws` server and our echo_server, as a server (--listen) against a `ws`
 // client and against itself, stdin/stdout piping both ways, wss with the

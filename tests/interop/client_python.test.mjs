@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Our client (tests/progs/client) against a python3-websockets 10.4 server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

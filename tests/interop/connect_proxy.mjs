@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small HTTP CONNECT proxy for the interop tests (proxy.test.mjs).
 //
 //   const proxy = await startConnectProxy(t, { auth, deny });

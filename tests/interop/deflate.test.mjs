@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // deflate.test.mjs - permessage-deflate (RFC 7692) against real peers.
 //
 //   our client  <-> npm ws server      every parameter ws can answer with

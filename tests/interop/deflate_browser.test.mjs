@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // deflate_browser.test.mjs - Chromium's own WebSocket (plain JavaScript in a
 // page, no wasm) against our echo_server with permessage-deflate.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // deflate_violations.test.mjs - permessage-deflate (RFC 7692) conformance with
 // a raw-socket peer (node's net and zlib, frames made by hand), in the spirit
 // of Autobahn's sections 12-13 and the RSV/UTF-8 cases of 3 and 6.

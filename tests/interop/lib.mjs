@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared helpers for the interop suites (node --test, Node 20).
 //
 // WSC_BUILD names the build directory (default build/native); the programs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Our client (tests/progs/client) against our server (tests/progs/echo_server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

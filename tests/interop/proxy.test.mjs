@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Our client (tests/progs/client) through an HTTP CONNECT proxy
 // (connect_proxy.mjs): the --proxy option, the proxy environment variables
 // as curl reads them, no_proxy, Basic credentials, refusals, an unreachable

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A python3-websockets 10.4 client against our server (tests/progs/echo_server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A `ws` client (and raw HTTP requests) against our server (tests/progs/echo_server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

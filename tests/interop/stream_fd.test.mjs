@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wsc_stream_fd against a `ws` server: tests/progs/stream_fd_client writes
 // into the stream fd, half-closes it, reads it to end of stream and prints
 // what wsc_stream_fd_error says.

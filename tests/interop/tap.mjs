@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tap.mjs - looking at permessage-deflate on the wire, for the deflate suites.
 //
 //   startTap(t, port)     a TCP relay on 127.0.0.1 in front of a WebSocket

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TLS: our client against a `ws` server on node's https, our TLS echo_server
 // against our client and a `ws` client, certificate and name failures, client
 // certificates, plain peers on TLS ports, and tests/progs/tls_check (deadlines,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // violations.test.mjs - protocol-violation suite: a raw-TCP WebSocket peer
 // (node's `net` plus the frame codec of tap.mjs) that misbehaves on purpose, in the
 // spirit of Autobahn's case categories.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo_client - the consumer program of tests/npm/run.sh: built with emcc from
  * the installed npm package only (its wsc.h, libwsc.a and library_wsc.js).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/npm/run.sh - the npm package as a consumer sees it (`make npm-check`).
 #
 #  1. `npm pack` the repository into a temp dir (prepack runs `make wasm`) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client - a scripted WebSocket client on the public wsc API, for the interop
  * tests. Portable C11 only (no POSIX headers) so that it also builds for wasm.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo_server - a WebSocket echo server on the public wsc API, for the interop
  * tests (the node suites in tests/interop spawn it).

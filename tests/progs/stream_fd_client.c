@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stream_fd_client.c - wsc_stream_fd as a program, for the interop tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_check - checks of wsc over TLS that need more than the scripted client:
  * deadlines, timeout 0 and a poll loop, a nonblocking dial, concurrent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check.h - the checks every unit test uses. Each test is one program, so
  * the counters live here as statics; they are atomic so that threads may
  * check too (test_concurrency).

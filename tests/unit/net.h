@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* net.h - what the unit tests that use real sockets share: a loopback
  * listener, a wsc_accept thread, a connected client/server pair, raw
  * socket helpers and a clock. Header-only (static functions); include it

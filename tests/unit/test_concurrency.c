@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_concurrency.c - the public API over real sockets, in one process: an
  * in-process server (127.0.0.1, ephemeral port, wsc_accept on a thread) and
  * clients made with wsc_dial, or with a raw socket where exact bytes matter.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_deflate.c - permessage-deflate: negotiation (the client's offers, the
  * server's pick among offers, the client's check of answers) and the zlib
  * layer (round trips per mode, context takeover, the 8-bit window, pieces,

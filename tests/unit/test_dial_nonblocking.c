@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_dial_nonblocking.c - a nonblocking wsc_dial driven from a poll loop
  * and from other threads, at every stage of the handshake:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_frame.c - frame headers: encode/parse round trips at every length
  * boundary, partial headers, the 64-bit length's top bit, wsc_frame_check
  * (RSV bits, opcodes, control frames, masking) and wsc_close_code_valid. */

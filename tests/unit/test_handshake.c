@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_handshake.c - the opening handshake as pure functions: accept keys,
  * key validity, the client's request, checking the server's response and
  * the client's request, the server's answers, origins and globs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_handshake_io.c - wsc_accept and wsc_dial over real sockets, for what
  * the pure handshake functions cannot show: options are checked before the
  * socket is touched, and error details name the peer the way a user writes

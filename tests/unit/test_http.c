@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_http.c - the HTTP/1.1 head parser: where a head ends, request and
  * response start lines, header lines, limits, lookups and token lists. */
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mask.c - wsc_mask against a byte-at-a-time reference: every length to
  * 300 at every src/dst alignment and key offset, in place and not, piece by
  * piece, and a few large sizes. */

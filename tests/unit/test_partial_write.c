@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_partial_write - writes with timeout 0 that only partly fit in the
  * socket: the rest is kept and sent later, and the peer receives every frame
  * exactly once, whole (server side: header and payload sent separately;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_proxy.c - HTTP CONNECT proxies: choosing the proxy from the option and
  * the environment, no_proxy matching, proxy URLs, Basic credentials, the
  * CONNECT request, judging the answer, the tunnel step over a socketpair

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_read_memory.c - what the receive buffer costs, through the public
  * API: a server connection (wsc_accept) and a client (wsc_dial) over
  * 127.0.0.1 in one process.

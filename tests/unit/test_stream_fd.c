@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_stream_fd.c - wsc_stream_fd through the public API: a server
  * connection (wsc_accept) pumped to a socketpair, and a client (wsc_dial)
  * as the peer, over 127.0.0.1 in one process.

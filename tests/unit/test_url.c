@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_url.c - wsc_url_parse on tables of good and bad URLs. */
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_utf8.c - wsc_utf8_feed against Markus Kuhn's decoder stress cases,
  * every two-piece split, the ASCII fast path at every alignment, and a
  * byte-at-a-time reference decoder on random input. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_write_errors.c - what a failed or refused write leaves behind: the
  * error it returns and whether the connection goes on.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api_client - wasm scenarios that tests/progs/client.c cannot express, for
  * tests/wasm/node.test.mjs. Built by `make wasm-progs` as api_client.js (with

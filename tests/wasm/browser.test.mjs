@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // browser.test.mjs - the wasm backend in Chromium (node --test, Node 20).
 //
 //   make wasm-progs && WSC_BUILD=build/native WSC_WASM=build/wasm \

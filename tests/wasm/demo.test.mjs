@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // demo.test.mjs - the web demo (`make demo`) end to end in Chromium.
 //
 //   make demo-build && WSC_BUILD=build/native node --test tests/wasm/demo.test.mjs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // demo_hostile.test.mjs - the chat demo's server (web-demo/server) and the
 // example servers (examples/*_server.c) against hostile clients: malformed
 // and trickling request heads, a full fd table, control bytes meant for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame_loop_client - the wasm way without Asyncify: a nonblocking dial and a
  * per-frame callback (emscripten_set_main_loop) that only makes calls with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared helpers for the wasm suites: running the emcc-built programs in Node
 // and the echo servers they talk to. Builds on tests/interop/lib.mjs.
 //

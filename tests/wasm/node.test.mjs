@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The wasm backend in Node: the emcc-built programs (build/wasm/progs, see
 // lib_wasm.mjs) against our native echo server and against an npm ws server,
 // plus the examples against the native example servers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chat_client.c - the browser chat's connection logic, in C over wsc (wasm
  * backend, built without Asyncify). The page's JS owns only the UI; it calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chat_server - the web demo's server: one port for the page and the chat.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_head.c - reads and checks one HTTP/1.x request head: a deadline for
  * the whole head, and an answer as soon as the bytes are wrong. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_head.h - reads one HTTP/1.x request head from a socket, with a
  * deadline, and checks its request line as soon as it arrives. */
 #ifndef CHAT_HTTP_HEAD_H

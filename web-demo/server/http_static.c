@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_static.c - static file serving for the chat demo: safe path mapping,
  * Content-Type by extension, Content-Length, GET and HEAD only. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_static.h - answers a plain HTTP request with a file from the web roots. */
 #ifndef CHAT_HTTP_STATIC_H
 #define CHAT_HTTP_STATIC_H

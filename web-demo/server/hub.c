@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hub.c - the chat hub: the list of clients, broadcast into each client's
  * bounded queue, and the per-client writer thread that drains it. No client
  * can get another one closed:

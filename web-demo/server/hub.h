@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hub.h - the chat hub: every connected client, broadcast to all of them. */
 #ifndef CHAT_HUB_H
 #define CHAT_HUB_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // app.js - the chat page's UI: shows what the C client (chat.js) reports and
 // hands it what the user types. Message text is only ever set with
 // textContent, never parsed as HTML.

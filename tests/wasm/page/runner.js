@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runner.js - loads one Emscripten-built wasm test program into this page and
 // reports what it did (used by tests/wasm/browser.test.mjs).
 //
