@@ -6,6 +6,7 @@
 # one and exits 1, or prints nothing and exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+files=$(git ls-files) || { echo "check_spdx: not a git checkout: cannot list the source files" >&2; exit 1; }
 missing=0
 while IFS= read -r f; do
     case $f in
@@ -15,5 +16,5 @@ while IFS= read -r f; do
         echo "check_spdx: $f has no 'SPDX-License-Identifier: MIT' line in its first 3 lines" >&2
         missing=1
     fi
-done < <(git ls-files)
+done <<<"$files"
 exit $missing
