@@ -100,6 +100,7 @@ typedef struct {
     int lfd;
     const wsc_accept_options *opts;
     int delay_ms;
+    void *user;     /* for a test's own thread function around accept_thread */
     wsc_conn *c;
     int r;
 } acceptor;

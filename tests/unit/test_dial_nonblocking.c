@@ -10,8 +10,13 @@
  *      101 response
  *   c  wsc_close_read while CONNECTING (before the TCP connect is done, and
  *      once the request is out) takes effect once the connection is open:
- *      no crash, the 101 is not read as a frame, pings get their pongs
+ *      no crash, the 101 is not read as a frame, pings get their pongs; a
+ *      poll loop driving that dial still gets the exact interest
  *   d  wsc_fd and wsc_get_state on two threads at once (run under TSan)
+ *   e  a thread blocked advancing the dial holds no other call past its own
+ *      deadline, and a waiting call reports the dial's real failure
+ *   f  the handshake timeout of a nonblocking dial closes the socket and is
+ *      WSC_ECLOSED for later calls (WSC_ETIMEDOUT would promise usable)
  */
 #include <stdlib.h>
 
@@ -32,6 +37,44 @@ static wsc_conn *dial_delayed_server(acceptor *a, pthread_t *th, int delay_ms)
     wsc_conn *c = NULL;
     CHECK_OK(wsc_dial(url, &o, &c, NULL));
     return c;
+}
+
+/* A listener whose backlog is full: the kernel drops further SYNs, so a TCP
+ * connect to it stays in progress until drain() makes room (the client's
+ * SYN retransmission, about 1 s later, then gets through). */
+typedef struct {
+    int lfd, port, fill[2];
+} full_listener;
+
+static void full_listener_open(full_listener *f)
+{
+    f->lfd = listen_local_backlog(&f->port, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < 2; i++) {
+        f->fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        connect(f->fill[i], (struct sockaddr *)&sa, sizeof sa);
+    }
+    sleep_ms(100); /* the fillers' handshakes complete into the backlog */
+}
+
+/* Accepts and closes whatever the backlog holds. */
+static void full_listener_drain(full_listener *f)
+{
+    struct pollfd p = {.fd = f->lfd, .events = POLLIN};
+    while (poll(&p, 1, 0) == 1) {
+        int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            break;
+        close(fd);
+    }
+}
+
+static void full_listener_close(full_listener *f)
+{
+    for (int i = 0; i < 2; i++)
+        close(f->fill[i]);
+    close(f->lfd);
 }
 
 /* ---- (a) poll interest ---------------------------------------------------- */
@@ -101,6 +144,9 @@ static void close_now_wakes(const char *stage, const char *url, const char *prox
     CHECKF(r == 0, "(b) %s: nonblocking dial (%s: %s)", stage, wsc_strerror(r), wsc_last_error());
     if (!c)
         return;
+    if (!proxy[0] && strcmp(stage, "TCP connect") == 0)
+        CHECKF(wsc_poll_events(c) == POLLOUT, "(b) the dial is in its TCP connect (%d)",
+               wsc_poll_events(c));
     blocked_call b = {.c = c};
     pthread_t th;
     pthread_create(&th, NULL, blocked_read, &b);
@@ -121,27 +167,17 @@ static void close_now_wakes(const char *stage, const char *url, const char *prox
 
 static void test_b_close_now_during_dial(void)
 {
-    /* TCP connect that never completes: a listener with a full backlog
-     * drops further SYNs. */
-    int port;
-    int lfd = listen_local_backlog(&port, 0);
-    int fill[4];
-    for (int i = 0; i < 4; i++)
-        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    for (int i = 0; i < 4; i++)
-        connect(fill[i], (struct sockaddr *)&sa, sizeof sa);
-    sleep_ms(100);
+    /* A TCP connect that does not complete. */
+    full_listener f;
+    full_listener_open(&f);
     char url[64];
-    url_for(url, sizeof url, port);
+    url_for(url, sizeof url, f.port);
     close_now_wakes("TCP connect", url, "");
-    for (int i = 0; i < 4; i++)
-        close(fill[i]);
-    close(lfd);
+    full_listener_close(&f);
 
     /* A proxy that accepts and never answers CONNECT. */
-    lfd = listen_local(&port);
+    int port;
+    int lfd = listen_local(&port);
     char proxy[64];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
     close_now_wakes("proxy CONNECT", "ws://example.invalid/", proxy);
@@ -168,45 +204,78 @@ static void *echo_server(void *arg)
     }
 }
 
-static void close_read_while_connecting(const char *stage, int drive_ms)
+/* What (c) checks once wsc_close_read was called on the CONNECTING c: a
+ * poll loop still gets the exact interest and opens the dial; the
+ * background reader then answers for c (pings get their pongs). */
+static void check_background_reader(const char *stage, wsc_conn *c, acceptor *a, pthread_t th)
 {
-    acceptor a;
-    pthread_t th;
-    wsc_conn *c = dial_delayed_server(&a, &th, drive_ms + 200);
-    /* Let the dial send its request (the server answers later). */
-    for (int64_t end = now_ms() + drive_ms; c && now_ms() < end;) {
-        wsc_get_state(c);
-        sleep_ms(1);
-    }
-    int r = c ? wsc_close_read(c) : WSC_EINVAL;
-    CHECKF(r == 0, "(c) %s: wsc_close_read while CONNECTING (%s: %s)", stage, wsc_strerror(r),
-           wsc_last_error());
+    int wakeups = drive_with_poll(c, 5000);
+    printf("  (c) %s: the poll loop opened the dial in %d wake-ups\n", stage, wakeups);
+    CHECKF(wakeups < 50, "(c) %s: %d wake-ups while the background reader waits, expected < 50",
+           stage, wakeups);
     pthread_join(th, NULL);
     pthread_t echo;
-    bool echoing = a.c && pthread_create(&echo, NULL, echo_server, a.c) == 0;
-    if (c && r == 0) {
-        /* The background reader gets the pong once the dial is open. */
-        r = wsc_ping(c, 3000);
-        CHECKF(r == 0, "(c) %s: a ping gets its pong through the background reader (%s: %s)", stage,
-               wsc_strerror(r), wsc_last_error());
-        CHECK(wsc_get_state(c) == WSC_STATE_OPEN, "(c) open");
-        const void *data;
-        size_t len;
-        r = wsc_read(c, 0, NULL, &data, &len);
-        CHECKF(r == WSC_EINVAL, "(c) %s: wsc_read after wsc_close_read: %s", stage, wsc_strerror(r));
-        CHECK_OK(wsc_close(c, 1000, "bye"));
-    }
+    bool echoing = a->c && pthread_create(&echo, NULL, echo_server, a->c) == 0;
+    int r = wsc_ping(c, 3000);
+    CHECKF(r == 0, "(c) %s: a ping gets its pong through the background reader (%s: %s)", stage,
+           wsc_strerror(r), wsc_last_error());
+    CHECK(wsc_get_state(c) == WSC_STATE_OPEN, "(c) open");
+    const void *data;
+    size_t len;
+    r = wsc_read(c, 0, NULL, &data, &len);
+    CHECKF(r == WSC_EINVAL, "(c) %s: wsc_read after wsc_close_read: %s", stage, wsc_strerror(r));
+    CHECK_OK(wsc_close(c, 1000, "bye"));
     if (echoing)
         pthread_join(echo, NULL);
-    wsc_conn_free(c);
-    wsc_conn_free(a.c);
-    close(a.lfd);
+}
+
+/* Accepts the connection the full listener lets through once drained. */
+static void *drain_then_accept(void *arg)
+{
+    acceptor *a = arg;
+    full_listener *f = a->user;
+    full_listener_drain(f);
+    return accept_thread(a);
 }
 
 static void test_c_close_read_while_connecting(void)
 {
-    close_read_while_connecting("before the response", 0);
-    close_read_while_connecting("waiting for the response", 100);
+    /* In the TCP connect: the transport does not exist yet. */
+    full_listener f;
+    full_listener_open(&f);
+    char url[64];
+    url_for(url, sizeof url, f.port);
+    wsc_dial_options o = {.nonblocking = true};
+    wsc_conn *c = NULL;
+    CHECK_OK(wsc_dial(url, &o, &c, NULL));
+    if (c) {
+        CHECKF(wsc_poll_events(c) == POLLOUT, "(c) the dial is in its TCP connect (%d)",
+               wsc_poll_events(c));
+        CHECK_OK(wsc_close_read(c));
+        acceptor a = {.lfd = f.lfd, .delay_ms = 300, .user = &f};
+        pthread_t th;
+        pthread_create(&th, NULL, drain_then_accept, &a);
+        check_background_reader("in the TCP connect", c, &a, th);
+        wsc_conn_free(a.c);
+    }
+    wsc_conn_free(c);
+    full_listener_close(&f);
+
+    /* Waiting for the 101: its bytes must not be read as a frame. */
+    acceptor a;
+    pthread_t th;
+    c = dial_delayed_server(&a, &th, 300);
+    if (c) {
+        CHECKF(wsc_poll_events(c) == POLLIN, "(c) the request is out, the dial waits for the 101 (%d)",
+               wsc_poll_events(c));
+        CHECK_OK(wsc_close_read(c));
+        check_background_reader("waiting for the response", c, &a, th);
+    } else {
+        pthread_join(th, NULL);
+    }
+    wsc_conn_free(c);
+    wsc_conn_free(a.c);
+    close(a.lfd);
 }
 
 /* ---- (d) wsc_fd on one thread, the dial on another ------------------------ */
@@ -252,6 +321,127 @@ static void test_d_fd_race(void)
     }
 }
 
+/* ---- (e) one thread advancing the dial, another with a deadline ----------- */
+
+typedef struct {
+    wsc_conn *c;
+    int timeout_ms;
+    int r;
+} write_call;
+
+static void *timed_write(void *arg)
+{
+    write_call *w = arg;
+    w->r = wsc_write(w->c, WSC_TEXT, "x", 1, w->timeout_ms);
+    return NULL;
+}
+
+/* A server that accepts one connection, reads the request and closes. */
+static void *accept_and_hang_up(void *arg)
+{
+    acceptor *a = arg;
+    int fd = accept_tcp(a->lfd);
+    char head[2048];
+    if (fd >= 0) {
+        recv_head(fd, head, sizeof head, 2000);
+        sleep_ms(a->delay_ms);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_e_dial_shared_by_threads(void)
+{
+    /* A write with 100 ms to spare while another thread blocks in the dial. */
+    acceptor a;
+    pthread_t th;
+    wsc_conn *c = dial_delayed_server(&a, &th, 1500);
+    if (c) {
+        blocked_call b = {.c = c};
+        pthread_t rt;
+        pthread_create(&rt, NULL, blocked_read, &b);
+        sleep_ms(100);
+        int64_t t0 = now_ms();
+        int r = wsc_write(c, WSC_TEXT, "x", 1, 100);
+        int64_t took = now_ms() - t0;
+        CHECKF(r == WSC_ETIMEDOUT && took < 1000, "(e) a 100 ms write while another thread advances the "
+               "dial: %s after %lld ms", wsc_strerror(r), (long long)took);
+        wsc_close_now(c);
+        pthread_join(rt, NULL);
+    }
+    pthread_join(th, NULL);
+    wsc_conn_free(c);
+    wsc_conn_free(a.c);
+    close(a.lfd);
+
+    /* The server hangs up instead of answering: the waiting write hears why. */
+    int port;
+    a = (acceptor){.lfd = listen_local(&port), .delay_ms = 300};
+    pthread_create(&th, NULL, accept_and_hang_up, &a);
+    char url[64];
+    url_for(url, sizeof url, port);
+    wsc_dial_options o = {.nonblocking = true};
+    c = NULL;
+    CHECK_OK(wsc_dial(url, &o, &c, NULL));
+    if (c) {
+        blocked_call b = {.c = c};
+        write_call w = {.c = c, .timeout_ms = 3000};
+        pthread_t rt, wt;
+        pthread_create(&rt, NULL, blocked_read, &b);
+        sleep_ms(50);
+        pthread_create(&wt, NULL, timed_write, &w);
+        pthread_join(rt, NULL);
+        pthread_join(wt, NULL);
+        CHECKF(b.r == WSC_EHANDSHAKE, "(e) the thread advancing the dial: %s", wsc_strerror(b.r));
+        CHECKF(w.r == WSC_EHANDSHAKE, "(e) the write waiting for the dial reports its failure too: %s",
+               wsc_strerror(w.r));
+        const void *data;
+        size_t len;
+        int r = wsc_read(c, 0, NULL, &data, &len);
+        CHECKF(r == WSC_EHANDSHAKE && strstr(wsc_last_error(), "127.0.0.1"),
+               "(e) so does a later call (%s: %s)", wsc_strerror(r), wsc_last_error());
+    }
+    pthread_join(th, NULL);
+    wsc_conn_free(c);
+    close(a.lfd);
+}
+
+/* ---- (f) the handshake timeout of a nonblocking dial ---------------------- */
+
+static void test_f_handshake_timeout(void)
+{
+    int port;
+    int lfd = listen_local(&port);
+    char url[64];
+    url_for(url, sizeof url, port);
+    wsc_dial_options o = {.nonblocking = true, .handshake_timeout_ms = 300};
+    wsc_conn *c = NULL;
+    CHECK_OK(wsc_dial(url, &o, &c, NULL));
+    int sfd = accept_tcp(lfd); /* and never answer */
+    if (c) {
+        drive_with_poll(c, 3000);
+        CHECK(wsc_get_state(c) == WSC_STATE_CLOSED, "(f) the dial timed out: CLOSED");
+        const void *data;
+        size_t len;
+        int r = wsc_read(c, 0, NULL, &data, &len);
+        CHECKF(r == WSC_ECLOSED && strstr(wsc_last_error(), "timed out"),
+               "(f) a read after the handshake timeout: %s (%s), expected WSC_ECLOSED saying it "
+               "timed out", wsc_strerror(r), wsc_last_error());
+        CHECK(wsc_poll_events(c) == 0, "(f) nothing to poll for");
+        /* The server sees the connection end: the socket was shut. */
+        char buf[4096];
+        struct pollfd p = {.fd = sfd, .events = POLLIN};
+        ssize_t n = 1;
+        while (n > 0 && poll(&p, 1, 1000) == 1)
+            n = recv(sfd, buf, sizeof buf, 0);
+        CHECK(n == 0, "(f) the socket of the timed-out dial is shut, not left open");
+    }
+    wsc_conn_free(c);
+    if (sfd >= 0)
+        close(sfd);
+    close(lfd);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -259,5 +449,7 @@ int main(void)
     test_b_close_now_during_dial();
     test_c_close_read_while_connecting();
     test_d_fd_race();
+    test_e_dial_shared_by_threads();
+    test_f_handshake_timeout();
     return check_summary("test_dial_nonblocking");
 }
