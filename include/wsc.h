@@ -373,8 +373,10 @@ WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
 
 /* Reads one whole message. *data points into the connection's buffer, valid
  * until the next read call on c; text is NUL-terminated as well. The buffer
- * grows to the message; one larger than 64 KiB is freed when the next read
- * call starts, so an idle connection keeps at most that. Pings are
+ * grows to the message; one larger than 64 KiB is freed by a later read
+ * call that finds nothing arriving for 10 ms (at once with timeout 0), so
+ * an idle connection keeps at most 64 KiB while a stream of big messages
+ * reuses its buffer. Pings are
  * answered and pongs delivered while waiting. Errors: WSC_EAGAIN /
  * WSC_ETIMEDOUT (connection still usable; the partial message is kept),
  * WSC_ECLOSED (the connection is closed: wsc_close_status gives the peer's

@@ -49,20 +49,25 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
         reason = "";
     size_t rlen = strlen(reason);
 
+    /* The state is read once, under mu: a dial opens the connection under mu
+     * too, so CONNECTING here means it will not open any more. */
     pthread_mutex_lock(&c->mu);
     bool again = c->close_called;
-    bool send = !c->close_sent && atomic_load(&c->state) == WSC_STATE_OPEN;
+    int state = atomic_load(&c->state);
+    bool send = !c->close_sent && state == WSC_STATE_OPEN;
     c->close_called = true;
     c->close_sent = c->close_sent || send;
+    if (state == WSC_STATE_CONNECTING)
+        atomic_store(&c->state, WSC_STATE_CLOSED);
     pthread_cond_broadcast(&c->cond); /* writers waiting for a turn give up */
     pthread_mutex_unlock(&c->mu);
     if (again)
         return wsc_fail(WSC_ECLOSED, "wsc_close or wsc_close_now was already called");
-    if (atomic_load(&c->state) == WSC_STATE_CONNECTING) {
+    if (state == WSC_STATE_CONNECTING) {
         wsc_conn_shutdown(c); /* wakes a thread advancing the dial */
         return wsc_fail(WSC_ECLOSED, "the handshake had not finished: closed without a close frame");
     }
-    if (!send && atomic_load(&c->state) == WSC_STATE_CLOSED) {
+    if (!send && state == WSC_STATE_CLOSED) {
         wsc_conn_shutdown(c);
         return wsc_fail(WSC_ECLOSED, "the connection was already closed");
     }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* conn.c - connection lifetime, state, locks and the simple getters. */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include "common/error.h"
@@ -130,18 +130,24 @@ void wsc_reader_leave(wsc_conn *c)
 
 int wsc_conn_ready(wsc_conn *c, wsc_deadline d)
 {
-    if (atomic_load(&c->state) != WSC_STATE_CONNECTING)
+    int state = atomic_load(&c->state);
+    if (state == WSC_STATE_OPEN || state == WSC_STATE_CLOSING)
         return 0;
-    if (d == WSC_NOWAIT) {
-        if (pthread_mutex_trylock(&c->dial_mu) != 0)
-            return WSC_EAGAIN; /* another thread is advancing the handshake */
-    } else {
-        pthread_mutex_lock(&c->dial_mu);
-    }
-    int r = c->dialer ? wsc_dial_step(c, d) : 0;
+    if (wsc_lock_within(&c->dial_mu, d) < 0)
+        return wsc_fail(wsc_deadline_error(d), "another thread is advancing the handshake");
+    bool stepped = atomic_load(&c->state) == WSC_STATE_CONNECTING && c->dialer;
+    int r = 0;
+    if (stepped)
+        r = wsc_dial_step(c, d);
+    else if (c->dial_err)
+        r = wsc_fail(c->dial_err, "%s", c->dial_why);
     pthread_mutex_unlock(&c->dial_mu);
-    if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
-        wsc_conn_shutdown(c);
+    if (atomic_load(&c->state) == WSC_STATE_CLOSED && r < 0) {
+        if (stepped)
+            wsc_conn_shutdown(c);
+        if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) /* the handshake's own deadline */
+            r = wsc_fail_append(WSC_ECLOSED, "(the connection is closed)");
+    }
     return r;
 }
 
@@ -291,6 +297,30 @@ const char *wsc_close_reason(const wsc_conn *c)
     const char *reason = c->close_received ? c->peer_reason : "";
     pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
     return reason;
+}
+
+int wsc_lock_within(pthread_mutex_t *m, wsc_deadline d)
+{
+    int r;
+    if (d == WSC_FOREVER) {
+        r = pthread_mutex_lock(m);
+    } else if (d == WSC_NOWAIT) {
+        r = pthread_mutex_trylock(m);
+    } else {
+        /* pthread_mutex_timedlock counts in CLOCK_REALTIME (clocklock would
+         * take our monotonic deadline, but sanitizers do not know it). */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int left = wsc_deadline_left(d);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (long)(left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        r = pthread_mutex_timedlock(m, &ts);
+    }
+    return r == 0 ? 0 : wsc_deadline_error(d);
 }
 
 int wsc_conn_wait(wsc_conn *c, wsc_deadline d)

@@ -44,8 +44,10 @@ struct wsc_conn {
     wsc_deflate *pmd;             /* permessage-deflate state, NULL: not negotiated;
                                      its receiving half is [r], its sending half [w] */
     wsc_http_head peer_head;      /* the other side's request or response */
-    pthread_mutex_t dial_mu;      /* guards dialer */
+    pthread_mutex_t dial_mu;      /* guards dialer, dial_err and dial_why */
     wsc_dialer *dialer;           /* non-NULL while a nonblocking dial runs */
+    int dial_err;                 /* why the dial failed (0: it did not) */
+    char dial_why[300];           /* and its wsc_last_error() */
     int dial_fd;                  /* [mu] the socket the dial is connecting before
                                      tr has it, -1 otherwise */
     _Atomic int dial_want;        /* POLLIN / POLLOUT the dial waits for */
@@ -169,12 +171,17 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d);
 void wsc_dialer_free(wsc_dialer *dl);
 
 /* Makes sure the connection is past CONNECTING for a call with deadline d,
- * advancing a nonblocking dial under dial_mu. 0, or the dial's error. */
+ * advancing a nonblocking dial under dial_mu. 0, or the dial's error (also
+ * for every call after the dial failed; its own timeout is WSC_ECLOSED
+ * then, since the connection is closed). */
 int wsc_conn_ready(wsc_conn *c, wsc_deadline d);
 
 /* Waits on c->cond (caller holds mu) until signalled or d passes. Returns 0
  * when signalled (or spuriously woken), else wsc_deadline_error(d). */
 int wsc_conn_wait(wsc_conn *c, wsc_deadline d);
+
+/* Locks m within d (WSC_NOWAIT: trylock). 0, or wsc_deadline_error(d). */
+int wsc_lock_within(pthread_mutex_t *m, wsc_deadline d);
 
 /* Stops and joins the wsc_stream_fd pump threads (stream_fd.c). */
 void wsc_stream_fd_stop(wsc_conn *c);

@@ -96,7 +96,8 @@ static void drop_dial_fd(wsc_conn *c, wsc_dialer *dl, int err)
     dl->cur = dl->cur->ai_next;
 }
 
-/* Starts connecting to the next address left, if any (dl->fd then >= 0). */
+/* Starts connecting to the next address left, if any (dl->fd then >= 0,
+ * unless the connection was closed meanwhile). */
 static void connect_next(wsc_conn *c, wsc_dialer *dl)
 {
     while (dl->cur) {
@@ -107,7 +108,10 @@ static void connect_next(wsc_conn *c, wsc_dialer *dl)
             int left = wsc_deadline_left(dl->deadline);
             size_t n = count_addrs(a);
             dl->addr_deadline = left < 0 ? WSC_FOREVER : wsc_now_ms() + (left / (int)n) + 1;
-            publish_dial_fd(c, dl->fd);
+            if (!publish_dial_fd(c, dl->fd)) { /* closed meanwhile: nothing could wake us */
+                close(dl->fd);
+                dl->fd = -1;
+            }
             return;
         }
         drop_dial_fd(c, dl, errno);
@@ -141,6 +145,8 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
     for (;;) {
         if (dl->fd < 0)
             connect_next(c, dl);
+        if (atomic_load(&c->state) == WSC_STATE_CLOSED)
+            return WSC_ECLOSED;
         if (dl->fd < 0)
             return wsc_fail(WSC_ECONNECT, "could not connect to %s: %s", dl->connect_desc,
                             dl->errors[0] ? dl->errors : "no address");
@@ -269,49 +275,74 @@ static int stage_io_error(const wsc_dialer *dl)
     }
 }
 
+/* Moves the dial to `stage`; a poll loop asks for what that stage needs. */
+static void enter_stage(wsc_conn *c, wsc_dialer *dl, int stage)
+{
+    dl->stage = stage;
+    atomic_store(&c->dial_want, stage_events(dl));
+}
+
+/* The dial failed with r: the connection is CLOSED (the caller shuts the
+ * transport), and every later call reports r (wsc_conn_ready). */
+static int dial_failed(wsc_conn *c, int r)
+{
+    c->dial_err = r;
+    snprintf(c->dial_why, sizeof c->dial_why, "%s", wsc_last_error());
+    atomic_store(&c->state, WSC_STATE_CLOSED);
+    return r;
+}
+
+/* The handshake's own deadline passed in dl's stage. */
+static int dial_timed_out(const wsc_dialer *dl)
+{
+    if (dl->stage == STAGE_CONNECT)
+        return wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
+    if (dl->stage == STAGE_PROXY)
+        return wsc_fail(WSC_ETIMEDOUT, "the proxy %s did not answer CONNECT to %s in time",
+                        dl->proxy.url.desc, dl->target_desc);
+    if (dl->stage == STAGE_TLS)
+        return wsc_fail(WSC_ETIMEDOUT, "the TLS handshake with %s timed out", dl->target_desc);
+    return wsc_fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
+}
+
 int wsc_dial_step(wsc_conn *c, wsc_deadline d)
 {
     wsc_dialer *dl = c->dialer;
     wsc_deadline wait = wsc_deadline_min(d, dl->deadline);
     int r = 0;
     if (dl->stage == STAGE_CONNECT && (r = step_connect(c, dl, d)) == 0)
-        dl->stage = STAGE_PROXY;
+        enter_stage(c, dl, STAGE_PROXY);
     if (r == 0 && dl->stage == STAGE_PROXY && (r = step_proxy(c, dl, wait)) == 0)
-        dl->stage = STAGE_TLS;
+        enter_stage(c, dl, STAGE_TLS);
     if (r == 0 && dl->stage == STAGE_TLS && (r = step_tls(c, dl, wait)) == 0)
-        dl->stage = STAGE_SEND;
+        enter_stage(c, dl, STAGE_SEND);
     if (r == 0 && dl->stage == STAGE_SEND && (r = step_send(c, dl, wait)) == 0)
-        dl->stage = STAGE_RECEIVE;
+        enter_stage(c, dl, STAGE_RECEIVE);
     if (r == 0 && dl->stage == STAGE_RECEIVE)
         r = step_receive(c, dl, wait);
-    if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close_now during the step */
-        return wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake");
+    if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close or wsc_close_now meanwhile */
+        return dial_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
     if (r == WSC_EIO)
         r = stage_io_error(dl);
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) {
         atomic_store(&c->dial_want, stage_events(dl));
         if (dl->deadline == WSC_FOREVER || wsc_deadline_left(dl->deadline) > 0)
             return wsc_deadline_error(d);
-        if (dl->stage == STAGE_CONNECT)
-            r = wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
-        else if (dl->stage == STAGE_PROXY)
-            r = wsc_fail(WSC_ETIMEDOUT, "the proxy %s did not answer CONNECT to %s in time",
-                         dl->proxy.url.desc, dl->target_desc);
-        else if (dl->stage == STAGE_TLS)
-            r = wsc_fail(WSC_ETIMEDOUT, "the TLS handshake with %s timed out", dl->target_desc);
-        else
-            r = wsc_fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
+        r = dial_timed_out(dl);
     }
+    if (r < 0)
+        return dial_failed(c, r);
+    /* Open, unless a close won the race; waiters (a background reader) wake. */
+    pthread_mutex_lock(&c->mu);
     int connecting = WSC_STATE_CONNECTING;
-    if (r == 0 && atomic_compare_exchange_strong(&c->state, &connecting, WSC_STATE_OPEN)) {
-        wsc_dialer_free(dl);
-        c->dialer = NULL;
-        return 0;
-    }
-    if (r == 0)
-        return wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake");
-    atomic_store(&c->state, WSC_STATE_CLOSED); /* the caller shuts the transport */
-    return r;
+    bool opened = atomic_compare_exchange_strong(&c->state, &connecting, WSC_STATE_OPEN);
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    if (!opened)
+        return dial_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
+    wsc_dialer_free(dl);
+    c->dialer = NULL;
+    return 0;
 }
 
 /* Copies the handshake response into *resp (which then owns its strings). */

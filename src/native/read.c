@@ -19,8 +19,10 @@
 #define DIRECT_READ_MIN 1024
 
 /* wsc_read's message buffer is kept between messages up to this size; a
- * larger one is given back when the next read starts. */
+ * larger one is given back once the connection has been idle for IDLE_MS
+ * (see release_msg). */
 #define MSG_KEEP (64 * 1024)
+#define IDLE_MS 10
 
 /* Whether the connection is closed to readers. After a send broke the
  * socket, a reader may still take what had arrived (read_rest). */
@@ -443,14 +445,27 @@ void wsc_msg_free(wsc_conn *c)
     c->msg_mapped = false;
 }
 
-/* Gives a message buffer larger than MSG_KEEP back unless wsc_read is
- * assembling a message in it (a read timed out in the middle). Called as a
- * read call starts: what the last wsc_read returned stayed valid until then. */
-static void release_msg(wsc_conn *c)
+/* Gives a message buffer larger than MSG_KEEP back once the connection is
+ * idle: no message being assembled in it (a read timed out in the middle)
+ * and no bytes at hand, neither buffered nor arriving within IDLE_MS (a
+ * read with timeout 0 does not wait: its event loop is about to sleep).
+ * While messages keep coming it is kept, so a stream of large messages
+ * does not map and fault in a new buffer each time; after IDLE_MS of
+ * silence, making it again costs little beside the time waited. Called as
+ * a read call starts, within its deadline d: what the last wsc_read
+ * returned stayed valid until then. */
+static int release_msg(wsc_conn *c, wsc_deadline d)
 {
-    bool assembling = c->in_msg && !c->reader_open;
-    if (c->msg_cap > MSG_KEEP && !assembling)
+    if (c->msg_cap <= MSG_KEEP || (c->in_msg && !c->reader_open))
+        return 0;
+    if (c->rpos == c->rend) {
+        int r = fill(c, 1, d == WSC_NOWAIT ? d : wsc_deadline_min(d, wsc_deadline_in(IDLE_MS)));
+        if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
+            return r;
+    }
+    if (c->rpos == c->rend)
         wsc_msg_free(c);
+    return 0;
 }
 
 /* Entry checks shared by the read calls; takes the reader lock. */
@@ -469,8 +484,8 @@ static int read_begin(wsc_conn *c, wsc_deadline d)
     if (closed_for_reading(c))
         return wsc_fail(WSC_ECLOSED, "the connection is closed");
     r = wsc_reader_enter(c, d);
-    if (r == 0)
-        release_msg(c);
+    if (r == 0 && (r = release_msg(c, d)) < 0)
+        wsc_reader_leave(c);
     return r;
 }
 
@@ -614,13 +629,23 @@ void wsc_read_drain(wsc_conn *c, wsc_deadline d)
     }
 }
 
+/* Waits until a nonblocking dial has ended. The caller's own calls advance
+ * it (so a poll loop keeps the exact interest); its end wakes c->cond. */
+static void wait_dialed(wsc_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (atomic_load(&c->state) == WSC_STATE_CONNECTING)
+        pthread_cond_wait(&c->cond, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
 static void *background_reader(void *arg)
 {
     wsc_conn *c = arg;
-    /* A nonblocking dial finishes first (bounded by its handshake timeout).
-     * next_data_frame answers pings and closes; it returns 0 only for data,
+    wait_dialed(c);
+    /* next_data_frame answers pings and closes; it returns 0 only for data,
      * which is not welcome here (and skipped silently once we are closing). */
-    if (wsc_conn_ready(c, WSC_FOREVER) == 0 && next_data_frame(c, WSC_FOREVER) == 0)
+    if (next_data_frame(c, WSC_FOREVER) == 0)
         wsc_conn_fail(c, WSC_STATUS_POLICY_VIOLATION, WSC_EPROTO,
                       "a data message arrived after wsc_close_read");
     wsc_reader_leave(c);

@@ -93,27 +93,9 @@ static int send_failed(wsc_conn *c, int r, size_t sent, struct iovec *iov, int n
  * close or a pong back past its deadline. */
 static int lock_frames(wsc_conn *c, wsc_deadline d)
 {
-    int r;
-    if (d == WSC_FOREVER) {
-        r = pthread_mutex_lock(&c->frame_mu);
-    } else if (d == WSC_NOWAIT) {
-        r = pthread_mutex_trylock(&c->frame_mu);
-    } else {
-        /* pthread_mutex_timedlock counts in CLOCK_REALTIME (clocklock would
-         * take our monotonic deadline, but sanitizers do not know it). */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int left = wsc_deadline_left(d);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        r = pthread_mutex_timedlock(&c->frame_mu, &ts);
-    }
-    if (r != 0)
-        return wsc_fail(wsc_deadline_error(d), "another thread's frame is still being written");
+    int r = wsc_lock_within(&c->frame_mu, d);
+    if (r < 0)
+        return wsc_fail(r, "another thread's frame is still being written");
     return 0;
 }
 

@@ -39,11 +39,11 @@ static wsc_conn *dial_delayed_server(acceptor *a, pthread_t *th, int delay_ms)
     return c;
 }
 
-/* A listener whose backlog is full: the kernel drops further SYNs, so a TCP
- * connect to it stays in progress until drain() makes room (the client's
- * SYN retransmission, about 1 s later, then gets through). */
+/* A listener whose backlog (of one) is full: the kernel drops further SYNs,
+ * so a TCP connect to it stays in progress until drain() makes room (the
+ * client's SYN retransmission, about 1 s later, then gets through). */
 typedef struct {
-    int lfd, port, fill[2];
+    int lfd, port, fill;
 } full_listener;
 
 static void full_listener_open(full_listener *f)
@@ -51,14 +51,12 @@ static void full_listener_open(full_listener *f)
     f->lfd = listen_local_backlog(&f->port, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    for (int i = 0; i < 2; i++) {
-        f->fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        connect(f->fill[i], (struct sockaddr *)&sa, sizeof sa);
-    }
-    sleep_ms(100); /* the fillers' handshakes complete into the backlog */
+    f->fill = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    connect(f->fill, (struct sockaddr *)&sa, sizeof sa);
+    sleep_ms(100); /* the filler's handshake completes into the backlog */
 }
 
-/* Accepts and closes whatever the backlog holds. */
+/* Accepts and closes the filler. */
 static void full_listener_drain(full_listener *f)
 {
     struct pollfd p = {.fd = f->lfd, .events = POLLIN};
@@ -72,8 +70,7 @@ static void full_listener_drain(full_listener *f)
 
 static void full_listener_close(full_listener *f)
 {
-    for (int i = 0; i < 2; i++)
-        close(f->fill[i]);
+    close(f->fill);
     close(f->lfd);
 }
 
