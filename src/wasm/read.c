@@ -9,7 +9,7 @@
 #include "wasm/js.h"
 
 /* The message buffer is kept between messages up to this size; a larger
- * one is given back when the next read starts (as natively). */
+ * one is given back by a read that finds no message waiting. */
 #define MSG_KEEP (64 * 1024)
 
 /* Why there is no message to read and will be none. */
@@ -30,15 +30,17 @@ static int next_message(wsc_conn *c, wsc_deadline d)
     if (c->close_read)
         return wsc_fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
     c->reader_open = false;
-    if (c->msg_cap > MSG_KEEP) { /* what the last read returned is done with */
+    int type;
+    size_t len;
+    /* What the last read returned is done with; a big buffer goes back
+     * unless another message is already waiting for it. */
+    if (c->msg_cap > MSG_KEEP && !wsc_js_peek(c->id, &type, &len)) {
         free(c->msg);
         c->msg = NULL;
         c->msg_cap = 0;
         c->msg_len = 0;
     }
     for (;;) {
-        int type;
-        size_t len;
         /* As natively, data still queued when we closed is discarded. */
         if (!c->close_called && wsc_js_peek(c->id, &type, &len)) {
             if (type < 0) {
