@@ -14,13 +14,17 @@
  *     wsc_strerror() names a code; wsc_last_error() gives a sentence saying what
  *     failed and why (thread-local, also set when wsc_dial/wsc_accept fail).
  *   - Blocking calls take `int timeout_ms`: -1 waits forever, 0 never blocks
- *     (WSC_EAGAIN when it would), > 0 is a deadline (WSC_ETIMEDOUT). WSC_EAGAIN
- *     and WSC_ETIMEDOUT always leave the connection usable: a read that times
- *     out continues where it stopped when called again, even in the middle of
- *     a message; a write that times out sent nothing. (A write whose deadline
- *     passes after part of its message went out cannot take it back: the
- *     connection is closed and the call returns WSC_EIO.) Every other failure
- *     closes the connection with a fitting status code.
+ *     (WSC_EAGAIN when it would), > 0 is a deadline (WSC_ETIMEDOUT). From
+ *     reads, writes and pings, WSC_EAGAIN and WSC_ETIMEDOUT always leave the
+ *     connection usable: a read that times out continues where it stopped
+ *     when called again, even in the middle of a message; a write that times
+ *     out sent nothing. (A write whose deadline passes after part of its
+ *     message went out cannot take it back: the connection is closed and the
+ *     call returns WSC_EIO. A nonblocking dial whose own handshake timeout
+ *     passes is closed: later calls return WSC_ECLOSED. wsc_close, which
+ *     ends the connection anyway, says WSC_ETIMEDOUT when the peer did not
+ *     answer.) Every other failure closes the connection with a fitting
+ *     status code.
  *   - Option structs are zero-initialisable: {0} or NULL means the defaults.
  *   - Threads (native): one reader at a time; any number of threads may write,
  *     ping and close concurrently. Messages from concurrent writers never
@@ -254,7 +258,8 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * #fragment is dropped; user:password@ becomes a Basic Authorization header
  * unless opts->headers has one). Tries every address the name resolves to
  * (or reaches it through a proxy, see opts->proxy), with TCP_NODELAY; wss
- * and https add TLS (see wsc_tls_options). On success *out is the connection (free with wsc_conn_free).
+ * and https add TLS (see wsc_tls_options). On success *out is the
+ * connection (free with wsc_conn_free).
  * resp may be NULL; otherwise it receives the status and headers of the
  * response, and up to 1024 bytes of its body when the upgrade was refused
  * (free it with wsc_response_free whether or not the dial succeeded).
@@ -262,7 +267,8 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * (no address accepted the connection; the proxy refused the tunnel or the
  * connection to it failed), WSC_ETIMEDOUT, WSC_EHANDSHAKE (status not 101
  * or not in HTTP/1.1; a missing, wrong or repeated Sec-WebSocket-Accept; a
- * subprotocol or extension we did not offer; a control character in the
+ * repeated Sec-WebSocket-Protocol; a subprotocol or extension we did not
+ * offer; a control character in the
  * status line; also when the server closed or reset the connection before
  * its answer:
  * "recv: Connection reset by peer while waiting for the upgrade response
@@ -414,7 +420,8 @@ WSC_API void wsc_set_read_limit(wsc_conn *c, int64_t limit);
  * message arrives. Use it on connections that only write. Later reads fail
  * with WSC_EINVAL. Returns WSC_EBUSY if a read is in progress. On a
  * nonblocking dial still CONNECTING it takes effect once the connection is
- * open: the thread finishes the handshake first (within its timeout).
+ * open: the thread starts reading when the dial, advanced by your own calls
+ * as usual (wsc_get_state, or any call with a timeout), has opened it.
  * Wasm: data messages arriving later close the connection with 1008. */
 WSC_API int wsc_close_read(wsc_conn *c);
 
@@ -538,7 +545,9 @@ WSC_API int wsc_fd(const wsc_conn *c);
  * waits for (POLLOUT while TCP connects or a request goes out, POLLIN while
  * an answer is awaited, what TLS asks for during its handshake). OPEN and
  * CLOSING: POLLIN, plus POLLOUT while wsc_want_write(c). CLOSED (or NULL):
- * 0. Wasm: 0 (the browser delivers events). */
+ * 0. (While another thread advances the dial in a blocking call, it is what
+ * that thread's stage needed as it entered it.) Wasm: 0 (the browser
+ * delivers events). */
 WSC_API int wsc_poll_events(const wsc_conn *c);
 
 /* ---- Byte streams over messages (Go's NetConn) -------------------------- */
