@@ -268,11 +268,10 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * connection to it failed), WSC_ETIMEDOUT, WSC_EHANDSHAKE (status not 101
  * or not in HTTP/1.1; a missing, wrong or repeated Sec-WebSocket-Accept; a
  * repeated Sec-WebSocket-Protocol; a subprotocol or extension we did not
- * offer; a control character in the
- * status line; also when the server closed or reset the connection before
- * its answer:
- * "recv: Connection reset by peer while waiting for the upgrade response
- * from HOST:PORT"), WSC_ETLS (unreadable CA or certificate files, a failed
+ * offer; a control character in the status line; also when the server
+ * closed or reset the connection before its answer: "recv: Connection
+ * reset by peer while waiting for the upgrade response from HOST:PORT"),
+ * WSC_ETLS (unreadable CA or certificate files, a failed
  * certificate or host name check, a failed TLS handshake: the detail says
  * which, e.g. "certificate has expired"), WSC_ENOTSUP. Socket failures are
  * reported as the error of the step they happened in, never as WSC_EIO
