@@ -14,9 +14,7 @@
  *   d  a peer's message over our read limit: 1009 to the peer
  * After each, wsc_stream_fd_error says how the stream ended.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -25,78 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "wsc.h"
 #include "check.h"
-
-#define CHECK_OK(expr)                                                                   \
-    do {                                                                                 \
-        int r_ = (expr);                                                                 \
-        CHECKF(r_ == 0, "%s returned %s (%s)", #expr, wsc_strerror(r_), wsc_last_error()); \
-    } while (0)
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- A connected pair ---------------------------------------------------- */
-
-typedef struct {
-    int lfd;
-    const wsc_accept_options *opts;
-    wsc_conn *c;
-    int r;
-} acceptor;
-
-static void *accept_thread(void *arg)
-{
-    acceptor *a = arg;
-    struct pollfd p = {.fd = a->lfd, .events = POLLIN};
-    int fd = poll(&p, 1, 5000) == 1 ? accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
-    a->r = fd < 0 ? WSC_EIO : wsc_accept(fd, a->opts, &a->c);
-    if (fd >= 0 && a->r != 0)
-        close(fd);
-    return NULL;
-}
-
-/* A client (wsc_dial) and a server (wsc_accept) connected to each other. */
-static bool make_pair(wsc_conn **client, wsc_conn **server, const wsc_accept_options *aopts)
-{
-    *client = *server = NULL;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &alen) < 0) {
-        CHECK(0, "listen on 127.0.0.1");
-        if (lfd >= 0)
-            close(lfd);
-        return false;
-    }
-    acceptor acc = {.lfd = lfd, .opts = aopts};
-    pthread_t th;
-    pthread_create(&th, NULL, accept_thread, &acc);
-    char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/stream", ntohs(a.sin_port));
-    int r = wsc_dial(url, NULL, client, NULL);
-    CHECKF(r == 0, "wsc_dial %s: %s (%s)", url, wsc_strerror(r), wsc_last_error());
-    pthread_join(th, NULL);
-    close(lfd);
-    CHECKF(acc.r == 0, "wsc_accept: %s", wsc_strerror(acc.r));
-    *server = acc.c;
-    if (r != 0 || acc.r != 0) {
-        wsc_conn_free(*client);
-        wsc_conn_free(*server);
-        *client = *server = NULL;
-        return false;
-    }
-    return true;
-}
+#include "net.h"
 
 /* ---- The caller's side of the fd ----------------------------------------- */
 
@@ -171,8 +102,7 @@ static bool wait_not_open(wsc_conn *c, int timeout_ms)
     while (wsc_get_state(c) == WSC_STATE_OPEN) {
         if (now_ms() > end)
             return false;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        sleep_ms(1);
     }
     return true;
 }
@@ -227,7 +157,7 @@ static void *half_peer_thread(void *arg)
 static void test_a_half_close(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, NULL))
+    if (!make_pair(&cl, &sv, NULL, NULL))
         return;
     wsc_set_read_limit(cl, -1);
     int fd = -1;
@@ -273,7 +203,7 @@ static void test_a_half_close(void)
 static void test_b_other_type(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, NULL))
+    if (!make_pair(&cl, &sv, NULL, NULL))
         return;
     int fd = -1;
     CHECK_OK(wsc_stream_fd(sv, WSC_BINARY, &fd));
@@ -363,7 +293,7 @@ static void peer_limit(bool held)
     pthread_cond_init(&gate.cond, NULL);
     wsc_accept_options aopts = {.on_ping = gate_on_ping, .user = &gate};
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, held ? &aopts : NULL))
+    if (!make_pair(&cl, &sv, NULL, held ? &aopts : NULL))
         return;
     wsc_set_read_limit(cl, 1000);
     int fd = -1;
@@ -411,7 +341,7 @@ static void test_c_peer_limit(void)
 static void test_d_our_limit(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, NULL))
+    if (!make_pair(&cl, &sv, NULL, NULL))
         return;
     wsc_set_read_limit(sv, 1000);
     int fd = -1;
