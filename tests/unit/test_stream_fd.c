@@ -12,6 +12,16 @@
  *      also when the pump's writer fails first (the peer reset the TCP
  *      connection) while the peer's last data and close wait unread
  *   d  a peer's message over our read limit: 1009 to the peer
+ *   e  the half-close's close frame waits as long as the data before it: a
+ *      peer that reads only after 6 s (past the 5 s close timeout) still
+ *      gets it, and what it sends after it still comes out of the fd
+ *   f  shutdown(fd, SHUT_WR) while a nonblocking dial is CONNECTING: the
+ *      close frame goes out once the handshake is done
+ *   g  the caller's last bytes wait in the pump when the peer closes with
+ *      1000: at end of stream wsc_stream_fd_error already says they were
+ *      not sent (50 rounds)
+ *   h  a text stream: a UTF-8 character cut by the pump's reads arrives
+ *      whole; a stream ending inside one closes with 1007 (WSC_EPROTO)
  * After each, wsc_stream_fd_error says how the stream ended.
  */
 #include <errno.h>
