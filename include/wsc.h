@@ -572,23 +572,32 @@ WSC_API int wsc_stream_close(wsc_stream *s);
  * threads pump to and from messages of `type` on c; do not read or write c
  * yourself meanwhile. wsc_conn_free(c) stops and waits for the pump.
  *   Writing: each read the pump makes (at most 32768 bytes, the default read
- *     limit) goes out as one message. shutdown(fd, SHUT_WR) or close(fd)
- *     sends our close frame (1000) after every byte written before it.
+ *     limit) goes out as one message, with no deadline. With WSC_TEXT a
+ *     UTF-8 character cut by a read waits for the rest in the next message;
+ *     bytes that are not UTF-8 go out as they are (the peer closes with
+ *     1007). shutdown(fd, SHUT_WR) or close(fd) sends our close frame (1000)
+ *     after every byte written before it, also with no deadline, and on a
+ *     nonblocking dial once the handshake is done. If the stream ends inside
+ *     a UTF-8 character, those last bytes are not sent: c closes with 1007
+ *     instead, and wsc_stream_fd_error says WSC_EPROTO.
  *   Reading: the data of the peer's messages, also those it sends after our
  *     close frame, until its close frame: then end of stream, and writes to
  *     fd fail with EPIPE (as they do once the pump stopped for any reason).
  *     A message of the other type is not delivered: c closes with 1003.
  *     If the caller closes its end, later data is discarded and c closes.
  *   Errors: end of stream is all the fd can say. wsc_stream_fd_error(c) says
- *     whether it was clean: 0 if the peer closed with 1000 or 1001 and every
- *     byte written was sent (or the pump still runs); else the error that
+ *     whether it was clean, and is final once the caller reads end of
+ *     stream: 0 if the peer closed with 1000 or 1001 and every byte written
+ *     was sent (or the pump still runs); else the error that
  *     ended the pump, with wsc_last_error() set to its detail:
  *     WSC_ECLOSED (the peer's close with another code, e.g. 1009 for a
  *     message over its read limit: see wsc_close_status(c); or no close
  *     frame at all, 1006, e.g. a peer that reset the TCP connection before
  *     its close frame reached us), WSC_EMSGSIZE (a message over c's read limit,
  *     closed with 1009), WSC_EPROTO (protocol error, or the other message
- *     type: 1003), WSC_EIO. Bytes the pump could not send make it non-zero.
+ *     type: 1003; a stream that ended inside a UTF-8 character: 1007),
+ *     WSC_EIO. Bytes the pump could not send, our close frame included, make
+ *     it non-zero; so do bytes still unsent when the peer's close arrives.
  * Wasm: both WSC_ENOTSUP. */
 WSC_API int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd);
 WSC_API int wsc_stream_fd_error(wsc_conn *c);

@@ -7,16 +7,15 @@
 #include "common/closecode.h"
 #include "native/conn.h"
 
-/* Sends our close frame (code 0: without a code), then moves OPEN to
- * CLOSING. On failure the connection is shut. */
-static int close_frame_out(wsc_conn *c, int code, const char *reason, size_t rlen)
+/* Sends our close frame (code 0: without a code) within d, then moves OPEN
+ * to CLOSING. On failure the connection is shut. */
+static int close_frame_out(wsc_conn *c, int code, const char *reason, size_t rlen, wsc_deadline d)
 {
     uint8_t payload[125];
     payload[0] = (uint8_t)(code >> 8);
     payload[1] = (uint8_t)code;
     memcpy(payload + 2, reason, rlen);
-    int r = wsc_send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0,
-                           wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+    int r = wsc_send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0, d);
     if (r < 0) {
         wsc_conn_shutdown(c);
         return r;
@@ -34,8 +33,10 @@ int wsc_conn_half_close(wsc_conn *c, int code)
     c->half_closed = c->half_closed || send;
     pthread_mutex_unlock(&c->mu);
     if (!send)
-        return wsc_fail(WSC_ECLOSED, "the connection is already closed (or closing)");
-    return close_frame_out(c, code, "", 0);
+        return 0; /* closing or closed already: the reader says how it ends */
+    /* No deadline, like the data before it: a slow peer takes it in its time,
+     * and shutting the connection (wsc_conn_free) ends the wait. */
+    return close_frame_out(c, code, "", 0, WSC_FOREVER);
 }
 
 int wsc_close(wsc_conn *c, int code, const char *reason)
@@ -72,7 +73,7 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
         return wsc_fail(WSC_ECLOSED, "the connection was already closed");
     }
 
-    if (send && (r = close_frame_out(c, code, reason, rlen)) < 0)
+    if (send && (r = close_frame_out(c, code, reason, rlen, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS))) < 0)
         return r;
 
     /* Wait for the peer's close: read it ourselves unless a reader is running. */

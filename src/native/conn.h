@@ -81,6 +81,7 @@ struct wsc_conn {
     pthread_t pump_rx, pump_tx;
     int pump_fd;                  /* our end of the socketpair */
     wsc_msg_type pump_type;
+    bool pump_tx_done;            /* [mu] pump_tx ended and recorded what it had to */
     int pump_err;                 /* [mu] what ended the pump, 0: nothing (yet) */
     bool pump_err_final;          /* [mu] pump_err is the peer's close: keep it */
     char pump_detail[256];        /* [mu] wsc_last_error() of that failure */
@@ -146,10 +147,14 @@ int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
  * before (messages, the peer's close frame). Returns err. */
 int wsc_conn_send_failed(wsc_conn *c, int err);
 
-/* Sends our close frame with `code` and returns without waiting: the reader
- * goes on delivering data messages until the peer's close frame arrives
- * (RFC 6455 lets the peer send until then). WSC_ECLOSED if a close frame
- * already went out or the connection is not open. */
+/* Sends our close frame with `code` and returns without waiting for the
+ * peer's: the reader goes on delivering data messages until the peer's
+ * close frame arrives (RFC 6455 lets the peer send until then). The frame
+ * has no deadline, like data written with timeout -1; shutting the
+ * connection ends the wait. 0 also when there is nothing to half-close (a
+ * close frame already went out, or the connection is closed); else the
+ * error of the send, which shut the connection. Call it once c is past
+ * CONNECTING (wsc_conn_ready). */
 int wsc_conn_half_close(wsc_conn *c, int code);
 
 /* Shuts the transport and marks the state CLOSED. */

@@ -3,6 +3,7 @@
  * to and from messages, for code that insists on a file descriptor. The
  * pump owns its end (pump_fd) and the record of what ended it (pump_err). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,9 @@
 #define PUMP_CHUNK 32768
 
 /* Records err and this thread's wsc_last_error() as what ended the pump,
- * unless something is recorded already. The peer's close frame (final)
- * replaces a failure of our own that it explains. */
+ * unless something is recorded already. A final record (the peer's close
+ * frame, or a failure of ours that caused the close) replaces a failure of
+ * our own that it explains, and is kept. */
 static void pump_record(wsc_conn *c, int err, bool final)
 {
     pthread_mutex_lock(&c->mu);
@@ -55,8 +57,24 @@ static bool deliver(int fd, const char *p, size_t len)
     return true;
 }
 
+/* Ends pump_tx and waits until it has recorded what it could not send, so
+ * that wsc_stream_fd_error is final when the caller reads end of stream.
+ * SHUT_RD ends its recv (bytes queued before are still read, fail to be
+ * sent and are recorded; the caller's later writes fail with EPIPE), and
+ * shutting the connection ends a write or close frame it waits on. */
+static void stop_tx(wsc_conn *c)
+{
+    shutdown(c->pump_fd, SHUT_RD);
+    wsc_conn_shutdown(c);
+    pthread_mutex_lock(&c->mu);
+    while (!c->pump_tx_done)
+        pthread_cond_wait(&c->cond, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* Messages in -> bytes out to the caller's end, until the connection
- * closes; then the caller reads end of stream and its writes fail. */
+ * closes; then, once pump_tx has stopped, the caller reads end of stream
+ * and its writes fail. */
 static void *pump_rx(void *arg)
 {
     wsc_conn *c = arg;
@@ -82,6 +100,7 @@ static void *pump_rx(void *arg)
             break;
         }
     }
+    stop_tx(c);
     shutdown(c->pump_fd, SHUT_RDWR);
     return NULL;
 }
@@ -96,39 +115,96 @@ static void refuse_input(wsc_conn *c, char *buf, size_t cap)
     }
 }
 
-/* Bytes from the caller's end -> one message per read of up to PUMP_CHUNK.
- * End of input (the caller's close or shutdown(SHUT_WR)) half-closes: our
- * close frame follows everything written, and pump_rx goes on reading. */
+/* The length of p[0, n) without an incomplete UTF-8 sequence at its end
+ * (at most 3 bytes). Bytes that are not UTF-8 are left for the peer to
+ * refuse. */
+static size_t utf8_whole(const char *p, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        uint8_t b = (uint8_t)p[n - back];
+        if (b < 0x80)
+            return n; /* ASCII ends no sequence */
+        if (b >= 0xc0) {
+            size_t need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+            return back < need ? n - back : n;
+        }
+        /* a continuation byte: its lead is further back */
+    }
+    return n;
+}
+
+/* End of the caller's input, with `held` bytes of an incomplete UTF-8
+ * sequence left over. Without: a half-close once the dial is done (our
+ * close frame follows everything written; pump_rx goes on reading). With:
+ * they are not sent, and the stream closes with 1007. */
+static void input_ended(wsc_conn *c, size_t held)
+{
+    if (held > 0) {
+        pump_record(c, wsc_fail(WSC_EPROTO, "the stream ended inside a UTF-8 character: its last %zu "
+                                "bytes were not sent (closed with 1007)", held),
+                    true);
+        wsc_close(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA, "the stream ended inside a UTF-8 character");
+        return;
+    }
+    int r = wsc_conn_ready(c, WSC_FOREVER);
+    if (r == 0)
+        r = wsc_conn_half_close(c, WSC_STATUS_NORMAL_CLOSURE);
+    if (r < 0) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", wsc_last_error());
+        pump_record(c, wsc_fail(r, "the close frame after the stream's bytes was not sent: %s", why), false);
+    }
+}
+
+/* Bytes from the caller's end (buf: PUMP_CHUNK) -> one message per read,
+ * until end of input or a failed write. A text stream holds back an
+ * incomplete UTF-8 sequence at the end of a read for the next message. */
+static void pump_input(wsc_conn *c, char *buf)
+{
+    size_t held = 0;
+    for (;;) {
+        ssize_t n = recv(c->pump_fd, buf + held, PUMP_CHUNK - held, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            input_ended(c, held);
+            return;
+        }
+        size_t len = held + (size_t)n;
+        size_t whole = c->pump_type == WSC_TEXT ? utf8_whole(buf, len) : len;
+        int r = whole > 0 ? wsc_write(c, c->pump_type, buf, whole, -1) : 0;
+        if (r < 0) {
+            char why[300];
+            snprintf(why, sizeof why, "%s", wsc_last_error());
+            pump_record(c, wsc_fail(r, "%zu bytes written to the stream fd were not sent: %s", len, why),
+                        false);
+            refuse_input(c, buf, PUMP_CHUNK);
+            return;
+        }
+        held = len - whole;
+        memmove(buf, buf + whole, held);
+    }
+}
+
+/* The caller's bytes -> messages (pump_input); then tells pump_rx that
+ * everything is recorded. */
 static void *pump_tx(void *arg)
 {
     wsc_conn *c = arg;
     char *buf = malloc(PUMP_CHUNK);
-    if (!buf) {
+    if (buf) {
+        pump_input(c, buf);
+        free(buf);
+    } else {
         char byte;
         pump_record(c, wsc_fail(WSC_ENOMEM, "out of memory for the stream pump"), false);
         wsc_close(c, WSC_STATUS_INTERNAL_ERROR, "out of memory");
         refuse_input(c, &byte, 1);
-        return NULL;
     }
-    for (;;) {
-        ssize_t n = recv(c->pump_fd, buf, PUMP_CHUNK, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            wsc_conn_half_close(c, WSC_STATUS_NORMAL_CLOSURE);
-            break;
-        }
-        int r = wsc_write(c, c->pump_type, buf, (size_t)n, -1);
-        if (r < 0) {
-            char why[300];
-            snprintf(why, sizeof why, "%s", wsc_last_error());
-            pump_record(c, wsc_fail(r, "%zd bytes written to the stream fd were not sent: %s", n, why),
-                        false);
-            refuse_input(c, buf, PUMP_CHUNK);
-            break;
-        }
-    }
-    free(buf);
+    pthread_mutex_lock(&c->mu);
+    c->pump_tx_done = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
@@ -149,8 +225,10 @@ int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
     c->pump_fd = sv[0];
     c->pump_type = type;
     c->pump_err = 0;
+    c->pump_tx_done = false;
     c->pump = pthread_create(&c->pump_rx, NULL, pump_rx, c) == 0;
     if (c->pump && pthread_create(&c->pump_tx, NULL, pump_tx, c) != 0) {
+        c->pump_tx_done = true; /* pump_rx need not wait for it */
         shutdown(sv[0], SHUT_RDWR);
         pthread_mutex_unlock(&c->mu);
         wsc_conn_shutdown(c);

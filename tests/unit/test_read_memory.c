@@ -20,9 +20,7 @@
  * Memory is VmRSS (/proc/self/status): the clients send in pieces of at
  * most 64 KiB, so that only the servers make big buffers.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -37,6 +35,7 @@
 
 #include "wsc.h"
 #include "check.h"
+#include "net.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 const char *__asan_default_options(void);
@@ -47,12 +46,6 @@ __attribute__((visibility("default"))) const char *__asan_default_options(void)
     return "allocator_may_return_null=1";
 }
 #endif
-
-#define CHECK_OK(expr)                                                                   \
-    do {                                                                                 \
-        int r_ = (expr);                                                                 \
-        CHECKF(r_ == 0, "%s returned %s (%s)", #expr, wsc_strerror(r_), wsc_last_error()); \
-    } while (0)
 
 #define MIB ((size_t)1 << 20)
 
@@ -75,60 +68,14 @@ static size_t status_kib(const char *name)
 
 /* ---- A connected pair ---------------------------------------------------- */
 
-typedef struct {
-    int lfd;
-    const wsc_accept_options *opts;
-    wsc_conn *c;
-    int r;
-} acceptor;
-
-static void *accept_thread(void *arg)
+/* make_pair (net.h) with permessage-deflate offered and accepted when
+ * `deflate`. */
+static bool make_pair_deflate(wsc_conn **client, wsc_conn **server, bool deflate)
 {
-    acceptor *a = arg;
-    struct pollfd p = {.fd = a->lfd, .events = POLLIN};
-    int fd = poll(&p, 1, 5000) == 1 ? accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
-    a->r = fd < 0 ? WSC_EIO : wsc_accept(fd, a->opts, &a->c);
-    if (fd >= 0 && a->r != 0)
-        close(fd);
-    return NULL;
-}
-
-/* A client (wsc_dial) and a server (wsc_accept) connected to each other;
- * both offer or accept permessage-deflate when `deflate`. */
-static bool make_pair(wsc_conn **client, wsc_conn **server, bool deflate)
-{
-    *client = *server = NULL;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &alen) < 0) {
-        CHECK(0, "listen on 127.0.0.1");
-        if (lfd >= 0)
-            close(lfd);
-        return false;
-    }
     wsc_compression mode = deflate ? WSC_COMPRESSION_NO_CONTEXT_TAKEOVER : WSC_COMPRESSION_DISABLED;
     wsc_accept_options aopts = {.compression = mode};
     wsc_dial_options dopts = {.compression = mode};
-    acceptor acc = {.lfd = lfd, .opts = &aopts};
-    pthread_t th;
-    pthread_create(&th, NULL, accept_thread, &acc);
-    char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/memory", ntohs(a.sin_port));
-    int r = wsc_dial(url, &dopts, client, NULL);
-    CHECKF(r == 0, "wsc_dial %s: %s (%s)", url, wsc_strerror(r), wsc_last_error());
-    pthread_join(th, NULL);
-    close(lfd);
-    CHECKF(acc.r == 0, "wsc_accept: %s", wsc_strerror(acc.r));
-    *server = acc.c;
-    if (r != 0 || acc.r != 0) {
-        wsc_conn_free(*client);
-        wsc_conn_free(*server);
-        *client = *server = NULL;
-        return false;
-    }
-    return true;
+    return make_pair(client, server, &dopts, &aopts);
 }
 
 /* ---- (a, b) big messages, then idle ------------------------------------------ */
@@ -165,7 +112,7 @@ static void big_then_idle(const char *what, int n, const uint8_t *msg, size_t le
     wsc_conn *cl[8], *sv[8];
     int open = 0;
     for (; open < n; open++) {
-        if (!make_pair(&cl[open], &sv[open], deflate))
+        if (!make_pair_deflate(&cl[open], &sv[open], deflate))
             break;
         wsc_set_read_limit(sv[open], -1);
     }
@@ -225,7 +172,7 @@ static void test_b_deflate(void)
 static void test_d_partial_kept(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, false))
+    if (!make_pair_deflate(&cl, &sv, false))
         return;
     wsc_set_read_limit(sv, -1);
     size_t half = 512 * 1024;
@@ -291,7 +238,7 @@ static void *piece_thread(void *arg)
 static int oom_child(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, false))
+    if (!make_pair_deflate(&cl, &sv, false))
         return 1;
     wsc_set_read_limit(sv, -1);
     piece_sender s = {.c = cl, .total = (size_t)2048 * MIB};

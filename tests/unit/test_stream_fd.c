@@ -12,11 +12,19 @@
  *      also when the pump's writer fails first (the peer reset the TCP
  *      connection) while the peer's last data and close wait unread
  *   d  a peer's message over our read limit: 1009 to the peer
+ *   e  the half-close's close frame waits as long as the data before it: a
+ *      peer that reads only after 6 s (past the 5 s close timeout) still
+ *      gets it, and what it sends after it still comes out of the fd
+ *   f  shutdown(fd, SHUT_WR) while a nonblocking dial is CONNECTING: the
+ *      close frame goes out once the handshake is done
+ *   g  the caller's last bytes wait in the pump when the peer closes with
+ *      1000: at end of stream wsc_stream_fd_error already says they were
+ *      not sent (50 rounds)
+ *   h  a text stream: a UTF-8 character cut by the pump's reads arrives
+ *      whole; a stream ending inside one closes with 1007 (WSC_EPROTO)
  * After each, wsc_stream_fd_error says how the stream ended.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,79 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "wsc.h"
 #include "check.h"
-
-#define CHECK_OK(expr)                                                                   \
-    do {                                                                                 \
-        int r_ = (expr);                                                                 \
-        CHECKF(r_ == 0, "%s returned %s (%s)", #expr, wsc_strerror(r_), wsc_last_error()); \
-    } while (0)
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- A connected pair ---------------------------------------------------- */
-
-typedef struct {
-    int lfd;
-    const wsc_accept_options *opts;
-    wsc_conn *c;
-    int r;
-} acceptor;
-
-static void *accept_thread(void *arg)
-{
-    acceptor *a = arg;
-    struct pollfd p = {.fd = a->lfd, .events = POLLIN};
-    int fd = poll(&p, 1, 5000) == 1 ? accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
-    a->r = fd < 0 ? WSC_EIO : wsc_accept(fd, a->opts, &a->c);
-    if (fd >= 0 && a->r != 0)
-        close(fd);
-    return NULL;
-}
-
-/* A client (wsc_dial) and a server (wsc_accept) connected to each other. */
-static bool make_pair(wsc_conn **client, wsc_conn **server, const wsc_accept_options *aopts)
-{
-    *client = *server = NULL;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &alen) < 0) {
-        CHECK(0, "listen on 127.0.0.1");
-        if (lfd >= 0)
-            close(lfd);
-        return false;
-    }
-    acceptor acc = {.lfd = lfd, .opts = aopts};
-    pthread_t th;
-    pthread_create(&th, NULL, accept_thread, &acc);
-    char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/stream", ntohs(a.sin_port));
-    int r = wsc_dial(url, NULL, client, NULL);
-    CHECKF(r == 0, "wsc_dial %s: %s (%s)", url, wsc_strerror(r), wsc_last_error());
-    pthread_join(th, NULL);
-    close(lfd);
-    CHECKF(acc.r == 0, "wsc_accept: %s", wsc_strerror(acc.r));
-    *server = acc.c;
-    if (r != 0 || acc.r != 0) {
-        wsc_conn_free(*client);
-        wsc_conn_free(*server);
-        *client = *server = NULL;
-        return false;
-    }
-    return true;
-}
+#include "net.h"
 
 /* ---- The caller's side of the fd ----------------------------------------- */
 
@@ -171,8 +114,7 @@ static bool wait_not_open(wsc_conn *c, int timeout_ms)
     while (wsc_get_state(c) == WSC_STATE_OPEN) {
         if (now_ms() > end)
             return false;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        sleep_ms(1);
     }
     return true;
 }
@@ -186,6 +128,8 @@ typedef struct {
     wsc_conn *c;
     pthread_mutex_t mu;
     pthread_cond_t cond;
+    size_t in_len;        /* bytes the peer reads before it sends */
+    int stall_ms;         /* how long the peer waits before it reads */
     bool go;              /* the peer may send now */
     size_t got;           /* bytes the peer read */
     size_t bad_at;
@@ -195,8 +139,10 @@ typedef struct {
 static void *half_peer_thread(void *arg)
 {
     half_peer *hp = arg;
+    if (hp->stall_ms)
+        sleep_ms(hp->stall_ms); /* a peer that reads late: the scenario, not a synchronisation */
     /* Read exactly what the caller wrote, and not our close frame after it. */
-    while (hp->got < HALF_IN) {
+    while (hp->got < hp->in_len) {
         wsc_msg_type type;
         const void *data;
         size_t len;
@@ -227,12 +173,12 @@ static void *half_peer_thread(void *arg)
 static void test_a_half_close(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, NULL))
+    if (!make_pair(&cl, &sv, NULL, NULL))
         return;
     wsc_set_read_limit(cl, -1);
     int fd = -1;
     CHECK_OK(wsc_stream_fd(sv, WSC_BINARY, &fd));
-    half_peer hp = {.c = cl, .bad_at = SIZE_MAX};
+    half_peer hp = {.c = cl, .in_len = HALF_IN, .bad_at = SIZE_MAX};
     pthread_mutex_init(&hp.mu, NULL);
     pthread_cond_init(&hp.cond, NULL);
     pthread_t th;
@@ -273,7 +219,7 @@ static void test_a_half_close(void)
 static void test_b_other_type(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, NULL))
+    if (!make_pair(&cl, &sv, NULL, NULL))
         return;
     int fd = -1;
     CHECK_OK(wsc_stream_fd(sv, WSC_BINARY, &fd));
@@ -363,7 +309,7 @@ static void peer_limit(bool held)
     pthread_cond_init(&gate.cond, NULL);
     wsc_accept_options aopts = {.on_ping = gate_on_ping, .user = &gate};
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, held ? &aopts : NULL))
+    if (!make_pair(&cl, &sv, NULL, held ? &aopts : NULL))
         return;
     wsc_set_read_limit(cl, 1000);
     int fd = -1;
@@ -411,7 +357,7 @@ static void test_c_peer_limit(void)
 static void test_d_our_limit(void)
 {
     wsc_conn *cl, *sv;
-    if (!make_pair(&cl, &sv, NULL))
+    if (!make_pair(&cl, &sv, NULL, NULL))
         return;
     wsc_set_read_limit(sv, 1000);
     int fd = -1;
@@ -436,11 +382,299 @@ static void test_d_our_limit(void)
     wsc_conn_free(cl);
 }
 
+/* ---- (e) a half-close behind a slow peer ------------------------------------ */
+
+#define SLOW_IN ((size_t)32 << 20) /* more than the socket buffers hold */
+#define SLOW_STALL_MS 6000         /* longer than the 5 s close timeout */
+
+typedef struct {
+    wsc_conn *c;
+    const uint8_t *data;
+    size_t len;
+    int r;
+} big_writer;
+
+static void *big_write_thread(void *arg)
+{
+    big_writer *bw = arg;
+    bw->r = wsc_write(bw->c, WSC_BINARY, bw->data, bw->len, 60000);
+    return NULL;
+}
+
+/* Waits up to timeout_ms for another thread to hold c's frame lock
+ * (wsc_want_write). */
+static bool wait_frame_busy(wsc_conn *c, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    while (!wsc_want_write(c)) {
+        if (now_ms() > end)
+            return false;
+        sleep_ms(1);
+    }
+    return true;
+}
+
+/* The half-close's close frame waits, like the data before it, for as long
+ * as the peer takes. The data here is one 32 MiB message the test writes on
+ * the stream's connection: it fills the socket and holds the frame lock
+ * while the peer does not read for 6 s, so the close frame cannot get in
+ * for 6 s (bytes from the fd cannot fill the socket to the last byte at a
+ * known moment). The peer then reads it all and sends after our close. */
+static void test_e_slow_peer(void)
+{
+    wsc_conn *cl, *sv;
+    if (!make_pair(&cl, &sv, NULL, NULL))
+        return;
+    wsc_set_read_limit(cl, -1);
+    uint8_t *big = malloc(SLOW_IN);
+    CHECK(big != NULL, "(e) 32 MiB for the message");
+    if (!big) {
+        wsc_conn_free(sv);
+        wsc_conn_free(cl);
+        return;
+    }
+    for (size_t i = 0; i < SLOW_IN; i++)
+        big[i] = pattern(i, 1);
+    int fd = -1;
+    CHECK_OK(wsc_stream_fd(sv, WSC_BINARY, &fd));
+    big_writer bw = {.c = sv, .data = big, .len = SLOW_IN};
+    pthread_t wth, pth;
+    pthread_create(&wth, NULL, big_write_thread, &bw);
+    CHECK(wait_frame_busy(sv, 10000), "(e) the 32 MiB message holds the frame lock");
+    half_peer hp = {.c = cl, .in_len = SLOW_IN, .stall_ms = SLOW_STALL_MS, .go = true, .bad_at = SIZE_MAX};
+    pthread_mutex_init(&hp.mu, NULL);
+    pthread_cond_init(&hp.cond, NULL);
+    pthread_create(&pth, NULL, half_peer_thread, &hp);
+    CHECK(shutdown(fd, SHUT_WR) == 0, "(e) shutdown(fd, SHUT_WR)");
+    fd_result res = fd_read_pattern(fd, 2, 30000);
+    pthread_join(pth, NULL);
+    pthread_join(wth, NULL);
+
+    CHECKF(bw.r == 0, "(e) the 32 MiB message to a peer that reads after 6 s: %s", wsc_strerror(bw.r));
+    CHECKF(hp.got == SLOW_IN && hp.bad_at == SIZE_MAX, "(e) the peer got %zu of %zu bytes (first bad byte %zu)",
+           hp.got, SLOW_IN, hp.bad_at);
+    CHECKF(hp.write_r == 0 && hp.close_r == 0, "(e) the peer's writes after our close: %s, its close: %s",
+           wsc_strerror(hp.write_r), wsc_strerror(hp.close_r));
+    CHECKF(res.got == HALF_OUT && res.bad_at == SIZE_MAX && res.end == 0,
+           "(e) after the half-close the caller read %zu of %d bytes the peer sent (first bad byte %zu), then %s",
+           res.got, HALF_OUT, res.bad_at, res.end == 0 ? "end of stream" : strerror(res.end));
+    int e = wsc_stream_fd_error(sv);
+    CHECKF(e == 0, "(e) wsc_stream_fd_error after a slow but clean end: %s (%s)", wsc_strerror(e),
+           wsc_last_error());
+    close(fd);
+    wsc_conn_free(sv);
+    wsc_conn_free(cl);
+    free(big);
+    pthread_mutex_destroy(&hp.mu);
+    pthread_cond_destroy(&hp.cond);
+}
+
+/* ---- (f) a half-close before the dial finished ------------------------------- */
+
+typedef struct {
+    int lfd;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool go;              /* the server may run its handshake now */
+    int read_r, close_code;
+} late_server;
+
+/* Accepts the TCP connection at once but runs the WebSocket handshake only
+ * when told: until then the client stays CONNECTING. Then reads once. */
+static void *late_server_thread(void *arg)
+{
+    late_server *ls = arg;
+    int fd = accept_tcp(ls->lfd);
+    pthread_mutex_lock(&ls->mu);
+    while (!ls->go)
+        pthread_cond_wait(&ls->cond, &ls->mu);
+    pthread_mutex_unlock(&ls->mu);
+    wsc_conn *c = NULL;
+    ls->read_r = fd < 0 ? WSC_EIO : wsc_accept(fd, NULL, &c);
+    if (ls->read_r != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    wsc_msg_type type;
+    const void *data;
+    size_t len;
+    ls->read_r = wsc_read(c, 10000, &type, &data, &len);
+    ls->close_code = wsc_close_status(c);
+    wsc_conn_free(c);
+    return NULL;
+}
+
+static void test_f_half_close_connecting(void)
+{
+    int port;
+    late_server ls = {.lfd = listen_local(&port)};
+    CHECK(ls.lfd >= 0, "(f) listen on 127.0.0.1");
+    if (ls.lfd < 0)
+        return;
+    pthread_mutex_init(&ls.mu, NULL);
+    pthread_cond_init(&ls.cond, NULL);
+    pthread_t th;
+    pthread_create(&th, NULL, late_server_thread, &ls);
+    char url[64];
+    url_for(url, sizeof url, port);
+    wsc_dial_options dopts = {.nonblocking = true};
+    wsc_conn *cl = NULL;
+    CHECK_OK(wsc_dial(url, &dopts, &cl, NULL));
+    int fd = -1;
+    CHECK_OK(wsc_stream_fd(cl, WSC_BINARY, &fd));
+    CHECK(shutdown(fd, SHUT_WR) == 0, "(f) shutdown(fd, SHUT_WR) while CONNECTING");
+    /* Time for a pump that drops the half-close to do so; with the fix it
+     * waits for the dial, and the result does not depend on this. */
+    sleep_ms(100);
+    pthread_mutex_lock(&ls.mu);
+    ls.go = true;
+    pthread_cond_signal(&ls.cond);
+    pthread_mutex_unlock(&ls.mu);
+    pthread_join(th, NULL);
+    CHECKF(ls.read_r == WSC_ECLOSED && ls.close_code == WSC_STATUS_NORMAL_CLOSURE,
+           "(f) a half-close while CONNECTING: the server's read gave %s with close status %d, "
+           "expected WSC_ECLOSED and 1000", wsc_strerror(ls.read_r), ls.close_code);
+    fd_result res = fd_read_pattern(fd, 0, 10000);
+    CHECKF(res.got == 0 && res.end == 0, "(f) the fd gave %zu bytes then %s, expected end of stream", res.got,
+           res.end == 0 ? "end of stream" : strerror(res.end));
+    int e = wsc_stream_fd_error(cl);
+    CHECKF(e == 0, "(f) wsc_stream_fd_error: %s (%s)", wsc_strerror(e), wsc_last_error());
+    close(fd);
+    close(ls.lfd);
+    wsc_conn_free(cl);
+    pthread_mutex_destroy(&ls.mu);
+    pthread_cond_destroy(&ls.cond);
+}
+
+/* ---- (g) the error is final at end of stream --------------------------------- */
+
+#define FINAL_ROUNDS 50
+
+/* The caller's last bytes wait in the pump (the test holds the message
+ * lock, as a long write would) when the peer closes with 1000: by the
+ * time the caller reads end of stream, wsc_stream_fd_error says they were
+ * not sent. Repeated, as without the fix it depends on which pump thread
+ * runs first. */
+static void final_error_round(int round)
+{
+    wsc_conn *cl, *sv;
+    if (!make_pair(&cl, &sv, NULL, NULL))
+        return;
+    int fd = -1;
+    CHECK_OK(wsc_stream_fd(sv, WSC_BINARY, &fd));
+    CHECK_OK(wsc_writer_begin(sv, WSC_BINARY, 10000));
+    CHECK(fd_write_pattern(fd, 1000, 5, 10000) == 0, "(g) the caller's last bytes go into the fd");
+    CHECK_OK(wsc_close(cl, WSC_STATUS_NORMAL_CLOSURE, "bye"));
+    fd_result res = fd_read_pattern(fd, 0, 10000);
+    int e = wsc_stream_fd_error(sv);
+    CHECKF(res.end == 0, "(g) round %d: the fd gave %s, expected end of stream", round,
+           res.end == 0 ? "end of stream" : strerror(res.end));
+    CHECKF(e == WSC_ECLOSED && strstr(wsc_last_error(), "not sent"),
+           "(g) round %d: wsc_stream_fd_error at end of stream: %s (%s), expected WSC_ECLOSED saying the "
+           "bytes were not sent", round, wsc_strerror(e), wsc_last_error());
+    wsc_writer_end(sv);
+    close(fd);
+    wsc_conn_free(sv);
+    wsc_conn_free(cl);
+}
+
+static void test_g_final_error(void)
+{
+    for (int i = 0; i < FINAL_ROUNDS; i++)
+        final_error_round(i);
+}
+
+/* ---- (h) UTF-8 split across reads -------------------------------------------- */
+
+/* Waits up to timeout_ms for the pump to take every byte written into fd. */
+static bool wait_taken(int fd, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    int queued;
+    while (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0) {
+        if (now_ms() > end)
+            return false;
+        sleep_ms(1);
+    }
+    return true;
+}
+
+/* Reads text messages until the peer's read fails; their bytes in buf. */
+static int read_text(wsc_conn *c, char *buf, size_t cap, size_t *got)
+{
+    *got = 0;
+    for (;;) {
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        int r = wsc_read(c, 10000, &type, &data, &len);
+        if (r < 0)
+            return r;
+        if (len > cap - *got)
+            len = cap - *got;
+        memcpy(buf + *got, data, len);
+        *got += len;
+    }
+}
+
+/* "é" (C3 A9) written one byte at a time, each taken by a recv of its own:
+ * the peer gets valid text. Then a stream ending inside "€" (E2 82 AC)
+ * without its last byte: the peer gets what came before and 1007. */
+static void test_h_utf8_split(void)
+{
+    wsc_conn *cl, *sv;
+    if (!make_pair(&cl, &sv, NULL, NULL))
+        return;
+    int fd = -1;
+    CHECK_OK(wsc_stream_fd(sv, WSC_TEXT, &fd));
+    CHECK(send_bytes(fd, "a\xc3", 2) == 0 && wait_taken(fd, 10000), "(h) 'a' and the first byte of e-acute taken");
+    CHECK(send_bytes(fd, "\xa9z", 2) == 0, "(h) the second byte of e-acute");
+    CHECK(shutdown(fd, SHUT_WR) == 0, "(h) shutdown(fd, SHUT_WR)");
+    char text[16];
+    size_t got;
+    int r = read_text(cl, text, sizeof text, &got);
+    CHECKF(r == WSC_ECLOSED && wsc_close_status(cl) == WSC_STATUS_NORMAL_CLOSURE && got == 4 &&
+               memcmp(text, "a\xc3\xa9z", 4) == 0,
+           "(h) a character split across reads: the peer read %zu bytes, then %s with close status %d, "
+           "expected \"a\\xc3\\xa9z\" then WSC_ECLOSED and 1000", got, wsc_strerror(r), wsc_close_status(cl));
+    fd_result res = fd_read_pattern(fd, 0, 10000);
+    int e = wsc_stream_fd_error(sv);
+    CHECKF(res.end == 0 && e == 0, "(h) then end of stream (%s) and wsc_stream_fd_error %s (%s)",
+           res.end == 0 ? "yes" : strerror(res.end), wsc_strerror(e), wsc_last_error());
+    close(fd);
+    wsc_conn_free(sv);
+    wsc_conn_free(cl);
+
+    if (!make_pair(&cl, &sv, NULL, NULL))
+        return;
+    CHECK_OK(wsc_stream_fd(sv, WSC_TEXT, &fd));
+    CHECK(send_bytes(fd, "ab\xe2\x82", 4) == 0, "(h) 'ab' and two of the three bytes of the euro sign");
+    CHECK(shutdown(fd, SHUT_WR) == 0, "(h) shutdown(fd, SHUT_WR)");
+    r = read_text(cl, text, sizeof text, &got);
+    CHECKF(r == WSC_ECLOSED && wsc_close_status(cl) == WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA && got == 2 &&
+               memcmp(text, "ab", 2) == 0,
+           "(h) a stream ending inside a character: the peer read %zu bytes, then %s with close status %d, "
+           "expected \"ab\" then WSC_ECLOSED and 1007", got, wsc_strerror(r), wsc_close_status(cl));
+    res = fd_read_pattern(fd, 0, 10000);
+    e = wsc_stream_fd_error(sv);
+    CHECKF(res.end == 0 && e == WSC_EPROTO && strstr(wsc_last_error(), "UTF-8"),
+           "(h) then end of stream (%s) and wsc_stream_fd_error %s (%s), expected WSC_EPROTO about UTF-8",
+           res.end == 0 ? "yes" : strerror(res.end), wsc_strerror(e), wsc_last_error());
+    close(fd);
+    wsc_conn_free(sv);
+    wsc_conn_free(cl);
+}
+
 int main(void)
 {
     test_a_half_close();
     test_b_other_type();
     test_c_peer_limit();
     test_d_our_limit();
+    test_e_slow_peer();
+    test_f_half_close_connecting();
+    test_g_final_error();
+    test_h_utf8_split();
     return check_summary("test_stream_fd");
 }
