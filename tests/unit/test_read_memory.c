@@ -313,7 +313,7 @@ static void test_e_stream_keeps_buffer(void)
     size_t len = MIB;
     uint8_t *msg = calloc(1, len);
     wsc_conn *cl, *sv;
-    if (!msg || !make_pair(&cl, &sv, false)) {
+    if (!msg || !make_pair_deflate(&cl, &sv, false)) {
         free(msg);
         return;
     }
