@@ -226,6 +226,21 @@ test('client: SIGTERM during --wait closes with 1001 at once and exits 143', T, 
   assert.equal((await peer.waitClosed()).code, 1001);
 });
 
+test('client: SIGINT during the end-of-input ping wait closes with 1001 at once and exits 130', T, async (t) => {
+  const server = await startWsServer(t, { autoPong: false }); // our ping is never answered
+  const proc = startTool(t, [server.url], 'x\n');
+  const peer = await server.nextConnection();
+  for (let i = 0; i < 200 && peer.pings.length === 0; i++) await delay(25);
+  assert.equal(peer.pings.length, 1, 'the tool sent its end-of-input ping: it is in the wait');
+  const start = Date.now();
+  proc.kill('SIGINT');
+  await proc.wait(6000);
+  const took = Date.now() - start;
+  assertExit(proc, 130);
+  assert.ok(took < 1000, `the tool took ${took} ms to act on SIGINT`);
+  assert.equal((await peer.waitClosed()).code, 1001);
+});
+
 test('client: --compress negotiates permessage-deflate with our echo_server', T, async (t) => {
   const server = await startEchoServer(t, ['--compress', 'takeover']);
   const text = 'compress me '.repeat(200);
