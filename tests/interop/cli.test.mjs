@@ -329,6 +329,21 @@ async function startLimitedServer(t, limit, args) {
 /** How many lines of text match re (a RegExp with /gm). */
 const countLines = (text, re) => [...text.matchAll(re)].length;
 
+test('server: --echo disconnects a client that does not read its echoes within --timeout', T, async (t) => {
+  const { proc, port } = await startToolServer(t, ['--echo', '--timeout', '0.5']);
+  const stalled = await connectWs(t, `ws://127.0.0.1:${port}/stalled`);
+  stalled.ws._socket.pause(); // reads nothing: the socket buffers fill, the echo write blocks
+  const mib = Buffer.alloc(1 << 20, 'x');
+  for (let i = 0; i < 40; i++) stalled.ws.send(mib, { binary: true }); // more than the buffers hold
+  await proc.waitFor(/^wsc: 127\.0\.0\.1:\d+: an echo was not taken within 0\.5 s \(the client does not read\): disconnected$/m,
+    { stream: 'stderr', ms: 15000 });
+  stalled.ws._socket.resume();
+  assert.equal((await stalled.waitClosed()).code, 1006, 'closed without a close frame');
+  const other = await connectWs(t, `ws://127.0.0.1:${port}/other`);
+  await other.send('still serving');
+  assert.equal((await other.nextMessage()).data.toString(), 'still serving');
+});
+
 test('server: --echo at the thread limit refuses the extra clients with 503, logs once, and keeps serving', T, async (t) => {
   // 4 tasks for the tool's user: the main thread and 3 client threads (fewer
   // when a sanitizer runs a thread of its own)
