@@ -35,6 +35,11 @@ typedef struct {
 
 #define BACKOFF_FIRST_MS 5
 
+/* With --echo, how long an echo may take to be written when --timeout does
+ * not say: a client that reads nothing for that long is disconnected, so
+ * that it does not hold its thread for ever. */
+#define ECHO_WRITE_MS 30000
+
 typedef struct {
     const cli_options *o;
     wsc_accept_options accept;
@@ -49,6 +54,13 @@ typedef struct {
     int fd;
     char peer[80];
 } client_job;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void sleep_ms(int ms)
 {
@@ -297,21 +309,35 @@ static wsc_conn *handshake(const server *srv, int fd, const char *peer)
 
 /* ---- --echo ------------------------------------------------------------- */
 
-static void echo_loop(wsc_conn *c, const char *peer, bool verbose)
+/* Writes one echo within ms. Returns what wsc_write returned; a client that
+ * took longer is said to be one that does not read, and is disconnected. */
+static int echo_write(wsc_conn *c, const char *peer, int ms, wsc_msg_type type,
+                      const void *data, size_t len)
 {
-    for (;;) {
+    long long start = now_ms();
+    int r = wsc_write(c, type, data, len, ms);
+    if (r < 0 && now_ms() - start >= ms) {
+        cli_err("%s: an echo was not taken within %g s (the client does not read): disconnected",
+                peer, ms / 1000.0);
+        wsc_close_now(c); /* after WSC_ETIMEDOUT it is still open, its buffers full */
+    }
+    return r;
+}
+
+static void echo_loop(wsc_conn *c, const char *peer, const cli_options *o)
+{
+    int write_ms = o->timeout_ms > 0 ? o->timeout_ms : ECHO_WRITE_MS;
+    int r;
+    do {
         wsc_msg_type type;
         const void *data;
         size_t len;
-        int r = wsc_read(c, -1, &type, &data, &len);
+        r = wsc_read(c, -1, &type, &data, &len);
         if (r == 0)
-            r = wsc_write(c, type, data, len, -1);
-        if (r < 0) {
-            if (verbose)
-                cli_err("%s: closed with %d: %s", peer, wsc_close_status(c), wsc_last_error());
-            return;
-        }
-    }
+            r = echo_write(c, peer, write_ms, type, data, len);
+    } while (r == 0);
+    if (o->verbose)
+        cli_err("%s: closed with %d: %s", peer, wsc_close_status(c), wsc_last_error());
 }
 
 static void *echo_main(void *arg)
@@ -320,7 +346,7 @@ static void *echo_main(void *arg)
     wsc_conn *c = handshake(job->srv, job->fd, job->peer);
     if (c) {
         wsc_set_read_limit(c, job->srv->o->max_size);
-        echo_loop(c, job->peer, job->srv->o->verbose);
+        echo_loop(c, job->peer, job->srv->o);
         wsc_conn_free(c);
     }
     free(job);

@@ -22,8 +22,9 @@
 
 /* At stdin EOF a ping goes out and its pong is awaited before the close:
  * replies the peer sent before the pong are printed, not discarded. The wait
- * ends this long after the reader last printed something (see
- * ping_patiently). */
+ * ends after a round this long in which the reader printed nothing (see
+ * ping_patiently). The ping is waited for on a thread of its own, so that
+ * the main thread keeps watching the wake pipe and a signal closes at once. */
 #define BARRIER_PING_MS 5000
 
 typedef struct {
@@ -33,12 +34,15 @@ typedef struct {
     pthread_t reader;
     pthread_t pinger;
     bool have_pinger;
+    pthread_t barrier;        /* waits for the end-of-input pong */
+    bool have_barrier;
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stop;                /* the pinger should end */
     bool printing;            /* the reader is writing a message to stdout */
     unsigned long printed;    /* messages the reader wrote to stdout */
     bool ping_dead;           /* a ping timed out */
+    int barrier_result;       /* what the end-of-input wsc_ping returned */
     bool barrier_late;        /* we closed without the end-of-input pong */
     bool interrupted;         /* we closed because of a signal */
     bool out_failed;          /* stdout failed */
@@ -60,7 +64,7 @@ static atomic_int g_signal;   /* the first SIGINT or SIGTERM, 0 before */
 static void on_signal(int sig)
 {
     atomic_store(&g_signal, sig);
-    char b = 's';
+    char b = 's'; /* WAKE_SIGNAL */
     if (g_signal_fd >= 0 && write(g_signal_fd, &b, 1) < 0) {
         /* nothing to do: the main thread is woken by the other end anyway */
     }
@@ -127,11 +131,15 @@ int cli_print_message(const cli_options *o, wsc_msg_type type,
 
 /* ---- threads -------------------------------------------------------------- */
 
-static void wake_main(session *s)
+/* Wake-pipe bytes: what woke the main thread. */
+#define WAKE_READER_ENDED 'r'
+#define WAKE_SIGNAL 's'
+#define WAKE_BARRIER_DONE 'b'
+
+static void wake_main(session *s, char why)
 {
-    char b = 'r';
-    if (write(s->wake[1], &b, 1) < 0) {
-        /* the pipe cannot be full: one byte per session */
+    if (write(s->wake[1], &why, 1) < 0) {
+        /* the pipe cannot be full: a few bytes per session */
     }
 }
 
@@ -166,14 +174,15 @@ static bool reader_busy_since(session *s, unsigned long before)
 
 /* wsc_ping whose patience stretches while the reader is busy: the pong is
  * read after every message the peer sent before it, so a slow stdout makes
- * it late, not lost. WSC_ETIMEDOUT when ms passed with the reader idle and
- * no pong, or with a signal caught. */
+ * it late, not lost. A round of ms in which the reader printed is followed
+ * by a new ping. WSC_ETIMEDOUT when a round passed with the reader idle and
+ * no pong. Our close (on a signal) ends the wait with WSC_ECLOSED. */
 static int ping_patiently(session *s, int ms)
 {
     for (;;) {
         unsigned long before = printed_count(s);
         int r = wsc_ping(s->c, ms);
-        if (r != WSC_ETIMEDOUT || !reader_busy_since(s, before) || atomic_load(&g_signal))
+        if (r != WSC_ETIMEDOUT || !reader_busy_since(s, before))
             return r;
     }
 }
@@ -202,7 +211,7 @@ static void *reader_main(void *arg)
             break;
         }
     }
-    wake_main(s);
+    wake_main(s, WAKE_READER_ENDED);
     return NULL;
 }
 
@@ -307,10 +316,10 @@ static int read_stdin(linebuf *lb)
     return 0;
 }
 
-enum { PUMP_EOF, PUMP_ENDED, PUMP_SIGNAL, PUMP_FAILED };
+enum { PUMP_EOF, PUMP_ENDED, PUMP_SIGNAL, PUMP_FAILED, PUMP_BARRIER_DONE };
 
-/* Waits on the wake pipe for up to ms; returns PUMP_ENDED, PUMP_SIGNAL, or
- * PUMP_EOF when the time ran out. */
+/* Waits on the wake pipe for up to ms (-1: no limit); returns PUMP_ENDED,
+ * PUMP_SIGNAL, PUMP_BARRIER_DONE, or PUMP_EOF when the time ran out. */
 static int wait_wake(session *s, int ms)
 {
     struct pollfd p = {.fd = s->wake[0], .events = POLLIN};
@@ -322,7 +331,9 @@ static int wait_wake(session *s, int ms)
     char b;
     if (read(s->wake[0], &b, 1) != 1)
         return PUMP_ENDED;
-    return b == 's' ? PUMP_SIGNAL : PUMP_ENDED;
+    if (b == WAKE_SIGNAL)
+        return PUMP_SIGNAL;
+    return b == WAKE_BARRIER_DONE ? PUMP_BARRIER_DONE : PUMP_ENDED;
 }
 
 /* Sends stdin lines until EOF, the connection's end, or a signal. */
@@ -398,22 +409,59 @@ static int session_result(session *s, int close_err)
     return CLI_EXIT_PEER_ERROR;
 }
 
-/* At EOF: waits for the pong of a ping sent after the last line, so that
- * every reply the peer sent before it is printed (data arriving after our
- * close frame is discarded). Returns 0, or 1 when the connection ended. */
-static int barrier(session *s)
+static void *barrier_main(void *arg)
 {
+    session *s = arg;
     int r = ping_patiently(s, BARRIER_PING_MS);
-    if (r == WSC_ETIMEDOUT && atomic_load(&g_signal))
-        return 0; /* finish sees the signal */
+    pthread_mutex_lock(&s->mu);
+    s->barrier_result = r;
+    pthread_mutex_unlock(&s->mu);
+    wake_main(s, WAKE_BARRIER_DONE);
+    return NULL;
+}
+
+/* The end-of-input ping on its thread (here when no thread can be had: then
+ * a signal waits for the ping). */
+static void start_barrier(session *s)
+{
+    s->have_barrier = pthread_create(&s->barrier, NULL, barrier_main, s) == 0;
+    if (!s->have_barrier)
+        barrier_main(s);
+}
+
+static void join_barrier(session *s)
+{
+    if (s->have_barrier)
+        pthread_join(s->barrier, NULL); /* our close or the end of c ends its ping */
+}
+
+/* What the end-of-input ping came to: PUMP_EOF when the pong came, or did
+ * not (said, and counted against the exit code); PUMP_ENDED when the
+ * connection ended. */
+static int barrier_outcome(session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int r = s->barrier_result;
+    pthread_mutex_unlock(&s->mu);
     if (r == WSC_ETIMEDOUT) {
         cli_err("no pong to our end-of-input ping within %d s: closing anyway; "
                 "replies the peer sends after our close frame are lost",
                 BARRIER_PING_MS / 1000);
         s->barrier_late = true;
-        return 0;
+        return PUMP_EOF;
     }
-    return r < 0 ? 1 : 0;
+    return r < 0 ? PUMP_ENDED : PUMP_EOF;
+}
+
+/* At EOF: waits for the pong of a ping sent after the last line, so that
+ * every reply the peer sent before it is printed (data arriving after our
+ * close frame is discarded). Returns PUMP_EOF, PUMP_ENDED, or PUMP_SIGNAL at
+ * once when a signal comes meanwhile. */
+static int barrier(session *s)
+{
+    start_barrier(s);
+    int how = wait_wake(s, -1);
+    return how == PUMP_BARRIER_DONE ? barrier_outcome(s) : how;
 }
 
 /* At EOF (or a signal): let earlier replies arrive, then close; a signal
@@ -422,13 +470,12 @@ static int barrier(session *s)
 static int finish(session *s, int how)
 {
     const cli_options *o = s->o;
-    if (how == PUMP_EOF) {
-        if (barrier(s))
-            return 1;
+    if (how == PUMP_EOF)
+        how = barrier(s);
+    if (how == PUMP_EOF)
         how = wait_wake(s, o->wait_ms);
-        if (how == PUMP_ENDED)
-            return 1;
-    }
+    if (how == PUMP_ENDED)
+        return 1;
     if (how == PUMP_SIGNAL) {
         s->interrupted = true;
         return wsc_close(s->c, WSC_STATUS_GOING_AWAY, "");
@@ -492,6 +539,7 @@ int cli_session(wsc_conn *c, const cli_options *o)
         close_err = finish(&s, how);
     pthread_join(s.reader, NULL);
     stop_pinger(&s);
+    join_barrier(&s);
     int code = how == PUMP_FAILED ? CLI_EXIT_LOCAL : session_result(&s, close_err);
     session_free(&s);
     return code;

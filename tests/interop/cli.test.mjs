@@ -226,6 +226,21 @@ test('client: SIGTERM during --wait closes with 1001 at once and exits 143', T, 
   assert.equal((await peer.waitClosed()).code, 1001);
 });
 
+test('client: SIGINT during the end-of-input ping wait closes with 1001 at once and exits 130', T, async (t) => {
+  const server = await startWsServer(t, { autoPong: false }); // our ping is never answered
+  const proc = startTool(t, [server.url], 'x\n');
+  const peer = await server.nextConnection();
+  for (let i = 0; i < 200 && peer.pings.length === 0; i++) await delay(25);
+  assert.equal(peer.pings.length, 1, 'the tool sent its end-of-input ping: it is in the wait');
+  const start = Date.now();
+  proc.kill('SIGINT');
+  await proc.wait(6000);
+  const took = Date.now() - start;
+  assertExit(proc, 130);
+  assert.ok(took < 1000, `the tool took ${took} ms to act on SIGINT`);
+  assert.equal((await peer.waitClosed()).code, 1001);
+});
+
 test('client: --compress negotiates permessage-deflate with our echo_server', T, async (t) => {
   const server = await startEchoServer(t, ['--compress', 'takeover']);
   const text = 'compress me '.repeat(200);
@@ -313,6 +328,21 @@ async function startLimitedServer(t, limit, args) {
 
 /** How many lines of text match re (a RegExp with /gm). */
 const countLines = (text, re) => [...text.matchAll(re)].length;
+
+test('server: --echo disconnects a client that does not read its echoes within --timeout', T, async (t) => {
+  const { proc, port } = await startToolServer(t, ['--echo', '--timeout', '0.5']);
+  const stalled = await connectWs(t, `ws://127.0.0.1:${port}/stalled`);
+  stalled.ws._socket.pause(); // reads nothing: the socket buffers fill, the echo write blocks
+  const mib = Buffer.alloc(1 << 20, 'x');
+  for (let i = 0; i < 40; i++) stalled.ws.send(mib, { binary: true }); // more than the buffers hold
+  await proc.waitFor(/^wsc: 127\.0\.0\.1:\d+: an echo was not taken within 0\.5 s \(the client does not read\): disconnected$/m,
+    { stream: 'stderr', ms: 15000 });
+  stalled.ws._socket.resume();
+  assert.equal((await stalled.waitClosed()).code, 1006, 'closed without a close frame');
+  const other = await connectWs(t, `ws://127.0.0.1:${port}/other`);
+  await other.send('still serving');
+  assert.equal((await other.nextMessage()).data.toString(), 'still serving');
+});
 
 test('server: --echo at the thread limit refuses the extra clients with 503, logs once, and keeps serving', T, async (t) => {
   // 4 tasks for the tool's user: the main thread and 3 client threads (fewer

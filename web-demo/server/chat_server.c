@@ -38,6 +38,7 @@
 #include "hub.h"
 
 #define SEND_TIMEOUT_S 10       /* a static file's reader must keep reading */
+#define LINGER_MS 2000          /* after an answer, for the client to close first */
 #define ACCEPT_DELAY_MIN_MS 5
 #define ACCEPT_DELAY_MAX_MS 1000
 #define ACCEPT_LOG_EVERY_S 60
@@ -71,11 +72,13 @@ static void *serve_conn(void *arg)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         http_serve_static(fd, h.method, h.path);
     }
-    atomic_fetch_sub(&n_pending, 1);
-    if (is_chat)
+    if (is_chat) {
+        atomic_fetch_sub(&n_pending, 1);
         hub_serve(fd, h.buf, h.len); /* closes fd */
-    else
-        close(fd);
+        return NULL;
+    }
+    http_close_after_answer(fd, LINGER_MS);
+    atomic_fetch_sub(&n_pending, 1);
     return NULL;
 }
 
@@ -91,7 +94,7 @@ static void dispatch(int fd)
     }
     atomic_fetch_sub(&n_pending, 1);
     http_send_status(fd, 503);
-    close(fd);
+    http_close_after_answer(fd, 0); /* the accept loop must not wait */
 }
 
 /* The state of accept's back-off while it keeps failing. */

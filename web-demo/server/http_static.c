@@ -6,10 +6,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *roots[HTTP_MAX_ROOTS];
@@ -104,6 +107,26 @@ static void send_error(int fd, int status, bool head_only)
 void http_send_status(int fd, int status)
 {
     send_error(fd, status, false);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void http_close_after_answer(int fd, int linger_ms)
+{
+    char buf[16384];
+    long long deadline = now_ms() + linger_ms;
+    shutdown(fd, SHUT_WR);
+    for (long long left = linger_ms; left >= 0; left = deadline - now_ms()) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0 || recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0)
+            break; /* quiet until the deadline, closed, or failed */
+    }
+    close(fd);
 }
 
 /* Opens the first regular file for path under a root; -1 when none. */

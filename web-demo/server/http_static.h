@@ -18,4 +18,13 @@ void http_serve_static(int fd, const char *method, const char *path);
  * buffer. Does not close fd. */
 void http_send_status(int fd, int status);
 
+/* Closes fd after an answer without losing it: closing a socket with unread
+ * input sends a reset, which can destroy an answer the client has not read
+ * yet (a client still sending a long request, say). So it shuts our side,
+ * which tells the client the answer is complete, reads and drops what the
+ * client still sends until it closes too, for at most linger_ms (0: only
+ * what arrives within the current millisecond, for a caller that must not
+ * wait), then closes. */
+void http_close_after_answer(int fd, int linger_ms);
+
 #endif
