@@ -194,7 +194,11 @@ static void *writer_main(void *arg)
         int err = wsc_write(cl->conn, WSC_TEXT, m->data, m->len, WRITE_TIMEOUT_MS);
         msg_unref(m);
         if (err < 0) {
-            wsc_close_now(cl->conn); /* wakes the reader */
+            /* WSC_ECLOSED: the peer closed, and the reader, which saw it, is
+             * sending our reply; shutting the socket now would cut that off
+             * (the client would see 1006). Else wake the reader. */
+            if (err != WSC_ECLOSED)
+                wsc_close_now(cl->conn);
             return NULL;
         }
     }
