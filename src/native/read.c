@@ -416,9 +416,17 @@ static int msg_resize(wsc_conn *c, size_t cap)
         if (!p)
             return WSC_ENOMEM;
     } else if (c->msg_mapped) {
+#ifdef MREMAP_MAYMOVE
         p = mremap(c->msg, c->msg_cap, cap, MREMAP_MAYMOVE);
         if (p == MAP_FAILED)
             return WSC_ENOMEM;
+#else /* no mremap outside Linux: map anew and copy */
+        p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return WSC_ENOMEM;
+        memcpy(p, c->msg, c->msg_len);
+        munmap(c->msg, c->msg_cap);
+#endif
     } else {
         p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
