@@ -131,8 +131,7 @@ static int data_frame(wsc_decoder *d, const wsc_frame_header *h, wsc_dec_event *
 /* Parses the frame at in[0..n): a control frame's event, a data frame's
  * START (STEP_ON for a continuation), or MORE when the frame (a control
  * frame's payload included) is incomplete. */
-static int next_frame(wsc_decoder *d, uint8_t *in, size_t n, size_t *used,
-                               wsc_dec_event *ev)
+static int next_frame(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, wsc_dec_event *ev)
 {
     wsc_frame_header h;
     int hl = wsc_frame_parse(in, n, &h);
@@ -199,12 +198,20 @@ static wsc_dec_kind plain_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *us
     return WSC_DEC_DATA;
 }
 
+/* Inflating failed (zerr): the data is not deflate (1007), or no memory. */
+static int inflate_failed(wsc_decoder *d, wsc_dec_event *ev)
+{
+    int code = d->zerr == WSC_EPROTO ? WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA
+                                     : WSC_STATUS_INTERNAL_ERROR;
+    return fail(d, ev, code, d->zerr, d->why);
+}
+
 /* Compressed payload: inflates from in[0..n) into out[0..cap). Raw bytes
  * are unmasked in place; zready counts those at in's start not yet
  * inflated. Output stops one byte past the read limit, so a message
  * inflating beyond it costs no more. */
-static int inflated_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *used,
-                                  uint8_t *out, size_t cap, wsc_dec_event *ev)
+static int inflated_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, uint8_t *out,
+                         size_t cap, wsc_dec_event *ev)
 {
     static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
     if (d->read_limit >= 0) {
@@ -213,6 +220,8 @@ static int inflated_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *used,
         if (cap > (uint64_t)d->read_limit - d->msg_size + 1)
             cap = (size_t)((uint64_t)d->read_limit - d->msg_size + 1);
     }
+    if (d->zerr)
+        return inflate_failed(d, ev);
     size_t at = 0; /* input used by this call */
     for (;;) {
         /* Output inflate still holds comes first: the input so far may
@@ -232,12 +241,14 @@ static int inflated_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *used,
         }
         const uint8_t *src = tail;
         size_t src_len = 0;
+        bool from_tail = false;
         if (d->zready > at) {
             src = in + at;
             src_len = d->zready - at;
         } else if (d->frame_left == 0 && d->fh.fin && d->ztail < 4 && !d->zmore) {
             src = tail + d->ztail;
             src_len = 4 - d->ztail;
+            from_tail = true;
         } else if (!d->zmore) {
             *used = at;
             d->zready -= at;
@@ -248,14 +259,18 @@ static int inflated_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *used,
         }
         size_t took, made;
         int r = wsc_inflate_some(d->pmd, src, src_len, &took, out, cap, &made, &d->zmore);
-        if (r < 0)
-            return fail(d, ev, r == WSC_EPROTO ? WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA
-                                               : WSC_STATUS_INTERNAL_ERROR,
-                        r, wsc_last_error());
-        if (src != tail)
-            at += took;
-        else
+        if (r < 0) {
+            /* Output made before the error counts first (the limit, the
+             * text), as it would had the input come in smaller pieces. */
+            d->zerr = r;
+            snprintf(d->why, sizeof d->why, "%s", wsc_last_error());
+            if (!made)
+                return inflate_failed(d, ev);
+        }
+        if (from_tail)
             d->ztail += (uint8_t)took;
+        else
+            at += took;
         if (made) {
             *used = at;
             d->zready -= at;

@@ -72,6 +72,7 @@ typedef struct {
     size_t zready;       /* unmasked payload bytes at the input's start not yet inflated */
     uint8_t ztail;       /* bytes of the 00 00 ff ff tail fed to inflate */
     bool zmore;          /* inflate may still have output without input */
+    int zerr;            /* inflating failed after making output: the error next */
     uint32_t utf8;
     uint64_t msg_size;   /* message data bytes so far (after inflating) */
     wsc_dec_event failure; /* the sticky ERROR, once failed */

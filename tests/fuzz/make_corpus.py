@@ -10,6 +10,7 @@ Writes tests/fuzz/corpus/<target>/<name> for the targets
     fuzz_frame          frame headers (and a bit of what follows them)
     fuzz_read           mode byte + client->server frames (masked)
     fuzz_read_client    mode byte + server->client frames (unmasked)
+    fuzz_decode         mode byte + frames, both roles (the engine's decoder)
     fuzz_http_request   upgrade requests, good and odd
     fuzz_http_response  upgrade responses, good and odd
     fuzz_proxy          proxy URL, no_proxy list, host, proxy answer (NUL-separated)
@@ -17,7 +18,9 @@ Writes tests/fuzz/corpus/<target>/<name> for the targets
 Files this script does not write are left alone (found inputs may be added
 by hand). The mode byte of fuzz_read / fuzz_read_client: bits 0-2 read limit
 index, bits 3-4 accept / dial variant, bits 5-7 streaming buffer size (and,
-for fuzz_read_client, bit 7 selects the streaming reader).
+for fuzz_read_client, bit 7 selects the streaming reader). fuzz_decode's
+mode byte: bit 0 server (masked frames), bits 1-2 deflate variant, bits 3-5
+read limit index, bits 6-7 how the bytes arrive (see fuzz_decode.c).
 """
 import os
 import struct
@@ -227,6 +230,10 @@ def deflate_seeds():
                           + F(OP_TEXT, second[:-4], rsv=4))
     s["cut_inside_block"] = (F(OP_TEXT, deflate_raw(text)[:len(deflate_raw(text)) // 2], rsv=4)
                              + F(OP_TEXT, deflate_raw(b"next"), rsv=4))
+    for i, (name, body) in enumerate(sorted(s.items())):
+        for variant in (1, 2, 3):  # fuzz_decode: server, deflate variant, limit, pieces
+            write("fuzz_decode", "deflate_%s_v%d" % (name, variant),
+                  bytes([0x01 | variant << 1 | (i % 8) << 3 | (i % 4) << 6]) + body)
     for name, body in sorted(s.items()):
         for variant in (1, 2, 3):
             pad = (variant - len(body) - 6) % 4  # an unsolicited pong of 0-3 bytes
@@ -245,6 +252,8 @@ def deflate_seeds():
         "empty_between": U(OP_TEXT, first[:-4], rsv=4) + U(OP_BINARY, b"\x00", rsv=4),
         "window_9": U(OP_BINARY, deflate_raw(text * 4, wbits=9), rsv=4),
     }
+    for i, (name, body) in enumerate(sorted(c.items())):
+        write("fuzz_decode", "deflate_client_%s" % name, bytes([0x02 | (i % 4) << 6]) + body)
     for name, body in sorted(c.items()):
         for variant in (1, 2):
             pad = (variant - len(body) - 2) % 3  # an unsolicited pong of 0-2 bytes
@@ -266,6 +275,10 @@ def read_seeds():
             if target == "fuzz_read_client":
                 mode |= 0x80 if i % 2 else 0
             write(target, "%s_mode%02x" % (name, mode), bytes([mode]) + body)
+            # fuzz_decode: the same frames in our role, whole limits and pieces.
+            role = 0x01 if masked else 0x00
+            write("fuzz_decode", "%s_%s" % ("server" if masked else "client", name),
+                  bytes([role | (i % 8) << 3 | (i % 4) << 6]) + body)
 
 
 REQ_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
