@@ -33,7 +33,8 @@ wsc_conn *wsc_conn_new(bool server)
     c->tr.fd = -1;
     c->dial_fd = -1;
     c->peer_code = -1;
-    c->read_limit = 32768;
+    wsc_decoder_init(&c->dec, server, NULL);
+    c->dec.read_limit = 32768;
     c->keys_pos = sizeof c->keys;
     atomic_init(&c->state, WSC_STATE_CONNECTING);
     pthread_mutex_init(&c->mu, NULL);
@@ -216,7 +217,7 @@ void wsc_conn_free(wsc_conn *c)
 void wsc_set_read_limit(wsc_conn *c, int64_t limit)
 {
     if (c)
-        c->read_limit = limit < 0 ? -1 : limit;
+        c->dec.read_limit = limit < 0 ? -1 : limit;
 }
 
 const char *wsc_subprotocol(const wsc_conn *c)
@@ -230,6 +231,7 @@ int wsc_conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
     if (!p->enabled)
         return 0;
     c->pmd = wsc_deflate_new(p, c->server, mode, threshold);
+    c->dec.pmd = c->pmd;
     c->extensions = strdup(header);
     if (!c->pmd || !c->extensions)
         return wsc_fail(WSC_ENOMEM, "out of memory");

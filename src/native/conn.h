@@ -17,6 +17,7 @@
 
 #include "wsc.h"
 #include "common/deadline.h"
+#include "engine/decode.h"
 #include "native/deflate.h"
 #include "native/frame.h"
 #include "native/http.h"
@@ -89,20 +90,8 @@ struct wsc_conn {
     /* Reading [r]. rbuf holds raw bytes from the transport in [rpos, rend). */
     uint8_t *rbuf;
     size_t rcap, rpos, rend;
-    bool in_frame;                /* a data frame's payload is being read */
-    wsc_frame_header fh;
-    uint64_t frame_left;          /* payload bytes of fh not yet read */
-    size_t mask_pos;              /* payload bytes of fh unmasked so far */
-    bool in_msg;                  /* a data message is in progress */
+    wsc_decoder dec;              /* the protocol state of what is received */
     bool reader_open;             /* wsc_reader_next returned this message */
-    uint8_t msg_op;
-    bool msg_z;                   /* the message is compressed */
-    size_t zready;                /* unmasked payload bytes at rbuf + rpos not yet inflated */
-    uint8_t ztail;                /* bytes of the 00 00 ff ff tail fed to inflate */
-    bool zmore;                   /* inflate may still have output without input */
-    uint32_t utf8;
-    uint64_t msg_size;            /* payload bytes of the message so far */
-    int64_t read_limit;
     uint8_t *msg;                 /* wsc_read's assembled message */
     size_t msg_cap, msg_len;
     bool msg_mapped;              /* msg is mapped with mmap (see read.c) */
