@@ -193,7 +193,9 @@ typedef struct wsc_tls_server wsc_tls_server;
  * matching the certificate: the detail says which), WSC_ENOMEM.
  * Wasm: WSC_ENOTSUP. */
 WSC_API int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out);
-/* Frees it; only after every wsc_accept using it has returned. NULL is fine. */
+/* Frees it; only after every wsc_accept using it has returned (a nonblocking
+ * one may still be CONNECTING: its TLS session holds what it needs). NULL is
+ * fine. */
 WSC_API void wsc_tls_server_free(wsc_tls_server *s);
 
 /* ---- Dialing (client) ---------------------------------------------------- */
@@ -325,6 +327,9 @@ typedef struct {
     wsc_ping_fn on_ping;
     wsc_pong_fn on_pong;
     void *user;
+    bool nonblocking;            /* return at once in WSC_STATE_CONNECTING and
+                                    go on as the socket is ready: see
+                                    wsc_accept */
 } wsc_accept_options;
 
 /* Reads the HTTP/1.1 upgrade request from the connected socket `fd` and
@@ -348,6 +353,19 @@ typedef struct {
  * extra headers (see wsc_accept_options.headers) or subprotocol names that
  * are not tokens fail with WSC_EINVAL with nothing read or sent, so the
  * caller may still answer the request itself (a 500, say) or close fd.
+ * With opts->nonblocking the call goes as far as it can without waiting
+ * and returns 0 with the connection in WSC_STATE_CONNECTING (or OPEN, if
+ * the whole request was there) owning fd; the handshake (TLS, request,
+ * answer, each refusal and the 408 included) then advances on each later
+ * call with timeout 0, as a nonblocking dial does: poll wsc_fd(c) for
+ * wsc_poll_events(c) and call wsc_get_state(c) when it is ready, and also
+ * now and then (every second, say) so that the handshake timeout of a
+ * client that sends nothing is noticed. When it fails, the state becomes
+ * WSC_STATE_CLOSED, wsc_last_error() says why, later calls return the
+ * error, and wsc_conn_free closes fd. One thread can so accept any number
+ * of clients while serving others. opts and what it points to are copied;
+ * opts->tls must outlive the call only. A failure found before it would
+ * wait is returned at once, fd left to the caller, as when blocking.
  * Errors: WSC_EINVAL (arguments, options), WSC_ENOMEM, WSC_EHANDSHAKE (the
  * request was refused with one of the statuses above, or the client closed
  * or reset the connection before the handshake was done: the detail says

@@ -67,6 +67,24 @@ int cli_client(const cli_options *o);
 /* Server mode: listens on o->listen. Returns an exit code. */
 int cli_server(const cli_options *o);
 
+/* listener.c: what listen mode sets up. Each returns 0 or an exit code
+ * after saying what went wrong. cli_listen binds o->listen (a nonblocking
+ * socket in *fd) and prints "wsc: listening on ADDR"; cli_load_tls loads
+ * --tls-cert/--tls-key (*tls stays NULL without them); cli_accept_options
+ * fills *a from o; cli_check_accept_options finds a bad -H or subprotocol
+ * at startup instead of at every client. */
+int cli_listen(const cli_options *o, bool tls, int *fd);
+int cli_load_tls(const cli_options *o, wsc_tls_server **tls);
+void cli_accept_options(const cli_options *o, wsc_tls_server *tls, wsc_accept_options *a);
+int cli_check_accept_options(const wsc_accept_options *a);
+
+/* Takes the next connection off the nonblocking listening socket lfd: a
+ * nonblocking socket (its address in peer), or CLI_ACCEPT_NONE (none
+ * waiting), CLI_ACCEPT_SHORT (out of fds or memory for now: why says so
+ * and what to do) or CLI_ACCEPT_BROKEN (the listening socket failed). */
+enum { CLI_ACCEPT_NONE = -1, CLI_ACCEPT_SHORT = -2, CLI_ACCEPT_BROKEN = -3 };
+int cli_accept_socket(int lfd, char *peer, size_t cap, char *why, size_t why_cap);
+
 /* Pipes stdin lines to c as messages and c's messages to stdout until the
  * connection ends; closes c at stdin EOF. Returns an exit code; does not
  * free c. */

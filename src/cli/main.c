@@ -43,7 +43,7 @@ static const char usage_text[] =
     "      --tls-key FILE        its private key\n"
     "      --proxy URL           HTTP CONNECT proxy (default: from http_proxy etc.; \"\" none)\n"
     "  -l, --listen [HOST:]PORT  be a server (HOST default 127.0.0.1; PORT 0: any free port)\n"
-    "  -e, --echo                server: echo every message back, one thread per client\n"
+    "  -e, --echo                server: echo every message back, every client on one thread\n"
     "  -v, --verbose             connection details on stderr\n"
     "  -h, --help                this text\n"
     "\n"

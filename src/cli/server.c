@@ -1,59 +1,72 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * server.c - listen mode: binds [HOST:]PORT, accepts WebSocket connections
- * (over TLS with --tls-cert and --tls-key), and either pipes the first one
- * to stdin/stdout (then exits like the client) or, with --echo, echoes every
- * message of any number of clients, one thread each, until killed. A
- * failure that concerns clients (a handshake, no fd or no thread for one)
- * never ends the server: the client is refused and the loop backs off.
+ * server.c - listen mode: one thread serves every client from an epoll loop
+ * (handshakes, TLS included, advance with nonblocking wsc_accept). With
+ * --echo every message of any number of clients is echoed until the tool is
+ * killed; without it the first client to complete its handshake is piped to
+ * stdin/stdout (then the tool exits like the client). A failure that
+ * concerns clients (a handshake, no fd for one) never ends the server: the
+ * client is dropped and, when fds run out, accepting pauses and backs off.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 
 #include "cli.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <pthread.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
-/* A failure that hits every new client for a while (no fd, no thread left):
- * said once when it starts and once when it ends, and waited out with pauses
- * that double from BACKOFF_FIRST_MS up to max_ms, so the loop never spins. */
-typedef struct {
-    int max_ms;
-    int pause_ms;            /* 0: not failing */
-    unsigned long failures;  /* in this burst */
-} backoff;
+/* Every TICK_MS the loop looks at every client: handshakes that a silent
+ * client lets time out, echoes that a client does not take. */
+#define TICK_MS 200
 
-#define BACKOFF_FIRST_MS 5
-
-/* With --echo, how long an echo may take to be written when --timeout does
- * not say: a client that reads nothing for that long is disconnected, so
- * that it does not hold its thread for ever. */
+/* With --echo, how long an echo may wait to be taken when --timeout does
+ * not say: a client that reads nothing for that long is disconnected. */
 #define ECHO_WRITE_MS 30000
+
+/* Messages echoed for one client before the others get their turn. */
+#define BURST 32
+
+/* accept(2) out of fds or memory: said once when it starts and once when
+ * it ends; accepting pauses from BACKOFF_FIRST_MS doubling to BACKOFF_MAX_MS,
+ * so the loop never spins and keeps serving the clients it has. */
+#define BACKOFF_FIRST_MS 5
+#define BACKOFF_MAX_MS 1000
+
+typedef struct client {
+    wsc_conn *c;
+    int fd;
+    uint32_t events;            /* what epoll watches for it */
+    bool open;                  /* its handshake is done */
+    bool ready;                 /* on the ready list: BURST cut its turn short */
+    void *held;                 /* an echo the socket could not take yet */
+    size_t held_len;
+    wsc_msg_type held_type;
+    long long held_since;       /* when it started waiting; 0: nothing held */
+    char peer[80];
+    struct client *prev, *next; /* all clients */
+    struct client *ready_next;
+} client;
 
 typedef struct {
     const cli_options *o;
     wsc_accept_options accept;
     wsc_tls_server *tls;
-    int fd;
-    backoff accept_wait;     /* accept(2) out of fds or memory */
-    backoff thread_wait;     /* no thread for a client */
+    int lfd, ep;
+    bool listening;             /* lfd is in the epoll set */
+    long long resume_at;        /* accepting paused until then */
+    int pause_ms;               /* the current pause, 0: accepting works */
+    unsigned long failures;     /* accept(2) failures in this burst */
+    client *clients, *ready;
+    int write_ms;
+    wsc_conn *chosen;           /* without --echo: the client to pipe */
 } server;
-
-typedef struct {
-    const server *srv;
-    int fd;
-    char peer[80];
-} client_job;
 
 static long long now_ms(void)
 {
@@ -62,405 +75,306 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
+/* ---- clients ------------------------------------------------------------ */
+
+static uint32_t epoll_events(const client *cl)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+    int want = cl->held ? POLLOUT : wsc_poll_events(cl->c);
+    return (want & POLLIN ? EPOLLIN : 0) | (want & POLLOUT ? EPOLLOUT : 0);
 }
 
-/* Counts one failure, logs `why` if it is the first of a burst, and pauses. */
-static void backoff_fail(backoff *b, const char *why)
+/* Tells epoll what cl waits for now. */
+static void watch(server *s, client *cl)
 {
-    if (b->failures++ == 0)
-        cli_err("%s", why);
-    b->pause_ms = b->pause_ms ? b->pause_ms * 2 : BACKOFF_FIRST_MS;
-    if (b->pause_ms > b->max_ms)
-        b->pause_ms = b->max_ms;
-    sleep_ms(b->pause_ms);
+    uint32_t ev = epoll_events(cl);
+    if (ev == cl->events)
+        return;
+    struct epoll_event e = {.events = ev, .data.ptr = cl};
+    epoll_ctl(s->ep, EPOLL_CTL_MOD, cl->fd, &e);
+    cl->events = ev;
 }
 
-/* Ends a burst, if any, saying that `what` works again. */
-static void backoff_ok(backoff *b, const char *what)
+static void unlink_ready(server *s, client *cl)
 {
-    if (b->failures)
-        cli_err("%s again after %lu failure%s", what, b->failures, b->failures == 1 ? "" : "s");
-    b->failures = 0;
-    b->pause_ms = 0;
-}
-
-/* "[v6]:port", "host:port" or "port" into host and port. 0 or an exit code. */
-static int split_listen(const char *spec, char *host, size_t hcap, char *port, size_t pcap)
-{
-    const char *colon = strrchr(spec, ':');
-    const char *h = "127.0.0.1";
-    size_t hlen = strlen(h);
-    const char *p = spec;
-    if (colon) {
-        h = spec;
-        hlen = (size_t)(colon - spec);
-        p = colon + 1;
-        if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-            h++;
-            hlen -= 2;
+    for (client **p = &s->ready; *p; p = &(*p)->ready_next) {
+        if (*p == cl) {
+            *p = cl->ready_next;
+            break;
         }
     }
-    if (hlen == 0 || hlen >= hcap || strlen(p) == 0 || strlen(p) >= pcap ||
-        strspn(p, "0123456789") != strlen(p)) {
-        cli_err("--listen wants [HOST:]PORT, got \"%s\"", spec);
-        return CLI_EXIT_USAGE;
-    }
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    snprintf(port, pcap, "%s", p);
-    return 0;
+    cl->ready = false;
 }
 
-/* "127.0.0.1:8080" or "[::1]:8080" for a socket address. */
-static void format_addr(const struct sockaddr *sa, char *buf, size_t cap)
+/* Takes cl out of the loop; frees it, and its conn unless `keep`. */
+static void drop(server *s, client *cl, bool keep)
 {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const void *)sa;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        snprintf(buf, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
-    } else {
-        const struct sockaddr_in *a = (const void *)sa;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        snprintf(buf, cap, "%s:%u", ip, ntohs(a->sin_port));
-    }
-}
-
-static int bind_one(const struct addrinfo *ai)
-{
-    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-/* Binds and listens; prints "wsc: listening on ADDR". 0 or an exit code. */
-static int open_listener(server *srv)
-{
-    char host[256], port[16];
-    int r = split_listen(srv->o->listen, host, sizeof host, port, sizeof port);
-    if (r)
-        return r;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
-    struct addrinfo *list;
-    int g = getaddrinfo(host, port, &hints, &list);
-    if (g != 0) {
-        cli_err("cannot listen on %s: %s", srv->o->listen, gai_strerror(g));
-        return CLI_EXIT_LOCAL;
-    }
-    srv->fd = -1;
-    int err = 0;
-    for (struct addrinfo *ai = list; ai && srv->fd < 0; ai = ai->ai_next) {
-        srv->fd = bind_one(ai);
-        err = errno;
-    }
-    freeaddrinfo(list);
-    if (srv->fd < 0) {
-        cli_err("cannot listen on %s: %s", srv->o->listen, strerror(err));
-        return CLI_EXIT_LOCAL;
-    }
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char addr[80] = "?";
-    if (getsockname(srv->fd, (struct sockaddr *)&ss, &len) == 0)
-        format_addr((struct sockaddr *)&ss, addr, sizeof addr);
-    cli_err("listening on %s%s", addr, srv->tls ? " (TLS)" : "");
-    return 0;
-}
-
-static int load_tls(server *srv)
-{
-    const cli_options *o = srv->o;
-    if (!o->cert_file)
-        return 0;
-    wsc_tls_options t = {.cert_file = o->cert_file, .key_file = o->key_file, .ca_file = o->ca_file};
-    int r = wsc_tls_server_new(&t, &srv->tls);
-    if (r < 0) {
-        char name[64];
-        cli_err("cannot load the TLS certificate: %s: %s", cli_err_name(r, name, sizeof name),
-                wsc_last_error());
-        return CLI_EXIT_TLS;
-    }
-    return 0;
-}
-
-static void accept_options(server *srv)
-{
-    const cli_options *o = srv->o;
-    wsc_accept_options *a = &srv->accept;
-    memset(a, 0, sizeof *a);
-    a->subprotocols = o->subprotocols;
-    a->n_subprotocols = o->n_subprotocols;
-    a->insecure_skip_verify = true; /* a debugging tool takes any Origin */
-    a->compression = o->compression;
-    a->tls = srv->tls;
-    a->handshake_timeout_ms = o->timeout_ms;
-    a->headers = o->headers;
-    a->n_headers = o->n_headers;
-}
-
-/* wsc_accept checks its options before it touches the socket, so a bad -H
- * or subprotocol is found here, at startup, instead of failing every
- * client: a handshake on a socketpair whose other end is already closed. */
-static int check_accept_options(const server *srv)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return 0; /* cannot check: the first client will tell */
-    close(sv[1]);
-    wsc_accept_options a = srv->accept;
-    a.tls = NULL;
-    wsc_conn *c = NULL;
-    int r = wsc_accept(sv[0], &a, &c);
-    if (c)
-        wsc_conn_free(c); /* closes sv[0] */
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, cl->fd, NULL);
+    if (cl->ready)
+        unlink_ready(s, cl);
+    if (cl->prev)
+        cl->prev->next = cl->next;
     else
-        close(sv[0]);
-    if (r != WSC_EINVAL)
-        return 0;
-    cli_err("%s", wsc_last_error());
-    return CLI_EXIT_USAGE;
+        s->clients = cl->next;
+    if (cl->next)
+        cl->next->prev = cl->prev;
+    if (!keep)
+        wsc_conn_free(cl->c);
+    free(cl->held);
+    free(cl);
 }
 
-/* accept(2) errors of one connection (it failed before we took it, or a
- * firewall refused it): the next one may be fine. */
-static bool connection_error(int e)
+/* The connection ended with r (or its handshake failed): says so and drops it. */
+static void ended(server *s, client *cl, int r)
 {
-    switch (e) {
-    case EINTR: case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN:
-    case ENETUNREACH: case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+    char name[64];
+    if (!cl->open)
+        cli_err("handshake with %s failed: %s: %s", cl->peer, cli_err_name(r, name, sizeof name),
+                wsc_last_error());
+    else if (s->o->verbose)
+        cli_err("%s: closed with %d: %s", cl->peer, wsc_close_status(cl->c), wsc_last_error());
+    drop(s, cl, false);
+}
+
+/* Echoes what cl sent, BURST messages at most. False when cl was dropped. */
+static bool echo(server *s, client *cl)
+{
+    int r = 0;
+    if (cl->held) {
+        r = wsc_write(cl->c, cl->held_type, cl->held, cl->held_len, 0);
+        if (r == WSC_EAGAIN)
+            return true;
+        free(cl->held);
+        cl->held = NULL;
+        cl->held_since = 0;
+    }
+    for (int i = 0; r == 0 && i < BURST; i++) {
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        r = wsc_read(cl->c, 0, &type, &data, &len);
+        if (r == WSC_EAGAIN)
+            return true;
+        if (r == 0 && (r = wsc_write(cl->c, type, data, len, 0)) == WSC_EAGAIN) {
+            /* The socket is full: keep the echo and stop reading until it
+             * drains (the client's own sends then wait in its socket). */
+            if (!(cl->held = malloc(len ? len : 1)))
+                break;
+            memcpy(cl->held, data, len);
+            cl->held_len = len;
+            cl->held_type = type;
+            cl->held_since = now_ms();
+            return true;
+        }
+    }
+    if (r == 0) { /* BURST reached: more may wait in wsc's buffer */
+        cl->ready = true;
+        cl->ready_next = s->ready;
+        s->ready = cl;
         return true;
-    default:
-        return false;
     }
+    if (!cl->held && r == 0)
+        r = WSC_ENOMEM;
+    ended(s, cl, r);
+    return false;
 }
 
-/* What to do about an accept(2) error that a client leaving will cure. */
-static const char *resource_hint(int e)
+/* Whatever cl is ready for: its handshake, its messages. */
+static void serve(server *s, client *cl)
 {
-    switch (e) {
-    case EMFILE: return "for more clients raise the open-file limit (ulimit -n)";
-    case ENFILE: return "the system's file table is full";
-    case ENOBUFS:
-    case ENOMEM: return "the system is short of memory";
-    default: return NULL;
+    wsc_state st = wsc_get_state(cl->c);
+    if (st == WSC_STATE_CLOSED) { /* the handshake failed: a read says why */
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        ended(s, cl, wsc_read(cl->c, 0, &type, &data, &len));
+        return;
     }
-}
-
-/* Accepts the next TCP connection; fills peer. Waits out a lack of fds or
- * memory. -1 when the listening socket itself failed. */
-static int next_socket(server *srv, char *peer, size_t cap)
-{
-    for (;;) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        int fd = accept(srv->fd, (struct sockaddr *)&ss, &len);
-        if (fd >= 0) {
-            backoff_ok(&srv->accept_wait, "accepting connections");
-            format_addr((struct sockaddr *)&ss, peer, cap);
-            return fd;
+    if (st == WSC_STATE_OPEN && !cl->open) {
+        cl->open = true;
+        wsc_set_read_limit(cl->c, s->o->max_size);
+        if (s->o->verbose)
+            cli_err("%s connected to %s (subprotocol \"%s\", extensions \"%s\")", cl->peer,
+                    wsc_request_target(cl->c), wsc_subprotocol(cl->c), wsc_extensions(cl->c));
+        if (!s->o->echo) {
+            s->chosen = cl->c;
+            drop(s, cl, true);
+            return;
         }
-        int e = errno;
-        if (connection_error(e))
-            continue;
-        const char *hint = resource_hint(e);
-        if (!hint) {
-            cli_err("cannot accept connections: %s", strerror(e));
-            return -1;
-        }
-        char why[256];
-        snprintf(why, sizeof why, "cannot accept a connection: %s; retrying as clients leave; %s",
-                 strerror(e), hint);
-        backoff_fail(&srv->accept_wait, why);
     }
+    if (st == WSC_STATE_CONNECTING || echo(s, cl))
+        watch(s, cl);
 }
 
-/* The WebSocket handshake on fd; closes fd and explains when it fails. */
-static wsc_conn *handshake(const server *srv, int fd, const char *peer)
+/* A new TCP connection: its handshake starts (and may finish at once). */
+static void add_client(server *s, int fd, const char *peer)
 {
+    client *cl = calloc(1, sizeof *cl);
     wsc_conn *c = NULL;
-    int r = wsc_accept(fd, &srv->accept, &c);
+    int r = cl ? wsc_accept(fd, &s->accept, &c) : WSC_ENOMEM;
     if (r < 0) {
         char name[64];
         cli_err("handshake with %s failed: %s: %s", peer, cli_err_name(r, name, sizeof name),
                 wsc_last_error());
         close(fd);
-        return NULL;
+        free(cl);
+        return;
     }
-    if (srv->o->verbose)
-        cli_err("%s connected to %s (subprotocol \"%s\", extensions \"%s\")", peer,
-                wsc_request_target(c), wsc_subprotocol(c), wsc_extensions(c));
-    return c;
+    cl->c = c;
+    cl->fd = fd;
+    snprintf(cl->peer, sizeof cl->peer, "%s", peer);
+    cl->next = s->clients;
+    if (s->clients)
+        s->clients->prev = cl;
+    s->clients = cl;
+    cl->events = epoll_events(cl);
+    struct epoll_event e = {.events = cl->events, .data.ptr = cl};
+    epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e);
+    serve(s, cl);
 }
 
-/* ---- --echo ------------------------------------------------------------- */
+/* ---- the listening socket ----------------------------------------------- */
 
-/* Writes one echo within ms. Returns what wsc_write returned; a client that
- * took longer is said to be one that does not read, and is disconnected. */
-static int echo_write(wsc_conn *c, const char *peer, int ms, wsc_msg_type type,
-                      const void *data, size_t len)
+static void set_listening(server *s, bool on)
 {
-    long long start = now_ms();
-    int r = wsc_write(c, type, data, len, ms);
-    if (r < 0 && now_ms() - start >= ms) {
-        cli_err("%s: an echo was not taken within %g s (the client does not read): disconnected",
-                peer, ms / 1000.0);
-        wsc_close_now(c); /* after WSC_ETIMEDOUT it is still open, its buffers full */
-    }
-    return r;
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
+    if (on != s->listening)
+        epoll_ctl(s->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->lfd, &e);
+    s->listening = on;
 }
 
-static void echo_loop(wsc_conn *c, const char *peer, const cli_options *o)
+/* Accepts what is waiting (64 at most per turn). False if the listening
+ * socket failed. */
+static bool accept_clients(server *s)
 {
-    int write_ms = o->timeout_ms > 0 ? o->timeout_ms : ECHO_WRITE_MS;
-    int r;
-    do {
-        wsc_msg_type type;
-        const void *data;
-        size_t len;
-        r = wsc_read(c, -1, &type, &data, &len);
-        if (r == 0)
-            r = echo_write(c, peer, write_ms, type, data, len);
-    } while (r == 0);
-    if (o->verbose)
-        cli_err("%s: closed with %d: %s", peer, wsc_close_status(c), wsc_last_error());
-}
-
-static void *echo_main(void *arg)
-{
-    client_job *job = arg;
-    wsc_conn *c = handshake(job->srv, job->fd, job->peer);
-    if (c) {
-        wsc_set_read_limit(c, job->srv->o->max_size);
-        echo_loop(c, job->peer, job->srv->o);
-        wsc_conn_free(c);
-    }
-    free(job);
-    return NULL;
-}
-
-/* Starts the thread that serves fd. Returns 0, or an errno value (fd is
- * left to the caller). */
-static int start_echo(server *srv, const pthread_attr_t *attr, int fd, const char *peer)
-{
-    client_job *job = calloc(1, sizeof *job);
-    if (!job)
-        return ENOMEM;
-    job->srv = srv;
-    job->fd = fd;
-    snprintf(job->peer, sizeof job->peer, "%s", peer);
-    pthread_t t;
-    int err = pthread_create(&t, attr, echo_main, job);
-    if (err)
-        free(job);
-    return err;
-}
-
-/* Reads (and drops) what the client already sent, without waiting: closing
- * a socket with unread bytes sends a reset, which can destroy our answer. */
-static void drop_input(int fd)
-{
-    char buf[4096];
-    for (int i = 0; i < 16 && recv(fd, buf, sizeof buf, 0) > 0; i++)
-        ;
-}
-
-/* Turns away a client that has no thread, without blocking the accept loop:
- * an HTTP 503 on a plain socket, only the close over TLS. */
-static void refuse(const server *srv, int fd)
-{
-    static const char body[] = "no thread free for this client; try again later\n";
-    char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
-                     "Retry-After: 1\r\nContent-Type: text/plain\r\n"
-                     "Content-Length: %zu\r\n\r\n%s", sizeof body - 1, body);
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0)
-        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    drop_input(fd);
-    if (!srv->tls && send(fd, head, (size_t)n, 0) == n)
-        shutdown(fd, SHUT_WR);
-    drop_input(fd);
-    close(fd);
-}
-
-static int serve_echo(server *srv)
-{
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    for (;;) {
-        char peer[80];
-        int fd = next_socket(srv, peer, sizeof peer);
-        if (fd < 0)
+    for (int i = 0; i < 64 && !s->chosen; i++) {
+        char peer[80], why[256];
+        int fd = cli_accept_socket(s->lfd, peer, sizeof peer, why, sizeof why);
+        if (fd == CLI_ACCEPT_NONE)
             break;
-        int err = start_echo(srv, &attr, fd, peer);
-        if (err == 0) {
-            backoff_ok(&srv->thread_wait, "serving new clients");
-            continue;
+        if (fd == CLI_ACCEPT_BROKEN) {
+            cli_err("%s", why);
+            return false;
         }
-        refuse(srv, fd);
-        char why[256];
-        snprintf(why, sizeof why, "cannot start a thread for %s: %s; refusing new clients until "
-                 "threads end (for more clients raise the task limit, ulimit -u)",
-                 peer, strerror(err));
-        backoff_fail(&srv->thread_wait, why);
+        if (fd == CLI_ACCEPT_SHORT) {
+            if (s->failures++ == 0)
+                cli_err("%s", why);
+            s->pause_ms = s->pause_ms ? 2 * s->pause_ms : BACKOFF_FIRST_MS;
+            if (s->pause_ms > BACKOFF_MAX_MS)
+                s->pause_ms = BACKOFF_MAX_MS;
+            s->resume_at = now_ms() + s->pause_ms;
+            set_listening(s, false);
+            break;
+        }
+        if (s->failures)
+            cli_err("accepting connections again after %lu failure%s", s->failures,
+                    s->failures == 1 ? "" : "s");
+        s->failures = 0;
+        s->pause_ms = 0;
+        add_client(s, fd, peer);
     }
-    pthread_attr_destroy(&attr);
-    return CLI_EXIT_LOCAL;
+    return true;
 }
 
-/* ---- stdin/stdout ------------------------------------------------------- */
+/* ---- the loop ----------------------------------------------------------- */
 
-/* Pipes the first client that completes the handshake to stdin/stdout. */
-static int serve_one(server *srv)
+/* Every TICK_MS: handshake deadlines, echoes not taken, accepting again. */
+static void tick(server *s, long long now)
 {
-    for (;;) {
-        char peer[80];
-        int fd = next_socket(srv, peer, sizeof peer);
-        if (fd < 0)
-            return CLI_EXIT_LOCAL;
-        wsc_conn *c = handshake(srv, fd, peer);
-        if (!c)
-            continue;
-        close(srv->fd); /* later clients are refused */
-        srv->fd = -1;
-        int code = cli_session(c, srv->o);
-        wsc_conn_free(c);
-        return code;
+    client *next;
+    for (client *cl = s->clients; cl && !s->chosen; cl = next) {
+        next = cl->next;
+        if (!cl->open) {
+            serve(s, cl);
+        } else if (cl->held && now - cl->held_since >= s->write_ms) {
+            cli_err("%s: an echo was not taken within %g s (the client does not read): "
+                    "disconnected", cl->peer, s->write_ms / 1000.0);
+            drop(s, cl, false);
+        }
+    }
+    if (!s->listening && now >= s->resume_at)
+        set_listening(s, true);
+}
+
+/* Runs until the listening socket fails or, without --echo, a client is
+ * chosen. */
+static void run(server *s)
+{
+    struct epoll_event evs[256];
+    long long next_tick = now_ms() + TICK_MS;
+    while (!s->chosen) {
+        long long now = now_ms();
+        int timeout = s->ready ? 0 : next_tick > now ? (int)(next_tick - now) : 0;
+        int n = epoll_wait(s->ep, evs, 256, timeout);
+        if (n < 0 && errno != EINTR) {
+            cli_err("epoll_wait: %s", strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n && !s->chosen; i++) {
+            if (!evs[i].data.ptr) {
+                if (!accept_clients(s))
+                    return;
+            } else {
+                serve(s, evs[i].data.ptr);
+            }
+        }
+        /* Turns cut short; a client dropped above left this list. */
+        client *batch = s->ready;
+        s->ready = NULL;
+        for (client *cl = batch, *next; cl && !s->chosen; cl = next) {
+            next = cl->ready_next;
+            cl->ready = false;
+            serve(s, cl);
+        }
+        now = now_ms();
+        if (now >= next_tick) {
+            tick(s, now);
+            next_tick = now + TICK_MS;
+        }
+    }
+}
+
+/* A server holds a socket per client: take every fd the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
 }
 
 int cli_server(const cli_options *o)
 {
-    server srv = {.o = o, .fd = -1, .accept_wait = {.max_ms = 1000}, .thread_wait = {.max_ms = 100}};
-    int r = load_tls(&srv);
+    server s = {.o = o, .lfd = -1, .ep = -1};
+    s.write_ms = o->timeout_ms > 0 ? o->timeout_ms : ECHO_WRITE_MS;
+    raise_fd_limit();
+    int r = cli_load_tls(o, &s.tls);
     if (r == 0) {
-        accept_options(&srv);
-        r = check_accept_options(&srv);
+        cli_accept_options(o, s.tls, &s.accept);
+        s.accept.nonblocking = true;
+        r = cli_check_accept_options(&s.accept);
     }
     if (r == 0)
-        r = open_listener(&srv);
-    if (r == 0)
-        r = o->echo ? serve_echo(&srv) : serve_one(&srv);
-    if (srv.fd >= 0)
-        close(srv.fd);
-    if (!o->echo) /* echo threads may still use it until the process exits */
-        wsc_tls_server_free(srv.tls);
+        r = cli_listen(o, s.tls != NULL, &s.lfd);
+    if (r == 0 && (s.ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        cli_err("epoll_create1: %s", strerror(errno));
+        r = CLI_EXIT_LOCAL;
+    }
+    if (r == 0) {
+        set_listening(&s, true);
+        run(&s);
+        r = CLI_EXIT_LOCAL;
+    }
+    while (s.clients)
+        drop(&s, s.clients, false);
+    if (s.ep >= 0)
+        close(s.ep);
+    if (s.lfd >= 0)
+        close(s.lfd);
+    if (s.chosen) {
+        r = cli_session(s.chosen, o);
+        wsc_conn_free(s.chosen);
+    }
+    wsc_tls_server_free(s.tls);
     return r;
 }

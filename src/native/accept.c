@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* accept.c - wsc_accept: run the TLS handshake if asked, read the client's
- * upgrade request within a deadline and a size limit, check it, and answer
- * with 101 or an HTTP error. */
+/* accept.c - wsc_accept: the server's handshake as a stage machine (the TLS
+ * handshake if asked, the upgrade request read within a deadline and a size
+ * limit, then the answer: 101 or an HTTP error). A blocking accept runs it to
+ * the end; a nonblocking one advances it on each later call, like a
+ * nonblocking dial (conn.c: wsc_conn_ready). */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,42 +14,166 @@
 #include "native/handshake.h"
 #include "native/tls.h"
 
-/* Sends an HTTP response head (and body) within d; errors are ignored since
- * the connection is being refused or is about to be used. */
-static int send_response(wsc_conn *c, const char *resp, size_t len, wsc_deadline d)
+enum { STAGE_TLS, STAGE_RECEIVE, STAGE_ANSWER, STAGE_DONE };
+
+/* How long an error answer may take to go out once the request is refused. */
+#define REFUSAL_MS 1000
+
+struct wsc_acceptor {
+    int stage;
+    wsc_deadline deadline;      /* the whole handshake */
+    wsc_deadline answer_by;     /* STAGE_ANSWER: the answer's own deadline */
+    wsc_accept_options o;       /* a copy: the strings and arrays are owned here */
+    size_t max_head;
+    wsc_tls *tls;               /* until the TLS handshake is done */
+    short tls_want;
+    char *answer;               /* the response head (and body) to send */
+    size_t answer_len, answer_pos;
+    int refused;                /* the error a refusal ends with, 0: 101 */
+    char why[300];              /* and its detail */
+};
+
+/* ---- the options, copied (the caller's may be gone before the handshake
+ * ends) ---------------------------------------------------------------------- */
+
+static void free_strings(char **v, size_t n)
 {
-    struct iovec iov = {(void *)resp, len};
-    size_t sent = 0;
-    return wsc_transport_send_all(&c->tr, &iov, 1, d, &sent);
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
-static int refuse(wsc_conn *c, int status, const wsc_http_head *req,
-                  const wsc_accept_options *o, wsc_deadline d, const char *detail)
+static const char *const *copy_strings(const char *const *v, size_t n, bool *ok)
 {
-    size_t len;
-    char *resp = wsc_hs_server_response(status, req, NULL, NULL, o, detail, &len);
-    if (resp) {
-        send_response(c, resp, len, wsc_deadline_min(d, wsc_deadline_in(1000)));
-        free(resp);
+    if (!n)
+        return NULL;
+    char **copy = calloc(n, sizeof *copy);
+    for (size_t i = 0; copy && i < n; i++) {
+        if (!(copy[i] = strdup(v[i]))) {
+            free_strings(copy, i);
+            copy = NULL;
+        }
     }
-    return wsc_fail(status == 408 ? WSC_ETIMEDOUT : WSC_EHANDSHAKE, "refused the upgrade with %d: %s",
-                    status, detail);
+    *ok = *ok && copy;
+    return (const char *const *)copy;
 }
 
-/* Reads until the request head is complete; returns its length or an error
- * after answering with 408/431 where that makes sense. */
-static int read_head(wsc_conn *c, size_t max, const wsc_accept_options *o, wsc_deadline d,
-                     size_t *end)
+static void free_options(wsc_accept_options *o)
+{
+    free_strings((char **)o->subprotocols, o->n_subprotocols);
+    free_strings((char **)o->origin_patterns, o->n_origin_patterns);
+    for (size_t i = 0; o->headers && i < o->n_headers; i++) {
+        free((char *)o->headers[i].name);
+        free((char *)o->headers[i].value);
+    }
+    free((wsc_header *)o->headers);
+}
+
+static bool copy_options(wsc_accept_options *dst, const wsc_accept_options *src)
+{
+    bool ok = true;
+    *dst = *src;
+    dst->tls = NULL; /* only wsc_accept itself uses it */
+    dst->subprotocols = copy_strings(src->subprotocols, src->n_subprotocols, &ok);
+    dst->origin_patterns = copy_strings(src->origin_patterns, src->n_origin_patterns, &ok);
+    wsc_header *h = src->n_headers ? calloc(src->n_headers, sizeof *h) : NULL;
+    for (size_t i = 0; h && i < src->n_headers; i++) {
+        h[i].name = strdup(src->headers[i].name);
+        h[i].value = strdup(src->headers[i].value);
+        ok = ok && h[i].name && h[i].value;
+    }
+    dst->headers = h;
+    ok = ok && (h || !src->n_headers);
+    if (!ok) {
+        free_options(dst);
+        memset(dst, 0, sizeof *dst);
+    }
+    return ok;
+}
+
+void wsc_acceptor_free(wsc_acceptor *ac)
+{
+    if (!ac)
+        return;
+    free_options(&ac->o);
+    wsc_tls_free(ac->tls);
+    free(ac->answer);
+    free(ac);
+}
+
+/* ---- the stages ---------------------------------------------------------- */
+
+/* Refuses the request with `status`: the error answer goes out next, then
+ * the accept fails with the error this returns... later, in step_answer. */
+static int refuse(wsc_acceptor *ac, int status, const wsc_http_head *req, const char *detail)
+{
+    ac->refused = status == 408 ? WSC_ETIMEDOUT : WSC_EHANDSHAKE;
+    snprintf(ac->why, sizeof ac->why, "refused the upgrade with %d: %s", status, detail);
+    free(ac->answer);
+    ac->answer = wsc_hs_server_response(status, req, NULL, NULL, &ac->o, detail, &ac->answer_len);
+    ac->answer_pos = 0;
+    ac->answer_by = wsc_deadline_in(REFUSAL_MS);
+    ac->stage = STAGE_ANSWER;
+    return 0;
+}
+
+/* The server's TLS handshake; when done c talks TLS. */
+static int step_tls(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
 {
     for (;;) {
-        *end = wsc_http_head_end((char *)c->rbuf, c->rend);
-        if (*end)
-            return 0;
-        if (c->rend >= max)
-            return refuse(c, 431, NULL, o, d, "the request head is too large");
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, max - c->rend, d, false);
-        if (n == WSC_ETIMEDOUT || n == WSC_EAGAIN)
-            return refuse(c, 408, NULL, o, d, "the request head did not arrive in time");
+        int r = wsc_tls_handshake(ac->tls, c->tr.fd, &ac->tls_want);
+        if (r == 0)
+            break;
+        if (r != WSC_EAGAIN || (r = wsc_wait_fd(c->tr.fd, ac->tls_want, d)) < 0)
+            return r;
+    }
+    pthread_mutex_lock(&c->mu);
+    wsc_tls_transport(&c->tr, ac->tls);
+    pthread_mutex_unlock(&c->mu);
+    ac->tls = NULL;
+    ac->stage = STAGE_RECEIVE;
+    return 0;
+}
+
+/* Judges the complete request head rbuf[0, end): the 101 or a refusal. */
+static int judge_request(wsc_conn *c, wsc_acceptor *ac, size_t end)
+{
+    char err[300];
+    if (wsc_http_parse((char *)c->rbuf, end, true, &c->peer_head, err, sizeof err) < 0)
+        return refuse(ac, 400, NULL, err);
+    const char *proto;
+    int status = wsc_hs_check_request(&c->peer_head, &ac->o, &proto, err, sizeof err);
+    if (status)
+        return refuse(ac, status, &c->peer_head, err);
+    wsc_pmd_params pmd;
+    wsc_pmd_accept(&c->peer_head, ac->o.compression, &pmd);
+    int r = wsc_conn_set_pmd(c, &pmd, pmd.header, ac->o.compression, ac->o.compression_threshold);
+    if (r < 0)
+        return r;
+    free(c->subprotocol);
+    free(c->target);
+    c->subprotocol = strdup(proto);
+    c->target = strdup(c->peer_head.target);
+    ac->answer = wsc_hs_server_response(101, &c->peer_head, proto, pmd.header, &ac->o, "",
+                                        &ac->answer_len);
+    if (!ac->answer || !c->subprotocol || !c->target)
+        return wsc_fail(WSC_ENOMEM, "out of memory");
+    c->rpos = end; /* frames the client sent right after its request stay */
+    ac->answer_by = ac->deadline;
+    ac->stage = STAGE_ANSWER;
+    return 0;
+}
+
+/* Reads until the request head is complete, then judges it. */
+static int step_receive(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
+{
+    for (;;) {
+        size_t end = wsc_http_head_end((char *)c->rbuf, c->rend);
+        if (end)
+            return judge_request(c, ac, end);
+        if (c->rend >= ac->max_head)
+            return refuse(ac, 431, NULL, "the request head is too large");
+        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, ac->max_head - c->rend, d, false);
         if (n == 0)
             return wsc_fail(WSC_EHANDSHAKE, "the client closed the connection during the handshake");
         if (n == WSC_EIO)
@@ -57,80 +184,102 @@ static int read_head(wsc_conn *c, size_t max, const wsc_accept_options *o, wsc_d
     }
 }
 
-/* The server's TLS handshake on c's socket within d; then c talks TLS. */
-static int tls_accept(wsc_conn *c, const wsc_tls_server *srv, wsc_deadline d)
+/* Sends the answer; a refusal then ends the accept with its error, whether
+ * or not the client took the answer. */
+static int step_answer(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
 {
-    wsc_tls *s;
-    int r = wsc_tls_server_session(srv, c->tr.fd, &s);
-    while (r == 0) {
-        short want = 0;
-        r = wsc_tls_handshake(s, c->tr.fd, &want);
-        if (r == 0) {
-            wsc_tls_transport(&c->tr, s);
-            return 0;
-        }
-        if (r == WSC_EAGAIN && (r = wsc_wait_fd(c->tr.fd, want, d)) == WSC_ETIMEDOUT)
-            r = wsc_fail(WSC_ETIMEDOUT, "the client did not finish the TLS handshake in time");
-    }
-    wsc_tls_free(s);
+    int r = ac->answer ? wsc_transport_send_rest(&c->tr, ac->answer, ac->answer_len,
+                                                 &ac->answer_pos, d)
+                       : 0;
+    if (ac->refused && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
+        return wsc_fail(ac->refused, "%s", ac->why);
+    if (r == WSC_EIO)
+        return wsc_fail_append(WSC_EHANDSHAKE, "while sending the 101 response");
+    if (r == 0)
+        ac->stage = STAGE_DONE;
     return r;
 }
 
-static int accept_on(wsc_conn *c, const void *head, size_t head_len, const wsc_accept_options *o)
+static int stage_events(const wsc_acceptor *ac)
 {
-    size_t max = o->max_request_head ? o->max_request_head : 8192;
-    if (max > c->rcap) {
-        uint8_t *p = realloc(c->rbuf, max);
-        if (!p)
-            return wsc_fail(WSC_ENOMEM, "out of memory");
-        c->rbuf = p;
-        c->rcap = max;
-    }
-    int timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000;
-    wsc_deadline d = wsc_deadline_in(timeout);
-    if (o->tls) {
-        int t = tls_accept(c, o->tls, d);
-        if (t < 0)
-            return t;
-    }
-    if (head_len > max)
-        return refuse(c, 431, NULL, o, d, "the request head is too large");
-    if (head_len)
-        memcpy(c->rbuf, head, head_len);
-    c->rend = head_len;
+    return ac->stage == STAGE_TLS ? ac->tls_want : ac->stage == STAGE_ANSWER ? POLLOUT : POLLIN;
+}
 
-    size_t end;
-    int r = read_head(c, max, o, d, &end);
-    if (r < 0)
-        return r;
-    char err[300];
-    if (wsc_http_parse((char *)c->rbuf, end, true, &c->peer_head, err, sizeof err) < 0)
-        return refuse(c, 400, NULL, o, d, err);
-    const char *proto;
-    int status = wsc_hs_check_request(&c->peer_head, o, &proto, err, sizeof err);
-    if (status)
-        return refuse(c, status, &c->peer_head, o, d, err);
-    wsc_pmd_params pmd;
-    wsc_pmd_accept(&c->peer_head, o->compression, &pmd);
-    if ((r = wsc_conn_set_pmd(c, &pmd, pmd.header, o->compression, o->compression_threshold)) < 0)
-        return r;
-    free(c->subprotocol);
-    free(c->target);
-    c->subprotocol = strdup(proto);
-    c->target = strdup(c->peer_head.target);
-    size_t len;
-    char *resp = wsc_hs_server_response(101, &c->peer_head, proto, pmd.header, o, "", &len);
-    if (!resp || !c->subprotocol || !c->target) {
-        free(resp);
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+/* The stage's own deadline passed: a late request gets its 408 (and the
+ * answer its REFUSAL_MS); anything else fails. 0 when the accept goes on. */
+static int stage_timed_out(wsc_acceptor *ac)
+{
+    if (ac->stage == STAGE_RECEIVE)
+        return refuse(ac, 408, NULL, "the request head did not arrive in time");
+    if (ac->stage == STAGE_TLS)
+        return wsc_fail(WSC_ETIMEDOUT, "the client did not finish the TLS handshake in time");
+    if (ac->refused)
+        return wsc_fail(ac->refused, "%s", ac->why);
+    return wsc_fail(WSC_ETIMEDOUT, "the client did not take the 101 response in time");
+}
+
+static bool passed(wsc_deadline d)
+{
+    return d != WSC_FOREVER && wsc_deadline_left(d) == 0;
+}
+
+int wsc_accept_step(wsc_conn *c, wsc_deadline d)
+{
+    wsc_acceptor *ac = c->acceptor;
+    int r = 0;
+    while (r == 0 && ac->stage != STAGE_DONE) {
+        wsc_deadline own = ac->stage == STAGE_ANSWER ? ac->answer_by : ac->deadline;
+        wsc_deadline wait = wsc_deadline_min(d, own);
+        if (ac->stage == STAGE_TLS)
+            r = step_tls(c, ac, wait);
+        else if (ac->stage == STAGE_RECEIVE)
+            r = step_receive(c, ac, wait);
+        else
+            r = step_answer(c, ac, wait);
+        atomic_store(&c->hs_want, stage_events(ac));
+        if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close_now meanwhile */
+            r = wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake");
+        else if ((r == WSC_EAGAIN || r == WSC_ETIMEDOUT) && passed(own))
+            r = stage_timed_out(ac);
+        else if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
+            return wsc_deadline_error(d);
     }
-    r = send_response(c, resp, len, d);
-    free(resp);
-    if (r == WSC_ETIMEDOUT || r == WSC_EAGAIN)
-        return wsc_fail(WSC_ETIMEDOUT, "the client did not take the 101 response in time");
     if (r < 0)
-        return wsc_fail_append(r == WSC_EIO ? WSC_EHANDSHAKE : r, "while sending the 101 response");
-    c->rpos = end; /* frames the client sent right after its request stay */
+        return wsc_conn_handshake_failed(c, r);
+    if (!wsc_conn_handshake_done(c))
+        return wsc_conn_handshake_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
+    wsc_acceptor_free(ac);
+    c->acceptor = NULL;
+    return 0;
+}
+
+/* ---- wsc_accept ---------------------------------------------------------- */
+
+/* Makes c's acceptor for fd (TLS session included) and takes the bytes the
+ * caller already read. */
+static int start(wsc_conn *c, int fd, const void *head, size_t head_len, const wsc_accept_options *o)
+{
+    wsc_acceptor *ac = calloc(1, sizeof *ac);
+    if (!ac)
+        return wsc_fail(WSC_ENOMEM, "out of memory");
+    c->acceptor = ac;
+    if (!copy_options(&ac->o, o))
+        return wsc_fail(WSC_ENOMEM, "out of memory");
+    ac->max_head = o->max_request_head ? o->max_request_head : 8192;
+    ac->deadline = wsc_deadline_in(o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000);
+    ac->stage = o->tls ? STAGE_TLS : STAGE_RECEIVE;
+    ac->tls_want = POLLIN;
+    atomic_store(&c->hs_want, stage_events(ac));
+    int r = wsc_conn_rbuf_reserve(c, ac->max_head);
+    if (r < 0)
+        return r;
+    wsc_tcp_transport(&c->tr, fd);
+    if (o->tls)
+        return wsc_tls_server_session(o->tls, fd, &ac->tls);
+    if (head_len > ac->max_head)
+        return refuse(ac, 431, NULL, "the request head is too large");
+    memcpy(c->rbuf, head, head_len);
+    c->rend = head_len;
     return 0;
 }
 
@@ -151,17 +300,22 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     wsc_conn *c = wsc_conn_new(true);
     if (!c)
         return wsc_fail(WSC_ENOMEM, "out of memory");
-    wsc_tcp_transport(&c->tr, fd);
     c->on_ping = o->on_ping;
     c->on_pong = o->on_pong;
     c->user = o->user;
-    int r = accept_on(c, head, head_len, o);
+    int r = start(c, fd, head, head_len, o);
+    /* A nonblocking accept goes as far as it can without waiting, so that
+     * wsc_fd and wsc_poll_events have something to say. */
+    if (r == 0)
+        r = wsc_accept_step(c, o->nonblocking ? WSC_NOWAIT : WSC_FOREVER);
+    if (r == WSC_EAGAIN && o->nonblocking)
+        r = 0;
     if (r < 0) {
-        wsc_transport_release(&c->tr); /* on failure the caller keeps fd */
+        if (c->tr.ops)
+            wsc_transport_release(&c->tr); /* on failure the caller keeps fd */
         wsc_conn_free(c);
         return r;
     }
-    atomic_store(&c->state, WSC_STATE_OPEN);
     wsc_clear_error();
     *out = c;
     return 0;

@@ -11,24 +11,19 @@
 #include "common/utf8.h"
 #include "native/conn.h"
 
-#define RBUF_SIZE 65536
-
 wsc_conn *wsc_conn_new(bool server)
 {
     wsc_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->rbuf = malloc(RBUF_SIZE);
     c->target = strdup("/");
     c->subprotocol = strdup("");
-    if (!c->rbuf || !c->target || !c->subprotocol) {
-        free(c->rbuf);
+    if (!c->target || !c->subprotocol) {
         free(c->target);
         free(c->subprotocol);
         free(c);
         return NULL;
     }
-    c->rcap = RBUF_SIZE;
     c->server = server;
     c->tr.fd = -1;
     c->dial_fd = -1;
@@ -39,7 +34,7 @@ wsc_conn *wsc_conn_new(bool server)
     atomic_init(&c->state, WSC_STATE_CONNECTING);
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->frame_mu, NULL);
-    pthread_mutex_init(&c->dial_mu, NULL);
+    pthread_mutex_init(&c->hs_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -61,7 +56,8 @@ void wsc_conn_shutdown(wsc_conn *c)
 }
 
 /* wsc_conn_fail with the detail formatted; read_rest: see conn.h. */
-static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, const char *detail)
+static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, wsc_deadline d,
+                     const char *detail)
 {
     pthread_mutex_lock(&c->mu);
     bool send_close = code != 0 && !c->close_sent && atomic_load(&c->state) != WSC_STATE_CLOSED;
@@ -75,13 +71,17 @@ static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, const char 
         if (rlen > 123 || wsc_utf8_feed(WSC_UTF8_ACCEPT, detail, rlen) != WSC_UTF8_ACCEPT)
             rlen = 0;
         memcpy(payload + 2, detail, rlen);
-        wsc_send_frame(c, WSC_OP_CLOSE, true, payload, 2 + rlen,
-                       wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+        wsc_send_frame(c, WSC_OP_CLOSE, true, payload, 2 + rlen, wsc_close_frame_deadline(d));
     }
     wsc_conn_shutdown(c);
     if (code)
         return wsc_fail(err, "%s (closed with %d %s)", detail, code, wsc_status_string(code));
     return wsc_fail(err, "%s", detail);
+}
+
+wsc_deadline wsc_close_frame_deadline(wsc_deadline d)
+{
+    return d == WSC_NOWAIT ? WSC_NOWAIT : wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS);
 }
 
 int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
@@ -91,14 +91,24 @@ int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    return conn_fail(c, code, err, false, detail);
+    return conn_fail(c, code, err, false, WSC_FOREVER, detail);
+}
+
+int wsc_conn_fail_within(wsc_conn *c, wsc_deadline d, int code, int err, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return conn_fail(c, code, err, false, d, detail);
 }
 
 int wsc_conn_send_failed(wsc_conn *c, int err)
 {
     char detail[400];
     snprintf(detail, sizeof detail, "writing a frame failed: %s", wsc_last_error());
-    return conn_fail(c, 0, err, true, detail);
+    return conn_fail(c, 0, err, true, WSC_FOREVER, detail);
 }
 
 int wsc_reader_enter(wsc_conn *c, wsc_deadline d)
@@ -134,15 +144,16 @@ int wsc_conn_ready(wsc_conn *c, wsc_deadline d)
     int state = atomic_load(&c->state);
     if (state == WSC_STATE_OPEN || state == WSC_STATE_CLOSING)
         return 0;
-    if (wsc_lock_within(&c->dial_mu, d) < 0)
+    if (wsc_lock_within(&c->hs_mu, d) < 0)
         return wsc_fail(wsc_deadline_error(d), "another thread is advancing the handshake");
-    bool stepped = atomic_load(&c->state) == WSC_STATE_CONNECTING && c->dialer;
+    bool connecting = atomic_load(&c->state) == WSC_STATE_CONNECTING;
+    bool stepped = connecting && (c->dialer || c->acceptor);
     int r = 0;
     if (stepped)
-        r = wsc_dial_step(c, d);
-    else if (c->dial_err)
-        r = wsc_fail(c->dial_err, "%s", c->dial_why);
-    pthread_mutex_unlock(&c->dial_mu);
+        r = c->dialer ? wsc_dial_step(c, d) : wsc_accept_step(c, d);
+    else if (c->hs_err)
+        r = wsc_fail(c->hs_err, "%s", c->hs_why);
+    pthread_mutex_unlock(&c->hs_mu);
     if (atomic_load(&c->state) == WSC_STATE_CLOSED && r < 0) {
         if (stepped)
             wsc_conn_shutdown(c);
@@ -150,6 +161,46 @@ int wsc_conn_ready(wsc_conn *c, wsc_deadline d)
             r = wsc_fail_append(WSC_ECLOSED, "(the connection is closed)");
     }
     return r;
+}
+
+int wsc_conn_rbuf_reserve(wsc_conn *c, size_t cap)
+{
+    if (c->rcap >= cap)
+        return 0;
+    uint8_t *p = realloc(c->rbuf, cap);
+    if (!p)
+        return wsc_fail(WSC_ENOMEM, "out of memory for a %zu-byte receive buffer", cap);
+    c->rbuf = p;
+    c->rcap = cap;
+    return 0;
+}
+
+void wsc_conn_rbuf_release(wsc_conn *c)
+{
+    if (c->rpos != c->rend)
+        return;
+    free(c->rbuf);
+    c->rbuf = NULL;
+    c->rcap = c->rpos = c->rend = 0;
+}
+
+int wsc_conn_handshake_failed(wsc_conn *c, int r)
+{
+    c->hs_err = r;
+    snprintf(c->hs_why, sizeof c->hs_why, "%s", wsc_last_error());
+    atomic_store(&c->state, WSC_STATE_CLOSED);
+    return r;
+}
+
+bool wsc_conn_handshake_done(wsc_conn *c)
+{
+    wsc_conn_rbuf_release(c); /* the head's buffer, unless frames follow it */
+    pthread_mutex_lock(&c->mu);
+    int connecting = WSC_STATE_CONNECTING;
+    bool opened = atomic_compare_exchange_strong(&c->state, &connecting, WSC_STATE_OPEN);
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return opened;
 }
 
 wsc_state wsc_get_state(wsc_conn *c)
@@ -194,8 +245,8 @@ void wsc_conn_free(wsc_conn *c)
         pthread_join(c->bg_thread, NULL);
     if (pump)
         wsc_stream_fd_stop(c);
-    if (c->dialer)
-        wsc_dialer_free(c->dialer);
+    wsc_dialer_free(c->dialer);
+    wsc_acceptor_free(c->acceptor);
     if (c->tr.ops)
         c->tr.ops->destroy(&c->tr);
     wsc_http_free(&c->peer_head);
@@ -209,7 +260,7 @@ void wsc_conn_free(wsc_conn *c)
     free(c->pend);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->frame_mu);
-    pthread_mutex_destroy(&c->dial_mu);
+    pthread_mutex_destroy(&c->hs_mu);
     pthread_cond_destroy(&c->cond);
     free(c);
 }
@@ -271,7 +322,7 @@ int wsc_poll_events(const wsc_conn *c)
         return 0;
     switch (atomic_load(&c->state)) {
     case WSC_STATE_CONNECTING:
-        return atomic_load(&c->dial_want);
+        return atomic_load(&c->hs_want);
     case WSC_STATE_CLOSED:
         return 0;
     default:

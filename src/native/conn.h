@@ -31,7 +31,8 @@ typedef struct wsc_ping_waiter {
     struct wsc_ping_waiter *next;
 } wsc_ping_waiter;
 
-typedef struct wsc_dialer wsc_dialer; /* dial.c: a handshake still in progress */
+typedef struct wsc_dialer wsc_dialer;     /* dial.c: a client handshake in progress */
+typedef struct wsc_acceptor wsc_acceptor; /* accept.c: a server handshake in progress */
 
 struct wsc_conn {
     wsc_transport tr;
@@ -45,13 +46,14 @@ struct wsc_conn {
     wsc_deflate *pmd;             /* permessage-deflate state, NULL: not negotiated;
                                      its receiving half is [r], its sending half [w] */
     wsc_http_head peer_head;      /* the other side's request or response */
-    pthread_mutex_t dial_mu;      /* guards dialer, dial_err and dial_why */
+    pthread_mutex_t hs_mu;        /* guards dialer, acceptor, hs_err and hs_why */
     wsc_dialer *dialer;           /* non-NULL while a nonblocking dial runs */
-    int dial_err;                 /* why the dial failed (0: it did not) */
-    char dial_why[300];           /* and its wsc_last_error() */
+    wsc_acceptor *acceptor;       /* non-NULL while a nonblocking accept runs */
+    int hs_err;                   /* why the handshake failed (0: it did not) */
+    char hs_why[300];             /* and its wsc_last_error() */
     int dial_fd;                  /* [mu] the socket the dial is connecting before
                                      tr has it, -1 otherwise */
-    _Atomic int dial_want;        /* POLLIN / POLLOUT the dial waits for */
+    _Atomic int hs_want;          /* POLLIN / POLLOUT the handshake waits for */
 
     wsc_ping_fn on_ping;
     wsc_pong_fn on_pong;
@@ -87,7 +89,10 @@ struct wsc_conn {
     bool pump_err_final;          /* [mu] pump_err is the peer's close: keep it */
     char pump_detail[256];        /* [mu] wsc_last_error() of that failure */
 
-    /* Reading [r]. rbuf holds raw bytes from the transport in [rpos, rend). */
+    /* Reading [r]. rbuf holds raw bytes from the transport in [rpos, rend).
+     * It exists only while needed: allocated by the handshake or the first
+     * read, freed when a read finds it empty and nothing arriving (so an
+     * idle connection holds no receive buffer). */
     uint8_t *rbuf;
     size_t rcap, rpos, rend;
     wsc_decoder dec;              /* the protocol state of what is received */
@@ -131,6 +136,17 @@ int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t l
 int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* wsc_conn_fail for a call with deadline d: the close frame waits only as
+ * wsc_close_frame_deadline(d) allows. */
+int wsc_conn_fail_within(wsc_conn *c, wsc_deadline d, int code, int err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* How long a close frame sent on the way (the reply to the peer's close,
+ * the close of a failing connection) may wait in a call with deadline d:
+ * WSC_CLOSE_TIMEOUT_MS, but a call that must not block (WSC_NOWAIT, a poll
+ * loop) only sends it if the socket takes it at once. */
+wsc_deadline wsc_close_frame_deadline(wsc_deadline d);
+
 /* For a send that broke the socket: fails the connection as wsc_conn_fail
  * does without a close frame, but a reader may still read what arrived
  * before (messages, the peer's close frame). Returns err. */
@@ -158,14 +174,31 @@ void wsc_reader_leave(wsc_conn *c);
  * d passes, discarding data; the caller holds the reader lock. */
 void wsc_read_drain(wsc_conn *c, wsc_deadline d);
 
-/* Advances a nonblocking dial (dial.c), caller holding dial_mu. 0 when
+/* Advances a nonblocking dial (dial.c), caller holding hs_mu. 0 when
  * open, WSC_EAGAIN / WSC_ETIMEDOUT while not yet, other errors when it failed
  * (the connection is then closed). Frees c->dialer when it ends. */
 int wsc_dial_step(wsc_conn *c, wsc_deadline d);
 void wsc_dialer_free(wsc_dialer *dl);
 
+/* Advances a nonblocking accept (accept.c), as wsc_dial_step does a dial. */
+int wsc_accept_step(wsc_conn *c, wsc_deadline d);
+void wsc_acceptor_free(wsc_acceptor *ac);
+
+/* The receive buffer [r]: _reserve makes rcap at least cap, keeping what
+ * it holds (0 or WSC_ENOMEM); _release frees it when it holds nothing. */
+#define WSC_RBUF_SIZE 65536
+int wsc_conn_rbuf_reserve(wsc_conn *c, size_t cap);
+void wsc_conn_rbuf_release(wsc_conn *c);
+
+/* The end of a handshake (dial or accept), caller holding hs_mu. _failed
+ * records r for every later call (wsc_conn_ready), marks c CLOSED (the
+ * caller shuts the transport) and returns r. _done opens c and wakes
+ * waiters; false if a close won the race. */
+int wsc_conn_handshake_failed(wsc_conn *c, int r);
+bool wsc_conn_handshake_done(wsc_conn *c);
+
 /* Makes sure the connection is past CONNECTING for a call with deadline d,
- * advancing a nonblocking dial under dial_mu. 0, or the dial's error (also
+ * advancing a nonblocking dial or accept under hs_mu. 0, or its error (also
  * for every call after the dial failed; its own timeout is WSC_ECLOSED
  * then, since the connection is closed). */
 int wsc_conn_ready(wsc_conn *c, wsc_deadline d);

@@ -279,17 +279,7 @@ static int stage_io_error(const wsc_dialer *dl)
 static void enter_stage(wsc_conn *c, wsc_dialer *dl, int stage)
 {
     dl->stage = stage;
-    atomic_store(&c->dial_want, stage_events(dl));
-}
-
-/* The dial failed with r: the connection is CLOSED (the caller shuts the
- * transport), and every later call reports r (wsc_conn_ready). */
-static int dial_failed(wsc_conn *c, int r)
-{
-    c->dial_err = r;
-    snprintf(c->dial_why, sizeof c->dial_why, "%s", wsc_last_error());
-    atomic_store(&c->state, WSC_STATE_CLOSED);
-    return r;
+    atomic_store(&c->hs_want, stage_events(dl));
 }
 
 /* The handshake's own deadline passed in dl's stage. */
@@ -321,25 +311,20 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d)
     if (r == 0 && dl->stage == STAGE_RECEIVE)
         r = step_receive(c, dl, wait);
     if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close or wsc_close_now meanwhile */
-        return dial_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
+        return wsc_conn_handshake_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
     if (r == WSC_EIO)
         r = stage_io_error(dl);
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) {
-        atomic_store(&c->dial_want, stage_events(dl));
+        atomic_store(&c->hs_want, stage_events(dl));
         if (dl->deadline == WSC_FOREVER || wsc_deadline_left(dl->deadline) > 0)
             return wsc_deadline_error(d);
         r = dial_timed_out(dl);
     }
     if (r < 0)
-        return dial_failed(c, r);
+        return wsc_conn_handshake_failed(c, r);
     /* Open, unless a close won the race; waiters (a background reader) wake. */
-    pthread_mutex_lock(&c->mu);
-    int connecting = WSC_STATE_CONNECTING;
-    bool opened = atomic_compare_exchange_strong(&c->state, &connecting, WSC_STATE_OPEN);
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->mu);
-    if (!opened)
-        return dial_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
+    if (!wsc_conn_handshake_done(c))
+        return wsc_conn_handshake_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
     wsc_dialer_free(dl);
     c->dialer = NULL;
     return 0;
@@ -488,15 +473,8 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
     c->on_pong = o->on_pong;
     c->user = o->user;
     int r = setup_dialer(c, dl, url, o);
-    if (r == 0 && dl->max_head > c->rcap) {
-        uint8_t *p = realloc(c->rbuf, dl->max_head);
-        if (p) {
-            c->rbuf = p;
-            c->rcap = dl->max_head;
-        } else {
-            r = wsc_fail(WSC_ENOMEM, "out of memory");
-        }
-    }
+    if (r == 0)
+        r = wsc_conn_rbuf_reserve(c, dl->max_head);
     /* A nonblocking dial goes as far as it can without waiting, so that
      * wsc_fd and wsc_poll_events have something to say. */
     if (r == 0)

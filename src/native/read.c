@@ -61,6 +61,9 @@ static int read_ended(wsc_conn *c, ptrdiff_t r)
 /* Makes at least `need` bytes (<= rcap) available at rbuf + rpos. */
 static int fill(wsc_conn *c, size_t need, wsc_deadline d)
 {
+    int r = wsc_conn_rbuf_reserve(c, WSC_RBUF_SIZE);
+    if (r < 0)
+        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     while (c->rend - c->rpos < need) {
         if (c->rpos == c->rend) {
             c->rpos = c->rend = 0;
@@ -70,6 +73,8 @@ static int fill(wsc_conn *c, size_t need, wsc_deadline d)
             c->rpos = 0;
         }
         ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
+        if (n == WSC_EAGAIN || n == WSC_ETIMEDOUT)
+            wsc_conn_rbuf_release(c); /* idle: no buffer while nothing comes */
         if (n <= 0)
             return read_ended(c, n);
         c->rend += (size_t)n;
@@ -96,7 +101,7 @@ static void on_ping(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
 
 /* The peer's close frame: records it, sends our reply (unless our close
  * went out first) and shuts the connection. Returns WSC_ECLOSED. */
-static int on_close(wsc_conn *c, const wsc_dec_event *ev)
+static int on_close(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
 {
     int code = ev->code;
     pthread_mutex_lock(&c->mu);
@@ -112,7 +117,7 @@ static int on_close(wsc_conn *c, const wsc_dec_event *ev)
     if (echo) {
         uint8_t reply[2] = {(uint8_t)(code >> 8), (uint8_t)code};
         wsc_send_frame(c, WSC_OP_CLOSE, true, reply, code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2,
-                       wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS));
+                       wsc_close_frame_deadline(d));
         pthread_mutex_lock(&c->mu);
         c->echo_pending = false;
         pthread_cond_broadcast(&c->cond);
@@ -181,9 +186,9 @@ static int message_event(wsc_conn *c, uint8_t *out, size_t cap, wsc_deadline d, 
             wsc_pong_arrived(c, ev->data, ev->len);
             continue;
         case WSC_DEC_CLOSE:
-            return on_close(c, ev);
+            return on_close(c, ev, d);
         case WSC_DEC_ERROR:
-            return wsc_conn_fail(c, ev->code, ev->err, "%s", ev->why);
+            return wsc_conn_fail_within(c, d, ev->code, ev->err, "%s", ev->why);
         default:
             return k; /* an I/O error or timeout */
         }

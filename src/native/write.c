@@ -393,7 +393,7 @@ bool wsc_want_write(const wsc_conn *c)
     if (!c)
         return false;
     if (atomic_load(&c->state) == WSC_STATE_CONNECTING)
-        return (atomic_load(&c->dial_want) & POLLOUT) != 0;
+        return (atomic_load(&c->hs_want) & POLLOUT) != 0;
     /* A frame being written by another thread counts as wanting to write. */
     if (pthread_mutex_trylock((pthread_mutex_t *)&c->frame_mu) != 0)
         return true;

@@ -344,46 +344,44 @@ test('server: --echo disconnects a client that does not read its echoes within -
   assert.equal((await other.nextMessage()).data.toString(), 'still serving');
 });
 
-test('server: --echo at the thread limit refuses the extra clients with 503, logs once, and keeps serving', T, async (t) => {
-  // 4 tasks for the tool's user: the main thread and 3 client threads (fewer
-  // when a sanitizer runs a thread of its own)
-  const srv = await startLimitedServer(t, '--nproc=4', ['--echo']);
-  if (!srv) { t.skip('needs root, prlimit and setpriv'); return; }
-  const url = `ws://127.0.0.1:${srv.port}/`;
-  const served = [];
-  for (;;) {
-    const peer = await connectWs(t, url).catch((e) => {
-      if (/unexpected response 503/.test(e.message)) return null;
-      throw new Error(`${e.message}\n${srv.proc.describe()}`);
-    });
-    if (!peer) break;
-    served.push(peer);
-    assert.ok(served.length <= 3, 'more clients served than the task limit allows');
-  }
-  assert.ok(served.length >= 1, srv.proc.describe());
-  for (let i = 0; i < 4; i++) {
-    const refused = await wsRefused(t, url).catch((e) => assert.fail(`${e.message}\n${srv.proc.describe()}`));
-    assert.equal(refused.status, 503);
-  }
-  assert.equal(srv.proc.exitInfo, null, `the server exited\n${srv.proc.describe()}`);
-  for (const [i, peer] of served.entries()) {
-    await peer.send(`still ${i}`);
-    assert.equal((await peer.nextMessage()).data.toString(), `still ${i}`);
-  }
-  assert.equal(countLines(srv.proc.stderr, /^wsc: cannot start a thread/gm), 1, srv.proc.describe());
+/** The number of threads of process pid (from /proc). */
+function threadsOf(pid) {
+  return Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
 
-  // a thread ends: a new client is served again
-  served[0].ws.close(1000);
-  await served[0].waitClosed();
-  let again = null;
-  for (let i = 0; i < 50 && !again; i++) {
-    again = await connectWs(t, url).catch(() => null);
-    if (!again) await delay(100);
-  }
-  assert.ok(again, `no client served after a thread ended\n${srv.proc.describe()}`);
-  await again.send('back');
-  assert.equal((await again.nextMessage()).data.toString(), 'back');
-  await srv.proc.waitFor(/^wsc: .*again/m, { stream: 'stderr' });
+test('server: --echo serves 200 clients from its one thread while a silent client and a stalled reader hold nobody', { timeout: 60000 }, async (t) => {
+  const { proc, port } = await startToolServer(t, ['--echo', '--timeout', '3']);
+  const url = `ws://127.0.0.1:${port}/`;
+  assert.equal(threadsOf(proc.child.pid), 1, 'one thread before any client');
+  // accepted first: a client that never sends its request, and one that
+  // stops reading while the server still has a lot to echo to it
+  const silent = net.connect(port, '127.0.0.1');
+  let silentGot = '';
+  silent.on('data', (d) => { silentGot += d; });
+  silent.on('error', () => {});
+  t.after(() => silent.destroy());
+  const stalled = await connectWs(t, `${url}stalled`);
+  stalled.ws._socket.pause();
+  const mib = Buffer.alloc(1 << 20, 'x');
+  for (let i = 0; i < 16; i++) stalled.ws.send(mib, { binary: true });
+
+  const peers = await Promise.all(Array.from({ length: 200 }, () => connectWs(t, url)));
+  await Promise.all(peers.map(async (peer, i) => {
+    for (let k = 0; k < 5; k++) {
+      const text = `client ${i} message ${k}`;
+      await peer.send(text);
+      assert.equal((await peer.nextMessage()).data.toString(), text);
+    }
+  }));
+  assert.equal(threadsOf(proc.child.pid), 1, 'still one thread with 202 clients');
+  await proc.waitFor(/an echo was not taken within 3 s \(the client does not read\): disconnected$/m,
+    { stream: 'stderr', ms: 15000 });
+  const deadline = Date.now() + 10000;
+  while (!/^HTTP\/1\.1 408 /.test(silentGot) && Date.now() < deadline) await delay(50);
+  assert.match(silentGot, /^HTTP\/1\.1 408 /, 'the silent client got its 408 after --timeout');
+  peers.forEach((peer) => peer.ws.close(1000));
+  await Promise.all(peers.map(async (peer) => assert.equal((await peer.waitClosed()).code, 1000)));
+  assert.equal(proc.exitInfo, null, `the server exited\n${proc.describe()}`);
 });
 
 test('server: --echo at the open-file limit backs off, logs once, and serves again when fds are free', T, async (t) => {
