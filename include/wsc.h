@@ -398,9 +398,12 @@ WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
  * until the next read call on c; text is NUL-terminated as well. The buffer
  * grows to the message; one larger than 64 KiB is freed by a later read
  * call that finds nothing arriving for 10 ms (at once with timeout 0), so
- * an idle connection keeps at most 64 KiB while a stream of big messages
- * reuses its buffer. Pings are
- * answered and pongs delivered while waiting. Errors: WSC_EAGAIN /
+ * a stream of big messages reuses its buffer. A read that returns
+ * WSC_EAGAIN / WSC_ETIMEDOUT with no message partly read frees the message
+ * and receive buffers: an idle connection holds none. Pings are
+ * answered and pongs delivered while waiting. With timeout 0 nothing
+ * blocks: a pong, the reply to the peer's close frame or the close frame
+ * of a protocol error goes out only if the socket takes it at once. Errors: WSC_EAGAIN /
  * WSC_ETIMEDOUT (connection still usable; the partial message is kept),
  * WSC_ECLOSED (the connection is closed: wsc_close_status gives the peer's
  * close code, or -1 when it vanished without a close frame, i.e. 1006),

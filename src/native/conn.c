@@ -256,7 +256,6 @@ void wsc_conn_free(wsc_conn *c)
     wsc_deflate_free(c->pmd);
     free(c->rbuf);
     wsc_msg_free(c);
-    free(c->wbuf);
     free(c->pend);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->frame_mu);

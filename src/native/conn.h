@@ -103,8 +103,6 @@ struct wsc_conn {
 
     /* Writing [w]. */
     pthread_mutex_t frame_mu;
-    uint8_t *wbuf;                /* masking scratch (clients) */
-    size_t wcap;
     uint8_t *pend;                /* bytes a timeout-0 write left unsent */
     size_t pend_len, pend_pos;
     uint8_t keys[256];            /* random mask keys, 4 at a time */

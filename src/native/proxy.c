@@ -527,6 +527,8 @@ int wsc_proxy_tunnel_step(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
     if (!t->url.host)
         return 0;
     int r = send_request(t, c, d);
+    if (r == 0) /* the dial's buffer for its response head, at least 16 KiB */
+        r = wsc_conn_rbuf_reserve(c, 16384);
     if (r < 0)
         return r;
     for (;;) {

@@ -364,6 +364,8 @@ int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type, const void **data,
                 *len = c->msg_len;
             r = 0;
         }
+    } else if ((r == WSC_EAGAIN || r == WSC_ETIMEDOUT) && !c->dec.in_msg) {
+        wsc_msg_free(c); /* idle: no message buffer while nothing comes */
     }
     wsc_reader_leave(c);
     return r;

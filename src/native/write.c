@@ -160,35 +160,43 @@ static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8
         return r;
     }
 
-    /* Client: mask into the scratch buffer a chunk at a time, the header in
-     * front of the first chunk, so small frames take one send. */
-    if (!c->wbuf) {
-        c->wbuf = malloc(WBUF_SIZE);
-        if (!c->wbuf)
+    /* Client: mask into a scratch buffer a chunk at a time, the header in
+     * front of the first chunk, so small frames take one send. Small frames
+     * use the stack; larger ones borrow up to WBUF_SIZE from the heap for
+     * this frame only, so an idle connection holds no send buffer. */
+    uint8_t small[2048];
+    uint8_t *buf = small;
+    size_t cap = sizeof small;
+    if (hlen + len > cap) {
+        cap = hlen + len < WBUF_SIZE ? hlen + len : WBUF_SIZE;
+        if (!(buf = malloc(cap)))
             return wsc_fail(WSC_ENOMEM, "out of memory for the write buffer");
-        c->wcap = WBUF_SIZE;
     }
     size_t done = 0;
     bool first = true;
     do {
         size_t off = first ? hlen : 0;
         if (first)
-            memcpy(c->wbuf, hdr, hlen);
+            memcpy(buf, hdr, hlen);
         size_t n = len - done;
-        if (n > c->wcap - off)
-            n = c->wcap - off;
-        wsc_mask(c->wbuf + off, p + done, n, h.key, done);
-        struct iovec iov = {c->wbuf, off + n};
+        if (n > cap - off)
+            n = cap - off;
+        wsc_mask(buf + off, p + done, n, h.key, done);
+        struct iovec iov = {buf, off + n};
         size_t chunk_sent = 0;
         r = wsc_transport_send_all(&c->tr, &iov, 1, d, &chunk_sent);
         sent += chunk_sent;
         done += n;
-        if (r < 0)
-            return send_failed(c, r, sent, &iov, 1, p + done, len - done, h.key, done, d, keep,
-                               fail_conn);
+        if (r < 0) { /* what is kept pending is copied */
+            r = send_failed(c, r, sent, &iov, 1, p + done, len - done, h.key, done, d, keep,
+                            fail_conn);
+            break;
+        }
         first = false;
     } while (done < len);
-    return 0;
+    if (buf != small)
+        free(buf);
+    return r;
 }
 
 int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,

@@ -16,11 +16,15 @@
  *   e  a stream of 1 MiB messages keeps its buffer while they keep coming:
  *      the page faults of reading 64 of them stay far below one buffer's
  *      worth each (giving it back at every read cost 10x the throughput)
+ *   f  idle connections hold no receive buffer: 64 pairs that exchanged a
+ *      message and whose reads found nothing more cost under 8 KiB of heap
+ *      each, both ends together (a 64 KiB buffer each before)
  *
  * Memory is VmRSS (/proc/self/status): the clients send in pieces of at
  * most 64 KiB, so that only the servers make big buffers.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -344,6 +348,46 @@ static void test_e_stream_keeps_buffer(void)
     free(msg);
 }
 
+/* ---- (f) idle connections ----------------------------------------------------- */
+
+#define IDLE_PAIRS 64
+
+static void test_f_idle_holds_no_buffer(void)
+{
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+    wsc_conn *cl[IDLE_PAIRS], *sv[IDLE_PAIRS];
+    /* one pair first: whatever is made once per process is made now */
+    wsc_conn *c0, *s0;
+    make_pair_deflate(&c0, &s0, false);
+    size_t before = mallinfo2().uordblks;
+    int ok = 0, made = 0;
+    for (int i = 0; i < IDLE_PAIRS; i++, made++) {
+        if (!make_pair_deflate(&cl[i], &sv[i], false))
+            break;
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        ok += wsc_write(cl[i], WSC_TEXT, "hello", 5, 1000) == 0 &&
+              wsc_read(sv[i], 1000, &type, &data, &len) == 0 &&
+              wsc_write(sv[i], WSC_TEXT, "hello", 5, 1000) == 0 &&
+              wsc_read(cl[i], 1000, &type, &data, &len) == 0 &&
+              wsc_read(sv[i], 0, &type, &data, &len) == WSC_EAGAIN &&
+              wsc_read(cl[i], 0, &type, &data, &len) == WSC_EAGAIN;
+    }
+    size_t after = mallinfo2().uordblks;
+    CHECKF(ok == IDLE_PAIRS, "(f) %d of %d pairs exchanged a message and went idle", ok, IDLE_PAIRS);
+    double per = (double)(after - before) / IDLE_PAIRS / 1024;
+    printf("  (f) %.1f KiB of heap per idle pair (client + server)\n", per);
+    CHECKF(per < 8, "(f) an idle pair holds %.1f KiB of heap (want < 8: no receive buffers)", per);
+    for (int i = 0; i < made; i++) {
+        wsc_conn_free(cl[i]);
+        wsc_conn_free(sv[i]);
+    }
+    wsc_conn_free(c0);
+    wsc_conn_free(s0);
+#endif
+}
+
 int main(void)
 {
     test_c_out_of_memory(); /* first: the child need not inherit big heaps */
@@ -351,5 +395,6 @@ int main(void)
     test_b_deflate();
     test_d_partial_kept();
     test_e_stream_keeps_buffer();
+    test_f_idle_holds_no_buffer();
     return check_summary("test_read_memory");
 }

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conns_bench - what connections cost a server: idle memory per connection
+ * and new connections per second.
+ *
+ *   conns_bench N SERVER_COMMAND...
+ *
+ * Starts the server command (it must print "listening on 127.0.0.1:PORT" on
+ * stderr, as `wsc --listen 127.0.0.1:0 --echo` does) and:
+ *
+ *   idle   opens N WebSocket connections (raw sockets: the upgrade request,
+ *          the 101 read) and keeps them open; the server's VmRSS after the
+ *          first 100 and after all N gives the memory per idle connection
+ *   conns  for BENCH_SECONDS (default 1), one connection after another: TCP
+ *          connect, upgrade, a close frame and the server's close frame, TCP
+ *          close; BENCH_REPS (default 3) runs, the median is kept
+ *
+ * Output: progress on stderr; on stdout
+ *   RESULT idle_kib_per_conn <KiB>    RESULT conns_per_s <n>
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char REQUEST[] = "GET /bench HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n\r\n";
+
+/* A masked close frame with code 1000 (the mask is zero: the payload as is). */
+static const unsigned char CLOSE[] = {0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* Starts argv; returns its pid and the port it printed, or -1. */
+static pid_t start_server(char **argv, int *port)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    FILE *f = fdopen(p[0], "r");
+    char line[512];
+    *port = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        char *at = strstr(line, "listening on 127.0.0.1:");
+        if (at) {
+            *port = atoi(at + strlen("listening on 127.0.0.1:"));
+            break;
+        }
+    }
+    /* The rest of its stderr is not read: keep the pipe open but unread
+     * would block a chatty server, so hand it to /dev/null-like draining. */
+    if (fork() == 0) {
+        while (f && fgets(line, sizeof line, f))
+            ;
+        _exit(0);
+    }
+    if (f)
+        fclose(f);
+    return *port ? pid : -1;
+}
+
+/* Connects and upgrades; the socket, or -1. */
+static int upgrade(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        send(fd, REQUEST, sizeof REQUEST - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof REQUEST - 1))
+        goto fail;
+    char buf[1024];
+    size_t n = 0;
+    while (n < 4 || memcmp(buf + n - 4, "\r\n\r\n", 4) != 0) {
+        if (n == sizeof buf || recv(fd, buf + n, 1, 0) != 1)
+            goto fail;
+        n++;
+    }
+    if (strncmp(buf, "HTTP/1.1 101", 12) == 0)
+        return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* One whole connection: upgrade, close handshake, TCP close. */
+static int one_connection(int port)
+{
+    int fd = upgrade(port);
+    if (fd < 0)
+        return -1;
+    unsigned char buf[64];
+    int ok = send(fd, CLOSE, sizeof CLOSE, MSG_NOSIGNAL) == (ssize_t)sizeof CLOSE &&
+             recv(fd, buf, sizeof buf, 0) >= 2 && buf[0] == 0x88;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: conns_bench N SERVER_COMMAND...\n");
+        return 2;
+    }
+    int n = atoi(argv[1]);
+    double seconds = getenv("BENCH_SECONDS") ? atof(getenv("BENCH_SECONDS")) : 1;
+    int reps = getenv("BENCH_REPS") ? atoi(getenv("BENCH_REPS")) : 3;
+    if (n <= 100 || reps < 1 || reps > 99) {
+        fprintf(stderr, "conns_bench: N must be over 100, BENCH_REPS 1-99\n");
+        return 2;
+    }
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if ((rlim_t)n + 64 > rl.rlim_cur) {
+        fprintf(stderr, "conns_bench: %d connections need more open files than the limit (%lu)\n", n,
+                (unsigned long)rl.rlim_cur);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    int port;
+    pid_t pid = start_server(argv + 2, &port);
+    if (pid < 0) {
+        fprintf(stderr, "conns_bench: the server did not say where it listens: %s\n", argv[2]);
+        return 1;
+    }
+    int *fds = calloc((size_t)n, sizeof *fds);
+    long before = 0;
+    for (int i = 0; i < n; i++) {
+        if ((fds[i] = upgrade(port)) < 0) {
+            fprintf(stderr, "conns_bench: connection %d failed: %s\n", i + 1, strerror(errno));
+            stop(pid);
+            return 1;
+        }
+        if (i == 99) {
+            usleep(200000);
+            before = rss_kib(pid);
+        }
+        if ((i + 1) % 2000 == 0)
+            fprintf(stderr, "  %d connections open\n", i + 1);
+    }
+    usleep(500000);
+    long after = rss_kib(pid);
+    double per = (double)(after - before) / (n - 100);
+    fprintf(stderr, "  server RSS %ld KiB after 100, %ld KiB after %d: %.2f KiB per connection\n",
+            before, after, n, per);
+    printf("RESULT idle_kib_per_conn %.2f\n", per);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+    usleep(500000);
+
+    double rates[99];
+    for (int r = 0; r < reps; r++) {
+        long count = 0;
+        double start = now_s(), t;
+        while ((t = now_s()) - start < seconds) {
+            if (one_connection(port) < 0) {
+                fprintf(stderr, "conns_bench: a connection failed: %s\n", strerror(errno));
+                stop(pid);
+                return 1;
+            }
+            count++;
+        }
+        rates[r] = count / (t - start);
+        fprintf(stderr, "  run %d: %.0f connections/s\n", r + 1, rates[r]);
+    }
+    qsort(rates, (size_t)reps, sizeof rates[0], cmp_double);
+    printf("RESULT conns_per_s %.0f\n", rates[reps / 2]);
+    stop(pid);
+    return 0;
+}
