@@ -271,7 +271,7 @@ npm-check: build/wasm/libwsc.a build/native/tests/progs/echo_server
 	@echo "== npm package"
 	bash tests/npm/run.sh
 
-bench: deps lib $(BENCHES)
+bench: deps lib $(BUILD)/wsc $(BENCHES)
 	@bash bench/run.sh $(BUILD)
 
 clean:

@@ -11,6 +11,8 @@
 #   ws_echo.mjs --tls     TLS, with certificates made here by openssl
 #   deflate_bench, deflate_mem   permessage-deflate speed, ratio and memory
 #   idle_rss              server RSS after one big message per connection
+#   conns_bench           idle memory per connection and new connections/s:
+#                         `wsc --listen --echo` (one thread) vs a `ws` server
 #
 # Each program prints progress on stderr and `RESULT <workload> <value>` lines
 # on stdout, which this script collects into one table. BENCH_SECONDS (default
@@ -180,6 +182,32 @@ if [[ -x $build/bench/idle_rss ]]; then
     echo
 else
     echo "$build/bench/idle_rss is missing: build it with make bench"
+    failed=1
+fi
+
+# ---- connections: what each costs a one-thread server ------------------------
+# conns_bench opens BENCH_CONNS (default 10000) idle connections to the server
+# (RSS delta per connection), then makes new connections one after another
+# (connect, upgrade, close handshake) for BENCH_SECONDS, BENCH_REPS times.
+conns=${BENCH_CONNS:-10000}
+echo
+echo "== connections: $conns idle, then new connections one after another (median of ${reps} runs)"
+if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
+    run_variant cwsc "$build/bench/conns_bench" "$conns" "$build/wsc" --listen 127.0.0.1:0 --echo ||
+        failed=1
+    if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+        run_variant cws "$build/bench/conns_bench" "$conns" node bench/ws_server.mjs || true
+    fi
+    echo
+    printf '%-32s | %12s | %12s | %6s\n' workload "wsc --echo" "ws" wsc/ws
+    printf '%s\n' "---------------------------------|--------------|--------------|-------"
+    for row in "idle_kib_per_conn:KiB per idle connection (RSS)" "conns_per_s:new connections/s"; do
+        w=${row%%:*}
+        a=${result[cwsc.$w]:-} b=${result[cws.$w]:-}
+        printf '%-32s | %12s | %12s | %6s\n' "${row#*:}" "${a:--}" "${b:--}" "$(ratio "$a" "$b")"
+    done
+else
+    echo "$build/bench/conns_bench or $build/wsc is missing: build them with make bench"
     failed=1
 fi
 
