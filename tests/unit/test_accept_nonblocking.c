@@ -142,10 +142,13 @@ static void serve_loop(int lfd, const wsc_accept_options *o, int want, int *open
         if ((p[0].revents & POLLIN) && n < 64) {
             int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
             wsc_conn *c = NULL;
-            if (fd >= 0 && wsc_accept(fd, o, &c) == 0)
+            if (fd >= 0 && wsc_accept(fd, o, &c) == 0) {
                 s[n++].c = c;
-            else if (fd >= 0)
+            } else if (fd >= 0) { /* a bad request already there fails at once */
                 close(fd);
+                (*failed)++;
+                ended++;
+            }
         }
         /* Every conn is looked at on every turn (ready or not): a silent
          * client's handshake timeout is noticed this way. */
