@@ -157,8 +157,10 @@ static bool echo(server *s, client *cl)
         if (r == 0 && (r = wsc_write(cl->c, type, data, len, 0)) == WSC_EAGAIN) {
             /* The socket is full: keep the echo and stop reading until it
              * drains (the client's own sends then wait in its socket). */
-            if (!(cl->held = malloc(len ? len : 1)))
+            if (!(cl->held = malloc(len ? len : 1))) {
+                r = WSC_ENOMEM;
                 break;
+            }
             memcpy(cl->held, data, len);
             cl->held_len = len;
             cl->held_type = type;
@@ -172,8 +174,6 @@ static bool echo(server *s, client *cl)
         s->ready = cl;
         return true;
     }
-    if (!cl->held && r == 0)
-        r = WSC_ENOMEM;
     ended(s, cl, r);
     return false;
 }
