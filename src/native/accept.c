@@ -278,7 +278,8 @@ static int start(wsc_conn *c, int fd, const void *head, size_t head_len, const w
         return wsc_tls_server_session(o->tls, fd, &ac->tls);
     if (head_len > ac->max_head)
         return refuse(ac, 431, NULL, "the request head is too large");
-    memcpy(c->rbuf, head, head_len);
+    if (head_len)
+        memcpy(c->rbuf, head, head_len);
     c->rend = head_len;
     return 0;
 }
