@@ -516,6 +516,20 @@ WSC_API int wsc_ping(wsc_conn *c, int timeout_ms);
  * 4000 + (code - 1000), e.g. 1008 as 4008. */
 WSC_API int wsc_close(wsc_conn *c, int code, const char *reason);
 
+/* The close handshake without waiting, for event loops: queues our close
+ * frame (code and reason as in wsc_close), sends what the socket takes now
+ * and returns 0; the rest goes out with wsc_flush (poll for POLLOUT while
+ * wsc_want_write(c)). The state becomes WSC_STATE_CLOSING. From then on
+ * writes fail with WSC_ECLOSED, and reads (timeout 0 as usual) discard data
+ * messages and return WSC_ECLOSED when the peer's close frame arrives, which
+ * shuts the socket. How long to wait for it is yours to decide: end the wait
+ * with wsc_close_now. Errors as wsc_close: WSC_EINVAL, and WSC_ECLOSED if a
+ * close was called before, the connection is closed, or it was still
+ * CONNECTING (then closed without a close frame).
+ * Wasm: WebSocket.close(code, reason) (codes mapped as in wsc_close) and
+ * returns; wsc_get_state says when it is done. */
+WSC_API int wsc_close_start(wsc_conn *c, int code, const char *reason);
+
 /* Closes the socket at once without a close handshake and unblocks any
  * thread blocked on c (also one advancing a nonblocking dial, which then
  * fails with WSC_ECLOSED). Later calls return WSC_ECLOSED.

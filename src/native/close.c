@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* close.c - the closing handshake (wsc_close), and the half-close that
- * wsc_stream_fd uses (wsc_conn_half_close). */
+/* close.c - the closing handshake (wsc_close, and wsc_close_start which does
+ * not wait), and the half-close that wsc_stream_fd uses (wsc_conn_half_close). */
 #include <string.h>
 
 #include "common/error.h"
@@ -39,19 +39,18 @@ int wsc_conn_half_close(wsc_conn *c, int code)
     return close_frame_out(c, code, "", 0, WSC_FOREVER);
 }
 
-int wsc_close(wsc_conn *c, int code, const char *reason)
+/* What wsc_close and wsc_close_start do first: marks the close called,
+ * under mu (a dial or accept opens the connection under mu too, so
+ * CONNECTING here means it will not open any more). 1 when our close frame
+ * is to be sent, 0 when it went out already, or the error (the connection
+ * is then shut). */
+static int close_begin(wsc_conn *c, int code, const char *reason)
 {
     if (!c)
         return wsc_fail(WSC_EINVAL, "NULL connection");
     int r = wsc_close_args_check(code, reason);
     if (r < 0)
         return r;
-    if (!reason)
-        reason = "";
-    size_t rlen = strlen(reason);
-
-    /* The state is read once, under mu: a dial opens the connection under mu
-     * too, so CONNECTING here means it will not open any more. */
     pthread_mutex_lock(&c->mu);
     bool again = c->close_called;
     int state = atomic_load(&c->state);
@@ -65,15 +64,45 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
     if (again)
         return wsc_fail(WSC_ECLOSED, "wsc_close or wsc_close_now was already called");
     if (state == WSC_STATE_CONNECTING) {
-        wsc_conn_shutdown(c); /* wakes a thread advancing the dial */
+        wsc_conn_shutdown(c); /* wakes a thread advancing the handshake */
         return wsc_fail(WSC_ECLOSED, "the handshake had not finished: closed without a close frame");
     }
     if (!send && state == WSC_STATE_CLOSED) {
         wsc_conn_shutdown(c);
         return wsc_fail(WSC_ECLOSED, "the connection was already closed");
     }
+    return send;
+}
 
-    if (send && (r = close_frame_out(c, code, reason, rlen, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS))) < 0)
+int wsc_close_start(wsc_conn *c, int code, const char *reason)
+{
+    int r = close_begin(c, code, reason);
+    if (r <= 0)
+        return r;
+    size_t rlen = reason ? strlen(reason) : 0;
+    c->close_frame[0] = (uint8_t)(code >> 8);
+    c->close_frame[1] = (uint8_t)code;
+    if (rlen)
+        memcpy(c->close_frame + 2, reason, rlen);
+    c->close_frame_len = code ? rlen + 2 : 0;
+    atomic_store(&c->close_queued, true);
+    int open = WSC_STATE_OPEN;
+    atomic_compare_exchange_strong(&c->state, &open, WSC_STATE_CLOSING);
+    r = wsc_flush(c, 0); /* as much as the socket takes now */
+    if (r < 0 && r != WSC_EAGAIN)
+        return r;
+    wsc_clear_error();
+    return 0;
+}
+
+int wsc_close(wsc_conn *c, int code, const char *reason)
+{
+    int r = close_begin(c, code, reason);
+    if (r < 0)
+        return r;
+    size_t rlen = reason ? strlen(reason) : 0;
+    if (r == 1 && (r = close_frame_out(c, code, reason ? reason : "", rlen,
+                                       wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS))) < 0)
         return r;
 
     /* Wait for the peer's close: read it ourselves unless a reader is running. */

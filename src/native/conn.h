@@ -105,6 +105,11 @@ struct wsc_conn {
     pthread_mutex_t frame_mu;
     uint8_t *pend;                /* bytes a timeout-0 write left unsent */
     size_t pend_len, pend_pos;
+    _Atomic bool close_queued;    /* wsc_close_start's frame waits in close_frame
+                                     (written before this is set; sent under
+                                     frame_mu by flush_pending) */
+    uint8_t close_frame[125];
+    size_t close_frame_len;
     uint8_t keys[256];            /* random mask keys, 4 at a time */
     size_t keys_pos;
     /* The message writer (owner of msg_busy). */

@@ -26,12 +26,26 @@ static int next_key(wsc_conn *c, uint8_t key[4])
     return 0;
 }
 
-/* Sends pending bytes. 0 when none are left. [w] */
+static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8_t *p,
+                     size_t len, wsc_deadline d, bool keep, bool *fail_conn);
+
+/* Sends pending bytes, then a close frame wsc_close_start queued (kept
+ * pending itself if the socket does not take it). 0 when none are left. [w] */
 static int flush_pending(wsc_conn *c, wsc_deadline d)
 {
     int r = wsc_transport_send_rest(&c->tr, c->pend, c->pend_len, &c->pend_pos, d);
     if (c->pend_pos == c->pend_len)
         c->pend_pos = c->pend_len = 0;
+    if (r == 0 && atomic_load(&c->close_queued)) {
+        bool fail_conn;
+        r = frame_out(c, WSC_OP_CLOSE, 0, true, c->close_frame, c->close_frame_len, d, true,
+                      &fail_conn);
+        if (r < 0)
+            return r;
+        atomic_store(&c->close_queued, false);
+        if (c->pend_pos < c->pend_len)
+            return wsc_deadline_error(d);
+    }
     return r < 0 ? r : wsc_transport_flush(&c->tr, d); /* what TLS may still hold */
 }
 
@@ -405,7 +419,8 @@ bool wsc_want_write(const wsc_conn *c)
     /* A frame being written by another thread counts as wanting to write. */
     if (pthread_mutex_trylock((pthread_mutex_t *)&c->frame_mu) != 0)
         return true;
-    bool want = c->pend_pos < c->pend_len || wsc_transport_pending(&c->tr);
+    bool want = c->pend_pos < c->pend_len || wsc_transport_pending(&c->tr) ||
+                atomic_load(&c->close_queued);
     pthread_mutex_unlock((pthread_mutex_t *)&c->frame_mu);
     return want;
 }

@@ -194,6 +194,20 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
     return 0;
 }
 
+int wsc_close_start(wsc_conn *c, int code, const char *reason)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    int r = wsc_close_args_check(code, reason);
+    if (r < 0)
+        return r;
+    if (c->close_called || wsc_js_state(c->id) == WSC_STATE_CLOSED)
+        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+    c->close_called = true;
+    wsc_js_close(c->id, code, reason ? reason : "");
+    return 0;
+}
+
 int wsc_close_now(wsc_conn *c)
 {
     if (!c)
