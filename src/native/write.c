@@ -49,6 +49,27 @@ static int flush_pending(wsc_conn *c, wsc_deadline d)
     return r < 0 ? r : wsc_transport_flush(&c->tr, d); /* what TLS may still hold */
 }
 
+/* The calling thread's WBUF_SIZE masking buffer, made on its first large
+ * client frame and freed when the thread ends; NULL without memory. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_key_make(void)
+{
+    pthread_key_create(&scratch_key, free);
+}
+
+static uint8_t *thread_scratch(void)
+{
+    pthread_once(&scratch_once, scratch_key_make);
+    uint8_t *p = pthread_getspecific(scratch_key);
+    if (!p && (p = malloc(WBUF_SIZE)) && pthread_setspecific(scratch_key, p) != 0) {
+        free(p);
+        p = NULL;
+    }
+    return p;
+}
+
 /* Keeps the unsent rest of a frame: `rest` already final bytes, then
  * `tail` bytes of payload still to be masked from mask offset `moff`. [w] */
 static int keep_pending(wsc_conn *c, const struct iovec *rest, int n_rest,
@@ -176,14 +197,14 @@ static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8
 
     /* Client: mask into a scratch buffer a chunk at a time, the header in
      * front of the first chunk, so small frames take one send. Small frames
-     * use the stack; larger ones borrow up to WBUF_SIZE from the heap for
-     * this frame only, so an idle connection holds no send buffer. */
+     * use the stack, larger ones the writing thread's scratch buffer: no
+     * connection holds a send buffer of its own. */
     uint8_t small[2048];
     uint8_t *buf = small;
     size_t cap = sizeof small;
     if (hlen + len > cap) {
-        cap = hlen + len < WBUF_SIZE ? hlen + len : WBUF_SIZE;
-        if (!(buf = malloc(cap)))
+        cap = WBUF_SIZE;
+        if (!(buf = thread_scratch()))
             return wsc_fail(WSC_ENOMEM, "out of memory for the write buffer");
     }
     size_t done = 0;
@@ -208,8 +229,6 @@ static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8
         }
         first = false;
     } while (done < len);
-    if (buf != small)
-        free(buf);
     return r;
 }
 
