@@ -396,3 +396,32 @@ test('clients joining in bursts are never kicked for join and leave notices', T,
   assert.deepEqual(kicked.filter((e) => e.code !== 1000), [], 'only the leavers were closed');
   for (const c of all.slice(150)) c.close(1000);
 });
+
+/** The number of threads of process pid (from /proc). */
+const threadsOf = (pid) =>
+  Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+test('load: 1,000 chat clients on the one-thread server; every message reaches every client once', { timeout: 180000 }, async (t) => {
+  const N = 1000;
+  const { proc, port } = await startChat(t, ['--rate', '0']);
+  const cs = [];
+  for (let i = 0; i < N; i += 100) {
+    cs.push(...await Promise.all(Array.from({ length: Math.min(100, N - i) }, () => chatClient(port))));
+  }
+  t.after(() => cs.forEach((c) => c.terminate()));
+  assert.equal(threadsOf(proc.child.pid), 1, `one server thread with ${N} clients`);
+  await allGot(cs, /^\* guest-\d+ joined$/, 10000, 'joined');
+  // every client says one line at once: each must see all N lines, once each
+  cs.forEach((c, i) => c.send(`line ${i}`));
+  const until = Date.now() + 120000;
+  const lines = (c) => c.got.filter((m) => / line \d+$/.test(m));
+  while (!cs.every((c) => lines(c).length >= N) && Date.now() < until) await delay(100);
+  for (const [i, c] of cs.entries()) {
+    const seen = lines(c).map((m) => Number(/ line (\d+)$/.exec(m)[1])).sort((a, b) => a - b);
+    assert.equal(seen.length, N, `client ${i} got ${seen.length} of ${N} lines\n${proc.describe().slice(0, 2000)}`);
+    assert.deepEqual(seen, Array.from({ length: N }, (_, k) => k), `client ${i}: every line once`);
+  }
+  assert.equal(threadsOf(proc.child.pid), 1, 'still one server thread');
+  assert.doesNotMatch(proc.stdout, /too slow|queue full/);
+  assert.equal(proc.exitInfo, null, `the server exited\n${proc.describe().slice(0, 2000)}`);
+});

@@ -5,39 +5,41 @@
  *   chat_server [--port N] [--www DIR]... [--head-timeout MS]
  *               [--max-pending N] [--rate N] [--burst N]
  *
- * Each connection gets a thread that reads the HTTP request head itself
- * (http_head.c: the whole head within --head-timeout, default 10000 ms, else
- * 408; malformed heads get 400/414/431/505 at once) and routes it: /ws goes to
- * the chat hub (hub.c, via wsc_accept_with and the bytes already read),
- * anything else is a static file from the --www directories, searched in
- * order (http_static.c; default: web-demo/www and build/demo/www).
- * At most --max-pending connections (default 256) may be in that stage
- * (reading a head or being served a file); the next ones get 503 at once.
+ * One thread serves everything from an epoll loop (loop.c). Each connection
+ * first has its HTTP request head read (http_head.c: the whole head within
+ * --head-timeout, default 10000 ms, else 408; malformed heads get
+ * 400/414/431/505 at once) and is routed: /ws goes to the chat hub (hub.c,
+ * a nonblocking wsc_accept_with on the bytes already read), anything else is
+ * a static file from the --www directories, searched in order
+ * (http_static.c; default: web-demo/www and build/demo/www), which the client
+ * must take within 10 s. At most --max-pending connections (default 256)
+ * may be in that stage (reading a head or being answered); the next ones
+ * get 503 at once.
  * --rate and --burst set each chat client's send limit (hub.h). When accept
- * fails (a full fd table) the server sleeps, 5 ms doubling to 1 s, and says
- * so at most once a minute. Prints "chat: serving http://127.0.0.1:PORT".
+ * fails (a full fd table) accepting pauses, 5 ms doubling to 1 s, and the
+ * server says so at most once a minute. Prints "chat: serving http://127.0.0.1:PORT".
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http_head.h"
 #include "http_static.h"
 #include "hub.h"
+#include "loop.h"
 
-#define SEND_TIMEOUT_S 10       /* a static file's reader must keep reading */
+#define SEND_TIMEOUT_MS 10000  /* a page's reader must take its answer in this time */
 #define LINGER_MS 2000          /* after an answer, for the client to close first */
 #define ACCEPT_DELAY_MIN_MS 5
 #define ACCEPT_DELAY_MAX_MS 1000
@@ -54,89 +56,253 @@ typedef struct config {
 static config cfg = {.port = 8080, .head_timeout_ms = 10000, .max_pending = 256,
                      .rate = HUB_RATE_DEFAULT, .burst = HUB_BURST_DEFAULT};
 
-/* Connections reading their head or being served a file (not chat clients). */
-static atomic_int n_pending;
+/* ---- HTTP connections: the head, then a page or the hub -------------------- */
 
-/* Reads the request head and answers it; the fd goes to the hub or is closed.
- * The connection stops counting as pending once it is a chat client. */
-static void *serve_conn(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
+enum { READING_HEAD, ANSWERING, LINGERING };
+
+typedef struct http_conn {
+    watcher w;                  /* first: the loop hands it back */
+    int stage;
+    long long deadline;         /* of the stage */
     http_head h;
-    int status = http_read_head(fd, cfg.head_timeout_ms, &h);
-    int is_chat = status == 0 && strcmp(h.path, "/ws") == 0;
-    if (status > 0) {
-        http_send_status(fd, status);
-    } else if (status == 0 && !is_chat) {
-        struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        http_serve_static(fd, h.method, h.path);
-    }
-    if (is_chat) {
-        atomic_fetch_sub(&n_pending, 1);
-        hub_serve(fd, h.buf, h.len); /* closes fd */
-        return NULL;
-    }
-    http_close_after_answer(fd, LINGER_MS);
-    atomic_fetch_sub(&n_pending, 1);
-    return NULL;
+    char *answer;               /* malloc'd: the whole answer */
+    size_t answer_len, answer_pos;
+    bool dead;
+    struct http_conn *prev, *next, *dead_next;
+} http_conn;
+
+/* Connections reading their head or being answered (not chat clients). */
+static http_conn *pending, *dead;
+static int n_pending;
+
+static void http_unlink(http_conn *hc)
+{
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        pending = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    n_pending--;
+    hc->dead = true;
+    hc->dead_next = dead;
+    dead = hc;
+    loop_forget(&hc->w);
 }
 
-/* Hands fd to a new thread, or answers 503 at once when too many are
- * pending or no thread can be made. */
-static void dispatch(int fd)
+static void http_end(http_conn *hc)
 {
-    pthread_t t;
-    if (atomic_fetch_add(&n_pending, 1) < cfg.max_pending &&
-        pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd) == 0) {
-        pthread_detach(t);
+    http_unlink(hc);
+    close(hc->w.fd);
+}
+
+/* Answers with the answer made (NULL: out of memory, the client is closed). */
+static void start_answer(http_conn *hc, char *answer, size_t len)
+{
+    if (!answer) {
+        http_end(hc);
         return;
     }
-    atomic_fetch_sub(&n_pending, 1);
-    http_send_status(fd, 503);
-    http_close_after_answer(fd, 0); /* the accept loop must not wait */
+    hc->answer = answer;
+    hc->answer_len = len;
+    hc->stage = ANSWERING;
+    hc->deadline = loop_now_ms() + SEND_TIMEOUT_MS;
+    loop_watch(&hc->w, EPOLLOUT);
 }
 
-/* The state of accept's back-off while it keeps failing. */
-typedef struct backoff {
-    int delay_ms;               /* 0 while accept succeeds */
-    time_t logged_at;           /* the last time we said it failed */
-} backoff;
-
-/* After a failed accept (a full fd table, no memory): sleeps, 5 ms doubling
- * to 1 s while the failures go on (as Go's net/http does) so that the loop
- * does not spin; logs at most once a minute. */
-static void accept_failed(backoff *b, int err)
+/* The head is complete: /ws goes to the hub, anything else is a file. */
+static void route(http_conn *hc)
 {
-    time_t now = time(NULL);
-    if (b->delay_ms == 0 && now - b->logged_at >= ACCEPT_LOG_EVERY_S) {
-        printf("chat: accept: %s; backing off (said at most once a minute)\n", strerror(err));
-        b->logged_at = now;
+    if (strcmp(hc->h.path, "/ws") == 0) {
+        int fd = hc->w.fd;
+        http_unlink(hc); /* the hub watches fd from now on */
+        hub_serve(fd, hc->h.buf, hc->h.len);
+        return;
     }
-    b->delay_ms = b->delay_ms == 0 ? ACCEPT_DELAY_MIN_MS : b->delay_ms * 2;
-    if (b->delay_ms > ACCEPT_DELAY_MAX_MS)
-        b->delay_ms = ACCEPT_DELAY_MAX_MS;
-    struct timespec ts = {.tv_sec = b->delay_ms / 1000, .tv_nsec = (long)(b->delay_ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
+    size_t len;
+    char *a = http_static_answer(hc->h.method, hc->h.path, &len);
+    start_answer(hc, a, len);
 }
 
-static void serve_forever(int lfd)
+/* Closing a socket with unread input sends a reset, which can destroy an
+ * answer the client has not read yet: so after the answer our side is shut
+ * and what the client still sends is read and dropped until it closes, for
+ * at most LINGER_MS. */
+static void linger_read(http_conn *hc)
 {
-    backoff b = {0, -ACCEPT_LOG_EVERY_S};
+    char buf[16384];
     for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd >= 0) {
-            b.delay_ms = 0;
-            dispatch(fd);
-        } else if (errno != EINTR && errno != ECONNABORTED) {
-            accept_failed(&b, errno);
+        ssize_t n = recv(hc->w.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            http_end(hc);
+            return;
         }
     }
 }
 
+static void send_answer(http_conn *hc)
+{
+    while (hc->answer_pos < hc->answer_len) {
+        ssize_t n = send(hc->w.fd, hc->answer + hc->answer_pos, hc->answer_len - hc->answer_pos,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            http_end(hc);
+            return;
+        }
+        hc->answer_pos += (size_t)n;
+    }
+    shutdown(hc->w.fd, SHUT_WR);
+    hc->stage = LINGERING;
+    hc->deadline = loop_now_ms() + LINGER_MS;
+    loop_watch(&hc->w, EPOLLIN);
+    linger_read(hc);
+}
+
+static void http_ready(watcher *w, uint32_t events)
+{
+    http_conn *hc = (http_conn *)w;
+    (void)events;
+    if (hc->dead)
+        return;
+    if (hc->stage == READING_HEAD) {
+        int status = http_head_feed(w->fd, &hc->h);
+        if (status == 0) {
+            route(hc);
+        } else if (status > 0) {
+            size_t len;
+            char *a = http_status_answer(status, &len);
+            start_answer(hc, a, len);
+        } else if (status == -1) {
+            http_end(hc);
+        }
+    }
+    if (hc->dead)
+        return;
+    if (hc->stage == ANSWERING)
+        send_answer(hc);
+    else if (hc->stage == LINGERING)
+        linger_read(hc);
+}
+
+static void http_tick(long long now)
+{
+    http_conn *next;
+    for (http_conn *hc = pending; hc; hc = next) {
+        next = hc->next;
+        if (now < hc->deadline)
+            continue;
+        if (hc->stage == READING_HEAD) {
+            size_t len;
+            char *a = http_status_answer(408, &len);
+            start_answer(hc, a, len);
+            if (!hc->dead)
+                send_answer(hc);
+        } else {
+            http_end(hc); /* not taking its answer, or lingering long enough */
+        }
+    }
+}
+
+static void after_batch(void)
+{
+    hub_after();
+    while (dead) {
+        http_conn *hc = dead;
+        dead = hc->dead_next;
+        free(hc->answer);
+        free(hc);
+    }
+}
+
+static void tick(long long now)
+{
+    http_tick(now);
+    hub_tick(now);
+}
+
+/* A new connection: it reads its head, or gets 503 at once when too many
+ * are pending. */
+static void take(int fd)
+{
+    http_conn *hc = n_pending < cfg.max_pending ? calloc(1, sizeof *hc) : NULL;
+    if (!hc) {
+        http_send_status(fd, 503);
+        http_close_after_answer(fd, 0); /* the loop must not wait */
+        return;
+    }
+    http_head_init(&hc->h);
+    hc->w.ready = http_ready;
+    hc->w.fd = fd;
+    hc->stage = READING_HEAD;
+    hc->deadline = loop_now_ms() + cfg.head_timeout_ms;
+    hc->next = pending;
+    if (pending)
+        pending->prev = hc;
+    pending = hc;
+    n_pending++;
+    loop_watch(&hc->w, EPOLLIN);
+}
+
+/* ---- the listening socket ------------------------------------------------ */
+
+typedef struct listener {
+    watcher w;
+    int delay_ms;               /* accept's back-off, 0 while accept succeeds */
+    long long resume_at;        /* accepting paused until then */
+    time_t logged_at;           /* the last time we said it failed */
+} listener;
+
+static listener lis = {.logged_at = -ACCEPT_LOG_EVERY_S};
+
+/* After a failed accept (a full fd table, no memory): accepting pauses, 5 ms
+ * doubling to 1 s while the failures go on (as Go's net/http does) so that
+ * the loop does not spin, while everyone connected is served; logs at most
+ * once a minute. */
+static void accept_failed(int err)
+{
+    time_t now = time(NULL);
+    if (lis.delay_ms == 0 && now - lis.logged_at >= ACCEPT_LOG_EVERY_S) {
+        printf("chat: accept: %s; backing off (said at most once a minute)\n", strerror(err));
+        lis.logged_at = now;
+    }
+    lis.delay_ms = lis.delay_ms == 0 ? ACCEPT_DELAY_MIN_MS : lis.delay_ms * 2;
+    if (lis.delay_ms > ACCEPT_DELAY_MAX_MS)
+        lis.delay_ms = ACCEPT_DELAY_MAX_MS;
+    lis.resume_at = loop_now_ms() + lis.delay_ms;
+    loop_watch(&lis.w, 0);
+}
+
+static void accept_ready(watcher *w, uint32_t events)
+{
+    (void)events;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            lis.delay_ms = 0;
+            take(fd);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return;
+        } else if (errno != EINTR && errno != ECONNABORTED) {
+            accept_failed(errno);
+            return;
+        }
+    }
+}
+
+static void tick_all(long long now)
+{
+    if (lis.delay_ms && now >= lis.resume_at)
+        loop_watch(&lis.w, EPOLLIN);
+    tick(now);
+}
+
 static int listen_on(int port, int *bound_port)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (lfd < 0)
         return -1;
     int one = 1;
@@ -144,7 +310,7 @@ static int listen_on(int port, int *bound_port)
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t alen = sizeof addr;
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, 64) < 0 ||
+    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, SOMAXCONN) < 0 ||
         getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0) {
         close(lfd);
         return -1;
@@ -221,6 +387,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat: cannot listen on 127.0.0.1:%d: %s\n", cfg.port, strerror(errno));
         return 1;
     }
+    if (loop_init() < 0) {
+        fprintf(stderr, "chat: epoll: %s\n", strerror(errno));
+        return 1;
+    }
+    lis.w.ready = accept_ready;
+    lis.w.fd = lfd;
+    loop_watch(&lis.w, EPOLLIN);
     printf("chat: serving http://127.0.0.1:%d\n", bound);
-    serve_forever(lfd);
+    loop_run(after_batch, tick_all);
+    return 1;
 }

@@ -1,26 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* http_head.c - reads and checks one HTTP/1.x request head: a deadline for
- * the whole head, and an answer as soon as the bytes are wrong. */
+/* http_head.c - reads and checks one HTTP/1.x request head as its bytes
+ * arrive, with an answer as soon as they are wrong. */
 #define _POSIX_C_SOURCE 200809L
 #include "http_head.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 /* "METHOD SP target SP HTTP/1.x" is at most this long; a longer line
  * without its end has a target that is too long. */
 #define REQUEST_LINE_MAX (HTTP_METHOD_MAX + HTTP_TARGET_MAX + sizeof " HTTP/1.1" + 1)
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool is_upper(char ch)
 {
@@ -112,23 +103,14 @@ static int scan(http_head *h)
     return 0;
 }
 
-/* Waits up to ms for fd to be readable: 1, 0 on timeout, -1 on error. */
-static int wait_readable(int fd, long long ms)
+void http_head_init(http_head *h)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    for (;;) {
-        int r = poll(&p, 1, ms > 0 ? (int)ms : 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        return r < 0 ? -1 : r;
-    }
-}
-
-int http_read_head(int fd, int timeout_ms, http_head *h)
-{
-    long long deadline = now_ms() + timeout_ms;
     h->len = h->scanned = h->line_len = 0;
     h->line_done = 0;
+}
+
+int http_head_feed(int fd, http_head *h)
+{
     for (;;) {
         int status = scan(h);
         if (status == 1)
@@ -137,15 +119,11 @@ int http_read_head(int fd, int timeout_ms, http_head *h)
             return status;
         if (h->len == sizeof h->buf)
             return h->line_done ? 431 : 414;
-        long long left = deadline - now_ms();
-        int ready = left > 0 ? wait_readable(fd, left) : 0;
-        if (ready < 0)
-            return -1;
-        if (ready == 0)
-            return 408;
-        ssize_t n = recv(fd, h->buf + h->len, sizeof h->buf - h->len, 0);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        ssize_t n = recv(fd, h->buf + h->len, sizeof h->buf - h->len, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return HTTP_HEAD_MORE;
         if (n <= 0)
             return -1;
         h->len += (size_t)n;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* http_head.h - reads one HTTP/1.x request head from a socket, with a
- * deadline, and checks its request line as soon as it arrives. */
+/* http_head.h - reads one HTTP/1.x request head from a nonblocking socket
+ * and checks its request line as soon as it arrives. */
 #ifndef CHAT_HTTP_HEAD_H
 #define CHAT_HTTP_HEAD_H
 
@@ -21,13 +21,18 @@ typedef struct http_head {
     int line_done;
 } http_head;
 
-/* Reads a request head from fd until its blank line, within timeout_ms in
- * all (not per recv). Returns 0 when it is complete and well formed, -1 when
- * the peer went away (nothing to answer), or the status to answer with, at
- * once when the bytes show it: 400 (a NUL, a bare CR or LF, a malformed
- * request line: HTTP/0.9, control bytes or spaces in the target), 414 (target
- * over HTTP_TARGET_MAX), 505 (not HTTP/1.0 or 1.1), 431 (head over
- * HTTP_HEAD_MAX), 408 (the deadline passed). */
-int http_read_head(int fd, int timeout_ms, http_head *h);
+#define HTTP_HEAD_MORE (-2)
+
+void http_head_init(http_head *h);
+
+/* Reads what fd has (without waiting) into h and checks it. Returns 0 when
+ * the head is complete and well formed, HTTP_HEAD_MORE when more must come
+ * (the caller keeps the deadline: 408 when it passes), -1 when the peer
+ * went away (nothing to answer), or the status to answer with, at once when
+ * the bytes show it: 400 (a NUL, a bare CR or LF, a malformed request line:
+ * HTTP/0.9, control bytes or spaces in the target), 414 (target over
+ * HTTP_TARGET_MAX), 505 (not HTTP/1.0 or 1.1), 431 (head over
+ * HTTP_HEAD_MAX). */
+int http_head_feed(int fd, http_head *h);
 
 #endif

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -92,21 +93,34 @@ static const char *status_text(int status)
     }
 }
 
-static void send_error(int fd, int status, bool head_only)
+/* An error answer with a one-line body (none for HEAD): malloc'd, *len set. */
+static char *error_answer(int status, bool head_only, size_t *len)
 {
-    char buf[256];
     const char *text = status_text(status);
-    int body_len = (int)strlen(text) + 1;
-    int n = snprintf(buf, sizeof buf,
+    size_t body_len = strlen(text) + 1;
+    char *buf = malloc(256);
+    if (!buf)
+        return NULL;
+    int n = snprintf(buf, 256,
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Length: %d\r\nConnection: close\r\n\r\n%s%s",
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s%s",
                      status, text, body_len, head_only ? "" : text, head_only ? "" : "\n");
-    write_all(fd, buf, (size_t)n);
+    *len = (size_t)n;
+    return buf;
+}
+
+char *http_status_answer(int status, size_t *len)
+{
+    return error_answer(status, false, len);
 }
 
 void http_send_status(int fd, int status)
 {
-    send_error(fd, status, false);
+    size_t len;
+    char *a = http_status_answer(status, &len);
+    if (a)
+        write_all(fd, a, len);
+    free(a);
 }
 
 static long long now_ms(void)
@@ -145,43 +159,47 @@ static int open_file(const char *path, struct stat *st)
     return -1;
 }
 
-static void send_file(int fd, int f, const struct stat *st, const char *path, bool head_only)
+/* The 200 answer with the file (its head only for HEAD). */
+static char *file_answer(int f, const struct stat *st, const char *path, bool head_only,
+                         size_t *len)
 {
-    char buf[16384];
-    int n = snprintf(buf, sizeof buf,
+    if (st->st_size > HTTP_FILE_MAX)
+        return error_answer(404, head_only, len);
+    size_t body = head_only ? 0 : (size_t)st->st_size;
+    char *buf = malloc(512 + body);
+    if (!buf)
+        return NULL;
+    int n = snprintf(buf, 512,
                      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %lld\r\n"
                      "Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
                      content_type(path), (long long)st->st_size);
-    if (write_all(fd, buf, (size_t)n) < 0 || head_only)
-        return;
-    for (;;) {
-        ssize_t r = read(f, buf, sizeof buf);
+    size_t at = (size_t)n;
+    while (at < (size_t)n + body) {
+        ssize_t r = read(f, buf + at, (size_t)n + body - at);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0 || write_all(fd, buf, (size_t)r) < 0)
-            return;
+        if (r <= 0)
+            break; /* the file shrank: the client sees a short body */
+        at += (size_t)r;
     }
+    *len = at;
+    return buf;
 }
 
-void http_serve_static(int fd, const char *method, const char *path)
+char *http_static_answer(const char *method, const char *path, size_t *len)
 {
     bool head_only = strcmp(method, "HEAD") == 0;
-    if (!head_only && strcmp(method, "GET") != 0) {
-        send_error(fd, 405, false);
-        return;
-    }
+    if (!head_only && strcmp(method, "GET") != 0)
+        return error_answer(405, false, len);
     if (strcmp(path, "/") == 0)
         path = "/index.html";
-    if (!path_is_safe(path)) {
-        send_error(fd, 404, head_only);
-        return;
-    }
+    if (!path_is_safe(path))
+        return error_answer(404, head_only, len);
     struct stat st;
     int f = open_file(path, &st);
-    if (f < 0) {
-        send_error(fd, 404, head_only);
-        return;
-    }
-    send_file(fd, f, &st, path, head_only);
+    if (f < 0)
+        return error_answer(404, head_only, len);
+    char *a = file_answer(f, &st, path, head_only, len);
     close(f);
+    return a;
 }

@@ -3,19 +3,27 @@
 #ifndef CHAT_HTTP_STATIC_H
 #define CHAT_HTTP_STATIC_H
 
+#include <stddef.h>
+
 #define HTTP_MAX_ROOTS 8
 
 /* Adds a directory to search, in the order added. 0, or -1 if too many. */
 int http_add_root(const char *dir);
 
-/* Answers the request whose method and path (query stripped) are given on fd:
- * GET or HEAD of a file under a root ("/" is /index.html), else 404 or 405.
- * Always with Connection: close. Does not close fd. */
-void http_serve_static(int fd, const char *method, const char *path);
+#define HTTP_FILE_MAX (64 << 20) /* larger files are not served (404) */
 
-/* Answers with an error status (400, 408, 414, 431, 503, 505...) and a
- * one-line text body, Connection: close. Small enough for an empty socket
- * buffer. Does not close fd. */
+/* The answer to a request for method and path (query stripped): GET or HEAD
+ * of a file under a root ("/" is /index.html), else 404 or 405; always with
+ * Connection: close. malloc'd (the caller frees it), its length in *len;
+ * NULL without memory. */
+char *http_static_answer(const char *method, const char *path, size_t *len);
+
+/* An error answer (400, 408, 414, 431, 503, 505...) with a one-line text
+ * body, Connection: close, as http_static_answer gives it. */
+char *http_status_answer(int status, size_t *len);
+
+/* Writes http_status_answer to fd at once (small enough for an empty socket
+ * buffer; what does not fit is lost). Does not close fd. */
 void http_send_status(int fd, int status);
 
 /* Closes fd after an answer without losing it: closing a socket with unread

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* hub.c - the chat hub: the list of clients, broadcast into each client's
- * bounded queue, and the per-client writer thread that drains it. No client
- * can get another one closed:
+/* hub.c - the chat hub, on the server's one event-loop thread: the list of
+ * clients, broadcast into each client's bounded queue, and the queue written
+ * out as the client's socket takes it. No client can get another one closed:
  *  - a client whose queue fills with chat messages is too slow to keep up: it
  *    is closed with 1008 (coder/websocket's chat example does the same);
  *  - join and leave notices never fill a queue: past HUB_NOTICE_ROOM they are
@@ -11,52 +11,57 @@
  *    bucket). A message over the limit is dropped and the sender alone is
  *    told (at most every TELL_EVERY_S seconds): a steady flood is held to
  *    the limit; after HUB_DROPS_MAX drops in a row (a burst far over it) the
- *    sender is closed with 1008 "sending too fast" once its queue is sent. */
+ *    sender is closed with 1008 "sending too fast" once its queue is sent.
+ * Every call on a connection has timeout 0; a client closed by us gets
+ * CLOSE_WAIT_MS for the close handshake. */
 #define _POSIX_C_SOURCE 200809L
 #include "hub.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "wsc.h"
 
-#define WRITE_TIMEOUT_MS 5000
 #define TELL_EVERY_S 5.0        /* "you are sending too fast", at most this often */
+#define CLOSE_WAIT_MS 5000      /* for the peer's close frame after ours */
+#define READ_BURST 32           /* messages read from one client per turn */
 
 /* One message, shared by every queue it is in. */
 typedef struct msg {
-    atomic_int refs;
+    int refs;
     size_t len;
     char data[];
 } msg;
 
 typedef struct client {
+    watcher w;               /* first: the loop hands it back */
     wsc_conn *conn;
     char name[32];
-    pthread_mutex_t mu;      /* guards the queue and the fields up to `next` */
-    pthread_cond_t cv;
+    bool joined;             /* the handshake is done and it was announced */
+    bool dead;               /* left: freed after the loop's batch */
+    bool flushing;           /* on the flush list */
+    bool too_fast;           /* over the send limit: close 1008 once the queue is sent */
+    long long close_by;      /* our close frame is out: wait for the peer's until then */
     msg *queue[HUB_QUEUE_MAX];
     int head, count;
     int notices_skipped;     /* notices dropped while the queue was busy */
-    bool leaving;            /* the reader is done: writer, stop */
-    bool too_slow;           /* the queue overflowed: writer, close 1008 now */
-    bool too_fast;           /* over the send limit: writer, send the queue, close 1008 */
-    struct client *next;     /* guarded by hub_mu */
-    double tokens;           /* the send limit's bucket (the reader's own) */
-    double refilled_at;      /* seconds, monotonic */
+    double tokens;           /* the send limit's bucket */
+    double refilled_at;      /* seconds */
     double told_at;          /* when it was last told it sends too fast */
     int drops_in_row;
+    struct client *prev, *next;  /* every client */
+    struct client *flush_next;   /* clients with something new in their queue */
+    struct client *dead_next;
 } client;
 
-static pthread_mutex_t hub_mu = PTHREAD_MUTEX_INITIALIZER;
-static client *clients;
-static atomic_int next_guest = 1;
+static client *clients, *to_flush, *dead;
+static int next_guest = 1;
 static int rate_per_second = HUB_RATE_DEFAULT;
 static int rate_burst = HUB_BURST_DEFAULT;
 
@@ -68,9 +73,7 @@ void hub_set_rate(int per_second, int burst)
 
 static double now_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return loop_now_ms() / 1000.0;
 }
 
 static msg *msg_new(const char *data, size_t len)
@@ -78,7 +81,7 @@ static msg *msg_new(const char *data, size_t len)
     msg *m = malloc(sizeof *m + len);
     if (!m)
         return NULL;
-    atomic_init(&m->refs, 1);
+    m->refs = 1;
     m->len = len;
     memcpy(m->data, data, len);
     return m;
@@ -86,29 +89,104 @@ static msg *msg_new(const char *data, size_t len)
 
 static void msg_unref(msg *m)
 {
-    if (atomic_fetch_sub(&m->refs, 1) == 1)
+    if (--m->refs == 0)
         free(m);
 }
 
+/* Copies s into out (cap bytes, at least 8) with every byte that is not
+ * printable ASCII, and the backslash, written as \xNN ("..." ends it when it
+ * does not fit): the library's errors quote what the client sent. */
+static const char *escaped(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *s && n + 8 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+            out[n++] = (char)ch;
+        else
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", ch);
+    }
+    if (*s)
+        n += (size_t)snprintf(out + n, cap - n, "...");
+    out[n] = '\0';
+    return out;
+}
+
+/* ---- leaving ---------------------------------------------------------- */
+
+static void broadcast(const char *data, size_t len, bool droppable);
+
+/* cl is gone (err: why): announced if it had joined, then freed after the
+ * loop's batch (hub_reap). */
+static void leave(client *cl, int err)
+{
+    if (cl->dead)
+        return;
+    cl->dead = true;
+    loop_forget(&cl->w);
+    if (cl->prev)
+        cl->prev->next = cl->next;
+    else
+        clients = cl->next;
+    if (cl->next)
+        cl->next->prev = cl->prev;
+    cl->dead_next = dead;
+    dead = cl;
+    if (!cl->joined)
+        return;
+    printf("%s left (%s, close status %d)\n", cl->name, wsc_strerror(err), wsc_close_status(cl->conn));
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "* %s left", cl->name);
+    broadcast(buf, (size_t)n, true);
+}
+
+/* Starts our close with 1008 and reason; the reads that follow wait for
+ * the peer's close frame (until close_by). */
+static void kick(client *cl, const char *reason)
+{
+    if (cl->close_by)
+        return;
+    printf("%s: closing with 1008: %s\n", cl->name, reason);
+    cl->close_by = loop_now_ms() + CLOSE_WAIT_MS;
+    int r = wsc_close_start(cl->conn, WSC_STATUS_POLICY_VIOLATION, reason);
+    if (r < 0)
+        leave(cl, r);
+}
+
+/* ---- queues ------------------------------------------------------------- */
+
+static void want_flush(client *cl)
+{
+    if (!cl->flushing && !cl->dead) {
+        cl->flushing = true;
+        cl->flush_next = to_flush;
+        to_flush = cl;
+    }
+}
+
+static void flush(client *cl);
+
 /* Queues m for cl. A notice (droppable) past HUB_NOTICE_ROOM is counted
- * instead; any other message on a full queue marks cl too slow. */
+ * instead; any other message on a full queue is first written out as far
+ * as the socket takes it, and if the queue is still full cl is too slow.
+ * (Queues are otherwise written after each batch of events: hub_after.) */
 static void client_push(client *cl, msg *m, bool droppable)
 {
-    pthread_mutex_lock(&cl->mu);
-    if (cl->leaving || cl->too_slow || cl->too_fast) {
-        /* the writer is stopping: nothing more for it */
+    if (!droppable && cl->count == HUB_QUEUE_MAX && cl->joined && !cl->close_by && !cl->dead)
+        flush(cl);
+    if (!cl->joined || cl->close_by || cl->too_fast || cl->dead) {
+        /* not in the chat (yet, or any more) */
     } else if (droppable && cl->count >= HUB_NOTICE_ROOM) {
         cl->notices_skipped++;
     } else if (cl->count == HUB_QUEUE_MAX) {
         printf("%s: queue full\n", cl->name);
-        cl->too_slow = true;
+        kick(cl, "connection too slow to keep up with messages");
     } else {
-        atomic_fetch_add(&m->refs, 1);
+        m->refs++;
         cl->queue[(cl->head + cl->count) % HUB_QUEUE_MAX] = m;
         cl->count++;
+        want_flush(cl);
     }
-    pthread_cond_signal(&cl->cv);
-    pthread_mutex_unlock(&cl->mu);
 }
 
 static void broadcast(const char *data, size_t len, bool droppable)
@@ -116,19 +194,9 @@ static void broadcast(const char *data, size_t len, bool droppable)
     msg *m = msg_new(data, len);
     if (!m)
         return;
-    pthread_mutex_lock(&hub_mu);
     for (client *cl = clients; cl; cl = cl->next)
         client_push(cl, m, droppable);
-    pthread_mutex_unlock(&hub_mu);
     msg_unref(m);
-}
-
-/* A join or leave notice: "* NAME joined". */
-static void broadcast_notice(const char *name, const char *what)
-{
-    char buf[128];
-    int n = snprintf(buf, sizeof buf, "* %s %s", name, what);
-    broadcast(buf, (size_t)n, true);
 }
 
 /* Queues a line for cl alone (not droppable). */
@@ -141,94 +209,47 @@ static void tell(client *cl, const char *text)
     msg_unref(m);
 }
 
-/* The line that stands for n skipped notices; NULL without memory. */
-static msg *skipped_notices(int n)
+/* What the client's poll interest is now: its reads, and its writes while
+ * anything waits. */
+static void rewatch(client *cl)
 {
-    char buf[64];
-    int len = snprintf(buf, sizeof buf, "* (%d more joined or left)", n);
-    return msg_new(buf, (size_t)len);
+    int want = wsc_poll_events(cl->conn);
+    uint32_t ev = (want & POLLIN ? EPOLLIN : 0) | (want & POLLOUT ? EPOLLOUT : 0);
+    if (cl->count > 0 && !cl->close_by && wsc_get_state(cl->conn) == WSC_STATE_OPEN)
+        ev |= EPOLLOUT;
+    loop_watch(&cl->w, ev);
 }
 
-/* Waits for the writer's next message: true with *out set (NULL when a
- * summary line could not be made), false when the writer must stop. */
-static bool client_pop(client *cl, msg **out)
+/* Writes cl's queue as far as the socket takes it. */
+static void flush(client *cl)
 {
-    pthread_mutex_lock(&cl->mu);
-    while (cl->count == 0 && cl->notices_skipped == 0 && !cl->leaving && !cl->too_slow &&
-           !cl->too_fast)
-        pthread_cond_wait(&cl->cv, &cl->mu);
-    bool go = !cl->leaving && !cl->too_slow;
-    *out = NULL;
-    if (go && cl->count > 0) {
-        *out = cl->queue[cl->head];
-        cl->head = (cl->head + 1) % HUB_QUEUE_MAX;
-        cl->count--;
-    } else if (go && cl->notices_skipped > 0) {
-        *out = skipped_notices(cl->notices_skipped);
-        cl->notices_skipped = 0;
-    } else {
-        go = false; /* too fast, and the queue is sent */
-    }
-    pthread_mutex_unlock(&cl->mu);
-    return go;
-}
-
-/* Why the writer stopped: the reason to close with, or NULL. */
-static const char *kick_reason(client *cl)
-{
-    pthread_mutex_lock(&cl->mu);
-    const char *reason = cl->too_slow ? "connection too slow to keep up with messages"
-                         : cl->too_fast ? "sending too fast"
-                                        : NULL;
-    pthread_mutex_unlock(&cl->mu);
-    return reason;
-}
-
-static void *writer_main(void *arg)
-{
-    client *cl = arg;
-    msg *m;
-    while (client_pop(cl, &m)) {
-        if (!m)
-            continue;
-        int err = wsc_write(cl->conn, WSC_TEXT, m->data, m->len, WRITE_TIMEOUT_MS);
-        msg_unref(m);
-        if (err < 0) {
-            /* WSC_ECLOSED: the peer closed, and the reader, which saw it, is
-             * sending our reply; shutting the socket now would cut that off
-             * (the client would see 1006). Else wake the reader. */
-            if (err != WSC_ECLOSED)
-                wsc_close_now(cl->conn);
-            return NULL;
+    int r = wsc_flush(cl->conn, 0);
+    while (r == 0 && cl->count > 0 && !cl->close_by) {
+        msg *m = cl->queue[cl->head];
+        r = wsc_write(cl->conn, WSC_TEXT, m->data, m->len, 0);
+        if (r == 0) {
+            msg_unref(m);
+            cl->head = (cl->head + 1) % HUB_QUEUE_MAX;
+            cl->count--;
+        }
+        if (r == 0 && cl->count == 0 && cl->notices_skipped > 0) {
+            char buf[64];
+            snprintf(buf, sizeof buf, "* (%d more joined or left)", cl->notices_skipped);
+            cl->notices_skipped = 0;
+            tell(cl, buf);
         }
     }
-    const char *reason = kick_reason(cl);
-    if (reason) {
-        printf("%s: closing with 1008: %s\n", cl->name, reason);
-        wsc_close(cl->conn, WSC_STATUS_POLICY_VIOLATION, reason);
+    if (r < 0 && r != WSC_EAGAIN) {
+        leave(cl, r);
+        return;
     }
-    return NULL;
+    if (cl->count == 0 && cl->too_fast)
+        kick(cl, "sending too fast");
+    if (!cl->dead)
+        rewatch(cl);
 }
 
-static void hub_add(client *cl)
-{
-    pthread_mutex_lock(&hub_mu);
-    cl->next = clients;
-    clients = cl;
-    pthread_mutex_unlock(&hub_mu);
-}
-
-static void hub_remove(client *cl)
-{
-    pthread_mutex_lock(&hub_mu);
-    for (client **p = &clients; *p; p = &(*p)->next) {
-        if (*p == cl) {
-            *p = cl->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&hub_mu);
-}
+/* ---- reading -------------------------------------------------------------- */
 
 /* Takes a token from cl's bucket: true when cl may send a message now. */
 static bool take_token(client *cl)
@@ -264,26 +285,28 @@ static void drop_message(client *cl)
         tell(cl, text);
     }
     if (cl->drops_in_row == HUB_DROPS_MAX) {
-        pthread_mutex_lock(&cl->mu);
         cl->too_fast = true;
-        pthread_cond_signal(&cl->cv);
-        pthread_mutex_unlock(&cl->mu);
+        want_flush(cl);
     }
 }
 
-/* Reads the client's messages and broadcasts them as "name: text" until it
- * goes; returns the error that ended it. */
-static int read_loop(client *cl)
+/* Reads what cl sent (READ_BURST messages at most: the socket stays
+ * readable, so the rest comes next turn) and broadcasts it as "name: text". */
+static void read_some(client *cl)
 {
     char out[HUB_READ_LIMIT + 64];
-    for (;;) {
+    for (int i = 0; i < READ_BURST; i++) {
         wsc_msg_type type;
         const void *data;
         size_t len;
-        int err = wsc_read(cl->conn, -1, &type, &data, &len);
-        if (err < 0)
-            return err;
-        if (type != WSC_TEXT)
+        int err = wsc_read(cl->conn, 0, &type, &data, &len);
+        if (err == WSC_EAGAIN)
+            return;
+        if (err < 0) {
+            leave(cl, err);
+            return;
+        }
+        if (type != WSC_TEXT || cl->close_by)
             continue;
         if (cl->drops_in_row == HUB_DROPS_MAX || !take_token(cl)) {
             drop_message(cl);
@@ -295,88 +318,101 @@ static int read_loop(client *cl)
     }
 }
 
-static void client_free(client *cl)
+/* The handshake is done: the client joins the chat. */
+static void join(client *cl)
 {
-    while (cl->count > 0) {
-        msg_unref(cl->queue[cl->head]);
-        cl->head = (cl->head + 1) % HUB_QUEUE_MAX;
-        cl->count--;
-    }
-    pthread_cond_destroy(&cl->cv);
-    pthread_mutex_destroy(&cl->mu);
-    wsc_conn_free(cl->conn);
-    free(cl);
-}
-
-static void client_stop_writer(client *cl, pthread_t writer)
-{
-    pthread_mutex_lock(&cl->mu);
-    cl->leaving = true;
-    pthread_cond_signal(&cl->cv);
-    pthread_mutex_unlock(&cl->mu);
-    pthread_join(writer, NULL);
-}
-
-static client *client_new(wsc_conn *conn)
-{
-    client *cl = calloc(1, sizeof *cl);
-    if (!cl)
-        return NULL;
-    cl->conn = conn;
-    snprintf(cl->name, sizeof cl->name, "guest-%d", atomic_fetch_add(&next_guest, 1));
-    pthread_mutex_init(&cl->mu, NULL);
-    pthread_cond_init(&cl->cv, NULL);
+    cl->joined = true;
+    wsc_set_read_limit(cl->conn, HUB_READ_LIMIT);
+    snprintf(cl->name, sizeof cl->name, "guest-%d", next_guest++);
     cl->tokens = rate_burst;
     cl->refilled_at = now_seconds();
     cl->told_at = cl->refilled_at - TELL_EVERY_S;
-    return cl;
+    printf("%s joined\n", cl->name);
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "* %s joined", cl->name);
+    broadcast(buf, (size_t)n, true);
 }
 
-/* Copies s into out (cap bytes, at least 8) with every byte that is not
- * printable ASCII, and the backslash, written as \xNN ("..." ends it when it
- * does not fit): the library's errors quote what the client sent. */
-static const char *escaped(const char *s, char *out, size_t cap)
+static void client_ready(watcher *w, uint32_t events)
 {
-    size_t n = 0;
-    for (; *s && n + 8 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-            out[n++] = (char)ch;
-        else
-            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", ch);
+    client *cl = (client *)w;
+    if (cl->dead)
+        return;
+    wsc_state st = wsc_get_state(cl->conn);
+    if (st == WSC_STATE_CONNECTING) {
+        rewatch(cl);
+        return;
     }
-    if (*s)
-        n += (size_t)snprintf(out + n, cap - n, "...");
-    out[n] = '\0';
-    return out;
+    if (!cl->joined && st == WSC_STATE_CLOSED) {
+        char why[512];
+        printf("ws handshake failed: %s\n", escaped(wsc_last_error(), why, sizeof why));
+        leave(cl, WSC_EHANDSHAKE);
+        return;
+    }
+    if (!cl->joined)
+        join(cl);
+    if (events & EPOLLOUT)
+        want_flush(cl);
+    read_some(cl);
+    if (!cl->dead)
+        rewatch(cl);
 }
+
+/* ---- the hub's part of the loop -------------------------------------------- */
 
 void hub_serve(int fd, const void *head, size_t head_len)
 {
-    wsc_conn *conn;
-    wsc_accept_options opts = {0};
-    if (wsc_accept_with(fd, head, head_len, &opts, &conn) < 0) {
+    client *cl = calloc(1, sizeof *cl);
+    wsc_accept_options opts = {.nonblocking = true};
+    int r = cl ? wsc_accept_with(fd, head, head_len, &opts, &cl->conn) : WSC_ENOMEM;
+    if (r < 0) {
         char why[512];
         printf("ws handshake failed: %s\n", escaped(wsc_last_error(), why, sizeof why));
         close(fd);
-        return;
-    }
-    wsc_set_read_limit(conn, HUB_READ_LIMIT);
-    client *cl = client_new(conn);
-    pthread_t writer;
-    if (!cl || pthread_create(&writer, NULL, writer_main, cl) != 0) {
-        wsc_close(conn, WSC_STATUS_TRY_AGAIN_LATER, "server busy");
         free(cl);
-        wsc_conn_free(conn);
         return;
     }
-    hub_add(cl);
-    printf("%s joined\n", cl->name);
-    broadcast_notice(cl->name, "joined");
-    int err = read_loop(cl);
-    hub_remove(cl);
-    printf("%s left (%s, close status %d)\n", cl->name, wsc_strerror(err), wsc_close_status(conn));
-    broadcast_notice(cl->name, "left");
-    client_stop_writer(cl, writer);
-    client_free(cl);
+    cl->w.ready = client_ready;
+    cl->w.fd = fd;
+    cl->next = clients;
+    if (clients)
+        clients->prev = cl;
+    clients = cl;
+    client_ready(&cl->w, 0);
+}
+
+void hub_after(void)
+{
+    while (to_flush) {
+        client *cl = to_flush;
+        to_flush = cl->flush_next;
+        cl->flushing = false;
+        if (!cl->dead)
+            flush(cl);
+    }
+    while (dead) {
+        client *cl = dead;
+        dead = cl->dead_next;
+        while (cl->count > 0) {
+            msg_unref(cl->queue[cl->head]);
+            cl->head = (cl->head + 1) % HUB_QUEUE_MAX;
+            cl->count--;
+        }
+        wsc_conn_free(cl->conn);
+        free(cl);
+    }
+}
+
+void hub_tick(long long now)
+{
+    client *next;
+    for (client *cl = clients; cl; cl = next) {
+        next = cl->next;
+        if (!cl->joined) {
+            client_ready(&cl->w, 0); /* its handshake deadline */
+        } else if (cl->close_by && now >= cl->close_by) {
+            wsc_close_now(cl->conn);
+            leave(cl, WSC_ETIMEDOUT);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* hub.h - the chat hub: every connected client, broadcast to all of them. */
+/* hub.h - the chat hub: every connected client, broadcast to all of them,
+ * on the server's one event-loop thread. */
 #ifndef CHAT_HUB_H
 #define CHAT_HUB_H
 
@@ -16,9 +17,16 @@
  * limit) in bursts of up to `burst`. Call before the first hub_serve. */
 void hub_set_rate(int per_second, int burst);
 
-/* Runs one WebSocket client on the calling thread until it leaves: accepts
- * the upgrade on fd (head: the request bytes already read), announces it,
- * broadcasts what it sends, announces its leaving. Closes fd in every case. */
+/* Takes a new chat client: accepts the upgrade on fd (head: the request
+ * bytes already read) without blocking, then serves it from the event loop
+ * (loop.h): it joins once its handshake is done, its messages are broadcast,
+ * and its leaving is announced. Owns fd from then on. */
 void hub_serve(int fd, const void *head, size_t head_len);
+
+/* The hub's part of each loop turn: after the batch of events (writes what
+ * the queues gained, frees the clients that left) and on each tick
+ * (handshake and close deadlines). */
+void hub_after(void);
+void hub_tick(long long now_ms);
 
 #endif
