@@ -124,6 +124,9 @@ $(BUILD)/wsc: $(CLI_SRC) $(wildcard src/cli/*.h) $(BUILD)/libwsc.a
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) $(CLI_SRC) -o $@ $(BUILD)/libwsc.a $(LDLIBS)
 
+# The libuv example links libuv (libuv1-dev, installed by scripts/deps.sh).
+$(BUILD)/examples/libuv_echo_server: LDLIBS += $(shell pkg-config --libs libuv 2>/dev/null || echo -luv)
+
 examples: $(EXAMPLES)
 
 # The README's first command: the web chat demo (web-demo/), served on PORT.

@@ -45,7 +45,7 @@ static int example_listen(int port, int *bound)
 /* accept() that does not spin when it keeps failing (a full fd table, no
  * memory): it sleeps 5 ms, doubling up to 1 s, while the failures go on (as
  * Go's net/http does), and says so once per run of failures. */
-static int example_accept(int lfd)
+static inline int example_accept(int lfd)
 {
     int delay_ms = 0;
     for (;;) {
@@ -64,7 +64,7 @@ static int example_accept(int lfd)
 
 /* Runs serve(fd) on a thread of its own for every connection, forever. A
  * connection that gets no thread is closed. */
-static void example_serve_forever(int lfd, void *(*serve)(void *))
+static inline void example_serve_forever(int lfd, void *(*serve)(void *))
 {
     for (;;) {
         int fd = example_accept(lfd);

@@ -20,7 +20,8 @@ import { BUILD, delay, rawRequest, startProc, upgradeRequest, withTimeout } from
 
 const CHAT = path.join(BUILD, 'demo/chat_server');
 const EXAMPLES = path.join(BUILD, 'examples');
-const EXAMPLE_SERVERS = ['echo_server', 'write_only_server', 'cross_origin_server'];
+const EXAMPLE_SERVERS = ['echo_server', 'write_only_server', 'cross_origin_server', 'epoll_echo_server',
+  'libuv_echo_server'];
 const T = { timeout: 30000 };
 
 /** After the test has stopped proc: nothing from ASan or UBSan (SAN=1 builds). */
@@ -52,6 +53,10 @@ async function startExample(t, name, { nofile = 0 } = {}) {
   const m = await proc.waitFor(/listening on ws:\/\/127\.0\.0\.1:(\d+)\//, { ms: 5000 });
   return { proc, port: Number(m[1]) };
 }
+
+/** The number of threads of process pid (from /proc). */
+const threadsOf = (pid) =>
+  Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 /** CPU time (user + system) of a process so far, in clock ticks. */
 function cpuTicks(pid) {
@@ -248,6 +253,34 @@ test('examples/echo_server prints request targets with control bytes escaped', T
   await checkEscaped(t, 'echo_server', { 'Sec-WebSocket-Protocol': 'echo' }, HOSTILE, `${HOSTILE_PRINTED}: echoed 0`);
 });
 
+for (const name of ['epoll_echo_server', 'libuv_echo_server']) {
+  test(`examples/${name} prints request targets with control bytes escaped`, T, async (t) => {
+    await checkEscaped(t, name, { 'Sec-WebSocket-Protocol': 'echo' }, HOSTILE, `${HOSTILE_PRINTED}: echoed 0`);
+  });
+
+  test(`examples/${name} serves 200 clients from one thread while a silent client waits`, T, async (t) => {
+    const { proc, port } = await startExample(t, name);
+    const silent = await rawSocket(port); // accepted first, sends nothing
+    const cs = await Promise.all(Array.from({ length: 200 }, () => new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, ['echo']);
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+    })));
+    await Promise.all(cs.map(async (ws, i) => {
+      for (let k = 0; k < 3; k++) {
+        const text = `client ${i} message ${k} ${'x'.repeat(k * 3000)}`;
+        const got = new Promise((resolve) => ws.once('message', (d) => resolve(String(d))));
+        ws.send(text);
+        assert.equal(await withTimeout(got, 10000, `echo ${i}.${k}`), text);
+      }
+    }));
+    assert.equal(threadsOf(proc.child.pid), 1, 'one server thread');
+    await Promise.all(cs.map((ws) => new Promise((resolve) => { ws.once('close', resolve); ws.close(1000); })));
+    await proc.waitFor((text) => (text.match(/client closed normally/g) || []).length === 200, { ms: 10000 });
+    silent.destroy();
+  });
+}
+
 test('examples/write_only_server prints request targets with control bytes escaped', T, async (t) => {
   await checkEscaped(t, 'write_only_server', {}, HOSTILE, `${HOSTILE_PRINTED}: sent `);
 });
@@ -396,10 +429,6 @@ test('clients joining in bursts are never kicked for join and leave notices', T,
   assert.deepEqual(kicked.filter((e) => e.code !== 1000), [], 'only the leavers were closed');
   for (const c of all.slice(150)) c.close(1000);
 });
-
-/** The number of threads of process pid (from /proc). */
-const threadsOf = (pid) =>
-  Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 test('load: 1,000 chat clients on the one-thread server; every message reaches every client once', { timeout: 180000 }, async (t) => {
   const N = 1000;
