@@ -6,7 +6,16 @@
  *             or the state changes.
  *   reading   [mu] is the reader's lock: whoever sets it owns every [r] field.
  *   frame_mu  serialises whole frames on the socket and owns every [w] field.
- *   msg_busy  [mu] is held by the writer of a message for its whole duration. */
+ *   msg_busy  [mu] is held by the writer of a message for its whole duration.
+ *   hs_mu     whoever advances a nonblocking dial or accept holds it.
+ * Lock order: hs_mu, then mu, then the TLS transport's own lock (tls.c; the
+ * transport's shutdown runs under mu). frame_mu and mu are never held
+ * together: a writer takes mu for msg_busy and lets go before its frames,
+ * and frame_mu is released before a failed send fails the connection. The
+ * reader role (`reading`) and msg_busy are held across blocking system
+ * calls; of the mutexes only frame_mu (one frame's send) and hs_mu (one
+ * handshake step, within the caller's deadline) are; mu only across memory
+ * work and calls that never wait (shutdown). */
 #ifndef WSC_CONN_H
 #define WSC_CONN_H
 
