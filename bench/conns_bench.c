@@ -15,6 +15,9 @@
  *          connect, upgrade, a close frame and the server's close frame, TCP
  *          close; BENCH_REPS (default 3) runs, the median is kept
  *
+ * With BENCH_TLS=1 every connection is TLS first (OpenSSL, no certificate
+ * check: the server is ours), for a server started with its certificate.
+ *
  * Output: progress on stderr; on stdout
  *   RESULT idle_kib_per_conn <KiB>    RESULT conns_per_s <n>
  */
@@ -23,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 static const char REQUEST[] = "GET /bench HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -97,42 +103,74 @@ static pid_t start_server(char **argv, int *port)
     return *port ? pid : -1;
 }
 
-/* Connects and upgrades; the socket, or -1. */
-static int upgrade(int port)
+static SSL_CTX *tls_ctx; /* BENCH_TLS=1 */
+
+typedef struct {
+    int fd;
+    SSL *ssl;   /* NULL: plain */
+} link_t;
+
+static ssize_t link_send(link_t *l, const void *p, size_t n)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return l->ssl ? SSL_write(l->ssl, p, (int)n) : send(l->fd, p, n, MSG_NOSIGNAL);
+}
+
+static ssize_t link_recv(link_t *l, void *p, size_t n)
+{
+    return l->ssl ? SSL_read(l->ssl, p, (int)n) : recv(l->fd, p, n, 0);
+}
+
+static void link_close(link_t *l)
+{
+    if (l->ssl)
+        SSL_free(l->ssl);
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    l->ssl = NULL;
+}
+
+/* Connects (TLS too with BENCH_TLS=1) and upgrades; false on failure. */
+static bool upgrade(int port, link_t *l)
+{
+    l->ssl = NULL;
+    l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        send(fd, REQUEST, sizeof REQUEST - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof REQUEST - 1))
+    setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (l->fd < 0 || connect(l->fd, (struct sockaddr *)&a, sizeof a) < 0)
         goto fail;
+    if (tls_ctx && (!(l->ssl = SSL_new(tls_ctx)) || !SSL_set_fd(l->ssl, l->fd) ||
+                    SSL_connect(l->ssl) != 1))
+        goto fail;
+    if (link_send(l, REQUEST, sizeof REQUEST - 1) != (ssize_t)(sizeof REQUEST - 1))
+        goto fail;
+    /* The server sends nothing after its 101 until we do: read it whole. */
     char buf[1024];
     size_t n = 0;
-    while (n < 4 || memcmp(buf + n - 4, "\r\n\r\n", 4) != 0) {
-        if (n == sizeof buf || recv(fd, buf + n, 1, 0) != 1)
+    while (n < 4 || !memmem(buf, n, "\r\n\r\n", 4)) {
+        ssize_t r = link_recv(l, buf + n, sizeof buf - n);
+        if (r <= 0 || (n += (size_t)r) == sizeof buf)
             goto fail;
-        n++;
     }
     if (strncmp(buf, "HTTP/1.1 101", 12) == 0)
-        return fd;
+        return true;
 fail:
-    if (fd >= 0)
-        close(fd);
-    return -1;
+    link_close(l);
+    return false;
 }
 
 /* One whole connection: upgrade, close handshake, TCP close. */
 static int one_connection(int port)
 {
-    int fd = upgrade(port);
-    if (fd < 0)
+    link_t l;
+    if (!upgrade(port, &l))
         return -1;
     unsigned char buf[64];
-    int ok = send(fd, CLOSE, sizeof CLOSE, MSG_NOSIGNAL) == (ssize_t)sizeof CLOSE &&
-             recv(fd, buf, sizeof buf, 0) >= 2 && buf[0] == 0x88;
-    close(fd);
+    int ok = link_send(&l, CLOSE, sizeof CLOSE) == (ssize_t)sizeof CLOSE &&
+             link_recv(&l, buf, sizeof buf) >= 2 && buf[0] == 0x88;
+    link_close(&l);
     return ok ? 0 : -1;
 }
 
@@ -171,6 +209,11 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("BENCH_TLS") && strcmp(getenv("BENCH_TLS"), "1") == 0) {
+        tls_ctx = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_mode(tls_ctx, SSL_MODE_RELEASE_BUFFERS);
+    }
 
     int port;
     pid_t pid = start_server(argv + 2, &port);
@@ -178,10 +221,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "conns_bench: the server did not say where it listens: %s\n", argv[2]);
         return 1;
     }
-    int *fds = calloc((size_t)n, sizeof *fds);
+    link_t *links = calloc((size_t)n, sizeof *links);
     long before = 0;
     for (int i = 0; i < n; i++) {
-        if ((fds[i] = upgrade(port)) < 0) {
+        if (!upgrade(port, &links[i])) {
             fprintf(stderr, "conns_bench: connection %d failed: %s\n", i + 1, strerror(errno));
             stop(pid);
             return 1;
@@ -200,8 +243,8 @@ int main(int argc, char **argv)
             before, after, n, per);
     printf("RESULT idle_kib_per_conn %.2f\n", per);
     for (int i = 0; i < n; i++)
-        close(fds[i]);
-    free(fds);
+        link_close(&links[i]);
+    free(links);
     usleep(500000);
 
     double rates[99];

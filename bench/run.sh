@@ -198,13 +198,22 @@ if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
     if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
         run_variant cws "$build/bench/conns_bench" "$conns" node bench/ws_server.mjs || true
     fi
+    if [[ -n ${BENCH_TLS_CERT:-} ]]; then # made by the TLS section above
+        BENCH_TLS=1 run_variant cwscs "$build/bench/conns_bench" "$conns" "$build/wsc" \
+            --listen 127.0.0.1:0 --echo --tls-cert "$BENCH_TLS_CERT" --tls-key "$BENCH_TLS_KEY" || failed=1
+        if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+            BENCH_TLS=1 run_variant cwss "$build/bench/conns_bench" "$conns" node bench/ws_server.mjs --tls || true
+        fi
+    fi
     echo
-    printf '%-32s | %12s | %12s | %6s\n' workload "wsc --echo" "ws" wsc/ws
-    printf '%s\n' "---------------------------------|--------------|--------------|-------"
+    printf '%-32s | %12s | %12s | %6s | %12s | %12s | %6s\n' workload "wsc --echo" "ws" wsc/ws \
+        "wsc wss" "ws wss" wsc/ws
+    printf '%s\n' "---------------------------------|--------------|--------------|--------|--------------|--------------|-------"
     for row in "idle_kib_per_conn:KiB per idle connection (RSS)" "conns_per_s:new connections/s"; do
         w=${row%%:*}
-        a=${result[cwsc.$w]:-} b=${result[cws.$w]:-}
-        printf '%-32s | %12s | %12s | %6s\n' "${row#*:}" "${a:--}" "${b:--}" "$(ratio "$a" "$b")"
+        a=${result[cwsc.$w]:-} b=${result[cws.$w]:-} c=${result[cwscs.$w]:-} d=${result[cwss.$w]:-}
+        printf '%-32s | %12s | %12s | %6s | %12s | %12s | %6s\n' "${row#*:}" "${a:--}" "${b:--}" \
+            "$(ratio "$a" "$b")" "${c:--}" "${d:--}" "$(ratio "$c" "$d")"
     done
 else
     echo "$build/bench/conns_bench or $build/wsc is missing: build them with make bench"
