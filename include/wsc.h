@@ -551,6 +551,17 @@ WSC_API void wsc_conn_free(wsc_conn *c);
 
 /* ---- State and introspection -------------------------------------------- */
 
+/* What ended the connection, also when no call of yours saw it (a
+ * background reader after wsc_close_read, a wsc_stream_fd pump, a write on
+ * another thread): 0 while nothing has, else the first error that did, with
+ * wsc_last_error() set to its detail. WSC_ECLOSED for a close handshake
+ * (the detail says who closed, with which code and reason) and for
+ * wsc_close_now; else the error of the failure (WSC_EPROTO, WSC_EMSGSIZE,
+ * WSC_EIO, a failed handshake's error, ...). Safe from any thread.
+ * Wasm: WSC_ECLOSED once closed (the detail has the close event's code and
+ * reason; 1006 when there was no close frame or it never opened), else 0. */
+WSC_API int wsc_conn_error(wsc_conn *c);
+
 /* The connection's state. For a nonblocking dial in WSC_STATE_CONNECTING it
  * also advances the handshake without blocking (so a frame loop can call it
  * every frame); on failure the state becomes WSC_STATE_CLOSED and

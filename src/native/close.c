@@ -65,11 +65,19 @@ static int close_begin(wsc_conn *c, int code, const char *reason)
         return wsc_fail(WSC_ECLOSED, "wsc_close or wsc_close_now was already called");
     if (state == WSC_STATE_CONNECTING) {
         wsc_conn_shutdown(c); /* wakes a thread advancing the handshake */
-        return wsc_fail(WSC_ECLOSED, "the handshake had not finished: closed without a close frame");
+        wsc_fail(WSC_ECLOSED, "the handshake had not finished: closed without a close frame");
+        wsc_conn_ended(c, WSC_ECLOSED);
+        return WSC_ECLOSED;
     }
     if (!send && state == WSC_STATE_CLOSED) {
         wsc_conn_shutdown(c);
         return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+    }
+    if (send) {
+        wsc_fail(WSC_ECLOSED, "we closed the connection with %d%s%s", code, reason && *reason ? ": " : "",
+                 reason ? reason : "");
+        wsc_conn_ended(c, WSC_ECLOSED);
+        wsc_clear_error();
     }
     return send;
 }

@@ -75,8 +75,35 @@ static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, wsc_deadlin
     }
     wsc_conn_shutdown(c);
     if (code)
-        return wsc_fail(err, "%s (closed with %d %s)", detail, code, wsc_status_string(code));
-    return wsc_fail(err, "%s", detail);
+        wsc_fail(err, "%s (closed with %d %s)", detail, code, wsc_status_string(code));
+    else
+        wsc_fail(err, "%s", detail);
+    wsc_conn_ended(c, err);
+    return err;
+}
+
+void wsc_conn_ended(wsc_conn *c, int err)
+{
+    pthread_mutex_lock(&c->mu);
+    if (!c->end_err) {
+        c->end_err = err;
+        snprintf(c->end_why, sizeof c->end_why, "%s", wsc_last_error());
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+int wsc_conn_error(wsc_conn *c)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    pthread_mutex_lock(&c->mu);
+    int err = c->end_err;
+    if (err)
+        wsc_fail(err, "%s", c->end_why);
+    else
+        wsc_clear_error();
+    pthread_mutex_unlock(&c->mu);
+    return err;
 }
 
 wsc_deadline wsc_close_frame_deadline(wsc_deadline d)
@@ -186,6 +213,7 @@ void wsc_conn_rbuf_release(wsc_conn *c)
 
 int wsc_conn_handshake_failed(wsc_conn *c, int r)
 {
+    wsc_conn_ended(c, r);
     c->hs_err = r;
     snprintf(c->hs_why, sizeof c->hs_why, "%s", wsc_last_error());
     atomic_store(&c->state, WSC_STATE_CLOSED);
@@ -223,6 +251,9 @@ int wsc_close_now(wsc_conn *c)
     wsc_conn_shutdown(c);
     if (was_closed)
         return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+    wsc_fail(WSC_ECLOSED, "closed by wsc_close_now, without a close handshake");
+    wsc_conn_ended(c, WSC_ECLOSED);
+    wsc_clear_error();
     return 0;
 }
 

@@ -83,6 +83,8 @@ struct wsc_conn {
                                      peer's close (unless close_called) */
     bool read_rest;               /* [mu] a send broke the socket: a reader may still
                                      take what had arrived (wsc_conn_send_failed) */
+    int end_err;                  /* [mu] what ended the connection, 0: nothing yet */
+    char end_why[256];            /* [mu] and its wsc_last_error(), set once */
     int peer_code;                /* [mu] -1 none, 1005 no code */
     char peer_reason[124];        /* [mu] */
     wsc_ping_waiter *pings;       /* [mu] */
@@ -173,6 +175,10 @@ int wsc_conn_send_failed(wsc_conn *c, int err);
  * error of the send, which shut the connection. Call it once c is past
  * CONNECTING (wsc_conn_ready). */
 int wsc_conn_half_close(wsc_conn *c, int code);
+
+/* Records err (with wsc_last_error() as its detail) as what ended c, unless
+ * something did already (wsc_conn_error). Takes mu. */
+void wsc_conn_ended(wsc_conn *c, int err);
 
 /* Shuts the transport and marks the state CLOSED. */
 void wsc_conn_shutdown(wsc_conn *c);

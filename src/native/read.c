@@ -124,8 +124,10 @@ static int on_close(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
         pthread_mutex_unlock(&c->mu);
     }
     wsc_conn_shutdown(c);
-    return wsc_fail(WSC_ECLOSED, "the peer closed the connection: %d %s%s%s", code,
-                    wsc_status_string(code), ev->len ? ": " : "", c->peer_reason);
+    wsc_fail(WSC_ECLOSED, "the peer closed the connection: %d %s%s%s", code,
+             wsc_status_string(code), ev->len ? ": " : "", c->peer_reason);
+    wsc_conn_ended(c, WSC_ECLOSED);
+    return WSC_ECLOSED;
 }
 
 /* Decodes the next event from rbuf, receiving when the decoder needs more

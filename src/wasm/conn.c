@@ -219,6 +219,20 @@ int wsc_close_now(wsc_conn *c)
     return 0;
 }
 
+int wsc_conn_error(wsc_conn *c)
+{
+    if (!c)
+        return wsc_fail(WSC_EINVAL, "NULL connection");
+    if (wsc_js_state(c->id) != WSC_STATE_CLOSED) {
+        wsc_clear_error();
+        return 0;
+    }
+    int code = wsc_js_close_code(c->id);
+    if (code == WSC_STATUS_ABNORMAL_CLOSURE || code < 0)
+        return wsc_fail(WSC_ECLOSED, "the connection ended without a close frame (1006), or never opened");
+    return wsc_fail(WSC_ECLOSED, "closed with %d: %s", code, wsc_close_reason(c));
+}
+
 int wsc_close_status(const wsc_conn *c)
 {
     if (!c)

@@ -10,6 +10,9 @@
  *   b  on an idle connection the frame goes out at once; a data message the
  *      peer sends before its close is discarded; a second call is WSC_ECLOSED
  *   c  while CONNECTING (a nonblocking accept) it closes without a frame
+ *   d  wsc_conn_error keeps what ended a connection: nothing while open, our
+ *      close, the peer's close, a background reader's failure (seen by no
+ *      call of the application), wsc_close_now
  */
 #include <stdlib.h>
 
@@ -77,6 +80,8 @@ static void check_full_socket(void)
     CHECK(wsc_want_write(sv) && (wsc_poll_events(sv) & POLLOUT), "(a) the close frame waits: POLLOUT");
     CHECK(wsc_write(sv, WSC_TEXT, "x", 1, 0) == WSC_ECLOSED, "(a) writes fail with WSC_ECLOSED");
     CHECK(wsc_close_start(sv, 1000, "") == WSC_ECLOSED, "(a) a second close: WSC_ECLOSED");
+    CHECK(wsc_conn_error(sv) == WSC_ECLOSED && strstr(wsc_last_error(), "we closed the connection with 1008"),
+          "(d) wsc_conn_error: our close with 1008");
 
     reader rd = {.c = cl};
     pthread_t th;
@@ -133,11 +138,48 @@ static void check_connecting(void)
     close(cfd);
 }
 
+/* ---- (d) wsc_conn_error ------------------------------------------------ */
+
+static void check_conn_error(void)
+{
+    wsc_conn *cl, *sv;
+    if (!make_pair(&cl, &sv, NULL, NULL))
+        return;
+    CHECK(wsc_conn_error(cl) == 0 && wsc_conn_error(sv) == 0, "(d) nothing ended an open pair");
+    /* the client only writes: its background reader closes with 1008 when
+     * a data message comes, which no call of the application sees */
+    CHECK_OK(wsc_close_read(cl));
+    CHECK_OK(wsc_write(sv, WSC_TEXT, "unwanted", 8, 1000));
+    int err = 0;
+    for (int i = 0; i < 200 && !(err = wsc_conn_error(cl)); i++)
+        sleep_ms(10);
+    CHECKF(err == WSC_EPROTO && strstr(wsc_last_error(), "1008"),
+           "(d) the background reader's failure is kept: %s (%s)", wsc_strerror(err), wsc_last_error());
+    wsc_msg_type type;
+    const void *data;
+    size_t len;
+    CHECK(wsc_read(sv, 2000, &type, &data, &len) == WSC_ECLOSED, "(d) the server reads the 1008");
+    err = wsc_conn_error(sv);
+    CHECKF(err == WSC_ECLOSED && strstr(wsc_last_error(), "the peer closed the connection: 1008"),
+           "(d) the peer's close is kept: %s", wsc_last_error());
+    wsc_conn_free(cl);
+    wsc_conn_free(sv);
+
+    if (!make_pair(&cl, &sv, NULL, NULL))
+        return;
+    CHECK_OK(wsc_close_now(cl));
+    CHECK(wsc_conn_error(cl) == WSC_ECLOSED && strstr(wsc_last_error(), "wsc_close_now"),
+          "(d) wsc_close_now is kept");
+    wsc_conn_free(cl);
+    wsc_conn_free(sv);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     check_full_socket();
     check_idle();
     check_connecting();
+    check_conn_error();
     return check_summary("test_close_start");
 }

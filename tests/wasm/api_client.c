@@ -468,6 +468,8 @@ static void scenario_close_read(const char *url, const char *when)
         fail("closed", 0, "the connection did not close within 5 s of the data message (state %d)",
              (int)wsc_get_state(c));
     printf("CLOSED status=%d reason=%s\n", wsc_close_status(c), wsc_close_reason(c));
+    int err = wsc_conn_error(c);
+    printf("CONN_ERROR %d %s\n", err, wsc_last_error());
     finish();
 }
 

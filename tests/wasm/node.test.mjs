@@ -235,6 +235,7 @@ for (const kind of ['native', 'ws']) {
         assertOk(p);
         await assertPeerClose(srv, p, 1008);
         line(p, /^CLOSED status=1008 /m);
+        line(p, /^CONN_ERROR -5 closed with 1008: /m); // wsc_conn_error: WSC_ECLOSED and the close
       });
     }
 
