@@ -13,6 +13,10 @@
 #   idle_rss              server RSS after one big message per connection
 #   conns_bench           idle memory per connection and new connections/s:
 #                         `wsc --listen --echo` (one thread) vs a `ws` server
+#   active_bench          10,000 connections sending a message a second each
+#                         (p50/p99 round trip), and 200 doing ping-pong: the
+#                         one-thread wsc server, a thread per connection
+#                         (examples/echo_server), ws
 #
 # Each program prints progress on stderr and `RESULT <workload> <value>` lines
 # on stdout, which this script collects into one table. BENCH_SECONDS (default
@@ -217,6 +221,36 @@ if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
     done
 else
     echo "$build/bench/conns_bench or $build/wsc is missing: build them with make bench"
+    failed=1
+fi
+
+# ---- many active connections on one server -----------------------------------
+active=${BENCH_ACTIVE:-10000}
+echo
+echo "== $active connections, one 32-byte message a second each; 200 connections ping-ponging"
+if [[ -x $build/bench/active_bench && -x $build/wsc && -x $build/examples/echo_server ]]; then
+    run_variant awsc "$build/bench/active_bench" steady "$active" "$build/wsc" --listen 127.0.0.1:0 --echo ||
+        failed=1
+    run_variant pwsc "$build/bench/active_bench" pingpong 200 "$build/wsc" --listen 127.0.0.1:0 --echo ||
+        failed=1
+    run_variant pthr "$build/bench/active_bench" pingpong 200 "$build/examples/echo_server" 0 || failed=1
+    if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+        run_variant aws "$build/bench/active_bench" steady "$active" node bench/ws_server.mjs || true
+        run_variant pws "$build/bench/active_bench" pingpong 200 node bench/ws_server.mjs || true
+    fi
+    echo
+    printf '%-34s | %14s | %14s | %10s\n' workload "wsc one thread" "wsc threads" ws
+    printf '%s\n' "-----------------------------------|----------------|----------------|-----------"
+    printf '%-34s | %14s | %14s | %10s\n' "steady: p50 round trip, us" "${result[awsc.steady_p50_us]:--}" - \
+        "${result[aws.steady_p50_us]:--}"
+    printf '%-34s | %14s | %14s | %10s\n' "steady: p99 round trip, us" "${result[awsc.steady_p99_us]:--}" - \
+        "${result[aws.steady_p99_us]:--}"
+    printf '%-34s | %14s | %14s | %10s\n' "steady: messages not echoed" "${result[awsc.steady_lost]:--}" - \
+        "${result[aws.steady_lost]:--}"
+    printf '%-34s | %14s | %14s | %10s\n' "200 ping-pong: round trips/s" "${result[pwsc.pingpong_rt_per_s]:--}" \
+        "${result[pthr.pingpong_rt_per_s]:--}" "${result[pws.pingpong_rt_per_s]:--}"
+else
+    echo "$build/bench/active_bench, $build/wsc or $build/examples/echo_server is missing: make bench examples"
     failed=1
 fi
 
