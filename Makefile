@@ -2,7 +2,7 @@
 # wsc - build, test, fuzz and bench. `make help` lists the targets.
 #
 # Everything is found by wildcard, so adding a file needs no edit here:
-#   src/common/*.c src/engine/*.c src/native/*.c -> $(BUILD)/libwsc.a, $(BUILD)/libwsc.so
+#   src/{common,proto,engine,net,native}/*.c -> $(BUILD)/libwsc.a, $(BUILD)/libwsc.so
 #   tests/unit/*.c                 -> one C test program each, run by `make test`
 #   tests/progs/*.c                -> helper programs the node tests spawn
 #   tests/interop/*.test.mjs       -> node --test suites (WSC_BUILD = build dir)
@@ -28,7 +28,7 @@ CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC  := $(wildcard src/common/*.c src/engine/*.c src/native/*.c)
+LIB_SRC  := $(wildcard src/common/*.c src/proto/*.c src/engine/*.c src/net/*.c src/native/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.c))

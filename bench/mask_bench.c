@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* mask_bench.c - throughput of wsc_mask against memcpy and a plain byte loop,
+/* mask_bench.c - throughput of wsc__mask against memcpy and a plain byte loop,
  * at 16 B, 1 KiB, 64 KiB and 1 MiB. Usage: mask_bench [seconds per run]. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "native/mask.h"
+#include "proto/mask.h"
 
 typedef void (*op_fn)(uint8_t *dst, const uint8_t *src, size_t n);
 
@@ -18,7 +18,7 @@ static const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
 __attribute__((noinline))
 static void op_mask(uint8_t *dst, const uint8_t *src, size_t n)
 {
-    wsc_mask(dst, src, n, key, 1);
+    wsc__mask(dst, src, n, key, 1);
 }
 
 __attribute__((noinline))
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
         src[i] = (uint8_t)(i * 131 + 7);
     memset(dst, 0, max);
 
-    printf("wsc_mask throughput (median of %d runs of ~%.2f s each)\n", RUNS,
+    printf("wsc__mask throughput (median of %d runs of ~%.2f s each)\n", RUNS,
            seconds);
     printf("%-8s %12s %12s %12s %12s %12s\n", "size", "mask GB/s",
            "bytes GB/s", "memcpy GB/s", "mask/memcpy", "mask/bytes");
@@ -127,10 +127,10 @@ int main(int argc, char **argv)
     }
 
     /* Check the result so the work is observably used. */
-    wsc_mask(dst, src, 64, key, 0);
-    wsc_mask(dst, dst, 64, key, 0);
+    wsc__mask(dst, src, 64, key, 0);
+    wsc__mask(dst, dst, 64, key, 0);
     if (memcmp(dst, src, 64) != 0) {
-        fprintf(stderr, "mask_bench: wsc_mask is wrong\n");
+        fprintf(stderr, "mask_bench: wsc__mask is wrong\n");
         return 1;
     }
     free(src);

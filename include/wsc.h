@@ -346,7 +346,8 @@ typedef struct {
  *   431  request head over max_request_head
  *   505  HTTP/1.2 and later (HTTP/2 and 3 do not upgrade this way)
  * Each error answer has the reason as a text/plain body and "Connection:
- * close". On success the connection owns fd (wsc_conn_free closes it); on
+ * close". fd gets TCP_NODELAY, as a dialled socket does. On success the
+ * connection owns fd (wsc_conn_free closes it); on
  * failure fd is left open for the caller (after TLS, only fit to be
  * closed). The socket's blocking mode is not changed (either works).
  * Options are checked before fd is touched: bad

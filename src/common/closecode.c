@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "common/utf8.h"
 
-bool wsc_close_code_valid(int code)
+bool wsc__close_code_valid(int code)
 {
     if (code >= 1000 && code <= 1003)
         return true;
@@ -16,17 +16,17 @@ bool wsc_close_code_valid(int code)
     return code >= 3000 && code <= 4999;
 }
 
-int wsc_close_args_check(int code, const char *reason)
+int wsc__close_args_check(int code, const char *reason)
 {
     size_t rlen = reason ? strlen(reason) : 0;
     if (code == 0 && rlen != 0)
-        return wsc_fail(WSC_EINVAL, "a close reason needs a close code: code 0 sends no code and so "
+        return wsc__fail(WSC_EINVAL, "a close reason needs a close code: code 0 sends no code and so "
                         "no reason (use 1000 for a normal closure)");
-    if (code != 0 && !wsc_close_code_valid(code))
-        return wsc_fail(WSC_EINVAL, "close code %d cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)", code);
+    if (code != 0 && !wsc__close_code_valid(code))
+        return wsc__fail(WSC_EINVAL, "close code %d cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)", code);
     if (rlen > 123)
-        return wsc_fail(WSC_EINVAL, "close reason is %zu bytes, at most 123 fit", rlen);
-    if (wsc_utf8_feed(WSC_UTF8_ACCEPT, reason, rlen) != WSC_UTF8_ACCEPT)
-        return wsc_fail(WSC_EINVAL, "close reason is not valid UTF-8");
+        return wsc__fail(WSC_EINVAL, "close reason is %zu bytes, at most 123 fit", rlen);
+    if (wsc__utf8_feed(WSC_UTF8_ACCEPT, reason, rlen) != WSC_UTF8_ACCEPT)
+        return wsc__fail(WSC_EINVAL, "close reason is not valid UTF-8");
     return 0;
 }

@@ -6,10 +6,10 @@
 #include <stdbool.h>
 
 /* Whether `code` may appear in a close frame on the wire. */
-bool wsc_close_code_valid(int code);
+bool wsc__close_code_valid(int code);
 
 /* Checks the arguments of wsc_close: 0, or WSC_EINVAL with a detail (code 0
  * only with an empty reason; reason at most 123 bytes of UTF-8). */
-int wsc_close_args_check(int code, const char *reason);
+int wsc__close_args_check(int code, const char *reason);
 
 #endif

@@ -5,47 +5,47 @@
 #include "wsc.h"
 #include "common/deadline.h"
 
-int64_t wsc_now_ms(void)
+int64_t wsc__now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
 }
 
-wsc_deadline wsc_deadline_in(int timeout_ms)
+wsc_deadline wsc__deadline_in(int timeout_ms)
 {
     if (timeout_ms < 0)
         return WSC_FOREVER;
     if (timeout_ms == 0)
         return WSC_NOWAIT;
-    return wsc_now_ms() + timeout_ms;
+    return wsc__now_ms() + timeout_ms;
 }
 
-int wsc_deadline_left(wsc_deadline d)
+int wsc__deadline_left(wsc_deadline d)
 {
     if (d == WSC_FOREVER)
         return -1;
     if (d == WSC_NOWAIT)
         return 0;
-    int64_t left = d - wsc_now_ms();
+    int64_t left = d - wsc__now_ms();
     if (left <= 0)
         return 0;
     return left > 0x7FFFFFFF ? 0x7FFFFFFF : (int)left;
 }
 
-struct timespec wsc_deadline_timespec(wsc_deadline d)
+struct timespec wsc__deadline_timespec(wsc_deadline d)
 {
-    int64_t ms = d - 1; /* undo the +1 of wsc_now_ms */
+    int64_t ms = d - 1; /* undo the +1 of wsc__now_ms */
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
     return ts;
 }
 
-int wsc_deadline_error(wsc_deadline d)
+int wsc__deadline_error(wsc_deadline d)
 {
     return d == WSC_NOWAIT ? WSC_EAGAIN : WSC_ETIMEDOUT;
 }
 
-wsc_deadline wsc_deadline_min(wsc_deadline a, wsc_deadline b)
+wsc_deadline wsc__deadline_min(wsc_deadline a, wsc_deadline b)
 {
     if (a == WSC_FOREVER)
         return b;

@@ -13,7 +13,7 @@ static _Thread_local char last_error[512];
 int vsniprintf(char *s, size_t n, const char *fmt, va_list ap); /* musl, integers only */
 #endif
 
-int wsc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+int wsc__vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
 #ifdef __EMSCRIPTEN__
     return vsniprintf(buf, size, fmt, ap);
@@ -22,38 +22,38 @@ int wsc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 #endif
 }
 
-int wsc_snprintf(char *buf, size_t size, const char *fmt, ...)
+int wsc__snprintf(char *buf, size_t size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = wsc_vsnprintf(buf, size, fmt, ap);
+    int n = wsc__vsnprintf(buf, size, fmt, ap);
     va_end(ap);
     return n;
 }
 
-int wsc_fail(int code, const char *fmt, ...)
+int wsc__fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    wsc_vsnprintf(last_error, sizeof last_error, fmt, ap);
+    wsc__vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
     return code;
 }
 
-int wsc_fail_append(int code, const char *fmt, ...)
+int wsc__fail_append(int code, const char *fmt, ...)
 {
     size_t used = strlen(last_error);
     if (used + 1 < sizeof last_error) {
         last_error[used++] = ' ';
         va_list ap;
         va_start(ap, fmt);
-        wsc_vsnprintf(last_error + used, sizeof last_error - used, fmt, ap);
+        wsc__vsnprintf(last_error + used, sizeof last_error - used, fmt, ap);
         va_end(ap);
     }
     return code;
 }
 
-void wsc_clear_error(void)
+void wsc__clear_error(void)
 {
     last_error[0] = '\0';
 }

@@ -34,7 +34,7 @@ const char *wsc_status_string(int code)
     case 1014: return "BadGateway";
     case 1015: return "TLSHandshake";
     default:
-        wsc_snprintf(other, sizeof other, "StatusCode(%d)", code);
+        wsc__snprintf(other, sizeof other, "StatusCode(%d)", code);
         return other;
     }
 }

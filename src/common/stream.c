@@ -16,10 +16,10 @@ struct wsc_stream {
 int wsc_stream_open(wsc_conn *c, wsc_msg_type type, wsc_stream **out)
 {
     if (!c || !out || (type != WSC_TEXT && type != WSC_BINARY))
-        return wsc_fail(WSC_EINVAL, "wsc_stream_open needs a connection, a message type and an out pointer");
+        return wsc__fail(WSC_EINVAL, "wsc_stream_open needs a connection, a message type and an out pointer");
     wsc_stream *s = calloc(1, sizeof *s);
     if (!s)
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     s->c = c;
     s->type = type;
     *out = s;
@@ -40,7 +40,7 @@ static ptrdiff_t stream_error(wsc_stream *s, ptrdiff_t r)
 ptrdiff_t wsc_stream_read(wsc_stream *s, void *buf, size_t cap, int timeout_ms)
 {
     if (!s)
-        return wsc_fail(WSC_EINVAL, "NULL stream");
+        return wsc__fail(WSC_EINVAL, "NULL stream");
     for (;;) {
         if (s->eof)
             return 0;
@@ -51,7 +51,7 @@ ptrdiff_t wsc_stream_read(wsc_stream *s, void *buf, size_t cap, int timeout_ms)
                 return stream_error(s, r);
             if (type != s->type) {
                 wsc_close(s->c, WSC_STATUS_UNSUPPORTED_DATA, "unexpected message type");
-                return wsc_fail(WSC_EPROTO, "expected %s messages, got %s (closed with 1003)",
+                return wsc__fail(WSC_EPROTO, "expected %s messages, got %s (closed with 1003)",
                                 wsc_msg_type_string(s->type), wsc_msg_type_string(type));
             }
             s->in_msg = true;
@@ -68,7 +68,7 @@ ptrdiff_t wsc_stream_read(wsc_stream *s, void *buf, size_t cap, int timeout_ms)
 ptrdiff_t wsc_stream_write(wsc_stream *s, const void *buf, size_t len, int timeout_ms)
 {
     if (!s)
-        return wsc_fail(WSC_EINVAL, "NULL stream");
+        return wsc__fail(WSC_EINVAL, "NULL stream");
     int r = wsc_write(s->c, s->type, buf, len, timeout_ms);
     return r < 0 ? r : (ptrdiff_t)len;
 }

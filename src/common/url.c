@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* url.c - wsc_url_parse: splits a ws/wss/http/https URL into what dialing
+/* url.c - wsc__url_parse: splits a ws/wss/http/https URL into what dialing
  * needs (host, port, request target, Host header, userinfo). */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@ static int url_error(char *err, size_t err_size, const char *fmt, ...)
     if (err && err_size > 0) {
         va_list ap;
         va_start(ap, fmt);
-        wsc_vsnprintf(err, err_size, fmt, ap);
+        wsc__vsnprintf(err, err_size, fmt, ap);
         va_end(ap);
     }
     return WSC_EINVAL;
@@ -73,7 +73,7 @@ static char *copy_n(const char *s, size_t n)
     return d;
 }
 
-int wsc_percent_decode(const char *s, size_t n, char **out)
+int wsc__percent_decode(const char *s, size_t n, char **out)
 {
     char *d = malloc(n + 1);
     size_t j = 0;
@@ -205,10 +205,10 @@ static int parse_userinfo(const char *ui, size_t n, wsc_url *u,
 {
     const char *colon = memchr(ui, ':', n);
     size_t user_len = colon ? (size_t)(colon - ui) : n;
-    int rc = wsc_percent_decode(ui, user_len, &u->user);
+    int rc = wsc__percent_decode(ui, user_len, &u->user);
 
     if (rc == 0 && colon)
-        rc = wsc_percent_decode(colon + 1, n - user_len - 1, &u->password);
+        rc = wsc__percent_decode(colon + 1, n - user_len - 1, &u->password);
     if (rc == WSC_EINVAL)
         return url_error(err, err_size, "bad %%-escape in user info");
     return rc;
@@ -265,10 +265,10 @@ static int parse_ipv6_host(const char *hp, size_t n, wsc_url *u, char **hh,
         u->host[addr_len] = '%';
         memcpy(u->host + addr_len + 1, zone, zone_len);
         u->host[addr_len + 1 + zone_len] = '\0';
-        wsc_snprintf(*hh, addr_len + zone_len + 6, "[%.*s%%25%.*s]",
+        wsc__snprintf(*hh, addr_len + zone_len + 6, "[%.*s%%25%.*s]",
                  (int)addr_len, u->host, (int)zone_len, zone);
     } else {
-        wsc_snprintf(*hh, addr_len + zone_len + 6, "[%s]", u->host);
+        wsc__snprintf(*hh, addr_len + zone_len + 6, "[%s]", u->host);
     }
     return 0;
 }
@@ -353,7 +353,7 @@ static int parse_rest(const char *s, bool tls, wsc_url *u,
         size_t size = strlen(hh) + 7;
         u->host_header = malloc(size);
         if (u->host_header)
-            wsc_snprintf(u->host_header, size, "%s:%d", hh, u->port);
+            wsc__snprintf(u->host_header, size, "%s:%d", hh, u->port);
         free(hh);
         if (!u->host_header)
             return WSC_ENOMEM;
@@ -376,7 +376,7 @@ static int parse_rest(const char *s, bool tls, wsc_url *u,
     return 0;
 }
 
-int wsc_url_parse(const char *s, wsc_url *u, char *err, size_t err_size)
+int wsc__url_parse(const char *s, wsc_url *u, char *err, size_t err_size)
 {
     size_t scheme_len = 0;
     bool tls;
@@ -421,19 +421,19 @@ int wsc_url_parse(const char *s, wsc_url *u, char *err, size_t err_size)
     u->tls = tls;
     rc = parse_rest(s + scheme_len + 3, tls, u, err, err_size);
     if (rc) {
-        wsc_url_free(u);
+        wsc__url_free(u);
         if (rc == WSC_ENOMEM)
             url_error(err, err_size, "out of memory");
     }
     return rc;
 }
 
-void wsc_host_port(char *buf, size_t size, const char *host, int port)
+void wsc__host_port(char *buf, size_t size, const char *host, int port)
 {
-    wsc_snprintf(buf, size, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    wsc__snprintf(buf, size, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
 
-void wsc_url_free(wsc_url *u)
+void wsc__url_free(wsc_url *u)
 {
     if (!u)
         return;

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-/* A parsed URL. All strings are owned by the struct (freed by wsc_url_free). */
+/* A parsed URL. All strings are owned by the struct (freed by wsc__url_free). */
 typedef struct {
     bool tls;          /* wss or https */
     char *host;        /* host name or IP, IPv6 without brackets, lower case */
@@ -22,18 +22,18 @@ typedef struct {
  * in `err` (err_size bytes, may be 0) for: unknown scheme (case-insensitive
  * ws/wss/http/https), empty host, bad IPv6 literal, port not in 1-65535,
  * spaces or control characters. On failure *u holds nothing to free. */
-int wsc_url_parse(const char *s, wsc_url *u, char *err, size_t err_size);
+int wsc__url_parse(const char *s, wsc_url *u, char *err, size_t err_size);
 
 /* Percent-decodes s[0..n) into a new string (*out, caller frees). Returns 0,
  * WSC_ENOMEM, or WSC_EINVAL for a bad escape or an escaped NUL (it would cut
  * the string); what was decoded before the error is wiped. */
-int wsc_percent_decode(const char *s, size_t n, char **out);
+int wsc__percent_decode(const char *s, size_t n, char **out);
 
 /* "host:port" into buf for messages, an IPv6 literal (a host with ':') in
  * brackets: "[::1]:443". */
-void wsc_host_port(char *buf, size_t size, const char *host, int port);
+void wsc__host_port(char *buf, size_t size, const char *host, int port);
 
 /* Frees the strings of u and zeroes it. */
-void wsc_url_free(wsc_url *u);
+void wsc__url_free(wsc_url *u);
 
 #endif

@@ -51,7 +51,7 @@ static const uint8_t byte_class[256] = {
  * so stepping costs a shift rather than a dependent table load.
  *
  * Inside, REJ is 0, which makes it sticky and lets each row list only the
- * transitions that are allowed. wsc_utf8_feed maps REJ to WSC_UTF8_REJECT (1)
+ * transitions that are allowed. wsc__utf8_feed maps REJ to WSC_UTF8_REJECT (1)
  * and ACC to WSC_UTF8_ACCEPT (0) at its edges; the other states are passed
  * out as they are (they are never 0 or 1).
  */
@@ -99,7 +99,7 @@ static int ascii16(const uint8_t *p)
     return ((a | b) & 0x8080808080808080u) == 0;
 }
 
-uint32_t wsc_utf8_feed(uint32_t state, const void *data, size_t n)
+uint32_t wsc__utf8_feed(uint32_t state, const void *data, size_t n)
 {
     const uint8_t *p = data;
     size_t i = 0;

@@ -16,6 +16,6 @@
  * split across fragments is validated piece by piece. Rejects overlongs,
  * surrogates (U+D800-DFFF) and code points above U+10FFFF at the first byte
  * that makes them invalid. ASCII runs are skipped 16 bytes at a time. */
-uint32_t wsc_utf8_feed(uint32_t state, const void *data, size_t n);
+uint32_t wsc__utf8_feed(uint32_t state, const void *data, size_t n);
 
 #endif

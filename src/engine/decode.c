@@ -9,10 +9,10 @@
 #include "common/error.h"
 #include "common/utf8.h"
 #include "engine/decode.h"
-#include "native/mask.h"
+#include "proto/mask.h"
 #include "wsc.h"
 
-void wsc_decoder_init(wsc_decoder *d, bool server, wsc_deflate *pmd)
+void wsc__decoder_init(wsc_decoder *d, bool server, wsc_deflate *pmd)
 {
     memset(d, 0, sizeof *d);
     d->server = server;
@@ -20,7 +20,7 @@ void wsc_decoder_init(wsc_decoder *d, bool server, wsc_deflate *pmd)
     d->read_limit = -1;
 }
 
-uint64_t wsc_decode_payload_left(const wsc_decoder *d)
+uint64_t wsc__decode_payload_left(const wsc_decoder *d)
 {
     if (!d->in_frame || d->frame_ended || d->msg_z || d->discard || d->failed)
         return 0;
@@ -64,7 +64,7 @@ static bool take_data(wsc_decoder *d, const uint8_t *p, size_t n)
 {
     d->msg_size += n;
     if (d->msg_op == WSC_OP_TEXT)
-        d->utf8 = wsc_utf8_feed(d->utf8, p, n);
+        d->utf8 = wsc__utf8_feed(d->utf8, p, n);
     return d->utf8 != WSC_UTF8_REJECT;
 }
 
@@ -83,9 +83,9 @@ static wsc_dec_kind control(wsc_decoder *d, const wsc_frame_header *h, const uin
         return protocol_error(d, ev, "close frame with a 1-byte payload");
     if (len >= 2) {
         ev->code = (p[0] << 8) | p[1];
-        if (!wsc_close_code_valid(ev->code))
+        if (!wsc__close_code_valid(ev->code))
             return protocol_error(d, ev, "invalid close code in close frame");
-        if (wsc_utf8_feed(WSC_UTF8_ACCEPT, p + 2, len - 2) != WSC_UTF8_ACCEPT)
+        if (wsc__utf8_feed(WSC_UTF8_ACCEPT, p + 2, len - 2) != WSC_UTF8_ACCEPT)
             return bad_data(d, ev, "close reason is not valid UTF-8");
         ev->data = p + 2;
         ev->len = len - 2;
@@ -114,7 +114,7 @@ static int data_frame(wsc_decoder *d, const wsc_frame_header *h, wsc_dec_event *
         d->zready = 0;
         d->ztail = 0;
         d->zmore = false;
-        if (d->msg_z && wsc_inflate_begin(d->pmd) < 0)
+        if (d->msg_z && wsc__inflate_begin(d->pmd) < 0)
             return fail(d, ev, WSC_STATUS_INTERNAL_ERROR, WSC_ENOMEM, wsc_last_error());
     }
     d->frame_ended = h->len == 0 && !d->msg_z; /* compressed: the tail may follow */
@@ -134,14 +134,14 @@ static int data_frame(wsc_decoder *d, const wsc_frame_header *h, wsc_dec_event *
 static int next_frame(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, wsc_dec_event *ev)
 {
     wsc_frame_header h;
-    int hl = wsc_frame_parse(in, n, &h);
+    int hl = wsc__frame_parse(in, n, &h);
     if (hl == 0)
         return WSC_DEC_MORE;
     if (hl < 0)
         return protocol_error(d, ev, "64-bit frame length with the top bit set");
     const char *why;
     bool data = h.opcode == WSC_OP_TEXT || h.opcode == WSC_OP_BINARY;
-    int code = wsc_frame_check(&h, d->server, d->pmd && data ? 0x4 : 0, &why);
+    int code = wsc__frame_check(&h, d->server, d->pmd && data ? 0x4 : 0, &why);
     if (code)
         return fail(d, ev, code, WSC_EPROTO, why);
     if (h.opcode & 0x8) {
@@ -149,7 +149,7 @@ static int next_frame(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, wsc_d
             return WSC_DEC_MORE; /* a control frame is taken whole */
         uint8_t *p = in + hl;
         if (h.masked)
-            wsc_mask(p, p, (size_t)h.len, h.key, 0);
+            wsc__mask(p, p, (size_t)h.len, h.key, 0);
         *used = (size_t)hl + (size_t)h.len;
         return control(d, &h, p, ev);
     }
@@ -167,7 +167,7 @@ static int end_frame(wsc_decoder *d, wsc_dec_event *ev)
         return STEP_ON;
     d->in_msg = false;
     if (d->msg_z)
-        wsc_inflate_end(d->pmd);
+        wsc__inflate_end(d->pmd);
     if (!d->discard && d->msg_op == WSC_OP_TEXT && d->utf8 != WSC_UTF8_ACCEPT)
         return bad_data(d, ev, "text message ends inside a UTF-8 sequence");
     *ev = (wsc_dec_event){.opcode = d->msg_op};
@@ -187,7 +187,7 @@ static wsc_dec_kind plain_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *us
     if (out != in)
         memmove(out, in, k);
     if (d->fh.masked)
-        wsc_mask(out, out, k, d->fh.key, d->mask_pos & 3);
+        wsc__mask(out, out, k, d->fh.key, d->mask_pos & 3);
     d->mask_pos += k;
     d->frame_left -= k;
     d->frame_ended = d->frame_left == 0;
@@ -234,7 +234,7 @@ static int inflated_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, ui
                 return WSC_DEC_MORE;
             }
             if (d->fh.masked)
-                wsc_mask(in + at, in + at, k, d->fh.key, d->mask_pos & 3);
+                wsc__mask(in + at, in + at, k, d->fh.key, d->mask_pos & 3);
             d->mask_pos += k;
             d->frame_left -= k;
             d->zready += k;
@@ -252,13 +252,13 @@ static int inflated_data(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, ui
         } else if (!d->zmore) {
             *used = at;
             d->zready -= at;
-            if (d->fh.fin && !wsc_inflate_complete(d->pmd))
+            if (d->fh.fin && !wsc__inflate_complete(d->pmd))
                 return bad_data(d, ev, "a compressed message ends inside a deflate block");
             d->frame_ended = true;
             return STEP_ON;
         }
         size_t took, made;
-        int r = wsc_inflate_some(d->pmd, src, src_len, &took, out, cap, &made, &d->zmore);
+        int r = wsc__inflate_some(d->pmd, src, src_len, &took, out, cap, &made, &d->zmore);
         if (r < 0) {
             /* Output made before the error counts first (the limit, the
              * text), as it would had the input come in smaller pieces. */
@@ -302,7 +302,7 @@ static int drop_data(wsc_decoder *d, size_t n, size_t *used)
     return d->frame_ended ? STEP_ON : WSC_DEC_MORE;
 }
 
-wsc_dec_kind wsc_decode(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, uint8_t *out,
+wsc_dec_kind wsc__decode(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, uint8_t *out,
                         size_t cap, wsc_dec_event *ev)
 {
     *used = 0;

@@ -5,7 +5,7 @@
  * clock, no allocation: the caller owns every buffer (inflating uses the
  * caller's wsc_deflate).
  *
- * The caller keeps a buffer of received bytes and calls wsc_decode on what it
+ * The caller keeps a buffer of received bytes and calls wsc__decode on what it
  * holds. Each call returns one event and says how many bytes it used; bytes
  * not used must be presented again, unchanged and first, on the next call
  * (the decoder may have unmasked some of them already). WSC_DEC_MORE means
@@ -16,7 +16,7 @@
  * Message data goes to the caller's out buffer. For an uncompressed message
  * out may be the input itself: then the payload is unmasked and checked in
  * place, with no copy. So a caller can receive a large payload straight into
- * its destination: wsc_decode_payload_left says how many of the next bytes
+ * its destination: wsc__decode_payload_left says how many of the next bytes
  * are raw payload. */
 #ifndef WSC_DECODE_H
 #define WSC_DECODE_H
@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "native/deflate.h"
-#include "native/frame.h"
+#include "proto/deflate.h"
+#include "proto/frame.h"
 
 typedef enum {
     WSC_DEC_MORE,  /* all usable input is used: bring more bytes */
@@ -82,18 +82,18 @@ typedef struct {
 
 /* Starts a decoder: server says whether we are the server; pmd is the
  * connection's permessage-deflate state or NULL. Read limit: none. */
-void wsc_decoder_init(wsc_decoder *d, bool server, wsc_deflate *pmd);
+void wsc__decoder_init(wsc_decoder *d, bool server, wsc_deflate *pmd);
 
 /* Decodes from in[0..n) (payload is unmasked in place), putting message data
  * at out[0..cap) (cap > 0; out may equal in for an uncompressed message).
  * Returns the next event; *used says how many input bytes it took. */
-wsc_dec_kind wsc_decode(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, uint8_t *out,
+wsc_dec_kind wsc__decode(wsc_decoder *d, uint8_t *in, size_t n, size_t *used, uint8_t *out,
                         size_t cap, wsc_dec_event *ev);
 
 /* How many of the next input bytes are raw payload of an uncompressed data
  * message being read (0 when the next bytes are anything else). A caller may
  * receive up to that many straight into its destination and pass them with
  * in == out. */
-uint64_t wsc_decode_payload_left(const wsc_decoder *d);
+uint64_t wsc__decode_payload_left(const wsc_decoder *d);
 
 #endif

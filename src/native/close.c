@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* close.c - the closing handshake (wsc_close, and wsc_close_start which does
- * not wait), and the half-close that wsc_stream_fd uses (wsc_conn_half_close). */
+ * not wait), and the half-close that wsc_stream_fd uses (wsc__conn_half_close). */
 #include <string.h>
 
 #include "common/error.h"
@@ -15,9 +15,9 @@ static int close_frame_out(wsc_conn *c, int code, const char *reason, size_t rle
     payload[0] = (uint8_t)(code >> 8);
     payload[1] = (uint8_t)code;
     memcpy(payload + 2, reason, rlen);
-    int r = wsc_send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0, d);
+    int r = wsc__send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0, d);
     if (r < 0) {
-        wsc_conn_shutdown(c);
+        wsc__conn_shutdown(c);
         return r;
     }
     int open = WSC_STATE_OPEN;
@@ -25,7 +25,7 @@ static int close_frame_out(wsc_conn *c, int code, const char *reason, size_t rle
     return 0;
 }
 
-int wsc_conn_half_close(wsc_conn *c, int code)
+int wsc__conn_half_close(wsc_conn *c, int code)
 {
     pthread_mutex_lock(&c->mu);
     bool send = !c->close_called && !c->close_sent && atomic_load(&c->state) == WSC_STATE_OPEN;
@@ -47,8 +47,8 @@ int wsc_conn_half_close(wsc_conn *c, int code)
 static int close_begin(wsc_conn *c, int code, const char *reason)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
-    int r = wsc_close_args_check(code, reason);
+        return wsc__fail(WSC_EINVAL, "NULL connection");
+    int r = wsc__close_args_check(code, reason);
     if (r < 0)
         return r;
     pthread_mutex_lock(&c->mu);
@@ -62,22 +62,22 @@ static int close_begin(wsc_conn *c, int code, const char *reason)
     pthread_cond_broadcast(&c->cond); /* writers waiting for a turn give up */
     pthread_mutex_unlock(&c->mu);
     if (again)
-        return wsc_fail(WSC_ECLOSED, "wsc_close or wsc_close_now was already called");
+        return wsc__fail(WSC_ECLOSED, "wsc_close or wsc_close_now was already called");
     if (state == WSC_STATE_CONNECTING) {
-        wsc_conn_shutdown(c); /* wakes a thread advancing the handshake */
-        wsc_fail(WSC_ECLOSED, "the handshake had not finished: closed without a close frame");
-        wsc_conn_ended(c, WSC_ECLOSED);
+        wsc__conn_shutdown(c); /* wakes a thread advancing the handshake */
+        wsc__fail(WSC_ECLOSED, "the handshake had not finished: closed without a close frame");
+        wsc__conn_ended(c, WSC_ECLOSED);
         return WSC_ECLOSED;
     }
     if (!send && state == WSC_STATE_CLOSED) {
-        wsc_conn_shutdown(c);
-        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+        wsc__conn_shutdown(c);
+        return wsc__fail(WSC_ECLOSED, "the connection was already closed");
     }
     if (send) {
-        wsc_fail(WSC_ECLOSED, "we closed the connection with %d%s%s", code, reason && *reason ? ": " : "",
+        wsc__fail(WSC_ECLOSED, "we closed the connection with %d%s%s", code, reason && *reason ? ": " : "",
                  reason ? reason : "");
-        wsc_conn_ended(c, WSC_ECLOSED);
-        wsc_clear_error();
+        wsc__conn_ended(c, WSC_ECLOSED);
+        wsc__clear_error();
     }
     return send;
 }
@@ -99,7 +99,7 @@ int wsc_close_start(wsc_conn *c, int code, const char *reason)
     r = wsc_flush(c, 0); /* as much as the socket takes now */
     if (r < 0 && r != WSC_EAGAIN)
         return r;
-    wsc_clear_error();
+    wsc__clear_error();
     return 0;
 }
 
@@ -110,34 +110,34 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
         return r;
     size_t rlen = reason ? strlen(reason) : 0;
     if (r == 1 && (r = close_frame_out(c, code, reason ? reason : "", rlen,
-                                       wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS))) < 0)
+                                       wsc__deadline_in(WSC_CLOSE_TIMEOUT_MS))) < 0)
         return r;
 
     /* Wait for the peer's close: read it ourselves unless a reader is running. */
-    wsc_deadline d = wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS);
+    wsc_deadline d = wsc__deadline_in(WSC_CLOSE_TIMEOUT_MS);
     pthread_mutex_lock(&c->mu);
     while (!c->close_received && atomic_load(&c->state) != WSC_STATE_CLOSED) {
         if (!c->reading) {
             c->reading = c->close_draining = true;
             pthread_mutex_unlock(&c->mu);
-            wsc_read_drain(c, d);
+            wsc__read_drain(c, d);
             pthread_mutex_lock(&c->mu);
             c->reading = c->close_draining = false;
             pthread_cond_broadcast(&c->cond);
             break;
         }
-        if (wsc_conn_wait(c, d) < 0)
+        if (wsc__conn_wait(c, d) < 0)
             break;
     }
     bool answered = c->close_received;
     while (c->echo_pending) /* the reader's reply to the peer's close goes out first */
         pthread_cond_wait(&c->cond, &c->mu);
     pthread_mutex_unlock(&c->mu);
-    wsc_conn_shutdown(c);
-    if (!answered && wsc_deadline_left(d) == 0)
-        return wsc_fail(WSC_ETIMEDOUT, "the peer did not answer our close frame within 5 s");
+    wsc__conn_shutdown(c);
+    if (!answered && wsc__deadline_left(d) == 0)
+        return wsc__fail(WSC_ETIMEDOUT, "the peer did not answer our close frame within 5 s");
     if (!answered)
-        return wsc_fail(WSC_ECLOSED, "the connection ended before the peer's close frame arrived");
-    wsc_clear_error();
+        return wsc__fail(WSC_ECLOSED, "the connection ended before the peer's close frame arrived");
+    wsc__clear_error();
     return 0;
 }

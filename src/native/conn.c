@@ -11,7 +11,7 @@
 #include "common/utf8.h"
 #include "native/conn.h"
 
-wsc_conn *wsc_conn_new(bool server)
+wsc_conn *wsc__conn_new(bool server)
 {
     wsc_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -28,7 +28,7 @@ wsc_conn *wsc_conn_new(bool server)
     c->tr.fd = -1;
     c->dial_fd = -1;
     c->peer_code = -1;
-    wsc_decoder_init(&c->dec, server, NULL);
+    wsc__decoder_init(&c->dec, server, NULL);
     c->dec.read_limit = 32768;
     c->keys_pos = sizeof c->keys;
     atomic_init(&c->state, WSC_STATE_CONNECTING);
@@ -43,7 +43,7 @@ wsc_conn *wsc_conn_new(bool server)
     return c;
 }
 
-void wsc_conn_shutdown(wsc_conn *c)
+void wsc__conn_shutdown(wsc_conn *c)
 {
     pthread_mutex_lock(&c->mu);
     atomic_store(&c->state, WSC_STATE_CLOSED);
@@ -55,7 +55,7 @@ void wsc_conn_shutdown(wsc_conn *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* wsc_conn_fail with the detail formatted; read_rest: see conn.h. */
+/* wsc__conn_fail with the detail formatted; read_rest: see conn.h. */
 static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, wsc_deadline d,
                      const char *detail)
 {
@@ -68,21 +68,21 @@ static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, wsc_deadlin
         /* The detail goes out as the close reason when it fits and is UTF-8. */
         uint8_t payload[125] = {(uint8_t)(code >> 8), (uint8_t)code};
         size_t rlen = strlen(detail);
-        if (rlen > 123 || wsc_utf8_feed(WSC_UTF8_ACCEPT, detail, rlen) != WSC_UTF8_ACCEPT)
+        if (rlen > 123 || wsc__utf8_feed(WSC_UTF8_ACCEPT, detail, rlen) != WSC_UTF8_ACCEPT)
             rlen = 0;
         memcpy(payload + 2, detail, rlen);
-        wsc_send_frame(c, WSC_OP_CLOSE, true, payload, 2 + rlen, wsc_close_frame_deadline(d));
+        wsc__send_frame(c, WSC_OP_CLOSE, true, payload, 2 + rlen, wsc__close_frame_deadline(d));
     }
-    wsc_conn_shutdown(c);
+    wsc__conn_shutdown(c);
     if (code)
-        wsc_fail(err, "%s (closed with %d %s)", detail, code, wsc_status_string(code));
+        wsc__fail(err, "%s (closed with %d %s)", detail, code, wsc_status_string(code));
     else
-        wsc_fail(err, "%s", detail);
-    wsc_conn_ended(c, err);
+        wsc__fail(err, "%s", detail);
+    wsc__conn_ended(c, err);
     return err;
 }
 
-void wsc_conn_ended(wsc_conn *c, int err)
+void wsc__conn_ended(wsc_conn *c, int err)
 {
     pthread_mutex_lock(&c->mu);
     if (!c->end_err) {
@@ -95,23 +95,23 @@ void wsc_conn_ended(wsc_conn *c, int err)
 int wsc_conn_error(wsc_conn *c)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     pthread_mutex_lock(&c->mu);
     int err = c->end_err;
     if (err)
-        wsc_fail(err, "%s", c->end_why);
+        wsc__fail(err, "%s", c->end_why);
     else
-        wsc_clear_error();
+        wsc__clear_error();
     pthread_mutex_unlock(&c->mu);
     return err;
 }
 
-wsc_deadline wsc_close_frame_deadline(wsc_deadline d)
+wsc_deadline wsc__close_frame_deadline(wsc_deadline d)
 {
-    return d == WSC_NOWAIT ? WSC_NOWAIT : wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS);
+    return d == WSC_NOWAIT ? WSC_NOWAIT : wsc__deadline_in(WSC_CLOSE_TIMEOUT_MS);
 }
 
-int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
+int wsc__conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
 {
     char detail[400];
     va_list ap;
@@ -121,7 +121,7 @@ int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
     return conn_fail(c, code, err, false, WSC_FOREVER, detail);
 }
 
-int wsc_conn_fail_within(wsc_conn *c, wsc_deadline d, int code, int err, const char *fmt, ...)
+int wsc__conn_fail_within(wsc_conn *c, wsc_deadline d, int code, int err, const char *fmt, ...)
 {
     char detail[400];
     va_list ap;
@@ -131,34 +131,34 @@ int wsc_conn_fail_within(wsc_conn *c, wsc_deadline d, int code, int err, const c
     return conn_fail(c, code, err, false, d, detail);
 }
 
-int wsc_conn_send_failed(wsc_conn *c, int err)
+int wsc__conn_send_failed(wsc_conn *c, int err)
 {
     char detail[400];
     snprintf(detail, sizeof detail, "writing a frame failed: %s", wsc_last_error());
     return conn_fail(c, 0, err, true, WSC_FOREVER, detail);
 }
 
-int wsc_reader_enter(wsc_conn *c, wsc_deadline d)
+int wsc__reader_enter(wsc_conn *c, wsc_deadline d)
 {
     pthread_mutex_lock(&c->mu);
     /* wsc_close reading the peer's close is not a second reader: wait for it,
      * then this read reports the closed connection. */
     while (c->reading && c->close_draining) {
-        int r = wsc_conn_wait(c, d);
+        int r = wsc__conn_wait(c, d);
         if (r < 0) {
             pthread_mutex_unlock(&c->mu);
-            return wsc_fail(r, "the connection is closing");
+            return wsc__fail(r, "the connection is closing");
         }
     }
     bool busy = c->reading;
     c->reading = true;
     pthread_mutex_unlock(&c->mu);
     if (busy)
-        return wsc_fail(WSC_EBUSY, "another thread is reading this connection");
+        return wsc__fail(WSC_EBUSY, "another thread is reading this connection");
     return 0;
 }
 
-void wsc_reader_leave(wsc_conn *c)
+void wsc__reader_leave(wsc_conn *c)
 {
     pthread_mutex_lock(&c->mu);
     c->reading = false;
@@ -166,43 +166,43 @@ void wsc_reader_leave(wsc_conn *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-int wsc_conn_ready(wsc_conn *c, wsc_deadline d)
+int wsc__conn_ready(wsc_conn *c, wsc_deadline d)
 {
     int state = atomic_load(&c->state);
     if (state == WSC_STATE_OPEN || state == WSC_STATE_CLOSING)
         return 0;
-    if (wsc_lock_within(&c->hs_mu, d) < 0)
-        return wsc_fail(wsc_deadline_error(d), "another thread is advancing the handshake");
+    if (wsc__lock_within(&c->hs_mu, d) < 0)
+        return wsc__fail(wsc__deadline_error(d), "another thread is advancing the handshake");
     bool connecting = atomic_load(&c->state) == WSC_STATE_CONNECTING;
     bool stepped = connecting && (c->dialer || c->acceptor);
     int r = 0;
     if (stepped)
-        r = c->dialer ? wsc_dial_step(c, d) : wsc_accept_step(c, d);
-    else if (c->hs_err)
-        r = wsc_fail(c->hs_err, "%s", c->hs_why);
+        r = c->dialer ? wsc__dial_step(c, d) : wsc__accept_step(c, d);
+    else if (c->hs_failed)
+        r = wsc_conn_error(c);
     pthread_mutex_unlock(&c->hs_mu);
     if (atomic_load(&c->state) == WSC_STATE_CLOSED && r < 0) {
         if (stepped)
-            wsc_conn_shutdown(c);
+            wsc__conn_shutdown(c);
         if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) /* the handshake's own deadline */
-            r = wsc_fail_append(WSC_ECLOSED, "(the connection is closed)");
+            r = wsc__fail_append(WSC_ECLOSED, "(the connection is closed)");
     }
     return r;
 }
 
-int wsc_conn_rbuf_reserve(wsc_conn *c, size_t cap)
+int wsc__conn_rbuf_reserve(wsc_conn *c, size_t cap)
 {
     if (c->rcap >= cap)
         return 0;
     uint8_t *p = realloc(c->rbuf, cap);
     if (!p)
-        return wsc_fail(WSC_ENOMEM, "out of memory for a %zu-byte receive buffer", cap);
+        return wsc__fail(WSC_ENOMEM, "out of memory for a %zu-byte receive buffer", cap);
     c->rbuf = p;
     c->rcap = cap;
     return 0;
 }
 
-void wsc_conn_rbuf_release(wsc_conn *c)
+void wsc__conn_rbuf_release(wsc_conn *c)
 {
     if (c->rpos != c->rend)
         return;
@@ -211,18 +211,17 @@ void wsc_conn_rbuf_release(wsc_conn *c)
     c->rcap = c->rpos = c->rend = 0;
 }
 
-int wsc_conn_handshake_failed(wsc_conn *c, int r)
+int wsc__conn_handshake_failed(wsc_conn *c, int r)
 {
-    wsc_conn_ended(c, r);
-    c->hs_err = r;
-    snprintf(c->hs_why, sizeof c->hs_why, "%s", wsc_last_error());
+    wsc__conn_ended(c, r);
+    c->hs_failed = true;
     atomic_store(&c->state, WSC_STATE_CLOSED);
     return r;
 }
 
-bool wsc_conn_handshake_done(wsc_conn *c)
+bool wsc__conn_handshake_done(wsc_conn *c)
 {
-    wsc_conn_rbuf_release(c); /* the head's buffer, unless frames follow it */
+    wsc__conn_rbuf_release(c); /* the head's buffer, unless frames follow it */
     pthread_mutex_lock(&c->mu);
     int connecting = WSC_STATE_CONNECTING;
     bool opened = atomic_compare_exchange_strong(&c->state, &connecting, WSC_STATE_OPEN);
@@ -236,7 +235,7 @@ wsc_state wsc_get_state(wsc_conn *c)
     if (!c)
         return WSC_STATE_CLOSED;
     if (atomic_load(&c->state) == WSC_STATE_CONNECTING)
-        wsc_conn_ready(c, WSC_NOWAIT);
+        wsc__conn_ready(c, WSC_NOWAIT);
     return (wsc_state)atomic_load(&c->state);
 }
 
@@ -248,12 +247,12 @@ int wsc_close_now(wsc_conn *c)
     bool was_closed = c->close_called || atomic_load(&c->state) == WSC_STATE_CLOSED;
     c->close_called = true;
     pthread_mutex_unlock(&c->mu);
-    wsc_conn_shutdown(c);
+    wsc__conn_shutdown(c);
     if (was_closed)
-        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
-    wsc_fail(WSC_ECLOSED, "closed by wsc_close_now, without a close handshake");
-    wsc_conn_ended(c, WSC_ECLOSED);
-    wsc_clear_error();
+        return wsc__fail(WSC_ECLOSED, "the connection was already closed");
+    wsc__fail(WSC_ECLOSED, "closed by wsc_close_now, without a close handshake");
+    wsc__conn_ended(c, WSC_ECLOSED);
+    wsc__clear_error();
     return 0;
 }
 
@@ -268,25 +267,25 @@ void wsc_conn_free(wsc_conn *c)
         pthread_cond_wait(&c->cond, &c->mu);
     c->close_called = true; /* a reader (the stream pump) stops at once */
     pthread_mutex_unlock(&c->mu);
-    wsc_conn_shutdown(c);
+    wsc__conn_shutdown(c);
     pthread_mutex_lock(&c->mu);
     bool join = c->bg_reader, pump = c->pump;
     pthread_mutex_unlock(&c->mu);
     if (join)
         pthread_join(c->bg_thread, NULL);
     if (pump)
-        wsc_stream_fd_stop(c);
-    wsc_dialer_free(c->dialer);
-    wsc_acceptor_free(c->acceptor);
+        wsc__stream_fd_stop(c);
+    wsc__dialer_free(c->dialer);
+    wsc__acceptor_free(c->acceptor);
     if (c->tr.ops)
         c->tr.ops->destroy(&c->tr);
-    wsc_http_free(&c->peer_head);
+    wsc__http_free(&c->peer_head);
     free(c->target);
     free(c->subprotocol);
     free(c->extensions);
-    wsc_deflate_free(c->pmd);
+    wsc__deflate_free(c->pmd);
     free(c->rbuf);
-    wsc_msg_free(c);
+    wsc__msg_free(c);
     free(c->pend);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->frame_mu);
@@ -306,16 +305,16 @@ const char *wsc_subprotocol(const wsc_conn *c)
     return c && c->subprotocol ? c->subprotocol : "";
 }
 
-int wsc_conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
+int wsc__conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
                      wsc_compression mode, int threshold)
 {
     if (!p->enabled)
         return 0;
-    c->pmd = wsc_deflate_new(p, c->server, mode, threshold);
+    c->pmd = wsc__deflate_new(p, c->server, mode, threshold);
     c->dec.pmd = c->pmd;
     c->extensions = strdup(header);
     if (!c->pmd || !c->extensions)
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -333,7 +332,7 @@ const char *wsc_handshake_header(const wsc_conn *c, const char *name)
 {
     if (!c || !name || !c->peer_head.raw)
         return NULL;
-    return wsc_http_get(&c->peer_head, name);
+    return wsc__http_get(&c->peer_head, name);
 }
 
 int wsc_fd(const wsc_conn *c)
@@ -382,7 +381,7 @@ const char *wsc_close_reason(const wsc_conn *c)
     return reason;
 }
 
-int wsc_lock_within(pthread_mutex_t *m, wsc_deadline d)
+int wsc__lock_within(pthread_mutex_t *m, wsc_deadline d)
 {
     int r;
     if (d == WSC_FOREVER) {
@@ -394,7 +393,7 @@ int wsc_lock_within(pthread_mutex_t *m, wsc_deadline d)
          * take our monotonic deadline, but sanitizers do not know it). */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int left = wsc_deadline_left(d);
+        int left = wsc__deadline_left(d);
         ts.tv_sec += left / 1000;
         ts.tv_nsec += (long)(left % 1000) * 1000000;
         if (ts.tv_nsec >= 1000000000) {
@@ -403,18 +402,18 @@ int wsc_lock_within(pthread_mutex_t *m, wsc_deadline d)
         }
         r = pthread_mutex_timedlock(m, &ts);
     }
-    return r == 0 ? 0 : wsc_deadline_error(d);
+    return r == 0 ? 0 : wsc__deadline_error(d);
 }
 
-int wsc_conn_wait(wsc_conn *c, wsc_deadline d)
+int wsc__conn_wait(wsc_conn *c, wsc_deadline d)
 {
     if (d == WSC_FOREVER) {
         pthread_cond_wait(&c->cond, &c->mu);
         return 0;
     }
-    if (wsc_deadline_left(d) == 0)
-        return wsc_deadline_error(d);
-    struct timespec ts = wsc_deadline_timespec(d);
+    if (wsc__deadline_left(d) == 0)
+        return wsc__deadline_error(d);
+    struct timespec ts = wsc__deadline_timespec(d);
     pthread_cond_timedwait(&c->cond, &c->mu, &ts);
     return 0;
 }

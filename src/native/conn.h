@@ -27,10 +27,10 @@
 #include "wsc.h"
 #include "common/deadline.h"
 #include "engine/decode.h"
-#include "native/deflate.h"
-#include "native/frame.h"
-#include "native/http.h"
-#include "native/transport.h"
+#include "proto/deflate.h"
+#include "proto/frame.h"
+#include "proto/http.h"
+#include "net/transport.h"
 
 #define WSC_CLOSE_TIMEOUT_MS 5000
 
@@ -55,11 +55,10 @@ struct wsc_conn {
     wsc_deflate *pmd;             /* permessage-deflate state, NULL: not negotiated;
                                      its receiving half is [r], its sending half [w] */
     wsc_http_head peer_head;      /* the other side's request or response */
-    pthread_mutex_t hs_mu;        /* guards dialer, acceptor, hs_err and hs_why */
+    pthread_mutex_t hs_mu;        /* guards dialer, acceptor and hs_failed */
     wsc_dialer *dialer;           /* non-NULL while a nonblocking dial runs */
     wsc_acceptor *acceptor;       /* non-NULL while a nonblocking accept runs */
-    int hs_err;                   /* why the handshake failed (0: it did not) */
-    char hs_why[300];             /* and its wsc_last_error() */
+    bool hs_failed;               /* the handshake failed: end_err says why */
     int dial_fd;                  /* [mu] the socket the dial is connecting before
                                      tr has it, -1 otherwise */
     _Atomic int hs_want;          /* POLLIN / POLLOUT the handshake waits for */
@@ -78,13 +77,13 @@ struct wsc_conn {
     bool close_called;            /* [mu] wsc_close or wsc_close_now ran */
     _Atomic bool close_sent;      /* [mu] to change; our close frame went out */
     bool close_received;          /* [mu] the peer's close frame arrived */
-    bool half_closed;             /* [mu] our close went out by wsc_conn_half_close:
+    bool half_closed;             /* [mu] our close went out by wsc__conn_half_close:
                                      data messages are still delivered until the
                                      peer's close (unless close_called) */
     bool read_rest;               /* [mu] a send broke the socket: a reader may still
-                                     take what had arrived (wsc_conn_send_failed) */
+                                     take what had arrived (wsc__conn_send_failed) */
     int end_err;                  /* [mu] what ended the connection, 0: nothing yet */
-    char end_why[256];            /* [mu] and its wsc_last_error(), set once */
+    char end_why[300];            /* [mu] and its wsc_last_error(), set once */
     int peer_code;                /* [mu] -1 none, 1005 no code */
     char peer_reason[124];        /* [mu] */
     wsc_ping_waiter *pings;       /* [mu] */
@@ -121,7 +120,7 @@ struct wsc_conn {
                                      frame_mu by flush_pending) */
     uint8_t close_frame[125];
     size_t close_frame_len;
-    uint8_t keys[256];            /* random mask keys, 4 at a time */
+    uint8_t keys[64];             /* random mask keys (clients), 4 at a time */
     size_t keys_pos;
     /* The message writer (owner of msg_busy). */
     uint8_t wr_op;
@@ -131,40 +130,40 @@ struct wsc_conn {
 };
 
 /* Allocates a connection with no transport yet (dial or accept gives it). */
-wsc_conn *wsc_conn_new(bool server);
+wsc_conn *wsc__conn_new(bool server);
 
 /* Records the negotiated extensions: *p (when enabled) and the header value.
  * 0 or WSC_ENOMEM. */
-int wsc_conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
+int wsc__conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
                      wsc_compression mode, int threshold);
 
 /* Writes one frame (control frames and message pieces). Serialised with
  * other frames by frame_mu. Returns 0, WSC_EAGAIN/WSC_ETIMEDOUT when nothing
  * was sent, or an error that closed the connection. */
-int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
+int wsc__send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
                    wsc_deadline d);
 
 /* Fails the connection: sends a close frame with `code` (if none went out
  * yet and code != 0), shuts the transport and makes every later call fail
  * with `err`. Records the detail and returns err. */
-int wsc_conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
+int wsc__conn_fail(wsc_conn *c, int code, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* wsc_conn_fail for a call with deadline d: the close frame waits only as
- * wsc_close_frame_deadline(d) allows. */
-int wsc_conn_fail_within(wsc_conn *c, wsc_deadline d, int code, int err, const char *fmt, ...)
+/* wsc__conn_fail for a call with deadline d: the close frame waits only as
+ * wsc__close_frame_deadline(d) allows. */
+int wsc__conn_fail_within(wsc_conn *c, wsc_deadline d, int code, int err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* How long a close frame sent on the way (the reply to the peer's close,
  * the close of a failing connection) may wait in a call with deadline d:
  * WSC_CLOSE_TIMEOUT_MS, but a call that must not block (WSC_NOWAIT, a poll
  * loop) only sends it if the socket takes it at once. */
-wsc_deadline wsc_close_frame_deadline(wsc_deadline d);
+wsc_deadline wsc__close_frame_deadline(wsc_deadline d);
 
-/* For a send that broke the socket: fails the connection as wsc_conn_fail
+/* For a send that broke the socket: fails the connection as wsc__conn_fail
  * does without a close frame, but a reader may still read what arrived
  * before (messages, the peer's close frame). Returns err. */
-int wsc_conn_send_failed(wsc_conn *c, int err);
+int wsc__conn_send_failed(wsc_conn *c, int err);
 
 /* Sends our close frame with `code` and returns without waiting for the
  * peer's: the reader goes on delivering data messages until the peer's
@@ -173,67 +172,67 @@ int wsc_conn_send_failed(wsc_conn *c, int err);
  * connection ends the wait. 0 also when there is nothing to half-close (a
  * close frame already went out, or the connection is closed); else the
  * error of the send, which shut the connection. Call it once c is past
- * CONNECTING (wsc_conn_ready). */
-int wsc_conn_half_close(wsc_conn *c, int code);
+ * CONNECTING (wsc__conn_ready). */
+int wsc__conn_half_close(wsc_conn *c, int code);
 
 /* Records err (with wsc_last_error() as its detail) as what ended c, unless
  * something did already (wsc_conn_error). Takes mu. */
-void wsc_conn_ended(wsc_conn *c, int err);
+void wsc__conn_ended(wsc_conn *c, int err);
 
 /* Shuts the transport and marks the state CLOSED. */
-void wsc_conn_shutdown(wsc_conn *c);
+void wsc__conn_shutdown(wsc_conn *c);
 
-/* Reader lock: wsc_reader_enter fails with WSC_EBUSY if another thread reads;
+/* Reader lock: wsc__reader_enter fails with WSC_EBUSY if another thread reads;
  * while wsc_close reads the peer's close it waits for it, up to d. */
-int wsc_reader_enter(wsc_conn *c, wsc_deadline d);
-void wsc_reader_leave(wsc_conn *c);
+int wsc__reader_enter(wsc_conn *c, wsc_deadline d);
+void wsc__reader_leave(wsc_conn *c);
 
 /* Reads frames until the peer's close frame arrives, the connection ends or
  * d passes, discarding data; the caller holds the reader lock. */
-void wsc_read_drain(wsc_conn *c, wsc_deadline d);
+void wsc__read_drain(wsc_conn *c, wsc_deadline d);
 
 /* Advances a nonblocking dial (dial.c), caller holding hs_mu. 0 when
  * open, WSC_EAGAIN / WSC_ETIMEDOUT while not yet, other errors when it failed
  * (the connection is then closed). Frees c->dialer when it ends. */
-int wsc_dial_step(wsc_conn *c, wsc_deadline d);
-void wsc_dialer_free(wsc_dialer *dl);
+int wsc__dial_step(wsc_conn *c, wsc_deadline d);
+void wsc__dialer_free(wsc_dialer *dl);
 
-/* Advances a nonblocking accept (accept.c), as wsc_dial_step does a dial. */
-int wsc_accept_step(wsc_conn *c, wsc_deadline d);
-void wsc_acceptor_free(wsc_acceptor *ac);
+/* Advances a nonblocking accept (accept.c), as wsc__dial_step does a dial. */
+int wsc__accept_step(wsc_conn *c, wsc_deadline d);
+void wsc__acceptor_free(wsc_acceptor *ac);
 
 /* The receive buffer [r]: _reserve makes rcap at least cap, keeping what
  * it holds (0 or WSC_ENOMEM); _release frees it when it holds nothing. */
 #define WSC_RBUF_SIZE 65536
-int wsc_conn_rbuf_reserve(wsc_conn *c, size_t cap);
-void wsc_conn_rbuf_release(wsc_conn *c);
+int wsc__conn_rbuf_reserve(wsc_conn *c, size_t cap);
+void wsc__conn_rbuf_release(wsc_conn *c);
 
 /* The end of a handshake (dial or accept), caller holding hs_mu. _failed
- * records r for every later call (wsc_conn_ready), marks c CLOSED (the
+ * records r for every later call (wsc__conn_ready), marks c CLOSED (the
  * caller shuts the transport) and returns r. _done opens c and wakes
  * waiters; false if a close won the race. */
-int wsc_conn_handshake_failed(wsc_conn *c, int r);
-bool wsc_conn_handshake_done(wsc_conn *c);
+int wsc__conn_handshake_failed(wsc_conn *c, int r);
+bool wsc__conn_handshake_done(wsc_conn *c);
 
 /* Makes sure the connection is past CONNECTING for a call with deadline d,
  * advancing a nonblocking dial or accept under hs_mu. 0, or its error (also
  * for every call after the dial failed; its own timeout is WSC_ECLOSED
  * then, since the connection is closed). */
-int wsc_conn_ready(wsc_conn *c, wsc_deadline d);
+int wsc__conn_ready(wsc_conn *c, wsc_deadline d);
 
 /* Waits on c->cond (caller holds mu) until signalled or d passes. Returns 0
- * when signalled (or spuriously woken), else wsc_deadline_error(d). */
-int wsc_conn_wait(wsc_conn *c, wsc_deadline d);
+ * when signalled (or spuriously woken), else wsc__deadline_error(d). */
+int wsc__conn_wait(wsc_conn *c, wsc_deadline d);
 
-/* Locks m within d (WSC_NOWAIT: trylock). 0, or wsc_deadline_error(d). */
-int wsc_lock_within(pthread_mutex_t *m, wsc_deadline d);
+/* Locks m within d (WSC_NOWAIT: trylock). 0, or wsc__deadline_error(d). */
+int wsc__lock_within(pthread_mutex_t *m, wsc_deadline d);
 
 /* Stops and joins the wsc_stream_fd pump threads (stream_fd.c). */
-void wsc_stream_fd_stop(wsc_conn *c);
+void wsc__stream_fd_stop(wsc_conn *c);
 
 /* Frees wsc_read's message buffer (read.c). */
-void wsc_msg_free(wsc_conn *c);
+void wsc__msg_free(wsc_conn *c);
 
 /* Marks the ping with this payload answered (reader side, any thread). */
-void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len);
+void wsc__pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len);
 #endif

@@ -51,19 +51,19 @@ static int read_ended(wsc_conn *c, ptrdiff_t r)
     bool local = c->close_called || c->close_received;
     pthread_mutex_unlock(&c->mu);
     if (local || atomic_load(&c->state) == WSC_STATE_CLOSED)
-        return wsc_conn_fail(c, 0, WSC_ECLOSED, "the connection is closed");
+        return wsc__conn_fail(c, 0, WSC_ECLOSED, "the connection is closed");
     if (r == 0)
-        return wsc_conn_fail(c, 0, WSC_ECLOSED,
+        return wsc__conn_fail(c, 0, WSC_ECLOSED,
                              "the peer closed the TCP connection without a close frame (1006)");
-    return wsc_conn_fail(c, 0, (int)r, "reading failed: %s", wsc_last_error());
+    return wsc__conn_fail(c, 0, (int)r, "reading failed: %s", wsc_last_error());
 }
 
 /* Makes at least `need` bytes (<= rcap) available at rbuf + rpos. */
 static int fill(wsc_conn *c, size_t need, wsc_deadline d)
 {
-    int r = wsc_conn_rbuf_reserve(c, WSC_RBUF_SIZE);
+    int r = wsc__conn_rbuf_reserve(c, WSC_RBUF_SIZE);
     if (r < 0)
-        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
+        return wsc__conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     while (c->rend - c->rpos < need) {
         if (c->rpos == c->rend) {
             c->rpos = c->rend = 0;
@@ -72,9 +72,9 @@ static int fill(wsc_conn *c, size_t need, wsc_deadline d)
             c->rend -= c->rpos;
             c->rpos = 0;
         }
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
+        ptrdiff_t n = wsc__transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
         if (n == WSC_EAGAIN || n == WSC_ETIMEDOUT)
-            wsc_conn_rbuf_release(c); /* idle: no buffer while nothing comes */
+            wsc__conn_rbuf_release(c); /* idle: no buffer while nothing comes */
         if (n <= 0)
             return read_ended(c, n);
         c->rend += (size_t)n;
@@ -95,8 +95,8 @@ static void on_ping(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
      * socket or the frame lock is busy) is dropped, as a ping may be.
      * One that broke the socket closed the connection, which the next
      * step sees (what arrived before may still be read: read_rest). */
-    wsc_send_frame(c, WSC_OP_PONG, true, ev->data, ev->len,
-                   wsc_deadline_min(d, wsc_deadline_in(WSC_CLOSE_TIMEOUT_MS)));
+    wsc__send_frame(c, WSC_OP_PONG, true, ev->data, ev->len,
+                   wsc__deadline_min(d, wsc__deadline_in(WSC_CLOSE_TIMEOUT_MS)));
 }
 
 /* The peer's close frame: records it, sends our reply (unless our close
@@ -116,17 +116,17 @@ static int on_close(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
     pthread_mutex_unlock(&c->mu);
     if (echo) {
         uint8_t reply[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-        wsc_send_frame(c, WSC_OP_CLOSE, true, reply, code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2,
-                       wsc_close_frame_deadline(d));
+        wsc__send_frame(c, WSC_OP_CLOSE, true, reply, code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2,
+                       wsc__close_frame_deadline(d));
         pthread_mutex_lock(&c->mu);
         c->echo_pending = false;
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->mu);
     }
-    wsc_conn_shutdown(c);
-    wsc_fail(WSC_ECLOSED, "the peer closed the connection: %d %s%s%s", code,
+    wsc__conn_shutdown(c);
+    wsc__fail(WSC_ECLOSED, "the peer closed the connection: %d %s%s%s", code,
              wsc_status_string(code), ev->len ? ": " : "", c->peer_reason);
-    wsc_conn_ended(c, WSC_ECLOSED);
+    wsc__conn_ended(c, WSC_ECLOSED);
     return WSC_ECLOSED;
 }
 
@@ -137,17 +137,17 @@ static int next_event(wsc_conn *c, uint8_t *out, size_t cap, wsc_deadline d, boo
                       wsc_dec_event *ev)
 {
     for (;;) {
-        uint64_t left = c->rpos == c->rend ? wsc_decode_payload_left(&c->dec) : 0;
+        uint64_t left = c->rpos == c->rend ? wsc__decode_payload_left(&c->dec) : 0;
         size_t want = left < cap ? (size_t)left : cap;
         if (want >= DIRECT_READ_MIN) {
-            ptrdiff_t n = wsc_transport_recv(&c->tr, out, want, d, all);
+            ptrdiff_t n = wsc__transport_recv(&c->tr, out, want, d, all);
             if (n <= 0)
                 return read_ended(c, n);
             size_t used;
-            return wsc_decode(&c->dec, out, (size_t)n, &used, out, cap, ev);
+            return wsc__decode(&c->dec, out, (size_t)n, &used, out, cap, ev);
         }
         size_t used;
-        wsc_dec_kind k = wsc_decode(&c->dec, c->rbuf + c->rpos, c->rend - c->rpos, &used, out, cap, ev);
+        wsc_dec_kind k = wsc__decode(&c->dec, c->rbuf + c->rpos, c->rend - c->rpos, &used, out, cap, ev);
         c->rpos += used;
         if (k != WSC_DEC_MORE)
             return k;
@@ -165,7 +165,7 @@ static int message_event(wsc_conn *c, uint8_t *out, size_t cap, wsc_deadline d, 
 {
     for (;;) {
         if (closed_for_reading(c))
-            return wsc_fail(WSC_ECLOSED, "the connection is closed");
+            return wsc__fail(WSC_ECLOSED, "the connection is closed");
         if (!c->dec.discard) {
             pthread_mutex_lock(&c->mu);
             c->dec.discard = past_our_close(c);
@@ -185,12 +185,12 @@ static int message_event(wsc_conn *c, uint8_t *out, size_t cap, wsc_deadline d, 
         case WSC_DEC_PONG:
             if (c->on_pong)
                 c->on_pong(c->user, ev->data, ev->len);
-            wsc_pong_arrived(c, ev->data, ev->len);
+            wsc__pong_arrived(c, ev->data, ev->len);
             continue;
         case WSC_DEC_CLOSE:
             return on_close(c, ev, d);
         case WSC_DEC_ERROR:
-            return wsc_conn_fail_within(c, d, ev->code, ev->err, "%s", ev->why);
+            return wsc__conn_fail_within(c, d, ev->code, ev->err, "%s", ev->why);
         default:
             return k; /* an I/O error or timeout */
         }
@@ -234,7 +234,7 @@ static int msg_resize(wsc_conn *c, size_t cap)
     return 0;
 }
 
-void wsc_msg_free(wsc_conn *c)
+void wsc__msg_free(wsc_conn *c)
 {
     if (c->msg_mapped)
         munmap(c->msg, c->msg_cap);
@@ -260,12 +260,12 @@ static int release_msg(wsc_conn *c, wsc_deadline d)
     if (c->msg_cap <= MSG_KEEP || (c->dec.in_msg && !c->reader_open))
         return 0;
     if (c->rpos == c->rend) {
-        int r = fill(c, 1, d == WSC_NOWAIT ? d : wsc_deadline_min(d, wsc_deadline_in(IDLE_MS)));
+        int r = fill(c, 1, d == WSC_NOWAIT ? d : wsc__deadline_min(d, wsc__deadline_in(IDLE_MS)));
         if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
             return r;
     }
     if (c->rpos == c->rend)
-        wsc_msg_free(c);
+        wsc__msg_free(c);
     return 0;
 }
 
@@ -273,20 +273,20 @@ static int release_msg(wsc_conn *c, wsc_deadline d)
 static int read_begin(wsc_conn *c, wsc_deadline d)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     pthread_mutex_lock(&c->mu);
     bool bg = c->bg_reader;
     pthread_mutex_unlock(&c->mu);
     if (bg)
-        return wsc_fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
-    int r = wsc_conn_ready(c, d);
+        return wsc__fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
+    int r = wsc__conn_ready(c, d);
     if (r < 0)
         return r;
     if (closed_for_reading(c))
-        return wsc_fail(WSC_ECLOSED, "the connection is closed");
-    r = wsc_reader_enter(c, d);
+        return wsc__fail(WSC_ECLOSED, "the connection is closed");
+    r = wsc__reader_enter(c, d);
     if (r == 0 && (r = release_msg(c, d)) < 0)
-        wsc_reader_leave(c);
+        wsc__reader_leave(c);
     return r;
 }
 
@@ -313,7 +313,7 @@ static int grow_msg(wsc_conn *c, size_t need)
     while (cap < need)
         cap *= 2;
     if (msg_resize(c, cap) < 0)
-        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_ENOMEM,
+        return wsc__conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_ENOMEM,
                              "out of memory for a %zu-byte message", need);
     return 0;
 }
@@ -348,7 +348,7 @@ static int read_message(wsc_conn *c, wsc_deadline d)
 
 int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type, const void **data, size_t *len)
 {
-    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
     int r = read_begin(c, d);
     if (r < 0)
         return r;
@@ -367,15 +367,15 @@ int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type, const void **data,
             r = 0;
         }
     } else if ((r == WSC_EAGAIN || r == WSC_ETIMEDOUT) && !c->dec.in_msg) {
-        wsc_msg_free(c); /* idle: no message buffer while nothing comes */
+        wsc__msg_free(c); /* idle: no message buffer while nothing comes */
     }
-    wsc_reader_leave(c);
+    wsc__reader_leave(c);
     return r;
 }
 
 int wsc_reader_next(wsc_conn *c, int timeout_ms, wsc_msg_type *type)
 {
-    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
     int r = read_begin(c, d);
     if (r < 0)
         return r;
@@ -387,21 +387,21 @@ int wsc_reader_next(wsc_conn *c, int timeout_ms, wsc_msg_type *type)
         if (type)
             *type = (wsc_msg_type)ev.opcode;
     }
-    wsc_reader_leave(c);
+    wsc__reader_leave(c);
     return r;
 }
 
 ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap, int timeout_ms)
 {
     if (!buf || cap == 0)
-        return wsc_fail(WSC_EINVAL, "wsc_reader_read needs a buffer of at least 1 byte");
-    wsc_deadline d = wsc_deadline_in(timeout_ms);
+        return wsc__fail(WSC_EINVAL, "wsc_reader_read needs a buffer of at least 1 byte");
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
     int r = read_begin(c, d);
     if (r < 0)
         return r;
     ptrdiff_t n = 0;
     if (!c->reader_open) {
-        n = wsc_fail(WSC_EINVAL, "no message to read: call wsc_reader_next first");
+        n = wsc__fail(WSC_EINVAL, "no message to read: call wsc_reader_next first");
     } else {
         while (c->dec.in_msg) { /* after END: 0 */
             wsc_dec_event ev;
@@ -412,11 +412,11 @@ ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap, int timeout_ms)
             }
         }
     }
-    wsc_reader_leave(c);
+    wsc__reader_leave(c);
     return n;
 }
 
-void wsc_read_drain(wsc_conn *c, wsc_deadline d)
+void wsc__read_drain(wsc_conn *c, wsc_deadline d)
 {
     uint8_t sink[4096];
     wsc_dec_event ev;
@@ -444,22 +444,22 @@ static void *background_reader(void *arg)
     uint8_t none;
     wsc_dec_event ev;
     if (message_event(c, &none, 1, WSC_FOREVER, false, &ev) >= 0)
-        wsc_conn_fail(c, WSC_STATUS_POLICY_VIOLATION, WSC_EPROTO,
+        wsc__conn_fail(c, WSC_STATUS_POLICY_VIOLATION, WSC_EPROTO,
                       "a data message arrived after wsc_close_read");
-    wsc_reader_leave(c);
+    wsc__reader_leave(c);
     return NULL;
 }
 
 int wsc_close_read(wsc_conn *c)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     pthread_mutex_lock(&c->mu);
     bool twice = c->bg_reader;
     pthread_mutex_unlock(&c->mu);
     if (twice)
-        return wsc_fail(WSC_EINVAL, "wsc_close_read was already called");
-    int r = wsc_reader_enter(c, WSC_NOWAIT);
+        return wsc__fail(WSC_EINVAL, "wsc_close_read was already called");
+    int r = wsc__reader_enter(c, WSC_NOWAIT);
     if (r < 0)
         return r;
     pthread_mutex_lock(&c->mu);
@@ -467,8 +467,8 @@ int wsc_close_read(wsc_conn *c)
     bool ok = c->bg_reader;
     pthread_mutex_unlock(&c->mu);
     if (!ok) {
-        wsc_reader_leave(c);
-        return wsc_fail(WSC_ENOMEM, "could not start the background reader thread");
+        wsc__reader_leave(c);
+        return wsc__fail(WSC_ENOMEM, "could not start the background reader thread");
     }
     return 0;
 }

@@ -65,7 +65,7 @@ static bool deliver(int fd, const char *p, size_t len)
 static void stop_tx(wsc_conn *c)
 {
     shutdown(c->pump_fd, SHUT_RD);
-    wsc_conn_shutdown(c);
+    wsc__conn_shutdown(c);
     pthread_mutex_lock(&c->mu);
     while (!c->pump_tx_done)
         pthread_cond_wait(&c->cond, &c->mu);
@@ -88,7 +88,7 @@ static void *pump_rx(void *arg)
             break;
         }
         if (type != c->pump_type) {
-            pump_record(c, wsc_fail(WSC_EPROTO, "expected %s messages, got %s (closed with 1003)",
+            pump_record(c, wsc__fail(WSC_EPROTO, "expected %s messages, got %s (closed with 1003)",
                                     wsc_msg_type_string(c->pump_type), wsc_msg_type_string(type)),
                         false);
             wsc_close(c, WSC_STATUS_UNSUPPORTED_DATA, "unexpected message type");
@@ -140,19 +140,19 @@ static size_t utf8_whole(const char *p, size_t n)
 static void input_ended(wsc_conn *c, size_t held)
 {
     if (held > 0) {
-        pump_record(c, wsc_fail(WSC_EPROTO, "the stream ended inside a UTF-8 character: its last %zu "
+        pump_record(c, wsc__fail(WSC_EPROTO, "the stream ended inside a UTF-8 character: its last %zu "
                                 "bytes were not sent (closed with 1007)", held),
                     true);
         wsc_close(c, WSC_STATUS_INVALID_FRAME_PAYLOAD_DATA, "the stream ended inside a UTF-8 character");
         return;
     }
-    int r = wsc_conn_ready(c, WSC_FOREVER);
+    int r = wsc__conn_ready(c, WSC_FOREVER);
     if (r == 0)
-        r = wsc_conn_half_close(c, WSC_STATUS_NORMAL_CLOSURE);
+        r = wsc__conn_half_close(c, WSC_STATUS_NORMAL_CLOSURE);
     if (r < 0) {
         char why[300];
         snprintf(why, sizeof why, "%s", wsc_last_error());
-        pump_record(c, wsc_fail(r, "the close frame after the stream's bytes was not sent: %s", why), false);
+        pump_record(c, wsc__fail(r, "the close frame after the stream's bytes was not sent: %s", why), false);
     }
 }
 
@@ -176,7 +176,7 @@ static void pump_input(wsc_conn *c, char *buf)
         if (r < 0) {
             char why[300];
             snprintf(why, sizeof why, "%s", wsc_last_error());
-            pump_record(c, wsc_fail(r, "%zu bytes written to the stream fd were not sent: %s", len, why),
+            pump_record(c, wsc__fail(r, "%zu bytes written to the stream fd were not sent: %s", len, why),
                         false);
             refuse_input(c, buf, PUMP_CHUNK);
             return;
@@ -197,7 +197,7 @@ static void *pump_tx(void *arg)
         free(buf);
     } else {
         char byte;
-        pump_record(c, wsc_fail(WSC_ENOMEM, "out of memory for the stream pump"), false);
+        pump_record(c, wsc__fail(WSC_ENOMEM, "out of memory for the stream pump"), false);
         wsc_close(c, WSC_STATUS_INTERNAL_ERROR, "out of memory");
         refuse_input(c, &byte, 1);
     }
@@ -211,16 +211,16 @@ static void *pump_tx(void *arg)
 int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
 {
     if (!c || !fd || (type != WSC_TEXT && type != WSC_BINARY))
-        return wsc_fail(WSC_EINVAL, "wsc_stream_fd needs a connection, a message type and an out pointer");
+        return wsc__fail(WSC_EINVAL, "wsc_stream_fd needs a connection, a message type and an out pointer");
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return wsc_fail(WSC_EIO, "socketpair: %s", strerror(errno));
+        return wsc__fail(WSC_EIO, "socketpair: %s", strerror(errno));
     pthread_mutex_lock(&c->mu);
     if (c->pump || c->bg_reader) {
         pthread_mutex_unlock(&c->mu);
         close(sv[0]);
         close(sv[1]);
-        return wsc_fail(WSC_EBUSY, "the connection already has a stream fd or a background reader");
+        return wsc__fail(WSC_EBUSY, "the connection already has a stream fd or a background reader");
     }
     c->pump_fd = sv[0];
     c->pump_type = type;
@@ -231,7 +231,7 @@ int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
         c->pump_tx_done = true; /* pump_rx need not wait for it */
         shutdown(sv[0], SHUT_RDWR);
         pthread_mutex_unlock(&c->mu);
-        wsc_conn_shutdown(c);
+        wsc__conn_shutdown(c);
         pthread_join(c->pump_rx, NULL);
         pthread_mutex_lock(&c->mu);
         c->pump = false;
@@ -241,7 +241,7 @@ int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
     if (!ok) {
         close(sv[0]);
         close(sv[1]);
-        return wsc_fail(WSC_ENOMEM, "could not start the stream pump threads");
+        return wsc__fail(WSC_ENOMEM, "could not start the stream pump threads");
     }
     *fd = sv[1];
     return 0;
@@ -250,18 +250,18 @@ int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
 int wsc_stream_fd_error(wsc_conn *c)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     pthread_mutex_lock(&c->mu);
     int err = c->pump_err;
     if (err)
-        wsc_fail(err, "%s", c->pump_detail);
+        wsc__fail(err, "%s", c->pump_detail);
     else
-        wsc_clear_error();
+        wsc__clear_error();
     pthread_mutex_unlock(&c->mu);
     return err;
 }
 
-void wsc_stream_fd_stop(wsc_conn *c)
+void wsc__stream_fd_stop(wsc_conn *c)
 {
     shutdown(c->pump_fd, SHUT_RDWR);
     pthread_join(c->pump_rx, NULL);

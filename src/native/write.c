@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "native/conn.h"
-#include "native/mask.h"
+#include "proto/mask.h"
 
 #define WBUF_SIZE (64 * 1024)
 
@@ -18,7 +18,7 @@ static int next_key(wsc_conn *c, uint8_t key[4])
 {
     if (c->keys_pos + 4 > sizeof c->keys) {
         if (getrandom(c->keys, sizeof c->keys, 0) != (ssize_t)sizeof c->keys)
-            return wsc_fail(WSC_EIO, "getrandom failed for a masking key");
+            return wsc__fail(WSC_EIO, "getrandom failed for a masking key");
         c->keys_pos = 0;
     }
     memcpy(key, c->keys + c->keys_pos, 4);
@@ -33,7 +33,7 @@ static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8
  * pending itself if the socket does not take it). 0 when none are left. [w] */
 static int flush_pending(wsc_conn *c, wsc_deadline d)
 {
-    int r = wsc_transport_send_rest(&c->tr, c->pend, c->pend_len, &c->pend_pos, d);
+    int r = wsc__transport_send_rest(&c->tr, c->pend, c->pend_len, &c->pend_pos, d);
     if (c->pend_pos == c->pend_len)
         c->pend_pos = c->pend_len = 0;
     if (r == 0 && atomic_load(&c->close_queued)) {
@@ -44,9 +44,9 @@ static int flush_pending(wsc_conn *c, wsc_deadline d)
             return r;
         atomic_store(&c->close_queued, false);
         if (c->pend_pos < c->pend_len)
-            return wsc_deadline_error(d);
+            return wsc__deadline_error(d);
     }
-    return r < 0 ? r : wsc_transport_flush(&c->tr, d); /* what TLS may still hold */
+    return r < 0 ? r : wsc__transport_flush(&c->tr, d); /* what TLS may still hold */
 }
 
 /* The calling thread's WBUF_SIZE masking buffer, made on its first large
@@ -89,7 +89,7 @@ static int keep_pending(wsc_conn *c, const struct iovec *rest, int n_rest,
     }
     if (tail_len) {
         if (key)
-            wsc_mask(p + at, tail, tail_len, key, moff);
+            wsc__mask(p + at, tail, tail_len, key, moff);
         else
             memcpy(p + at, tail, tail_len);
     }
@@ -128,9 +128,9 @@ static int send_failed(wsc_conn *c, int r, size_t sent, struct iovec *iov, int n
  * close or a pong back past its deadline. */
 static int lock_frames(wsc_conn *c, wsc_deadline d)
 {
-    int r = wsc_lock_within(&c->frame_mu, d);
+    int r = wsc__lock_within(&c->frame_mu, d);
     if (r < 0)
-        return wsc_fail(r, "another thread's frame is still being written");
+        return wsc__fail(r, "another thread's frame is still being written");
     return 0;
 }
 
@@ -147,13 +147,13 @@ static int frames_begin(wsc_conn *c, uint8_t op, wsc_deadline d)
                   (op < WSC_OP_CLOSE && atomic_load(&c->close_sent));
     if (refuse) {
         pthread_mutex_unlock(&c->frame_mu);
-        return wsc_fail(WSC_ECLOSED, "the connection is closed (or closing)");
+        return wsc__fail(WSC_ECLOSED, "the connection is closed (or closing)");
     }
     r = flush_pending(c, d);
     if (r < 0) {
         pthread_mutex_unlock(&c->frame_mu);
         if (r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
-            return wsc_conn_send_failed(c, r);
+            return wsc__conn_send_failed(c, r);
     }
     return r;
 }
@@ -167,9 +167,9 @@ static int frames_end(wsc_conn *c, int r, bool fail_conn)
     /* The socket broke or a frame went out half: no close frame possible
      * (a reader may still take what arrived before). */
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
-        r = wsc_fail(WSC_EIO, "the deadline passed after part of a frame was sent; a frame "
+        r = wsc__fail(WSC_EIO, "the deadline passed after part of a frame was sent; a frame "
                      "cannot be taken back, so the connection is closed");
-    return wsc_conn_send_failed(c, r);
+    return wsc__conn_send_failed(c, r);
 }
 
 /* Writes one frame, frame_mu held. `keep`: see send_failed. [w] */
@@ -182,12 +182,12 @@ static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8
     wsc_frame_header h = {.fin = fin, .rsv = rsv, .opcode = op, .masked = !c->server, .len = len};
     if (h.masked && (r = next_key(c, h.key)) < 0)
         return r;
-    size_t hlen = wsc_frame_encode(hdr, &h);
+    size_t hlen = wsc__frame_encode(hdr, &h);
     size_t sent = 0;
 
     if (!h.masked) {
         struct iovec iov[2] = {{hdr, hlen}, {(void *)p, len}};
-        r = wsc_transport_send_all(&c->tr, iov, 2, d, &sent);
+        r = wsc__transport_send_all(&c->tr, iov, 2, d, &sent);
         if (r < 0) {
             int n = iov[0].iov_len ? 2 : 1;
             r = send_failed(c, r, sent, iov + (2 - n), n, NULL, 0, NULL, 0, d, keep, fail_conn);
@@ -205,7 +205,7 @@ static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8
     if (hlen + len > cap) {
         cap = WBUF_SIZE;
         if (!(buf = thread_scratch()))
-            return wsc_fail(WSC_ENOMEM, "out of memory for the write buffer");
+            return wsc__fail(WSC_ENOMEM, "out of memory for the write buffer");
     }
     size_t done = 0;
     bool first = true;
@@ -216,10 +216,10 @@ static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8
         size_t n = len - done;
         if (n > cap - off)
             n = cap - off;
-        wsc_mask(buf + off, p + done, n, h.key, done);
+        wsc__mask(buf + off, p + done, n, h.key, done);
         struct iovec iov = {buf, off + n};
         size_t chunk_sent = 0;
-        r = wsc_transport_send_all(&c->tr, &iov, 1, d, &chunk_sent);
+        r = wsc__transport_send_all(&c->tr, &iov, 1, d, &chunk_sent);
         sent += chunk_sent;
         done += n;
         if (r < 0) { /* what is kept pending is copied */
@@ -232,7 +232,7 @@ static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8
     return r;
 }
 
-int wsc_send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
+int wsc__send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
                    wsc_deadline d)
 {
     bool fail_conn;
@@ -261,16 +261,16 @@ static int send_deflated(wsc_conn *c, uint8_t op, bool fin, bool whole, const vo
         return r;
     const uint8_t *out;
     size_t n;
-    r = wsc_deflate_piece(c->pmd, data, len, fin, whole ? len : 0, &out, &n);
+    r = wsc__deflate_piece(c->pmd, data, len, fin, whole ? len : 0, &out, &n);
     if (r < 0) {
         pthread_mutex_unlock(&c->frame_mu);
-        return wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
+        return wsc__conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     }
-    if (whole && n >= len && !wsc_deflate_takeover(c->pmd)) { /* it did not shrink */
+    if (whole && n >= len && !wsc__deflate_takeover(c->pmd)) { /* it did not shrink */
         r = frame_out(c, op, 0, fin, data, len, d, false, &fail_conn);
         *framed = r == 0;
     } else if (n > 0 || fin) {
-        bool keep = !whole || wsc_deflate_takeover(c->pmd);
+        bool keep = !whole || wsc__deflate_takeover(c->pmd);
         r = frame_out(c, op, op == WSC_OP_CONT ? 0 : 0x4, fin, out, n, d, keep, &fail_conn);
         *framed = r == 0;
     }
@@ -284,12 +284,12 @@ static int msg_acquire(wsc_conn *c, wsc_deadline d)
     int r = 0;
     for (;;) {
         if (c->close_received) {
-            r = wsc_fail(WSC_ECLOSED, "the peer closed the connection with %d %s", c->peer_code,
+            r = wsc__fail(WSC_ECLOSED, "the peer closed the connection with %d %s", c->peer_code,
                          wsc_status_string(c->peer_code));
             break;
         }
         if (c->close_sent || atomic_load(&c->state) == WSC_STATE_CLOSED) {
-            r = wsc_fail(WSC_ECLOSED, "the connection is closed (or closing)");
+            r = wsc__fail(WSC_ECLOSED, "the connection is closed (or closing)");
             break;
         }
         if (!c->msg_busy) {
@@ -298,11 +298,11 @@ static int msg_acquire(wsc_conn *c, wsc_deadline d)
             break;
         }
         if (pthread_equal(c->msg_owner, pthread_self())) {
-            r = wsc_fail(WSC_EBUSY, "this thread is writing a message: call wsc_writer_end first");
+            r = wsc__fail(WSC_EBUSY, "this thread is writing a message: call wsc_writer_end first");
             break;
         }
-        if ((r = wsc_conn_wait(c, d)) < 0) {
-            wsc_fail(r, "another thread is still writing a message");
+        if ((r = wsc__conn_wait(c, d)) < 0) {
+            wsc__fail(r, "another thread is still writing a message");
             break;
         }
     }
@@ -321,23 +321,23 @@ static void msg_release(wsc_conn *c)
 static int check_type(wsc_msg_type type)
 {
     if (type != WSC_TEXT && type != WSC_BINARY)
-        return wsc_fail(WSC_EINVAL, "message type %d is neither WSC_TEXT nor WSC_BINARY", type);
+        return wsc__fail(WSC_EINVAL, "message type %d is neither WSC_TEXT nor WSC_BINARY", type);
     return 0;
 }
 
 int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int timeout_ms)
 {
     if (!c || (len && !data))
-        return wsc_fail(WSC_EINVAL, "wsc_write: NULL connection or data");
+        return wsc__fail(WSC_EINVAL, "wsc_write: NULL connection or data");
     int r = check_type(type);
-    wsc_deadline d = wsc_deadline_in(timeout_ms);
-    if (r < 0 || (r = wsc_conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
+    if (r < 0 || (r = wsc__conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
         return r;
     bool framed;
-    if (c->pmd && wsc_deflate_wanted(c->pmd, len))
+    if (c->pmd && wsc__deflate_wanted(c->pmd, len))
         r = send_deflated(c, (uint8_t)type, true, true, data, len, d, &framed);
     else
-        r = wsc_send_frame(c, (uint8_t)type, true, data, len, d);
+        r = wsc__send_frame(c, (uint8_t)type, true, data, len, d);
     msg_release(c);
     return r;
 }
@@ -345,10 +345,10 @@ int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int 
 int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "wsc_writer_begin: NULL connection");
+        return wsc__fail(WSC_EINVAL, "wsc_writer_begin: NULL connection");
     int r = check_type(type);
-    wsc_deadline d = wsc_deadline_in(timeout_ms);
-    if (r < 0 || (r = wsc_conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
+    if (r < 0 || (r = wsc__conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
         return r;
     c->wr_op = (uint8_t)type;
     c->wr_first = true;
@@ -371,7 +371,7 @@ static bool writer_owned(wsc_conn *c)
 static int writer_failed(wsc_conn *c, int r)
 {
     if (c->wr_begun && (r == WSC_EAGAIN || r == WSC_ETIMEDOUT))
-        r = wsc_conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_EIO,
+        r = wsc__conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_EIO,
                           "the deadline passed half-way through a message, which cannot be "
                           "completed");
     c->wr_op = 0;
@@ -382,14 +382,14 @@ static int writer_failed(wsc_conn *c, int r)
 int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
 {
     if (!c || (len && !data) || !writer_owned(c))
-        return wsc_fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
+        return wsc__fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
     if (len == 0)
         return 0;
     bool framed = true;
     uint8_t op = c->wr_first ? c->wr_op : WSC_OP_CONT;
-    wsc_deadline d = wsc_deadline_in(c->wr_timeout);
+    wsc_deadline d = wsc__deadline_in(c->wr_timeout);
     int r = c->pmd ? send_deflated(c, op, false, false, data, len, d, &framed)
-                   : wsc_send_frame(c, op, false, data, len, d);
+                   : wsc__send_frame(c, op, false, data, len, d);
     if (r < 0)
         return writer_failed(c, r);
     if (framed)
@@ -401,12 +401,12 @@ int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
 int wsc_writer_end(wsc_conn *c)
 {
     if (!c || !writer_owned(c))
-        return wsc_fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
+        return wsc__fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
     bool framed;
     uint8_t op = c->wr_first ? c->wr_op : WSC_OP_CONT;
-    wsc_deadline d = wsc_deadline_in(c->wr_timeout);
+    wsc_deadline d = wsc__deadline_in(c->wr_timeout);
     int r = c->pmd ? send_deflated(c, op, true, false, NULL, 0, d, &framed)
-                   : wsc_send_frame(c, op, true, NULL, 0, d);
+                   : wsc__send_frame(c, op, true, NULL, 0, d);
     if (r < 0)
         return writer_failed(c, r);
     c->wr_op = 0;
@@ -418,14 +418,14 @@ int wsc_flush(wsc_conn *c, int timeout_ms)
 {
     if (!c)
         return WSC_EINVAL;
-    wsc_deadline d = wsc_deadline_in(timeout_ms);
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
     int r = lock_frames(c, d);
     if (r < 0)
         return r;
     r = flush_pending(c, d);
     pthread_mutex_unlock(&c->frame_mu);
     if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
-        return wsc_conn_send_failed(c, r);
+        return wsc__conn_send_failed(c, r);
     return r;
 }
 
@@ -438,13 +438,13 @@ bool wsc_want_write(const wsc_conn *c)
     /* A frame being written by another thread counts as wanting to write. */
     if (pthread_mutex_trylock((pthread_mutex_t *)&c->frame_mu) != 0)
         return true;
-    bool want = c->pend_pos < c->pend_len || wsc_transport_pending(&c->tr) ||
+    bool want = c->pend_pos < c->pend_len || wsc__transport_pending(&c->tr) ||
                 atomic_load(&c->close_queued);
     pthread_mutex_unlock((pthread_mutex_t *)&c->frame_mu);
     return want;
 }
 
-void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len)
+void wsc__pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len)
 {
     if (len != 8)
         return;
@@ -462,16 +462,16 @@ void wsc_pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len)
 int wsc_ping(wsc_conn *c, int timeout_ms)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "wsc_ping: NULL connection");
-    wsc_deadline d = wsc_deadline_in(timeout_ms);
-    int r = wsc_conn_ready(c, d);
+        return wsc__fail(WSC_EINVAL, "wsc_ping: NULL connection");
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
+    int r = wsc__conn_ready(c, d);
     if (r < 0)
         return r;
     wsc_ping_waiter w = {0};
     pthread_mutex_lock(&c->mu);
     if (c->close_sent) {
         pthread_mutex_unlock(&c->mu);
-        return wsc_fail(WSC_ECLOSED, "the connection is closing");
+        return wsc__fail(WSC_ECLOSED, "the connection is closing");
     }
     w.id = ++c->ping_seq;
     w.next = c->pings;
@@ -481,14 +481,14 @@ int wsc_ping(wsc_conn *c, int timeout_ms)
     uint8_t payload[8];
     for (int i = 0; i < 8; i++)
         payload[i] = (uint8_t)(w.id >> (56 - 8 * i));
-    r = wsc_send_frame(c, WSC_OP_PING, true, payload, sizeof payload, d);
+    r = wsc__send_frame(c, WSC_OP_PING, true, payload, sizeof payload, d);
 
     pthread_mutex_lock(&c->mu);
     while (r == 0 && !w.done) {
         if (atomic_load(&c->state) == WSC_STATE_CLOSED)
-            r = wsc_fail(WSC_ECLOSED, "the connection closed before the pong arrived");
-        else if ((r = wsc_conn_wait(c, d)) < 0)
-            wsc_fail(r, "no pong within the timeout (is a reader running?)");
+            r = wsc__fail(WSC_ECLOSED, "the connection closed before the pong arrived");
+        else if ((r = wsc__conn_wait(c, d)) < 0)
+            wsc__fail(r, "no pong within the timeout (is a reader running?)");
     }
     for (wsc_ping_waiter **pp = &c->pings; *pp; pp = &(*pp)->next)
         if (*pp == &w) {

@@ -13,16 +13,16 @@
 
 #define CLOSE_WAIT_MS 10000
 
-int wsc_wasm_wait(wsc_conn *c, wsc_deadline d)
+int wsc__wasm_wait(wsc_conn *c, wsc_deadline d)
 {
     if (d == WSC_NOWAIT)
         return WSC_EAGAIN;
-    int left = wsc_deadline_left(d);
+    int left = wsc__deadline_left(d);
     if (d != WSC_FOREVER && left == 0)
         return WSC_ETIMEDOUT;
     int r = wsc_js_wait(c->id, left);
     if (r == WSC_ENOTSUP)
-        return wsc_fail(WSC_ENOTSUP, "blocking calls need -sASYNCIFY (see `make wasm-flags`); "
+        return wsc__fail(WSC_ENOTSUP, "blocking calls need -sASYNCIFY (see `make wasm-flags`); "
                                      "without it use timeout 0 from a frame loop");
     return r;
 }
@@ -33,7 +33,7 @@ static char *websocket_url(const wsc_url *u)
     size_t n = strlen(u->host_header) + strlen(u->target) + 8;
     char *s = malloc(n);
     if (s)
-        wsc_snprintf(s, n, "%s://%s%s", u->tls ? "wss" : "ws", u->host_header, u->target);
+        wsc__snprintf(s, n, "%s://%s%s", u->tls ? "wss" : "ws", u->host_header, u->target);
     return s;
 }
 
@@ -61,33 +61,33 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
     if (resp)
         memset(resp, 0, sizeof *resp);
     if (!url || !out)
-        return wsc_fail(WSC_EINVAL, "wsc_dial needs a URL and somewhere to put the connection");
+        return wsc__fail(WSC_EINVAL, "wsc_dial needs a URL and somewhere to put the connection");
     *out = NULL;
     for (size_t i = 0; i < o->n_subprotocols; i++)
         if (!o->subprotocols[i] || !*o->subprotocols[i] || strpbrk(o->subprotocols[i], " ,\t\r\n"))
-            return wsc_fail(WSC_EINVAL, "subprotocol %zu is empty or has a space, comma or CR/LF", i);
+            return wsc__fail(WSC_EINVAL, "subprotocol %zu is empty or has a space, comma or CR/LF", i);
     char err[300];
     wsc_url u;
-    if (wsc_url_parse(url, &u, err, sizeof err) < 0)
-        return wsc_fail(WSC_EINVAL, "bad URL \"%s\": %s", url, err);
+    if (wsc__url_parse(url, &u, err, sizeof err) < 0)
+        return wsc__fail(WSC_EINVAL, "bad URL \"%s\": %s", url, err);
     wsc_conn *c = calloc(1, sizeof *c);
     char *wsurl = websocket_url(&u);
     char *protos = join_protocols(o);
     if (c)
         c->target = strdup(u.target);
-    wsc_url_free(&u);
+    wsc__url_free(&u);
     if (!c || !wsurl || !protos || !c->target) {
         free(wsurl);
         free(protos);
         if (c)
             free(c->target);
         free(c);
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     }
     c->id = wsc_js_open(wsurl, protos);
     free(protos);
     if (c->id < 0) {
-        int r = wsc_fail(WSC_EINVAL, "the browser refused to open a WebSocket to %s", wsurl);
+        int r = wsc__fail(WSC_EINVAL, "the browser refused to open a WebSocket to %s", wsurl);
         free(wsurl);
         wsc_conn_free(c);
         return r;
@@ -99,15 +99,15 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
         return 0;
     }
     int timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms : 30000;
-    wsc_deadline d = wsc_deadline_in(timeout);
+    wsc_deadline d = wsc__deadline_in(timeout);
     int r = 0;
     while (r == 0 && wsc_js_state(c->id) == WSC_STATE_CONNECTING)
-        r = wsc_wasm_wait(c, d);
+        r = wsc__wasm_wait(c, d);
     if (r == 0 && wsc_js_state(c->id) != WSC_STATE_OPEN)
-        r = wsc_fail(WSC_ECONNECT, "the WebSocket connection to %s failed (the browser gives no "
+        r = wsc__fail(WSC_ECONNECT, "the WebSocket connection to %s failed (the browser gives no "
                                    "detail: see its console or the server's log)", wsurl);
     else if (r == WSC_ETIMEDOUT)
-        r = wsc_fail(WSC_ETIMEDOUT, "opening the WebSocket to %s timed out", wsurl);
+        r = wsc__fail(WSC_ETIMEDOUT, "opening the WebSocket to %s timed out", wsurl);
     free(wsurl);
     if (r < 0) {
         wsc_conn_free(c);
@@ -115,7 +115,7 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
     }
     if (resp)
         resp->status = 101;
-    wsc_clear_error();
+    wsc__clear_error();
     *out = c;
     return 0;
 }
@@ -154,7 +154,7 @@ int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out)
     (void)opts;
     if (out)
         *out = NULL;
-    return wsc_fail(WSC_ENOTSUP, "wsc_tls_server_new: a browser cannot accept connections");
+    return wsc__fail(WSC_ENOTSUP, "wsc_tls_server_new: a browser cannot accept connections");
 }
 
 void wsc_tls_server_free(wsc_tls_server *s)
@@ -170,39 +170,39 @@ const char *wsc_request_target(const wsc_conn *c)
 int wsc_close(wsc_conn *c, int code, const char *reason)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
-    int r = wsc_close_args_check(code, reason);
+        return wsc__fail(WSC_EINVAL, "NULL connection");
+    int r = wsc__close_args_check(code, reason);
     if (r < 0)
         return r;
     if (c->close_called || wsc_js_state(c->id) == WSC_STATE_CLOSED)
-        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+        return wsc__fail(WSC_ECLOSED, "the connection was already closed");
     c->close_called = true;
     wsc_js_close(c->id, code, reason ? reason : "");
     /* Wait for the close event; without Asyncify the close goes on alone. */
-    wsc_deadline d = wsc_deadline_in(CLOSE_WAIT_MS);
+    wsc_deadline d = wsc__deadline_in(CLOSE_WAIT_MS);
     while (r == 0 && wsc_js_state(c->id) != WSC_STATE_CLOSED)
-        r = wsc_wasm_wait(c, d);
+        r = wsc__wasm_wait(c, d);
     if (r == WSC_ENOTSUP) {
-        wsc_clear_error();
+        wsc__clear_error();
         return 0;
     }
     if (r < 0)
-        return wsc_fail(WSC_ETIMEDOUT, "the close handshake did not finish within %d s", CLOSE_WAIT_MS / 1000);
+        return wsc__fail(WSC_ETIMEDOUT, "the close handshake did not finish within %d s", CLOSE_WAIT_MS / 1000);
     if (wsc_js_close_code(c->id) == WSC_STATUS_ABNORMAL_CLOSURE)
-        return wsc_fail(WSC_ECLOSED, "the connection ended before the peer's close frame arrived");
-    wsc_clear_error();
+        return wsc__fail(WSC_ECLOSED, "the connection ended before the peer's close frame arrived");
+    wsc__clear_error();
     return 0;
 }
 
 int wsc_close_start(wsc_conn *c, int code, const char *reason)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
-    int r = wsc_close_args_check(code, reason);
+        return wsc__fail(WSC_EINVAL, "NULL connection");
+    int r = wsc__close_args_check(code, reason);
     if (r < 0)
         return r;
     if (c->close_called || wsc_js_state(c->id) == WSC_STATE_CLOSED)
-        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+        return wsc__fail(WSC_ECLOSED, "the connection was already closed");
     c->close_called = true;
     wsc_js_close(c->id, code, reason ? reason : "");
     return 0;
@@ -211,9 +211,9 @@ int wsc_close_start(wsc_conn *c, int code, const char *reason)
 int wsc_close_now(wsc_conn *c)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     if (c->close_called || wsc_js_state(c->id) == WSC_STATE_CLOSED)
-        return wsc_fail(WSC_ECLOSED, "the connection was already closed");
+        return wsc__fail(WSC_ECLOSED, "the connection was already closed");
     c->close_called = true;
     wsc_js_close(c->id, WSC_STATUS_GOING_AWAY, "");
     return 0;
@@ -222,15 +222,15 @@ int wsc_close_now(wsc_conn *c)
 int wsc_conn_error(wsc_conn *c)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     if (wsc_js_state(c->id) != WSC_STATE_CLOSED) {
-        wsc_clear_error();
+        wsc__clear_error();
         return 0;
     }
     int code = wsc_js_close_code(c->id);
     if (code == WSC_STATUS_ABNORMAL_CLOSURE || code < 0)
-        return wsc_fail(WSC_ECLOSED, "the connection ended without a close frame (1006), or never opened");
-    return wsc_fail(WSC_ECLOSED, "closed with %d: %s", code, wsc_close_reason(c));
+        return wsc__fail(WSC_ECLOSED, "the connection ended without a close frame (1006), or never opened");
+    return wsc__fail(WSC_ECLOSED, "closed with %d: %s", code, wsc_close_reason(c));
 }
 
 int wsc_close_status(const wsc_conn *c)
@@ -275,7 +275,7 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     (void)fd, (void)head, (void)head_len, (void)opts;
     if (out)
         *out = NULL;
-    return wsc_fail(WSC_ENOTSUP, "a browser cannot accept WebSocket connections");
+    return wsc__fail(WSC_ENOTSUP, "a browser cannot accept WebSocket connections");
 }
 
 const char *wsc_handshake_header(const wsc_conn *c, const char *name)
@@ -287,7 +287,7 @@ const char *wsc_handshake_header(const wsc_conn *c, const char *name)
 int wsc_ping(wsc_conn *c, int timeout_ms)
 {
     (void)timeout_ms;
-    return c ? 0 : wsc_fail(WSC_EINVAL, "NULL connection");
+    return c ? 0 : wsc__fail(WSC_EINVAL, "NULL connection");
 }
 
 int wsc_fd(const wsc_conn *c)
@@ -317,11 +317,11 @@ bool wsc_want_write(const wsc_conn *c)
 int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
 {
     (void)c, (void)type, (void)fd;
-    return wsc_fail(WSC_ENOTSUP, "wsc_stream_fd needs sockets: not available in the browser");
+    return wsc__fail(WSC_ENOTSUP, "wsc_stream_fd needs sockets: not available in the browser");
 }
 
 int wsc_stream_fd_error(wsc_conn *c)
 {
     (void)c;
-    return wsc_fail(WSC_ENOTSUP, "wsc_stream_fd needs sockets: not available in the browser");
+    return wsc__fail(WSC_ENOTSUP, "wsc_stream_fd needs sockets: not available in the browser");
 }

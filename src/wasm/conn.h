@@ -32,7 +32,7 @@ struct wsc_conn {
 };
 
 /* Waits for an event on c until d passes. 0 after an event, else
- * wsc_deadline_error(d), or WSC_ENOTSUP (with a detail) without Asyncify. */
-int wsc_wasm_wait(wsc_conn *c, wsc_deadline d);
+ * wsc__deadline_error(d), or WSC_ENOTSUP (with a detail) without Asyncify. */
+int wsc__wasm_wait(wsc_conn *c, wsc_deadline d);
 
 #endif

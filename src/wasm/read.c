@@ -17,8 +17,8 @@ static int closed_error(wsc_conn *c)
 {
     int code = wsc_close_status(c);
     if (code < 0)
-        return wsc_fail(WSC_ECLOSED, "the connection ended without a close frame (1006)");
-    return wsc_fail(WSC_ECLOSED, "the connection is closed: %d %s%s%s", code, wsc_status_string(code),
+        return wsc__fail(WSC_ECLOSED, "the connection ended without a close frame (1006)");
+    return wsc__fail(WSC_ECLOSED, "the connection is closed: %d %s%s%s", code, wsc_status_string(code),
                     *wsc_close_reason(c) ? ": " : "", wsc_close_reason(c));
 }
 
@@ -26,9 +26,9 @@ static int closed_error(wsc_conn *c)
 static int next_message(wsc_conn *c, wsc_deadline d)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     if (c->close_read)
-        return wsc_fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
+        return wsc__fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
     c->reader_open = false;
     int type;
     size_t len;
@@ -45,12 +45,12 @@ static int next_message(wsc_conn *c, wsc_deadline d)
         if (!c->close_called && wsc_js_peek(c->id, &type, &len)) {
             if (type < 0) {
                 wsc_js_take(c->id, NULL);
-                return wsc_fail(WSC_EMSGSIZE, "a message was longer than the read limit (closed with 1009)");
+                return wsc__fail(WSC_EMSGSIZE, "a message was longer than the read limit (closed with 1009)");
             }
             if (len + 1 > c->msg_cap) {
                 uint8_t *p = realloc(c->msg, len + 1);
                 if (!p)
-                    return wsc_fail(WSC_ENOMEM, "out of memory for a %zu-byte message", len);
+                    return wsc__fail(WSC_ENOMEM, "out of memory for a %zu-byte message", len);
                 c->msg = p;
                 c->msg_cap = len + 1;
             }
@@ -63,7 +63,7 @@ static int next_message(wsc_conn *c, wsc_deadline d)
         int state = wsc_js_state(c->id);
         if (state == WSC_STATE_CLOSED)
             return closed_error(c);
-        int r = wsc_wasm_wait(c, d);
+        int r = wsc__wasm_wait(c, d);
         if (r < 0)
             return r;
     }
@@ -71,7 +71,7 @@ static int next_message(wsc_conn *c, wsc_deadline d)
 
 int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type, const void **data, size_t *len)
 {
-    int r = next_message(c, wsc_deadline_in(timeout_ms));
+    int r = next_message(c, wsc__deadline_in(timeout_ms));
     if (r < 0)
         return r;
     if (type)
@@ -85,7 +85,7 @@ int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type, const void **data,
 
 int wsc_reader_next(wsc_conn *c, int timeout_ms, wsc_msg_type *type)
 {
-    int r = next_message(c, wsc_deadline_in(timeout_ms));
+    int r = next_message(c, wsc__deadline_in(timeout_ms));
     if (r < 0)
         return r;
     c->reader_open = true;
@@ -99,9 +99,9 @@ ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap, int timeout_ms)
 {
     (void)timeout_ms; /* the whole message is already here */
     if (!c || !buf || cap == 0)
-        return wsc_fail(WSC_EINVAL, "wsc_reader_read needs a connection and a buffer of at least 1 byte");
+        return wsc__fail(WSC_EINVAL, "wsc_reader_read needs a connection and a buffer of at least 1 byte");
     if (!c->reader_open)
-        return wsc_fail(WSC_EINVAL, "no message to read: call wsc_reader_next first");
+        return wsc__fail(WSC_EINVAL, "no message to read: call wsc_reader_next first");
     size_t n = c->msg_len - c->reader_pos;
     if (n > cap)
         n = cap;
@@ -119,9 +119,9 @@ void wsc_set_read_limit(wsc_conn *c, int64_t limit)
 int wsc_close_read(wsc_conn *c)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     if (c->close_read)
-        return wsc_fail(WSC_EINVAL, "wsc_close_read was already called");
+        return wsc__fail(WSC_EINVAL, "wsc_close_read was already called");
     c->close_read = true;
     wsc_js_close_read(c->id);
     return 0;

@@ -12,7 +12,7 @@ static int send_message(wsc_conn *c, wsc_msg_type type, const void *data, size_t
 {
     int r = wsc_js_send(c->id, (int)type, data, len);
     if (r < 0)
-        return wsc_fail(r, "the WebSocket is not open (state %d)", wsc_js_state(c->id));
+        return wsc__fail(r, "the WebSocket is not open (state %d)", wsc_js_state(c->id));
     return 0;
 }
 
@@ -21,14 +21,14 @@ static int send_message(wsc_conn *c, wsc_msg_type type, const void *data, size_t
 static int check(wsc_conn *c, wsc_msg_type type, int timeout_ms)
 {
     if (!c)
-        return wsc_fail(WSC_EINVAL, "NULL connection");
+        return wsc__fail(WSC_EINVAL, "NULL connection");
     if (type != WSC_TEXT && type != WSC_BINARY)
-        return wsc_fail(WSC_EINVAL, "message type %d is neither WSC_TEXT nor WSC_BINARY", type);
+        return wsc__fail(WSC_EINVAL, "message type %d is neither WSC_TEXT nor WSC_BINARY", type);
     if (c->writing)
-        return wsc_fail(WSC_EBUSY, "a message is being written with the writer API");
-    wsc_deadline d = wsc_deadline_in(timeout_ms);
+        return wsc__fail(WSC_EBUSY, "a message is being written with the writer API");
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
     while (wsc_js_state(c->id) == WSC_STATE_CONNECTING) {
-        int r = wsc_wasm_wait(c, d);
+        int r = wsc__wasm_wait(c, d);
         if (r < 0)
             return r;
     }
@@ -41,7 +41,7 @@ int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int 
     if (r < 0)
         return r;
     if (len && !data)
-        return wsc_fail(WSC_EINVAL, "wsc_write: NULL data");
+        return wsc__fail(WSC_EINVAL, "wsc_write: NULL data");
     return send_message(c, type, data, len);
 }
 
@@ -51,7 +51,7 @@ int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
     if (r < 0)
         return r;
     if (wsc_js_state(c->id) != WSC_STATE_OPEN)
-        return wsc_fail(WSC_ECLOSED, "the WebSocket is not open");
+        return wsc__fail(WSC_ECLOSED, "the WebSocket is not open");
     c->writing = true;
     c->wtype = type;
     c->wlen = 0;
@@ -61,14 +61,14 @@ int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
 int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
 {
     if (!c || !c->writing || (len && !data))
-        return wsc_fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
+        return wsc__fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
     if (c->wlen + len > c->wcap) {
         size_t cap = c->wcap ? c->wcap : 1024;
         while (cap < c->wlen + len)
             cap *= 2;
         uint8_t *p = realloc(c->wbuf, cap);
         if (!p)
-            return wsc_fail(WSC_ENOMEM, "out of memory for the message being written");
+            return wsc__fail(WSC_ENOMEM, "out of memory for the message being written");
         c->wbuf = p;
         c->wcap = cap;
     }
@@ -81,7 +81,7 @@ int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
 int wsc_writer_end(wsc_conn *c)
 {
     if (!c || !c->writing)
-        return wsc_fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
+        return wsc__fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
     c->writing = false;
     return send_message(c, c->wtype, c->wbuf, c->wlen);
 }

@@ -71,13 +71,13 @@ static void run_init(run *r, uint8_t mode)
         p.server_no_takeover = p.client_no_takeover = deflate == 2;
         if (deflate == 3)
             p.server_bits = p.client_bits = 9;
-        r->z = wsc_deflate_new(&p, server,
+        r->z = wsc__deflate_new(&p, server,
                                deflate == 2 ? WSC_COMPRESSION_NO_CONTEXT_TAKEOVER
                                             : WSC_COMPRESSION_CONTEXT_TAKEOVER,
                                0);
         ASSERT(r->z);
     }
-    wsc_decoder_init(&r->d, server, r->z);
+    wsc__decoder_init(&r->d, server, r->z);
     r->limit = LIMITS[(mode >> 3) & 7];
     r->d.read_limit = r->limit;
 }
@@ -85,7 +85,7 @@ static void run_init(run *r, uint8_t mode)
 static void run_free(run *r)
 {
     free(r->msg);
-    wsc_deflate_free(r->z);
+    wsc__deflate_free(r->z);
 }
 
 /* Handles one event (not MORE); data is at out. */
@@ -118,7 +118,7 @@ static void on_event(run *r, wsc_dec_kind e, const wsc_dec_event *ev, const uint
     case WSC_DEC_END:
         ASSERT(ev->opcode == r->op);
         if (r->op == WSC_OP_TEXT)
-            ASSERT(wsc_utf8_feed(WSC_UTF8_ACCEPT, r->msg, r->msg_len) == WSC_UTF8_ACCEPT);
+            ASSERT(wsc__utf8_feed(WSC_UTF8_ACCEPT, r->msg, r->msg_len) == WSC_UTF8_ACCEPT);
         mix_num(&r->g, (int64_t)r->msg_len);
         mix(&r->g, r->msg, r->msg_len);
         r->op = 0;
@@ -129,9 +129,9 @@ static void on_event(run *r, wsc_dec_kind e, const wsc_dec_event *ev, const uint
         mix(&r->g, ev->data, ev->len);
         break;
     case WSC_DEC_CLOSE:
-        ASSERT(ev->code == WSC_STATUS_NO_STATUS_RCVD || wsc_close_code_valid(ev->code));
+        ASSERT(ev->code == WSC_STATUS_NO_STATUS_RCVD || wsc__close_code_valid(ev->code));
         ASSERT(ev->len <= 123);
-        ASSERT(wsc_utf8_feed(WSC_UTF8_ACCEPT, ev->data, ev->len) == WSC_UTF8_ACCEPT);
+        ASSERT(wsc__utf8_feed(WSC_UTF8_ACCEPT, ev->data, ev->len) == WSC_UTF8_ACCEPT);
         mix_num(&r->g, ev->code);
         mix(&r->g, ev->data, ev->len);
         r->closed = true;
@@ -158,7 +158,7 @@ static size_t decode_some(run *r, uint8_t *in, size_t n, uint8_t *out, size_t ca
     while (!r->failed && !r->closed) {
         size_t used;
         wsc_dec_event ev;
-        wsc_dec_kind e = wsc_decode(&r->d, in + at, n - at, &used, out, cap, &ev);
+        wsc_dec_kind e = wsc__decode(&r->d, in + at, n - at, &used, out, cap, &ev);
         ASSERT(used <= n - at);
         at += used;
         if (e == WSC_DEC_MORE)
@@ -168,7 +168,7 @@ static size_t decode_some(run *r, uint8_t *in, size_t n, uint8_t *out, size_t ca
         on_event(r, e, &ev, out);
         if (e == WSC_DEC_ERROR) { /* sticky */
             wsc_dec_event again;
-            ASSERT(wsc_decode(&r->d, in + at, n - at, &used, out, cap, &again) == WSC_DEC_ERROR);
+            ASSERT(wsc__decode(&r->d, in + at, n - at, &used, out, cap, &again) == WSC_DEC_ERROR);
             ASSERT(used == 0 && again.code == ev.code);
         }
     }
@@ -202,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t have = 0, fed = 0;
     while (fed < len && !split.failed && !split.closed) {
         size_t k = len - fed < piece ? len - fed : piece;
-        uint64_t left = direct && have == 0 ? wsc_decode_payload_left(&split.d) : 0;
+        uint64_t left = direct && have == 0 ? wsc__decode_payload_left(&split.d) : 0;
         if (left) {
             if (k > left)
                 k = (size_t)left;

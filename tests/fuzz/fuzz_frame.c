@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_frame.c - libFuzzer target for the frame header code (frame.h):
- * wsc_frame_parse on arbitrary bytes, checked against an independent
- * reading of RFC 6455 section 5.2; wsc_frame_check against a reference;
+ * wsc__frame_parse on arbitrary bytes, checked against an independent
+ * reading of RFC 6455 section 5.2; wsc__frame_check against a reference;
  * parse(encode(h)) == h; encode of a minimally encoded header gives back the
- * input bytes; every prefix of a header asks for more; wsc_close_code_valid
+ * input bytes; every prefix of a header asks for more; wsc__close_code_valid
  * against section 7.4. Any disagreement aborts. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/closecode.h"
-#include "native/frame.h"
+#include "proto/frame.h"
 #include "fuzz_common.h"
 
 static bool same_header(const wsc_frame_header *a, const wsc_frame_header *b)
@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     wsc_frame_header h, ref;
     memset(&h, 0xA5, sizeof h);
-    int r = wsc_frame_parse(data, size, &h);
+    int r = wsc__frame_parse(data, size, &h);
     int rr = ref_parse(data, size, &ref);
     ASSERT(r == rr);
     ASSERT(r == -1 || r == 0 || (r >= 2 && r <= WSC_FRAME_HEADER_MAX));
@@ -98,18 +98,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Every shorter prefix needs more bytes. */
         for (size_t m = 0; m < (size_t)r; m++) {
             wsc_frame_header q;
-            ASSERT(wsc_frame_parse(data, m, &q) == 0);
+            ASSERT(wsc__frame_parse(data, m, &q) == 0);
         }
 
         /* Re-encode: shortest form, parses back to the same header. */
         uint8_t out[WSC_FRAME_HEADER_MAX + 1];
         out[WSC_FRAME_HEADER_MAX] = 0xCC;
-        size_t n = wsc_frame_encode(out, &h);
+        size_t n = wsc__frame_encode(out, &h);
         ASSERT(out[WSC_FRAME_HEADER_MAX] == 0xCC);
         size_t shortest = (h.len < 126 ? 2 : h.len <= 0xFFFF ? 4 : 10) + (h.masked ? 4 : 0);
         ASSERT(n == shortest);
         wsc_frame_header back;
-        ASSERT(wsc_frame_parse(out, n, &back) == (int)n);
+        ASSERT(wsc__frame_parse(out, n, &back) == (int)n);
         ASSERT(same_header(&h, &back));
         /* A minimally encoded input comes back byte for byte. */
         if ((size_t)r == shortest)
@@ -121,19 +121,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t rsv_allowed = size > (size_t)r ? (data[r] & 7) : 0;
         for (int server = 0; server <= 1; server++) {
             const char *why = NULL;
-            int c = wsc_frame_check(&h, server, rsv_allowed, &why);
+            int c = wsc__frame_check(&h, server, rsv_allowed, &why);
             ASSERT(c == 0 || c == 1002);
             ASSERT(c == ref_check(&h, server, rsv_allowed));
             if (c)
                 ASSERT(why && *why);
-            c = wsc_frame_check(&h, server, 0, &why);
+            c = wsc__frame_check(&h, server, 0, &why);
             ASSERT(c == ref_check(&h, server, 0));
         }
 
         /* A close frame's code, if the input carries one after the header. */
         if (size >= (size_t)r + 2) {
             int code = (data[r] << 8) | data[r + 1];
-            ASSERT(wsc_close_code_valid(code) == ref_close_code(code));
+            ASSERT(wsc__close_code_valid(code) == ref_close_code(code));
         }
     }
 
@@ -152,9 +152,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (data[1] & 2)
             e.len &= 0x1FFFF; /* often near the 16-bit boundary */
         uint8_t out[WSC_FRAME_HEADER_MAX];
-        size_t n = wsc_frame_encode(out, &e);
+        size_t n = wsc__frame_encode(out, &e);
         wsc_frame_header back;
-        ASSERT(wsc_frame_parse(out, n, &back) == (int)n);
+        ASSERT(wsc__frame_parse(out, n, &back) == (int)n);
         ASSERT(same_header(&e, &back));
     }
     return 0;

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_http_request.c - libFuzzer target for the server side of the opening
- * handshake: wsc_http_head_end + wsc_http_parse(request) on arbitrary bytes,
- * then wsc_hs_check_request with several option sets and
- * wsc_hs_server_response for its verdict. Invariants checked:
+ * handshake: wsc__http_head_end + wsc__http_parse(request) on arbitrary bytes,
+ * then wsc__hs_check_request with several option sets and
+ * wsc__hs_server_response for its verdict. Invariants checked:
  *   - a parsed head has <= 100 headers, token names, trimmed values;
  *   - the verdict is 0, 400, 403, 405, 426 or 505 with a detail, and a
  *     request accepted is HTTP/1.1 with one key, one version, no body and
  *     no control character in its target;
  *   - a 101 we produce parses and passes the client's own check
- *     (wsc_hs_check_response) for the request's key, and the client reads
+ *     (wsc__hs_check_response) for the request's key, and the client reads
  *     the same permessage-deflate parameters the server picked (each mode);
  *   - error responses parse, carry the status and a matching Content-Length. */
 #include <stdbool.h>
@@ -18,8 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "native/handshake.h"
-#include "native/http.h"
+#include "proto/handshake.h"
+#include "proto/http.h"
 #include "fuzz_common.h"
 
 static bool is_tchar(unsigned char ch)
@@ -44,8 +44,8 @@ static void check_head(const wsc_http_head *h)
             ASSERT(value[vl - 1] != ' ' && value[vl - 1] != '\t');
         }
         ASSERT(!strchr(value, '\n'));
-        /* The first header of each name is what wsc_http_get finds. */
-        const char *first = wsc_http_get(h, name);
+        /* The first header of each name is what wsc__http_get finds. */
+        const char *first = wsc__http_get(h, name);
         ASSERT(first);
         size_t j = 0;
         while (strcasecmp(h->headers[j].name, name) != 0)
@@ -56,19 +56,19 @@ static void check_head(const wsc_http_head *h)
 
 static void check_error_response(int status, const char *resp, size_t len)
 {
-    size_t end = wsc_http_head_end(resp, len);
+    size_t end = wsc__http_head_end(resp, len);
     ASSERT(end > 0);
     wsc_http_head h;
     char err[300];
-    ASSERT(wsc_http_parse(resp, end, false, &h, err, sizeof err) == 0);
+    ASSERT(wsc__http_parse(resp, end, false, &h, err, sizeof err) == 0);
     ASSERT(h.status == status);
-    const char *cl = wsc_http_get(&h, "Content-Length");
+    const char *cl = wsc__http_get(&h, "Content-Length");
     ASSERT(cl && strtoul(cl, NULL, 10) == len - end);
     if (status == 426)
-        ASSERT(wsc_http_get(&h, "Sec-WebSocket-Version") &&
-               strcmp(wsc_http_get(&h, "Sec-WebSocket-Version"), "13") == 0);
-    ASSERT(!wsc_http_get(&h, "Sec-WebSocket-Accept"));
-    wsc_http_free(&h);
+        ASSERT(wsc__http_get(&h, "Sec-WebSocket-Version") &&
+               strcmp(wsc__http_get(&h, "Sec-WebSocket-Version"), "13") == 0);
+    ASSERT(!wsc__http_get(&h, "Sec-WebSocket-Accept"));
+    wsc__http_free(&h);
 }
 
 static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
@@ -76,13 +76,13 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     const char *proto = NULL;
     char err[300];
     err[0] = '\0';
-    int status = wsc_hs_check_request(req, o, &proto, err, sizeof err);
+    int status = wsc__hs_check_request(req, o, &proto, err, sizeof err);
     ASSERT(status == 0 || status == 400 || status == 403 || status == 405 || status == 426 ||
            status == 505);
     size_t len = 0;
     if (status != 0) {
         ASSERT(err[0]);
-        char *resp = wsc_hs_server_response(status, req, NULL, NULL, o, err, &len);
+        char *resp = wsc__hs_server_response(status, req, NULL, NULL, o, err, &len);
         ASSERT(resp && len == strlen(resp));
         check_error_response(status, resp, len);
         free(resp);
@@ -90,9 +90,9 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     }
     ASSERT(proto);
     ASSERT(req->version == 11);
-    ASSERT(wsc_http_count(req, "Sec-WebSocket-Key") == 1);
-    ASSERT(wsc_http_count(req, "Sec-WebSocket-Version") == 1);
-    ASSERT(!wsc_http_get(req, "Transfer-Encoding"));
+    ASSERT(wsc__http_count(req, "Sec-WebSocket-Key") == 1);
+    ASSERT(wsc__http_count(req, "Sec-WebSocket-Version") == 1);
+    ASSERT(!wsc__http_get(req, "Transfer-Encoding"));
     for (const char *p = req->target; *p; p++)
         ASSERT((unsigned char)*p > ' ' && *p != 0x7F);
     /* The chosen subprotocol is one of ours, offered by the client, or "". */
@@ -101,26 +101,26 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
         for (size_t i = 0; i < o->n_subprotocols; i++)
             ours = ours || proto == o->subprotocols[i];
         ASSERT(ours);
-        ASSERT(wsc_http_has_token(req, "Sec-WebSocket-Protocol", proto));
+        ASSERT(wsc__http_has_token(req, "Sec-WebSocket-Protocol", proto));
     }
-    const char *key = wsc_http_get(req, "Sec-WebSocket-Key");
-    ASSERT(key && wsc_hs_key_valid(key));
+    const char *key = wsc__http_get(req, "Sec-WebSocket-Key");
+    ASSERT(key && wsc__hs_key_valid(key));
     wsc_pmd_params pmd, seen;
-    wsc_pmd_accept(req, o->compression, &pmd);
+    wsc__pmd_accept(req, o->compression, &pmd);
     ASSERT(!pmd.enabled || o->compression != WSC_COMPRESSION_DISABLED);
     ASSERT(!pmd.enabled || (pmd.server_bits >= 8 && pmd.server_bits <= 15 &&
                             pmd.client_bits >= 8 && pmd.client_bits <= 15));
     ASSERT(pmd.enabled || !pmd.header[0]);
-    char *resp = wsc_hs_server_response(101, req, proto, pmd.header, o, "", &len);
+    char *resp = wsc__hs_server_response(101, req, proto, pmd.header, o, "", &len);
     ASSERT(resp && len == strlen(resp));
     /* Our 101 must satisfy our own client. */
-    size_t end = wsc_http_head_end(resp, len);
+    size_t end = wsc__http_head_end(resp, len);
     ASSERT(end == len);
     wsc_http_head h;
-    ASSERT(wsc_http_parse(resp, end, false, &h, err, sizeof err) == 0);
+    ASSERT(wsc__http_parse(resp, end, false, &h, err, sizeof err) == 0);
     ASSERT(h.status == 101);
     const char *chosen = NULL;
-    int r = wsc_hs_check_response(&h, key, o->subprotocols, o->n_subprotocols, o->compression,
+    int r = wsc__hs_check_response(&h, key, o->subprotocols, o->n_subprotocols, o->compression,
                                   &seen, &chosen, err, sizeof err);
     if (r != 0)
         fprintf(stderr, "our 101 fails our client check: %s\n", err);
@@ -131,7 +131,7 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
         ASSERT(seen.server_no_takeover == pmd.server_no_takeover &&
                seen.client_no_takeover == pmd.client_no_takeover &&
                seen.server_bits == pmd.server_bits && seen.client_bits == pmd.client_bits);
-    wsc_http_free(&h);
+    wsc__http_free(&h);
     free(resp);
 }
 
@@ -140,20 +140,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 16384)
         return 0;
     const char *buf = (const char *)data;
-    size_t end = wsc_http_head_end(buf, size);
+    size_t end = wsc__http_head_end(buf, size);
     ASSERT(end <= size);
     if (end) {
         /* What head_end found is a head: it ends in LF LF or LF CR LF. */
         ASSERT(end >= 2 && buf[end - 1] == '\n');
         ASSERT(buf[end - 2] == '\n' || (end >= 3 && buf[end - 2] == '\r' && buf[end - 3] == '\n'));
-        ASSERT(wsc_http_head_end(buf, end) == end);
+        ASSERT(wsc__http_head_end(buf, end) == end);
     }
     size_t len = end ? end : size;
 
     wsc_http_head req;
     char err[300];
     memset(&req, 0x5A, sizeof req);
-    if (wsc_http_parse(buf, len, true, &req, err, sizeof err) != 0) {
+    if (wsc__http_parse(buf, len, true, &req, err, sizeof err) != 0) {
         ASSERT(!req.raw && !req.headers && req.n_headers == 0);
         return 0;
     }
@@ -177,11 +177,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_with(&req, &o2);
 
     /* Lookups the library does on requests. */
-    (void)wsc_http_has_token(&req, "Connection", "Upgrade");
-    (void)wsc_http_has_token(&req, "Sec-WebSocket-Extensions", "permessage-deflate");
-    const char *origin = wsc_http_get(&req, "Origin");
+    (void)wsc__http_has_token(&req, "Connection", "Upgrade");
+    (void)wsc__http_has_token(&req, "Sec-WebSocket-Extensions", "permessage-deflate");
+    const char *origin = wsc__http_get(&req, "Origin");
     if (origin)
-        (void)wsc_hs_origin_allowed(origin, wsc_http_get(&req, "Host"), origins, 3);
-    wsc_http_free(&req);
+        (void)wsc__hs_origin_allowed(origin, wsc__http_get(&req, "Host"), origins, 3);
+    wsc__http_free(&req);
     return 0;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_proxy.c - libFuzzer target for the proxy parsers: the proxy URL
- * (wsc_proxy_url_parse, wsc_proxy_url_redact), the no_proxy matcher, the
+ * (wsc__proxy_url_parse, wsc__proxy_url_redact), the no_proxy matcher, the
  * choice between option and environment, and the judgement of a proxy's
- * answer to CONNECT (wsc_http_parse + wsc_proxy_check_response).
+ * answer to CONNECT (wsc__http_parse + wsc__proxy_check_response).
  *
  * Input: NUL-separated fields: proxy URL, no_proxy list, host, then the rest
  * as a response head. Checked: a parsed URL has a host, a port in 1-65535, a
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "native/http.h"
-#include "native/proxy.h"
+#include "proto/http.h"
+#include "net/proxy.h"
 #include "fuzz_common.h"
 
 /* The next NUL-terminated field of data (copied), advancing *pos. */
@@ -63,37 +63,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     wsc_proxy_url p;
     char err[300] = "";
-    int r = wsc_proxy_url_parse(url, &p, err, sizeof err);
+    int r = wsc__proxy_url_parse(url, &p, err, sizeof err);
     ASSERT(r == 0 || r == WSC_EINVAL || r == WSC_ENOTSUP || r == WSC_ENOMEM);
     if (r == 0) {
         ASSERT(p.host && p.port >= 1 && p.port <= 65535 && p.desc);
         ASSERT(!strchr(p.desc, '@'));
         ASSERT(!p.auth || strncmp(p.auth, "Basic ", 6) == 0);
         ASSERT(!password || !strstr(p.desc, password));
-        wsc_proxy_url_free(&p);
+        wsc__proxy_url_free(&p);
     } else {
         ASSERT(err[0]);
         ASSERT(!password || !strstr(err, password));
     }
     char redacted[512];
-    wsc_proxy_url_redact(url, redacted, sizeof redacted);
+    wsc__proxy_url_redact(url, redacted, sizeof redacted);
     ASSERT(!password || !strstr(redacted, password));
 
-    (void)wsc_no_proxy_match(list, host);
+    (void)wsc__no_proxy_match(list, host);
     wsc_proxy_env env = {.http_proxy = url, .no_proxy = list};
     const char *source = NULL;
-    const char *chosen = wsc_proxy_choose(NULL, &env, false, host, &source);
+    const char *chosen = wsc__proxy_choose(NULL, &env, false, host, &source);
     ASSERT(!chosen || chosen == url);
-    ASSERT(wsc_proxy_choose("", &env, false, host, &source) == NULL);
+    ASSERT(wsc__proxy_choose("", &env, false, host, &source) == NULL);
 
     const char *head = (const char *)data + pos;
     size_t head_len = size - pos;
-    size_t end = wsc_http_head_end(head, head_len);
+    size_t end = wsc__http_head_end(head, head_len);
     wsc_http_head h;
-    if (end && wsc_http_parse(head, end, false, &h, err, sizeof err) == 0) {
-        r = wsc_proxy_check_response(&h, "proxy.test:3128", "example.com:443", data[0] & 1, err, sizeof err);
+    if (end && wsc__http_parse(head, end, false, &h, err, sizeof err) == 0) {
+        r = wsc__proxy_check_response(&h, "proxy.test:3128", "example.com:443", data[0] & 1, err, sizeof err);
         ASSERT(r == 0 ? h.status >= 200 && h.status <= 299 : r == WSC_ECONNECT && err[0]);
-        wsc_http_free(&h);
+        wsc__http_free(&h);
     }
     free(url);
     free(list);

@@ -187,7 +187,7 @@ static void check_message(wsc_msg_type type, const uint8_t *p, size_t n, int64_t
     if (limit >= 0)
         ASSERT((int64_t)n <= limit);
     if (type == WSC_TEXT && n > 0)
-        ASSERT(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, n) == WSC_UTF8_ACCEPT);
+        ASSERT(wsc__utf8_feed(WSC_UTF8_ACCEPT, p, n) == WSC_UTF8_ACCEPT);
 }
 
 static void check_final(int err)

@@ -36,8 +36,8 @@
 
 #include "wsc.h"
 #include "common/utf8.h"
-#include "native/handshake.h"
-#include "native/http.h"
+#include "proto/handshake.h"
+#include "proto/http.h"
 #include "fuzz_common.h"
 
 static const int64_t LIMITS[8] = {-2 /* default */, 0, 1, 125, 126, 4096, 65535, -1};
@@ -95,7 +95,7 @@ static void *serve(void *arg)
 
     char req[4096];
     size_t n = 0, end = 0;
-    while (!(end = wsc_http_head_end(req, n))) {
+    while (!(end = wsc__http_head_end(req, n))) {
         ASSERT(n < sizeof req);
         ssize_t r = recv(fd, req + n, sizeof req - n, 0);
         if (r < 0 && errno == EINTR)
@@ -105,14 +105,14 @@ static void *serve(void *arg)
     }
     wsc_http_head h;
     char err[200];
-    ASSERT(wsc_http_parse(req, end, true, &h, err, sizeof err) == 0);
-    const char *key = wsc_http_get(&h, "Sec-WebSocket-Key");
-    ASSERT(key && wsc_hs_key_valid(key));
+    ASSERT(wsc__http_parse(req, end, true, &h, err, sizeof err) == 0);
+    const char *key = wsc__http_get(&h, "Sec-WebSocket-Key");
+    ASSERT(key && wsc__hs_key_valid(key));
     char accept_value[29];
-    wsc_hs_accept_key(key, accept_value);
-    bool proto = wsc_http_has_token(&h, "Sec-WebSocket-Protocol", "chat");
-    ASSERT(!s->extensions[0] || wsc_http_get(&h, "Sec-WebSocket-Extensions"));
-    wsc_http_free(&h);
+    wsc__hs_accept_key(key, accept_value);
+    bool proto = wsc__http_has_token(&h, "Sec-WebSocket-Protocol", "chat");
+    ASSERT(!s->extensions[0] || wsc__http_get(&h, "Sec-WebSocket-Extensions"));
+    wsc__http_free(&h);
 
     char head[512];
     int hl = snprintf(head, sizeof head,
@@ -153,7 +153,7 @@ static void check_message(wsc_msg_type type, const uint8_t *p, size_t n, int64_t
     if (limit >= 0)
         ASSERT((int64_t)n <= limit);
     if (type == WSC_TEXT && n > 0)
-        ASSERT(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, n) == WSC_UTF8_ACCEPT);
+        ASSERT(wsc__utf8_feed(WSC_UTF8_ACCEPT, p, n) == WSC_UTF8_ACCEPT);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

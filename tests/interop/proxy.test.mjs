@@ -238,7 +238,7 @@ async function startWssEcho(t) {
   return { pki, port: server.address().port };
 }
 
-// Needs TLS (src/native/tls.c) and tests/interop/certs.mjs.
+// Needs TLS (src/net/tls.c) and tests/interop/certs.mjs.
 test('wss:// through https_proxy: TLS runs over the tunnel', T, async (t) => {
   const { pki, port } = await startWssEcho(t);
   const proxy = await startConnectProxy(t);

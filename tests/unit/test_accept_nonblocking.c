@@ -10,11 +10,13 @@
  *   b  a request already complete when wsc_accept is called opens at once;
  *      frames sent right behind the request are read
  *   c  a bad request already there fails at once, fd left to the caller
- *   d  the options are copied: the caller's strings may change after the call
+ *   d  the options are copied: the caller's strings may change after the call;
+ *      the socket gets TCP_NODELAY
  *   e  wsc_close_now while CONNECTING; a blocking read on a CONNECTING conn
  *      waits for the handshake, then reads
  */
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -274,6 +276,11 @@ static void check_request_already_there(void)
     strcpy(name, "XXXX");
     protos[0] = NULL;
     CHECK(wsc_get_state(c) == WSC_STATE_OPEN, "(b) a complete request opens at once");
+    int nodelay = 0;
+    socklen_t optlen = sizeof nodelay;
+    getsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &optlen);
+    CHECK(nodelay == 1, "(b) the accepted socket has TCP_NODELAY, as a dialled one (small answers "
+                        "after a TLS handshake are not held back by Nagle)");
     CHECK(strcmp(wsc_subprotocol(c), "chat") == 0, "(b) the subprotocol was chosen");
     wsc_msg_type type;
     const void *data;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "engine/decode.h"
-#include "native/mask.h"
+#include "proto/mask.h"
 #include "wsc.h"
 
 static int failures, checks;
@@ -60,11 +60,11 @@ static void frame(bytes *b, bool to_server, bool fin, int rsv, int op, const voi
     wsc_frame_header h = {.fin = fin, .rsv = (uint8_t)rsv, .opcode = (uint8_t)op,
                           .masked = to_server, .key = {0x37, 0xfa, 0x21, 0x3d}, .len = n};
     uint8_t head[WSC_FRAME_HEADER_MAX];
-    put(b, head, wsc_frame_encode(head, &h));
+    put(b, head, wsc__frame_encode(head, &h));
     size_t at = b->len;
     put(b, p, n);
     if (to_server)
-        wsc_mask(b->p + at, b->p + at, n, h.key, 0);
+        wsc__mask(b->p + at, b->p + at, n, h.key, 0);
 }
 
 static wsc_pmd_params pmd_params(void)
@@ -79,7 +79,7 @@ static void compressed(bytes *b, bool to_server, wsc_deflate *z, int op, const v
 {
     const uint8_t *out;
     size_t out_len;
-    if (wsc_deflate_piece(z, p, n, true, n, &out, &out_len) < 0)
+    if (wsc__deflate_piece(z, p, n, true, n, &out, &out_len) < 0)
         abort();
     size_t step = out_len / (size_t)pieces + 1;
     for (size_t at = 0; at < out_len || at == 0; at += step) {
@@ -115,7 +115,7 @@ static size_t events(run *r, uint8_t *in, size_t n, uint8_t *out, size_t cap)
     while (!r->failed) {
         size_t used;
         wsc_dec_event ev;
-        wsc_dec_kind e = wsc_decode(&r->d, in + at, n - at, &used, out, cap, &ev);
+        wsc_dec_kind e = wsc__decode(&r->d, in + at, n - at, &used, out, cap, &ev);
         at += used;
         switch (e) {
         case WSC_DEC_MORE:
@@ -159,10 +159,10 @@ static void decode(const bytes *s, bool server, bool deflate, const size_t *spli
                    bytes *t)
 {
     wsc_pmd_params pp = pmd_params();
-    wsc_deflate *z = deflate ? wsc_deflate_new(&pp, server, WSC_COMPRESSION_CONTEXT_TAKEOVER, 0)
+    wsc_deflate *z = deflate ? wsc__deflate_new(&pp, server, WSC_COMPRESSION_CONTEXT_TAKEOVER, 0)
                              : NULL;
     run r = {.t = t};
-    wsc_decoder_init(&r.d, server, z);
+    wsc__decoder_init(&r.d, server, z);
     r.d.read_limit = hw.limit;
     uint8_t *buf = malloc(s->len + 1); /* bytes received, not used yet: [0, have) */
     uint8_t *out = malloc(hw.cap);
@@ -173,7 +173,7 @@ static void decode(const bytes *s, bool server, bool deflate, const size_t *spli
             k = s->len - fed;
         /* Received straight into the destination when the decoder says the
          * next bytes are payload. */
-        uint64_t direct = hw.direct && have == 0 ? wsc_decode_payload_left(&r.d) : 0;
+        uint64_t direct = hw.direct && have == 0 ? wsc__decode_payload_left(&r.d) : 0;
         if (direct) {
             if (k > direct)
                 k = (size_t)direct;
@@ -197,7 +197,7 @@ static void decode(const bytes *s, bool server, bool deflate, const size_t *spli
     free(buf);
     free(out);
     free(r.msg.p);
-    wsc_deflate_free(z);
+    wsc__deflate_free(z);
 }
 
 /* Runs stream s every way and checks each transcript against the whole
@@ -335,7 +335,7 @@ static void test_compressed_stream(bool server)
 {
     wsc_pmd_params pp = pmd_params();
     /* the sender compresses: it has the other role */
-    wsc_deflate *z = wsc_deflate_new(&pp, !server, WSC_COMPRESSION_CONTEXT_TAKEOVER, -1);
+    wsc_deflate *z = wsc__deflate_new(&pp, !server, WSC_COMPRESSION_CONTEXT_TAKEOVER, -1);
     char text[2000];
     for (size_t i = 0; i < sizeof text; i++)
         text[i] = "the quick brown fox jumps "[i % 26];
@@ -347,7 +347,7 @@ static void test_compressed_stream(bool server)
     frame(&s, server, true, 0, WSC_OP_BINARY, "plain", 5); /* uncompressed between */
     compressed(&s, server, z, WSC_OP_BINARY, "\x00\x01\x02", 3, 1);
     frame(&s, server, true, 0, WSC_OP_CLOSE, "", 0);
-    wsc_deflate_free(z);
+    wsc__deflate_free(z);
 
     bytes e = {0};
     for (int i = 0; i < 2; i++) {
@@ -449,14 +449,14 @@ static void test_discard(void)
     frame(&s, false, true, 0, WSC_OP_CONT, "\xff", 1); /* not checked: dropped */
     frame(&s, false, true, 0, WSC_OP_CLOSE, "\x03\xe8", 2);
     wsc_decoder d;
-    wsc_decoder_init(&d, false, NULL);
+    wsc__decoder_init(&d, false, NULL);
     d.discard = true;
     bytes t = {0};
     uint8_t out[16];
     size_t at = 0, used;
     wsc_dec_event ev;
     wsc_dec_kind e;
-    while ((e = wsc_decode(&d, s.p + at, s.len - at, &used, out, sizeof out, &ev)) != WSC_DEC_MORE) {
+    while ((e = wsc__decode(&d, s.p + at, s.len - at, &used, out, sizeof out, &ev)) != WSC_DEC_MORE) {
         at += used;
         putf(&t, "%ld %ld\n", e, e == WSC_DEC_CLOSE ? ev.code : 0);
     }

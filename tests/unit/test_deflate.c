@@ -8,8 +8,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "native/deflate.h"
-#include "native/extension.h"
+#include "proto/deflate.h"
+#include "proto/extension.h"
 #include "check.h"
 
 #define TAKEOVER WSC_COMPRESSION_CONTEXT_TAKEOVER
@@ -26,7 +26,7 @@ static int make_head(bool request, const char *const *values, wsc_http_head *h)
         n += (size_t)snprintf(text + n, sizeof text - n, "Sec-WebSocket-Extensions: %s\r\n", *values);
     n += (size_t)snprintf(text + n, sizeof text - n, "\r\n");
     char err[200];
-    return wsc_http_parse(text, n, request, h, err, sizeof err);
+    return wsc__http_parse(text, n, request, h, err, sizeof err);
 }
 
 /* The server's answer to offers (one header line each); "" when declined. */
@@ -36,9 +36,9 @@ static const char *accept_offers(wsc_compression mode, const char *const *offers
     wsc_http_head h;
     if (make_head(true, offers, &h) != 0)
         return "(unparsable)";
-    wsc_pmd_accept(&h, mode, p);
+    wsc__pmd_accept(&h, mode, p);
     snprintf(out, sizeof out, "%s", p->enabled ? p->header : "");
-    wsc_http_free(&h);
+    wsc__http_free(&h);
     return out;
 }
 
@@ -49,20 +49,20 @@ static int check_answer(wsc_compression mode, const char *value, wsc_pmd_params 
     if (make_head(false, value ? values : values + 1, &h) != 0)
         return -100;
     char err[200] = "";
-    int r = wsc_pmd_check_response(&h, mode, p, err, sizeof err);
+    int r = wsc__pmd_check_response(&h, mode, p, err, sizeof err);
     if (r < 0 && !err[0])
         r = -101; /* refusals must say why */
-    wsc_http_free(&h);
+    wsc__http_free(&h);
     return r;
 }
 
 static void test_offers(void)
 {
-    CHECK(wsc_pmd_offer(DISABLED) == NULL, "no offer when disabled");
-    CHECK(strcmp(wsc_pmd_offer(TAKEOVER), "permessage-deflate; client_max_window_bits") == 0,
+    CHECK(wsc__pmd_offer(DISABLED) == NULL, "no offer when disabled");
+    CHECK(strcmp(wsc__pmd_offer(TAKEOVER), "permessage-deflate; client_max_window_bits") == 0,
           "takeover offer");
-    CHECK(strstr(wsc_pmd_offer(NO_TAKEOVER), "server_no_context_takeover") &&
-              strstr(wsc_pmd_offer(NO_TAKEOVER), "client_no_context_takeover"),
+    CHECK(strstr(wsc__pmd_offer(NO_TAKEOVER), "server_no_context_takeover") &&
+              strstr(wsc__pmd_offer(NO_TAKEOVER), "client_no_context_takeover"),
           "no-takeover offer asks both sides to drop context");
 }
 
@@ -154,7 +154,7 @@ static long inflate_all(wsc_deflate *z, const uint8_t *in, size_t n, uint8_t *ou
                         size_t piece)
 {
     static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
-    if (wsc_inflate_begin(z) < 0)
+    if (wsc__inflate_begin(z) < 0)
         return -1;
     size_t made_total = 0, pos = 0, tail_pos = 0;
     bool more = false;
@@ -165,7 +165,7 @@ static long inflate_all(wsc_deflate *z, const uint8_t *in, size_t n, uint8_t *ou
             break;
         size_t room = cap - made_total < piece ? cap - made_total : piece;
         size_t used, made;
-        if (wsc_inflate_some(z, src, len, &used, out + made_total, room, &made, &more) < 0)
+        if (wsc__inflate_some(z, src, len, &used, out + made_total, room, &made, &more) < 0)
             return -1;
         if (pos < n)
             pos += used;
@@ -175,7 +175,7 @@ static long inflate_all(wsc_deflate *z, const uint8_t *in, size_t n, uint8_t *ou
         if (!used && !made && !more)
             break;
     }
-    wsc_inflate_end(z);
+    wsc__inflate_end(z);
     return (long)made_total;
 }
 
@@ -193,30 +193,30 @@ static void fill_json(uint8_t *buf, size_t n, int seed)
 /* Our compressor against our inflater, message after message. */
 static void round_trips(wsc_compression mode, const wsc_pmd_params *p, const char *what)
 {
-    wsc_deflate *tx = wsc_deflate_new(p, true, mode, 0);
-    wsc_deflate *rx = wsc_deflate_new(p, false, mode, 0);
+    wsc_deflate *tx = wsc__deflate_new(p, true, mode, 0);
+    wsc_deflate *rx = wsc__deflate_new(p, false, mode, 0);
     size_t n = 20000; /* within a 32 KiB window */
     uint8_t *msg = malloc(n), *back = malloc(n + 16);
     for (int k = 0; k < 4; k++) {
         fill_json(msg, n, k == 3 ? 0 : k); /* message 3 repeats message 0 */
         const uint8_t *out;
         size_t out_len;
-        CHECKF(wsc_deflate_piece(tx, msg, n, true, n, &out, &out_len) == 0, "%s: compress %d", what, k);
+        CHECKF(wsc__deflate_piece(tx, msg, n, true, n, &out, &out_len) == 0, "%s: compress %d", what, k);
         CHECKF(out_len < n / 4, "%s: compresses (%zu of %zu)", what, out_len, n);
         long got = inflate_all(rx, out, out_len, back, n + 16, k == 1 ? 7 : n + 16);
         CHECKF(got == (long)n && memcmp(back, msg, n) == 0, "%s: message %d round trip", what, k);
     }
     free(msg);
     free(back);
-    wsc_deflate_free(tx);
-    wsc_deflate_free(rx);
+    wsc__deflate_free(tx);
+    wsc__deflate_free(rx);
 }
 
 /* Sizes of a random (incompressible) message compressed twice in a row. */
 static void twice(wsc_compression mode, size_t *first, size_t *second)
 {
     wsc_pmd_params p = {.enabled = true, .server_bits = 15, .client_bits = 15};
-    wsc_deflate *tx = wsc_deflate_new(&p, true, mode, 0);
+    wsc_deflate *tx = wsc__deflate_new(&p, true, mode, 0);
     uint8_t msg[10000];
     uint32_t x = 2463534242u;
     for (size_t i = 0; i < sizeof msg; i++) {
@@ -224,9 +224,9 @@ static void twice(wsc_compression mode, size_t *first, size_t *second)
         msg[i] = (uint8_t)x;
     }
     const uint8_t *out;
-    wsc_deflate_piece(tx, msg, sizeof msg, true, sizeof msg, &out, first);
-    wsc_deflate_piece(tx, msg, sizeof msg, true, sizeof msg, &out, second);
-    wsc_deflate_free(tx);
+    wsc__deflate_piece(tx, msg, sizeof msg, true, sizeof msg, &out, first);
+    wsc__deflate_piece(tx, msg, sizeof msg, true, sizeof msg, &out, second);
+    wsc__deflate_free(tx);
 }
 
 static void test_takeover(void)
@@ -255,7 +255,7 @@ static void test_round_trips(void)
 static void test_window_8(void)
 {
     wsc_pmd_params p = {.enabled = true, .server_bits = 8, .client_bits = 15};
-    wsc_deflate *tx = wsc_deflate_new(&p, true, TAKEOVER, 0);
+    wsc_deflate *tx = wsc__deflate_new(&p, true, TAKEOVER, 0);
     size_t n = 50000;
     uint8_t *msg = malloc(n), *back = malloc(n);
     for (size_t i = 0; i < n; i++)
@@ -267,7 +267,7 @@ static void test_window_8(void)
     for (int k = 0; k < 3; k++) {
         const uint8_t *out;
         size_t out_len;
-        CHECK(wsc_deflate_piece(tx, msg, n, true, n, &out, &out_len) == 0, "compress with 8 bits");
+        CHECK(wsc__deflate_piece(tx, msg, n, true, n, &out, &out_len) == 0, "compress with 8 bits");
         uint8_t *buf = malloc(out_len + 4);
         memcpy(buf, out, out_len);
         memcpy(buf + out_len, "\x00\x00\xff\xff", 4);
@@ -283,14 +283,14 @@ static void test_window_8(void)
     inflateEnd(&in);
     free(msg);
     free(back);
-    wsc_deflate_free(tx);
+    wsc__deflate_free(tx);
 }
 
 static void test_pieces_and_streams(void)
 {
     wsc_pmd_params p = {.enabled = true, .server_bits = 15, .client_bits = 15};
-    wsc_deflate *tx = wsc_deflate_new(&p, true, TAKEOVER, 0);
-    wsc_deflate *rx = wsc_deflate_new(&p, false, TAKEOVER, 0);
+    wsc_deflate *tx = wsc__deflate_new(&p, true, TAKEOVER, 0);
+    wsc_deflate *rx = wsc__deflate_new(&p, false, TAKEOVER, 0);
     uint8_t msg[30000], back[30100];
     fill_json(msg, sizeof msg, 5);
     /* Pieces: the concatenated output is one message. */
@@ -300,13 +300,13 @@ static void test_pieces_and_streams(void)
         size_t len = sizeof msg - at < 7000 ? sizeof msg - at : 7000;
         const uint8_t *out;
         size_t out_len;
-        wsc_deflate_piece(tx, msg + at, len, false, 0, &out, &out_len);
+        wsc__deflate_piece(tx, msg + at, len, false, 0, &out, &out_len);
         memcpy(wire + wire_len, out, out_len);
         wire_len += out_len;
     }
     const uint8_t *out;
     size_t out_len;
-    CHECK(wsc_deflate_piece(tx, NULL, 0, true, 0, &out, &out_len) == 0, "final empty piece");
+    CHECK(wsc__deflate_piece(tx, NULL, 0, true, 0, &out, &out_len) == 0, "final empty piece");
     memcpy(wire + wire_len, out, out_len);
     wire_len += out_len;
     CHECK(inflate_all(rx, wire, wire_len, back, sizeof back, 333) == (long)sizeof msg &&
@@ -326,7 +326,7 @@ static void test_pieces_and_streams(void)
     deflate(&zs, Z_FINISH);
     size_t len = sizeof buf - zs.avail_out;
     deflateEnd(&zs);
-    wsc_deflate *rx2 = wsc_deflate_new(&p, false, TAKEOVER, 0);
+    wsc_deflate *rx2 = wsc__deflate_new(&p, false, TAKEOVER, 0);
     CHECK(inflate_all(rx2, buf, len, back, sizeof back, 1000) == (long)sizeof msg &&
               memcmp(back, msg, sizeof msg) == 0,
           "a BFINAL stream inflates");
@@ -334,19 +334,19 @@ static void test_pieces_and_streams(void)
     CHECKF(r == 0, "an empty BFINAL message after it (%ld)", r);
     CHECK(inflate_all(rx2, (const uint8_t *)"\xff\xff\xff", 3, back, sizeof back, 1000) < 0,
           "bad data is an error");
-    wsc_deflate_free(rx2);
+    wsc__deflate_free(rx2);
 
     /* Thresholds. */
-    CHECK(!wsc_deflate_wanted(tx, 127) && wsc_deflate_wanted(tx, 128), "takeover threshold 128");
-    wsc_deflate *nt = wsc_deflate_new(&p, true, NO_TAKEOVER, 0);
-    CHECK(!wsc_deflate_wanted(nt, 511) && wsc_deflate_wanted(nt, 512), "no takeover threshold 512");
-    CHECK(!wsc_deflate_takeover(nt) && wsc_deflate_takeover(tx), "takeover flags");
-    wsc_deflate *all = wsc_deflate_new(&p, true, NO_TAKEOVER, -1);
-    CHECK(wsc_deflate_wanted(all, 0), "threshold -1 compresses everything");
-    wsc_deflate_free(all);
-    wsc_deflate_free(nt);
-    wsc_deflate_free(tx);
-    wsc_deflate_free(rx);
+    CHECK(!wsc__deflate_wanted(tx, 127) && wsc__deflate_wanted(tx, 128), "takeover threshold 128");
+    wsc_deflate *nt = wsc__deflate_new(&p, true, NO_TAKEOVER, 0);
+    CHECK(!wsc__deflate_wanted(nt, 511) && wsc__deflate_wanted(nt, 512), "no takeover threshold 512");
+    CHECK(!wsc__deflate_takeover(nt) && wsc__deflate_takeover(tx), "takeover flags");
+    wsc_deflate *all = wsc__deflate_new(&p, true, NO_TAKEOVER, -1);
+    CHECK(wsc__deflate_wanted(all, 0), "threshold -1 compresses everything");
+    wsc__deflate_free(all);
+    wsc__deflate_free(nt);
+    wsc__deflate_free(tx);
+    wsc__deflate_free(rx);
 }
 
 int main(void)

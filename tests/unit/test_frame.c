@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_frame.c - frame headers: encode/parse round trips at every length
- * boundary, partial headers, the 64-bit length's top bit, wsc_frame_check
- * (RSV bits, opcodes, control frames, masking) and wsc_close_code_valid. */
+ * boundary, partial headers, the 64-bit length's top bit, wsc__frame_check
+ * (RSV bits, opcodes, control frames, masking) and wsc__close_code_valid. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 
 #include "wsc.h"
 #include "common/closecode.h"
-#include "native/frame.h"
+#include "proto/frame.h"
 #include "check.h"
 
 static bool same_header(const wsc_frame_header *a, const wsc_frame_header *b)
@@ -44,7 +44,7 @@ static void test_round_trip(void)
                                       .key = {0xA1, 0x00, 0xFF, 0x5C}};
                 uint8_t buf[WSC_FRAME_HEADER_MAX + 4];
                 memset(buf, 0xEE, sizeof buf);
-                size_t n = wsc_frame_encode(buf, &h);
+                size_t n = wsc__frame_encode(buf, &h);
                 size_t want = expected_size(lens[i], masked);
                 CHECKF(n == want, "len %llu masked %d: header size %zu, expected %zu",
                        (unsigned long long)lens[i], masked, n, want);
@@ -52,20 +52,20 @@ static void test_round_trip(void)
                        (unsigned long long)lens[i], masked);
                 wsc_frame_header p;
                 memset(&p, 0x55, sizeof p);
-                int r = wsc_frame_parse(buf, n, &p);
+                int r = wsc__frame_parse(buf, n, &p);
                 CHECKF(r == (int)want, "len %llu masked %d: parse returned %d, expected %zu",
                        (unsigned long long)lens[i], masked, r, want);
                 CHECKF(same_header(&h, &p), "len %llu masked %d op %u: parse(encode(h)) != h",
                        (unsigned long long)lens[i], masked, ops[k]);
                 /* Extra bytes after the header do not change the result. */
-                r = wsc_frame_parse(buf, sizeof buf, &p);
+                r = wsc__frame_parse(buf, sizeof buf, &p);
                 CHECKF(r == (int)want && same_header(&h, &p),
                        "len %llu masked %d: parse with trailing bytes",
                        (unsigned long long)lens[i], masked);
                 /* Every shorter prefix asks for more. */
                 for (size_t m = 0; m < n; m++) {
                     wsc_frame_header q;
-                    CHECKF(wsc_frame_parse(buf, m, &q) == 0,
+                    CHECKF(wsc__frame_parse(buf, m, &q) == 0,
                            "len %llu masked %d: prefix of %zu bytes must return 0",
                            (unsigned long long)lens[i], masked, m);
                 }
@@ -80,38 +80,38 @@ static void test_wire_bytes(void)
 {
     uint8_t buf[WSC_FRAME_HEADER_MAX];
     wsc_frame_header h = {.fin = true, .opcode = WSC_OP_TEXT, .len = 5};
-    size_t n = wsc_frame_encode(buf, &h);
+    size_t n = wsc__frame_encode(buf, &h);
     CHECK(n == 2 && buf[0] == 0x81 && buf[1] == 0x05, "unmasked \"Hello\" header is 81 05");
 
     h = (wsc_frame_header){.fin = true, .opcode = WSC_OP_TEXT, .masked = true, .len = 5,
                            .key = {0x37, 0xfa, 0x21, 0x3d}};
-    n = wsc_frame_encode(buf, &h);
+    n = wsc__frame_encode(buf, &h);
     static const uint8_t masked_hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d};
     CHECK(n == 6 && memcmp(buf, masked_hello, 6) == 0, "masked \"Hello\" header is 81 85 37 fa 21 3d");
 
     h = (wsc_frame_header){.fin = false, .opcode = WSC_OP_TEXT, .len = 3};
-    n = wsc_frame_encode(buf, &h);
+    n = wsc__frame_encode(buf, &h);
     CHECK(n == 2 && buf[0] == 0x01 && buf[1] == 0x03, "first fragment header is 01 03");
 
     h = (wsc_frame_header){.fin = true, .opcode = WSC_OP_PING, .len = 5};
-    n = wsc_frame_encode(buf, &h);
+    n = wsc__frame_encode(buf, &h);
     CHECK(n == 2 && buf[0] == 0x89 && buf[1] == 0x05, "ping header is 89 05");
 
     h = (wsc_frame_header){.fin = true, .opcode = WSC_OP_BINARY, .len = 256};
-    n = wsc_frame_encode(buf, &h);
+    n = wsc__frame_encode(buf, &h);
     static const uint8_t b256[] = {0x82, 0x7E, 0x01, 0x00};
     CHECK(n == 4 && memcmp(buf, b256, 4) == 0, "256-byte binary header is 82 7E 01 00");
 
     h = (wsc_frame_header){.fin = true, .opcode = WSC_OP_BINARY, .len = 65536};
-    n = wsc_frame_encode(buf, &h);
+    n = wsc__frame_encode(buf, &h);
     static const uint8_t b64k[] = {0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0};
     CHECK(n == 10 && memcmp(buf, b64k, 10) == 0, "64 KiB binary header is 82 7F 00 00 00 00 00 01 00 00");
 
     h = (wsc_frame_header){.fin = true, .rsv = 0x7, .opcode = 0xF, .len = 0};
-    n = wsc_frame_encode(buf, &h);
+    n = wsc__frame_encode(buf, &h);
     CHECK(n == 2 && buf[0] == 0xFF && buf[1] == 0x00, "all RSV bits and opcode 0xF encode as FF");
     wsc_frame_header p;
-    CHECK(wsc_frame_parse(buf, n, &p) == 2 && p.rsv == 7 && p.opcode == 0xF && p.fin,
+    CHECK(wsc__frame_parse(buf, n, &p) == 2 && p.rsv == 7 && p.opcode == 0xF && p.fin,
           "all RSV bits and opcode 0xF parse back");
 
     /* Each RSV bit on its own goes to the right place. */
@@ -119,10 +119,10 @@ static void test_wire_bytes(void)
     static const uint8_t rsv_wire[] = {0x40, 0x20, 0x10};
     for (int i = 0; i < 3; i++) {
         h = (wsc_frame_header){.fin = false, .rsv = rsv_bits[i], .opcode = WSC_OP_BINARY};
-        n = wsc_frame_encode(buf, &h);
+        n = wsc__frame_encode(buf, &h);
         CHECKF(n == 2 && buf[0] == (rsv_wire[i] | 0x02), "RSV bit 0x%x encodes as 0x%02x",
                rsv_bits[i], rsv_wire[i]);
-        CHECKF(wsc_frame_parse(buf, n, &p) == 2 && p.rsv == rsv_bits[i],
+        CHECKF(wsc__frame_parse(buf, n, &p) == 2 && p.rsv == rsv_bits[i],
                "RSV bit 0x%x parses back", rsv_bits[i]);
     }
 }
@@ -132,31 +132,31 @@ static void test_parse_edge(void)
     wsc_frame_header h;
     /* 127 with the most significant bit of the 64-bit length set. */
     uint8_t top[10] = {0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0};
-    CHECK(wsc_frame_parse(top, sizeof top, &h) == -1, "64-bit length with the top bit set is -1");
+    CHECK(wsc__frame_parse(top, sizeof top, &h) == -1, "64-bit length with the top bit set is -1");
     uint8_t top_all[10] = {0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
-    CHECK(wsc_frame_parse(top_all, sizeof top_all, &h) == -1, "64-bit length 2^64-1 is -1");
+    CHECK(wsc__frame_parse(top_all, sizeof top_all, &h) == -1, "64-bit length 2^64-1 is -1");
     uint8_t top_masked[14] = {0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
-    CHECK(wsc_frame_parse(top_masked, sizeof top_masked, &h) == -1,
+    CHECK(wsc__frame_parse(top_masked, sizeof top_masked, &h) == -1,
           "masked 64-bit length with the top bit set is -1");
     for (size_t m = 0; m < 10; m++)
-        CHECKF(wsc_frame_parse(top, m, &h) == 0, "prefix %zu of a top-bit header returns 0", m);
+        CHECKF(wsc__frame_parse(top, m, &h) == 0, "prefix %zu of a top-bit header returns 0", m);
     uint8_t max_ok[10] = {0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
-    CHECK(wsc_frame_parse(max_ok, sizeof max_ok, &h) == 10 && h.len == ((uint64_t)1 << 63) - 1,
+    CHECK(wsc__frame_parse(max_ok, sizeof max_ok, &h) == 10 && h.len == ((uint64_t)1 << 63) - 1,
           "64-bit length 2^63-1 parses");
 
     /* Parse of masked headers puts the key in place. */
     uint8_t mk[8] = {0x81, 0xFE, 0x01, 0x00, 9, 8, 7, 6};
-    CHECK(wsc_frame_parse(mk, sizeof mk, &h) == 8 && h.masked && h.len == 256 &&
+    CHECK(wsc__frame_parse(mk, sizeof mk, &h) == 8 && h.masked && h.len == 256 &&
               memcmp(h.key, "\x09\x08\x07\x06", 4) == 0,
           "masked 16-bit length header: size 8, length 256, key");
-    CHECK(wsc_frame_parse(mk, 0, &h) == 0, "empty input returns 0");
+    CHECK(wsc__frame_parse(mk, 0, &h) == 0, "empty input returns 0");
 }
 
-/* Result of wsc_frame_check: 0 ok, 1002 refused (with a reason). */
+/* Result of wsc__frame_check: 0 ok, 1002 refused (with a reason). */
 static int check(wsc_frame_header h, bool server, uint8_t rsv_allowed)
 {
     const char *why = NULL;
-    int r = wsc_frame_check(&h, server, rsv_allowed, &why);
+    int r = wsc__frame_check(&h, server, rsv_allowed, &why);
     if (r != 0 && (!why || !*why))
         return -1; /* a refusal must say why */
     return r;
@@ -245,7 +245,7 @@ static void test_check(void)
     CHECK(check(big, true, 0) == 0, "final continuation passes the check");
 
     const char *why = NULL;
-    CHECK(wsc_frame_check(&from_server, true, 0, &why) == 1002 && why && *why, "refusal sets a reason");
+    CHECK(wsc__frame_check(&from_server, true, 0, &why) == 1002 && why && *why, "refusal sets a reason");
 }
 
 static void test_close_codes(void)
@@ -264,7 +264,7 @@ static void test_close_codes(void)
         {5000, false}, {65535, false}, {65536, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECKF(wsc_close_code_valid(cases[i].code) == cases[i].ok, "close code %d is %s",
+        CHECKF(wsc__close_code_valid(cases[i].code) == cases[i].ok, "close code %d is %s",
                cases[i].code, cases[i].ok ? "valid" : "invalid");
 }
 

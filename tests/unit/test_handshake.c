@@ -9,8 +9,8 @@
 
 #include "wsc.h"
 #include "common/url.h"
-#include "native/handshake.h"
-#include "native/http.h"
+#include "proto/handshake.h"
+#include "proto/http.h"
 #include "check.h"
 
 #define RFC_KEY "dGhlIHNhbXBsZSBub25jZQ=="
@@ -38,20 +38,20 @@ static void test_accept_key(void)
 {
     char out[29];
     memset(out, 'x', sizeof out);
-    wsc_hs_accept_key(RFC_KEY, out);
+    wsc__hs_accept_key(RFC_KEY, out);
     CHECK(streq(out, RFC_ACCEPT), "RFC 6455 example key gives s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     CHECK(strlen(out) == 28, "accept value is 28 characters");
 
     /* A second known value (from Python: base64(sha1(key + GUID))). */
-    wsc_hs_accept_key("AAAAAAAAAAAAAAAAAAAAAA==", out);
+    wsc__hs_accept_key("AAAAAAAAAAAAAAAAAAAAAA==", out);
     CHECK(strlen(out) == 28 && !streq(out, RFC_ACCEPT), "another key gives another value");
 
     char key[25];
     memset(key, 'x', sizeof key);
-    CHECK(wsc_hs_new_key(key) == 0, "wsc_hs_new_key succeeds");
-    CHECK(strlen(key) == 24 && wsc_hs_key_valid(key), "a new key is 24 characters of valid base64");
+    CHECK(wsc__hs_new_key(key) == 0, "wsc__hs_new_key succeeds");
+    CHECK(strlen(key) == 24 && wsc__hs_key_valid(key), "a new key is 24 characters of valid base64");
     char key2[25];
-    CHECK(wsc_hs_new_key(key2) == 0 && !streq(key, key2), "two new keys differ");
+    CHECK(wsc__hs_new_key(key2) == 0 && !streq(key, key2), "two new keys differ");
 }
 
 static void test_key_valid(void)
@@ -84,7 +84,7 @@ static void test_key_valid(void)
         {"========================", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECKF(wsc_hs_key_valid(cases[i].key) == cases[i].ok, "key \"%s\" is %s", cases[i].key,
+        CHECKF(wsc__hs_key_valid(cases[i].key) == cases[i].ok, "key \"%s\" is %s", cases[i].key,
                cases[i].ok ? "valid" : "invalid");
 }
 
@@ -93,17 +93,17 @@ static char *client_request(const char *url, const wsc_dial_options *o, char *er
 {
     wsc_url u;
     char uerr[128];
-    if (wsc_url_parse(url, &u, uerr, sizeof uerr) != 0) {
+    if (wsc__url_parse(url, &u, uerr, sizeof uerr) != 0) {
         snprintf(err, err_size, "url: %s", uerr);
         return NULL;
     }
     size_t len = 0;
     err[0] = '\0';
-    char *req = wsc_hs_client_request(&u, o, RFC_KEY, &len, err, err_size);
+    char *req = wsc__hs_client_request(&u, o, RFC_KEY, &len, err, err_size);
     if (req && len != strlen(req)) {
         CHECK(0, "request length matches strlen");
     }
-    wsc_url_free(&u);
+    wsc__url_free(&u);
     return req;
 }
 
@@ -118,24 +118,24 @@ static void test_client_request(void)
         CHECK(strncmp(req, "GET /chat?x=1 HTTP/1.1\r\n", 24) == 0, "request line with path and query, no fragment");
         CHECK(contains(req, "\r\nHost: example.com:8080\r\n"), "Host with the non-default port");
         wsc_http_head h;
-        size_t end = wsc_http_head_end(req, strlen(req));
+        size_t end = wsc__http_head_end(req, strlen(req));
         CHECK(end == strlen(req), "request is exactly one head ending in a blank line");
-        int r = wsc_http_parse(req, end, true, &h, err, sizeof err);
+        int r = wsc__http_parse(req, end, true, &h, err, sizeof err);
         CHECK(r == 0, "request parses");
         if (r == 0) {
             CHECK(streq(h.method, "GET") && streq(h.target, "/chat?x=1"), "method and target");
-            CHECK(wsc_http_has_token(&h, "Upgrade", "websocket"), "Upgrade: websocket");
-            CHECK(wsc_http_has_token(&h, "Connection", "Upgrade"), "Connection: Upgrade");
-            CHECK(streq(wsc_http_get(&h, "Sec-WebSocket-Key"), RFC_KEY), "the key");
-            CHECK(streq(wsc_http_get(&h, "Sec-WebSocket-Version"), "13"), "version 13");
-            CHECK(!wsc_http_get(&h, "Sec-WebSocket-Protocol"), "no subprotocol header when none offered");
-            CHECK(!wsc_http_get(&h, "Sec-WebSocket-Extensions"), "no extensions offered");
+            CHECK(wsc__http_has_token(&h, "Upgrade", "websocket"), "Upgrade: websocket");
+            CHECK(wsc__http_has_token(&h, "Connection", "Upgrade"), "Connection: Upgrade");
+            CHECK(streq(wsc__http_get(&h, "Sec-WebSocket-Key"), RFC_KEY), "the key");
+            CHECK(streq(wsc__http_get(&h, "Sec-WebSocket-Version"), "13"), "version 13");
+            CHECK(!wsc__http_get(&h, "Sec-WebSocket-Protocol"), "no subprotocol header when none offered");
+            CHECK(!wsc__http_get(&h, "Sec-WebSocket-Extensions"), "no extensions offered");
             /* And a server accepts it. */
             wsc_accept_options ao = {0};
             const char *proto = NULL;
-            CHECK(wsc_hs_check_request(&h, &ao, &proto, err, sizeof err) == 0 && streq(proto, ""),
-                  "our own request passes wsc_hs_check_request");
-            wsc_http_free(&h);
+            CHECK(wsc__hs_check_request(&h, &ao, &proto, err, sizeof err) == 0 && streq(proto, ""),
+                  "our own request passes wsc__hs_check_request");
+            wsc__http_free(&h);
         }
         free(req);
     }
@@ -267,25 +267,25 @@ static void test_client_request(void)
     "Upgrade: websocket\r\n"                                               \
     "Connection: Upgrade\r\n"
 
-/* wsc_hs_check_response on a response text; *proto gets a copy. */
+/* wsc__hs_check_response on a response text; *proto gets a copy. */
 static int check_response(const char *text, const char *const *offered, size_t n_offered,
                           char *proto_out, size_t proto_size)
 {
     wsc_http_head h;
     char err[300] = "";
-    if (wsc_http_parse(text, strlen(text), false, &h, err, sizeof err) != 0) {
+    if (wsc__http_parse(text, strlen(text), false, &h, err, sizeof err) != 0) {
         fprintf(stderr, "  (response did not parse: %s)\n", err);
         return 1;
     }
     const char *proto = NULL;
     wsc_pmd_params pmd;
-    int r = wsc_hs_check_response(&h, RFC_KEY, offered, n_offered, WSC_COMPRESSION_DISABLED, &pmd,
+    int r = wsc__hs_check_response(&h, RFC_KEY, offered, n_offered, WSC_COMPRESSION_DISABLED, &pmd,
                                   &proto, err, sizeof err);
     if (r == 0 && proto_out)
         snprintf(proto_out, proto_size, "%s", proto ? proto : "(null)");
     if (r != 0 && !err[0])
         r = 2; /* refusals must say why */
-    wsc_http_free(&h);
+    wsc__http_free(&h);
     return r;
 }
 
@@ -381,23 +381,23 @@ static void build_request(char *buf, size_t size, const char *method, const char
     "Sec-WebSocket-Key: " RFC_KEY "\r\n"                                   \
     "Sec-WebSocket-Version: 13\r\n"
 
-/* wsc_hs_check_request on the head text; the chosen protocol copied out. */
+/* wsc__hs_check_request on the head text; the chosen protocol copied out. */
 static int check_request(const char *text, const wsc_accept_options *o, char *proto_out,
                          size_t proto_size)
 {
     wsc_http_head h;
     char err[300] = "";
-    if (wsc_http_parse(text, strlen(text), true, &h, err, sizeof err) != 0) {
+    if (wsc__http_parse(text, strlen(text), true, &h, err, sizeof err) != 0) {
         fprintf(stderr, "  (request did not parse: %s)\n", err);
         return 1;
     }
     const char *proto = NULL;
-    int r = wsc_hs_check_request(&h, o, &proto, err, sizeof err);
+    int r = wsc__hs_check_request(&h, o, &proto, err, sizeof err);
     if (r == 0 && proto_out)
         snprintf(proto_out, proto_size, "%s", proto ? proto : "(null)");
     if (r != 0 && !err[0])
         r = 2;
-    wsc_http_free(&h);
+    wsc__http_free(&h);
     return r;
 }
 
@@ -563,10 +563,10 @@ static void test_check_request(void)
 static int parse_server_response(const char *resp, size_t len, wsc_http_head *h, const char **body)
 {
     char err[300];
-    size_t end = wsc_http_head_end(resp, len);
+    size_t end = wsc__http_head_end(resp, len);
     if (!end)
         return -1;
-    if (wsc_http_parse(resp, end, false, h, err, sizeof err) != 0)
+    if (wsc__http_parse(resp, end, false, h, err, sizeof err) != 0)
         return -1;
     *body = resp + end;
     return 0;
@@ -579,24 +579,24 @@ static void test_server_response(void)
     wsc_http_head req, h;
     const char *body;
     build_request(buf, sizeof buf, "GET", STD_HEADERS);
-    if (wsc_http_parse(buf, strlen(buf), true, &req, err, sizeof err) != 0) {
+    if (wsc__http_parse(buf, strlen(buf), true, &req, err, sizeof err) != 0) {
         CHECK(0, "request for server_response parses");
         return;
     }
 
     wsc_header extra[] = {{"X-Server", "wsc"}, {"Set-Cookie", "a=b"}};
     wsc_accept_options o = {.headers = extra, .n_headers = 2};
-    CHECK(wsc_hs_headers_ok(extra, 2, err, sizeof err), "the extra headers pass wsc_hs_headers_ok");
+    CHECK(wsc__hs_headers_ok(extra, 2, err, sizeof err), "the extra headers pass wsc__hs_headers_ok");
     wsc_header injected[] = {{"X-Bad", "a\r\nX-Evil: 1"}};
     wsc_header reserved[] = {{"Sec-WebSocket-Accept", RFC_ACCEPT}};
     err[0] = '\0';
-    CHECK(!wsc_hs_headers_ok(injected, 1, err, sizeof err) && err[0],
-          "a header with CRLF fails wsc_hs_headers_ok (accept refuses it)");
+    CHECK(!wsc__hs_headers_ok(injected, 1, err, sizeof err) && err[0],
+          "a header with CRLF fails wsc__hs_headers_ok (accept refuses it)");
     err[0] = '\0';
-    CHECK(!wsc_hs_headers_ok(reserved, 1, err, sizeof err) && err[0],
-          "Sec-WebSocket-Accept fails wsc_hs_headers_ok (accept refuses it)");
+    CHECK(!wsc__hs_headers_ok(reserved, 1, err, sizeof err) && err[0],
+          "Sec-WebSocket-Accept fails wsc__hs_headers_ok (accept refuses it)");
     size_t len = 0;
-    char *resp = wsc_hs_server_response(101, &req, "chat", NULL, &o, "", &len);
+    char *resp = wsc__hs_server_response(101, &req, "chat", NULL, &o, "", &len);
     CHECK(resp && len == strlen(resp), "101 response built, length right");
     if (resp) {
         CHECK(strncmp(resp, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0, "101 status line");
@@ -606,22 +606,22 @@ static void test_server_response(void)
         CHECK(contains(resp, "\r\nSec-WebSocket-Protocol: chat\r\n"), "101 names the subprotocol");
         CHECK(contains(resp, "\r\nX-Server: wsc\r\n") && contains(resp, "\r\nSet-Cookie: a=b\r\n"),
               "101 has the extra headers");
-        CHECK(wsc_http_head_end(resp, len) == len, "101 is one head, nothing after it");
+        CHECK(wsc__http_head_end(resp, len) == len, "101 is one head, nothing after it");
         if (parse_server_response(resp, len, &h, &body) == 0) {
             const char *offered[] = {"chat"};
             const char *proto = NULL;
             wsc_pmd_params pmd;
-            CHECK(wsc_hs_check_response(&h, RFC_KEY, offered, 1, WSC_COMPRESSION_DISABLED, &pmd,
+            CHECK(wsc__hs_check_response(&h, RFC_KEY, offered, 1, WSC_COMPRESSION_DISABLED, &pmd,
                                         &proto, err, sizeof err) == 0 &&
                       streq(proto, "chat"),
                   "our 101 passes our own client check");
-            wsc_http_free(&h);
+            wsc__http_free(&h);
         } else {
             CHECK(0, "101 parses");
         }
         free(resp);
     }
-    resp = wsc_hs_server_response(101, &req, "", NULL, NULL, "", &len);
+    resp = wsc__hs_server_response(101, &req, "", NULL, NULL, "", &len);
     CHECK(resp && !contains(resp, "Sec-WebSocket-Protocol") && contains(resp, RFC_ACCEPT),
           "101 without a subprotocol has no Sec-WebSocket-Protocol");
     free(resp);
@@ -642,7 +642,7 @@ static void test_server_response(void)
         const char *detail = "the reason, in words";
         /* 408 and 431 happen before a request was parsed. */
         const wsc_http_head *r = errs[i].status == 408 || errs[i].status == 431 ? NULL : &req;
-        resp = wsc_hs_server_response(errs[i].status, r, NULL, NULL, NULL, detail, &len);
+        resp = wsc__hs_server_response(errs[i].status, r, NULL, NULL, NULL, detail, &len);
         CHECKF(resp && len == strlen(resp), "%d built", errs[i].status);
         if (!resp)
             continue;
@@ -650,21 +650,21 @@ static void test_server_response(void)
         CHECKF(!contains(resp, "Sec-WebSocket-Accept"), "%d has no accept value", errs[i].status);
         if (parse_server_response(resp, len, &h, &body) == 0) {
             CHECKF(h.status == errs[i].status, "%d parses back", errs[i].status);
-            const char *cl = wsc_http_get(&h, "Content-Length");
+            const char *cl = wsc__http_get(&h, "Content-Length");
             CHECKF(cl && strtoul(cl, NULL, 10) == strlen(body), "%d Content-Length %s matches the body (%zu)",
                    errs[i].status, cl ? cl : "(none)", strlen(body));
             CHECKF(contains(body, detail), "%d body has the detail", errs[i].status);
-            CHECKF(contains(wsc_http_get(&h, "Content-Type"), "text/plain"), "%d body is text/plain", errs[i].status);
-            CHECKF(wsc_http_has_token(&h, "Connection", "close"), "%d says Connection: close", errs[i].status);
+            CHECKF(contains(wsc__http_get(&h, "Content-Type"), "text/plain"), "%d body is text/plain", errs[i].status);
+            CHECKF(wsc__http_has_token(&h, "Connection", "close"), "%d says Connection: close", errs[i].status);
             if (errs[i].status == 426) {
-                CHECK(streq(wsc_http_get(&h, "Sec-WebSocket-Version"), "13"), "426 has Sec-WebSocket-Version: 13");
-                CHECK(wsc_http_has_token(&h, "Upgrade", "websocket"), "426 has Upgrade: websocket");
+                CHECK(streq(wsc__http_get(&h, "Sec-WebSocket-Version"), "13"), "426 has Sec-WebSocket-Version: 13");
+                CHECK(wsc__http_has_token(&h, "Upgrade", "websocket"), "426 has Upgrade: websocket");
             } else {
-                CHECKF(!wsc_http_get(&h, "Sec-WebSocket-Version"), "%d has no Sec-WebSocket-Version", errs[i].status);
+                CHECKF(!wsc__http_get(&h, "Sec-WebSocket-Version"), "%d has no Sec-WebSocket-Version", errs[i].status);
             }
             if (errs[i].status == 405)
-                CHECK(wsc_http_has_token(&h, "Allow", "GET"), "405 has Allow: GET");
-            wsc_http_free(&h);
+                CHECK(wsc__http_has_token(&h, "Allow", "GET"), "405 has Allow: GET");
+            wsc__http_free(&h);
         } else {
             CHECKF(0, "%d parses", errs[i].status);
         }
@@ -673,10 +673,10 @@ static void test_server_response(void)
     /* Extra headers go on error responses too. */
     wsc_header one[] = {{"X-Server", "wsc"}};
     wsc_accept_options o1 = {.headers = one, .n_headers = 1};
-    resp = wsc_hs_server_response(403, &req, NULL, NULL, &o1, "no", &len);
+    resp = wsc__hs_server_response(403, &req, NULL, NULL, &o1, "no", &len);
     CHECK(resp && contains(resp, "\r\nX-Server: wsc\r\n"), "403 carries the extra headers");
     free(resp);
-    wsc_http_free(&req);
+    wsc__http_free(&req);
 }
 
 static void test_glob(void)
@@ -730,18 +730,18 @@ static void test_glob(void)
         {"localhost:*", "localhost", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECKF(wsc_hs_glob(cases[i].pat, cases[i].s) == cases[i].match, "glob \"%s\" %s \"%s\"",
+        CHECKF(wsc__hs_glob(cases[i].pat, cases[i].s) == cases[i].match, "glob \"%s\" %s \"%s\"",
                cases[i].pat, cases[i].match ? "matches" : "does not match", cases[i].s);
 
-    /* wsc_hs_origin_allowed directly. */
+    /* wsc__hs_origin_allowed directly. */
     const char *pats[] = {"*.example.com", "http://localhost:*"};
-    CHECK(wsc_hs_origin_allowed("https://h.test", "h.test", NULL, 0), "origin host equals Host");
-    CHECK(wsc_hs_origin_allowed("https://H.TEST", "h.test", NULL, 0), "origin host equals Host, any case");
-    CHECK(!wsc_hs_origin_allowed("https://h.test", NULL, NULL, 0), "no Host and no patterns: refused");
-    CHECK(wsc_hs_origin_allowed("https://a.example.com", "h.test", pats, 2), "first pattern");
-    CHECK(wsc_hs_origin_allowed("http://localhost:3000", "h.test", pats, 2), "scheme pattern with port glob");
-    CHECK(!wsc_hs_origin_allowed("https://localhost:3000", "h.test", pats, 2), "scheme pattern refuses https");
-    CHECK(!wsc_hs_origin_allowed("localhost", "localhost", pats, 2), "an Origin without :// is refused");
+    CHECK(wsc__hs_origin_allowed("https://h.test", "h.test", NULL, 0), "origin host equals Host");
+    CHECK(wsc__hs_origin_allowed("https://H.TEST", "h.test", NULL, 0), "origin host equals Host, any case");
+    CHECK(!wsc__hs_origin_allowed("https://h.test", NULL, NULL, 0), "no Host and no patterns: refused");
+    CHECK(wsc__hs_origin_allowed("https://a.example.com", "h.test", pats, 2), "first pattern");
+    CHECK(wsc__hs_origin_allowed("http://localhost:3000", "h.test", pats, 2), "scheme pattern with port glob");
+    CHECK(!wsc__hs_origin_allowed("https://localhost:3000", "h.test", pats, 2), "scheme pattern refuses https");
+    CHECK(!wsc__hs_origin_allowed("localhost", "localhost", pats, 2), "an Origin without :// is refused");
 }
 
 int main(void)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "wsc.h"
-#include "native/http.h"
+#include "proto/http.h"
 #include "check.h"
 
 static bool streq(const char *a, const char *b)
@@ -18,7 +18,7 @@ static bool streq(const char *a, const char *b)
 /* Parses a NUL-terminated head. */
 static int parse(const char *s, bool request, wsc_http_head *h, char *err, size_t err_size)
 {
-    return wsc_http_parse(s, strlen(s), request, h, err, err_size);
+    return wsc__http_parse(s, strlen(s), request, h, err, err_size);
 }
 
 static bool head_is_empty(const wsc_http_head *h)
@@ -31,27 +31,27 @@ static void test_head_end(void)
 {
     const char *crlf = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     size_t n = strlen(crlf);
-    CHECK(wsc_http_head_end(crlf, n) == n, "CRLF head ends after its blank line");
+    CHECK(wsc__http_head_end(crlf, n) == n, "CRLF head ends after its blank line");
     for (size_t i = 0; i < n; i++)
-        CHECKF(wsc_http_head_end(crlf, i) == 0, "CRLF prefix of %zu bytes is incomplete", i);
+        CHECKF(wsc__http_head_end(crlf, i) == 0, "CRLF prefix of %zu bytes is incomplete", i);
 
     char more[64];
     snprintf(more, sizeof more, "%s\x81\x85" "abcd", crlf);
-    CHECK(wsc_http_head_end(more, strlen(more)) == n, "bytes after the head are not part of it");
+    CHECK(wsc__http_head_end(more, strlen(more)) == n, "bytes after the head are not part of it");
 
     const char *lf = "GET / HTTP/1.1\nHost: x\n\nBODY";
-    CHECK(wsc_http_head_end(lf, strlen(lf)) == strlen(lf) - 4, "LF-only head ends after \\n\\n");
+    CHECK(wsc__http_head_end(lf, strlen(lf)) == strlen(lf) - 4, "LF-only head ends after \\n\\n");
     for (size_t i = 0; i < strlen(lf) - 4; i++)
-        CHECKF(wsc_http_head_end(lf, i) == 0, "LF prefix of %zu bytes is incomplete", i);
+        CHECKF(wsc__http_head_end(lf, i) == 0, "LF prefix of %zu bytes is incomplete", i);
 
     const char *mixed = "GET / HTTP/1.1\r\nHost: x\n\r\n";
-    CHECK(wsc_http_head_end(mixed, strlen(mixed)) == strlen(mixed), "\\n\\r\\n also ends a head");
+    CHECK(wsc__http_head_end(mixed, strlen(mixed)) == strlen(mixed), "\\n\\r\\n also ends a head");
 
-    CHECK(wsc_http_head_end("", 0) == 0, "empty buffer");
-    CHECK(wsc_http_head_end("GET / HTTP/1.1\r\n", 16) == 0, "start line only");
-    CHECK(wsc_http_head_end("GET / HTTP/1.1\r\nHost: x\r\n\r", 26) == 0, "missing the last LF");
-    CHECK(wsc_http_head_end("GET / HTTP/1.1\r\r\r\r", 18) == 0, "CRs alone do not end a head");
-    CHECK(wsc_http_head_end("a\r\nb\r\n c\r\n", 10) == 0, "no blank line");
+    CHECK(wsc__http_head_end("", 0) == 0, "empty buffer");
+    CHECK(wsc__http_head_end("GET / HTTP/1.1\r\n", 16) == 0, "start line only");
+    CHECK(wsc__http_head_end("GET / HTTP/1.1\r\nHost: x\r\n\r", 26) == 0, "missing the last LF");
+    CHECK(wsc__http_head_end("GET / HTTP/1.1\r\r\r\r", 18) == 0, "CRs alone do not end a head");
+    CHECK(wsc__http_head_end("a\r\nb\r\n c\r\n", 10) == 0, "no blank line");
 }
 
 static void test_request(void)
@@ -77,35 +77,35 @@ static void test_request(void)
         CHECK(h.n_headers == 8, "eight headers");
         CHECK(streq(h.headers[0].name, "Host") && streq(h.headers[0].value, "server.example.com"),
               "first header name and value");
-        CHECK(streq(wsc_http_get(&h, "X-Empty"), ""), "empty value");
-        CHECK(streq(wsc_http_get(&h, "X-Spaces"), "a b"), "spaces and tabs trimmed at both ends only");
-        CHECK(streq(wsc_http_get(&h, "X-Colon"), "a:b: c"), "value keeps later colons");
-        CHECK(streq(wsc_http_get(&h, "sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZQ=="),
+        CHECK(streq(wsc__http_get(&h, "X-Empty"), ""), "empty value");
+        CHECK(streq(wsc__http_get(&h, "X-Spaces"), "a b"), "spaces and tabs trimmed at both ends only");
+        CHECK(streq(wsc__http_get(&h, "X-Colon"), "a:b: c"), "value keeps later colons");
+        CHECK(streq(wsc__http_get(&h, "sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZQ=="),
               "lookup is case-insensitive");
-        CHECK(streq(wsc_http_get(&h, "SEC-WEBSOCKET-VERSION"), "13"), "upper-case lookup");
-        CHECK(wsc_http_get(&h, "Origin") == NULL, "missing header is NULL");
-        CHECK(wsc_http_get(&h, "Hos") == NULL && wsc_http_get(&h, "Hostx") == NULL,
+        CHECK(streq(wsc__http_get(&h, "SEC-WEBSOCKET-VERSION"), "13"), "upper-case lookup");
+        CHECK(wsc__http_get(&h, "Origin") == NULL, "missing header is NULL");
+        CHECK(wsc__http_get(&h, "Hos") == NULL && wsc__http_get(&h, "Hostx") == NULL,
               "lookup does not match prefixes or longer names");
         /* raw is a private copy: the input may go away. */
         CHECK(h.raw && h.raw != req, "raw is the parser's own copy");
-        wsc_http_free(&h);
-        CHECK(head_is_empty(&h), "wsc_http_free zeroes the head");
-        wsc_http_free(&h); /* twice is harmless */
+        wsc__http_free(&h);
+        CHECK(head_is_empty(&h), "wsc__http_free zeroes the head");
+        wsc__http_free(&h); /* twice is harmless */
     }
 
     /* LF-only line ends. */
     r = parse("GET / HTTP/1.1\nHost: a\nUpgrade: websocket\n\n", true, &h, err, sizeof err);
-    CHECK(r == 0 && h.n_headers == 2 && streq(wsc_http_get(&h, "upgrade"), "websocket"),
+    CHECK(r == 0 && h.n_headers == 2 && streq(wsc__http_get(&h, "upgrade"), "websocket"),
           "LF-only request parses");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 
     /* Other methods and HTTP/1.0 parse (the handshake refuses them later). */
     r = parse("POST /x HTTP/1.0\r\n\r\n", true, &h, err, sizeof err);
     CHECK(r == 0 && streq(h.method, "POST") && streq(h.target, "/x") && h.n_headers == 0,
           "POST HTTP/1.0 without headers parses");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
     /* Any HTTP/DIGIT.DIGIT parses, its version recorded (the handshake
      * decides: 426 below 1.1, 505 above). */
     static const struct {
@@ -123,37 +123,37 @@ static void test_request(void)
         CHECKF(r == 0 && h.version == versions[i].version, "%.14s: version %d", versions[i].head,
                versions[i].version);
         if (r == 0)
-            wsc_http_free(&h);
+            wsc__http_free(&h);
     }
 
     r = parse("GET /caf\xc3\xa9?q=%1B HTTP/1.1\r\n\r\n", true, &h, err, sizeof err);
     CHECK(r == 0 && streq(h.target, "/caf\xc3\xa9?q=%1B"), "UTF-8 and escapes in the target pass");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
     r = parse("HTTP/1.1 101 Switching\tProtocols\r\n\r\n", false, &h, err, sizeof err);
     CHECK(r == 0 && streq(h.reason, "Switching\tProtocols"), "a tab in the reason phrase passes");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 
     r = parse("M-SEARCH * HTTP/1.1\r\n\r\n", true, &h, err, sizeof err);
     CHECK(r == 0 && streq(h.method, "M-SEARCH") && streq(h.target, "*"), "token method, * target");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 
     /* The head passed without its blank line (whole buffer) parses too. */
     r = parse("GET / HTTP/1.1\r\nHost: a", true, &h, err, sizeof err);
-    CHECK(r == 0 && streq(wsc_http_get(&h, "Host"), "a"), "head without a final CRLF");
+    CHECK(r == 0 && streq(wsc__http_get(&h, "Host"), "a"), "head without a final CRLF");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 
     /* Exact length: bytes after len are not looked at. */
     const char *two = "GET / HTTP/1.1\r\nA: 1\r\n\r\nGET /2 HTTP/1.1\r\nB: 2\r\n\r\n";
-    size_t end = wsc_http_head_end(two, strlen(two));
-    r = wsc_http_parse(two, end, true, &h, err, sizeof err);
-    CHECK(r == 0 && h.n_headers == 1 && streq(h.target, "/") && !wsc_http_get(&h, "B"),
+    size_t end = wsc__http_head_end(two, strlen(two));
+    r = wsc__http_parse(two, end, true, &h, err, sizeof err);
+    CHECK(r == 0 && h.n_headers == 1 && streq(h.target, "/") && !wsc__http_get(&h, "B"),
           "only the first head is parsed");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 }
 
 static void test_response(void)
@@ -170,32 +170,32 @@ static void test_response(void)
         CHECK(h.status == 101, "status 101");
         CHECK(streq(h.reason, "Switching Protocols"), "reason phrase with a space");
         CHECK(h.n_headers == 3, "three headers");
-        CHECK(streq(wsc_http_get(&h, "sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        CHECK(streq(wsc__http_get(&h, "sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
               "accept header");
         CHECK(h.method == NULL && h.target == NULL, "a response has no method or target");
-        wsc_http_free(&h);
+        wsc__http_free(&h);
     }
     r = parse("HTTP/1.1 101\r\n\r\n", false, &h, err, sizeof err);
     CHECK(r == 0 && h.status == 101 && streq(h.reason, ""), "status without reason");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
     r = parse("HTTP/1.1 404 \r\n\r\n", false, &h, err, sizeof err);
     CHECK(r == 0 && h.status == 404 && streq(h.reason, ""), "empty reason after the space");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
     r = parse("HTTP/1.0 503 Service Unavailable\nRetry-After: 3\n\n", false, &h, err, sizeof err);
-    CHECK(r == 0 && h.status == 503 && streq(wsc_http_get(&h, "retry-after"), "3"),
+    CHECK(r == 0 && h.status == 503 && streq(wsc__http_get(&h, "retry-after"), "3"),
           "HTTP/1.0, LF-only response");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
     r = parse("HTTP/1.1 599 x\r\n\r\n", false, &h, err, sizeof err);
     CHECK(r == 0 && h.status == 599, "status 599");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
     r = parse("HTTP/1.1 100 Continue\r\n\r\n", false, &h, err, sizeof err);
     CHECK(r == 0 && h.status == 100, "status 100");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 }
 
 /* Must fail, with a detail in err and nothing left in h. */
@@ -205,7 +205,7 @@ static void expect_bad(int line, const char *s, size_t len, bool request)
     char err[128];
     memset(&h, 0x5A, sizeof h);
     err[0] = '\0';
-    int r = wsc_http_parse(s, len, request, &h, err, sizeof err);
+    int r = wsc__http_parse(s, len, request, &h, err, sizeof err);
     char shown[80];
     size_t k = 0;
     for (size_t i = 0; i < len && k + 5 < sizeof shown; i++) {
@@ -221,7 +221,7 @@ static void expect_bad(int line, const char *s, size_t len, bool request)
              request ? "request" : "response", shown, r, err);
     check_at(r == -1 && err[0] && head_is_empty(&h), __FILE__, line, what);
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 }
 
 #define BAD_REQ(s) expect_bad(__LINE__, (s), strlen(s), true)
@@ -318,14 +318,14 @@ static void test_header_limit(void)
         n += (size_t)sprintf(buf + n, "\r\n");
         wsc_http_head h;
         char err[128] = "";
-        int r = wsc_http_parse(buf, n, true, &h, err, sizeof err);
+        int r = wsc__http_parse(buf, n, true, &h, err, sizeof err);
         if (count <= 100) {
             CHECKF(r == 0 && h.n_headers == (size_t)count, "%d headers accepted", count);
             if (r == 0) {
                 char name[16];
                 snprintf(name, sizeof name, "x-h%d", count - 1);
-                CHECKF(wsc_http_get(&h, name) != NULL, "%d headers: the last one is there", count);
-                wsc_http_free(&h);
+                CHECKF(wsc__http_get(&h, name) != NULL, "%d headers: the last one is there", count);
+                wsc__http_free(&h);
             }
         } else {
             CHECKF(r == -1 && err[0] && head_is_empty(&h), "%d headers refused", count);
@@ -335,9 +335,9 @@ static void test_header_limit(void)
 
     /* err buffer: NULL with size 0, and truncation. */
     wsc_http_head h;
-    CHECK(wsc_http_parse("x", 1, true, &h, NULL, 0) == -1, "err NULL with size 0");
+    CHECK(wsc__http_parse("x", 1, true, &h, NULL, 0) == -1, "err NULL with size 0");
     char tiny[4] = "zzz";
-    CHECK(wsc_http_parse("x", 1, true, &h, tiny, sizeof tiny) == -1 && strlen(tiny) == 3,
+    CHECK(wsc__http_parse("x", 1, true, &h, tiny, sizeof tiny) == -1 && strlen(tiny) == 3,
           "err truncated and NUL-terminated");
 }
 
@@ -359,42 +359,42 @@ static void test_tokens(void)
     CHECK(r == 0, "token head parses");
     if (r != 0)
         return;
-    CHECK(wsc_http_has_token(&h, "Connection", "Upgrade"), "Upgrade in \"keep-alive, Upgrade\"");
-    CHECK(wsc_http_has_token(&h, "connection", "upgrade"), "token and name are case-insensitive");
-    CHECK(wsc_http_has_token(&h, "Connection", "keep-alive"), "first element of the list");
-    CHECK(wsc_http_has_token(&h, "Connection", "KEEP-ALIVE"), "upper-case token");
-    CHECK(!wsc_http_has_token(&h, "Connection", "keep"), "no prefix match");
-    CHECK(!wsc_http_has_token(&h, "Connection", "alive, Upgrade"), "no match across elements");
-    CHECK(!wsc_http_has_token(&h, "Upgrade", "upgrade"), "\"upgrader\" does not contain \"upgrade\"");
-    CHECK(!wsc_http_has_token(&h, "Upgrade", "grader"), "no suffix match");
-    CHECK(wsc_http_has_token(&h, "Upgrade", "upgrader"), "whole token matches");
-    CHECK(wsc_http_has_token(&h, "X-List", "a"), "a in \"a ,b,,  c\\t,\"");
-    CHECK(wsc_http_has_token(&h, "X-List", "b"), "b in the list");
-    CHECK(wsc_http_has_token(&h, "X-List", "c"), "c (before a tab and a trailing comma)");
-    CHECK(!wsc_http_has_token(&h, "X-List", "d"), "d not in the list");
-    CHECK(!wsc_http_has_token(&h, "X-Missing", "a"), "missing header has no tokens");
-    CHECK(wsc_http_has_token(&h, "X-Tok", "x") && wsc_http_has_token(&h, "X-Tok", "y") &&
-              wsc_http_has_token(&h, "X-Tok", "z"),
+    CHECK(wsc__http_has_token(&h, "Connection", "Upgrade"), "Upgrade in \"keep-alive, Upgrade\"");
+    CHECK(wsc__http_has_token(&h, "connection", "upgrade"), "token and name are case-insensitive");
+    CHECK(wsc__http_has_token(&h, "Connection", "keep-alive"), "first element of the list");
+    CHECK(wsc__http_has_token(&h, "Connection", "KEEP-ALIVE"), "upper-case token");
+    CHECK(!wsc__http_has_token(&h, "Connection", "keep"), "no prefix match");
+    CHECK(!wsc__http_has_token(&h, "Connection", "alive, Upgrade"), "no match across elements");
+    CHECK(!wsc__http_has_token(&h, "Upgrade", "upgrade"), "\"upgrader\" does not contain \"upgrade\"");
+    CHECK(!wsc__http_has_token(&h, "Upgrade", "grader"), "no suffix match");
+    CHECK(wsc__http_has_token(&h, "Upgrade", "upgrader"), "whole token matches");
+    CHECK(wsc__http_has_token(&h, "X-List", "a"), "a in \"a ,b,,  c\\t,\"");
+    CHECK(wsc__http_has_token(&h, "X-List", "b"), "b in the list");
+    CHECK(wsc__http_has_token(&h, "X-List", "c"), "c (before a tab and a trailing comma)");
+    CHECK(!wsc__http_has_token(&h, "X-List", "d"), "d not in the list");
+    CHECK(!wsc__http_has_token(&h, "X-Missing", "a"), "missing header has no tokens");
+    CHECK(wsc__http_has_token(&h, "X-Tok", "x") && wsc__http_has_token(&h, "X-Tok", "y") &&
+              wsc__http_has_token(&h, "X-Tok", "z"),
           "tokens across repeated headers");
-    CHECK(!wsc_http_has_token(&h, "X-Sub", "websocket"), "\"websockets\" is not \"websocket\"");
-    CHECK(!wsc_http_has_token(&h, "X-Sub", "web"), "\"web socket\" is not \"web\"");
-    CHECK(streq(wsc_http_get(&h, "X-Repeat"), "first"), "wsc_http_get returns the first of repeated");
-    CHECK(streq(wsc_http_get(&h, "X-REPEAT"), "first"), "first of repeated, any case");
-    wsc_http_free(&h);
+    CHECK(!wsc__http_has_token(&h, "X-Sub", "websocket"), "\"websockets\" is not \"websocket\"");
+    CHECK(!wsc__http_has_token(&h, "X-Sub", "web"), "\"web socket\" is not \"web\"");
+    CHECK(streq(wsc__http_get(&h, "X-Repeat"), "first"), "wsc__http_get returns the first of repeated");
+    CHECK(streq(wsc__http_get(&h, "X-REPEAT"), "first"), "first of repeated, any case");
+    wsc__http_free(&h);
 
     r = parse("GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: UPGRADE\r\n\r\n", true, &h,
               err, sizeof err);
-    CHECK(r == 0 && wsc_http_has_token(&h, "Connection", "Upgrade"),
+    CHECK(r == 0 && wsc__http_has_token(&h, "Connection", "Upgrade"),
           "\"UPGRADE\" in a second Connection header");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 
     r = parse("GET / HTTP/1.1\r\nConnection:\r\nConnection: ,\r\n\r\n", true, &h, err, sizeof err);
-    CHECK(r == 0 && !wsc_http_has_token(&h, "Connection", "Upgrade") &&
-              !wsc_http_has_token(&h, "Connection", "x"),
+    CHECK(r == 0 && !wsc__http_has_token(&h, "Connection", "Upgrade") &&
+              !wsc__http_has_token(&h, "Connection", "x"),
           "empty lists have no tokens");
     if (r == 0)
-        wsc_http_free(&h);
+        wsc__http_free(&h);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_mask.c - wsc_mask against a byte-at-a-time reference: every length to
+/* test_mask.c - wsc__mask against a byte-at-a-time reference: every length to
  * 300 at every src/dst alignment and key offset, in place and not, piece by
  * piece, and a few large sizes. */
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "native/mask.h"
+#include "proto/mask.h"
 #define CHECK_PRINT_LIMIT 50
 #include "check.h"
 
@@ -65,7 +65,7 @@ static void test_small(void)
                 for (size_t da = 0; da < ALIGNS; da++) {
                     uint8_t *dst = dst_buf + GUARD + da;
                     memset(dst_buf, FILL, sizeof dst_buf);
-                    size_t next = wsc_mask(dst, src, len, key, off);
+                    size_t next = wsc__mask(dst, src, len, key, off);
                     int ok = next == (off + len) % 4
                           && memcmp(dst, want, len) == 0
                           && guards_intact(GUARD + da, len);
@@ -77,7 +77,7 @@ static void test_small(void)
                 uint8_t *p = dst_buf + GUARD + sa;
                 memset(dst_buf, FILL, sizeof dst_buf);
                 memcpy(p, src, len);
-                size_t next = wsc_mask(p, p, len, key, off);
+                size_t next = wsc__mask(p, p, len, key, off);
                 int ok = next == (off + len) % 4 && memcmp(p, want, len) == 0
                       && guards_intact(GUARD + sa, len);
                 CHECKF(ok, "in place len %zu offset %zu align %zu", len,
@@ -94,13 +94,13 @@ static void test_big_offsets(void)
 
     fill_random(src, sizeof src);
     for (size_t off = 4; off < 4000; off += 37) {
-        size_t na = wsc_mask(a, src, sizeof src, key, off);
-        size_t nb = wsc_mask(b, src, sizeof src, key, off % 4);
+        size_t na = wsc__mask(a, src, sizeof src, key, off);
+        size_t nb = wsc__mask(b, src, sizeof src, key, off % 4);
         CHECKF(na == nb && memcmp(a, b, sizeof a) == 0,
                "offset %zu acts like %zu", off, off % 4);
     }
-    CHECK(wsc_mask(NULL, NULL, 0, key, 3) == 3, "NULL with length 0");
-    CHECKF(wsc_mask(a, src, 5, key, (size_t)-2) == ((size_t)-2 + 5) % 4,
+    CHECK(wsc__mask(NULL, NULL, 0, key, 3) == 3, "NULL with length 0");
+    CHECKF(wsc__mask(a, src, 5, key, (size_t)-2) == ((size_t)-2 + 5) % 4,
            "offset SIZE_MAX - 1");
 }
 
@@ -126,13 +126,13 @@ static void test_large(void)
             size_t off = shift, next;
 
             ref_mask(ref, in, n, off);
-            next = wsc_mask(out, in, n, key, off);
+            next = wsc__mask(out, in, n, key, off);
             CHECKF(next == (off + n) % 4 && memcmp(out, ref, n) == 0,
                    "size %zu shift %zu whole", n, shift);
 
             /* In place. */
             memcpy(out, in, n);
-            next = wsc_mask(out, out, n, key, off);
+            next = wsc__mask(out, out, n, key, off);
             CHECKF(next == (off + n) % 4 && memcmp(out, ref, n) == 0,
                    "size %zu shift %zu in place", n, shift);
 
@@ -142,7 +142,7 @@ static void test_large(void)
                 size_t piece = 1 + (size_t)rnd8() * (rnd8() % 8 + 1);
                 if (piece > n - i)
                     piece = n - i;
-                off = wsc_mask(out + i, in + i, piece, key, off);
+                off = wsc__mask(out + i, in + i, piece, key, off);
                 i += piece;
             }
             CHECKF(off == (shift + n) % 4 && memcmp(out, ref, n) == 0,
@@ -161,9 +161,9 @@ static void test_involution(void)
     uint8_t a[1000], b[1000], c[1000];
 
     fill_random(a, sizeof a);
-    wsc_mask(b, a, sizeof a, key, 3);
+    wsc__mask(b, a, sizeof a, key, 3);
     CHECK(memcmp(a, b, sizeof a) != 0, "masking changes the data");
-    wsc_mask(c, b, sizeof b, key, 3);
+    wsc__mask(c, b, sizeof b, key, 3);
     CHECK(memcmp(a, c, sizeof a) == 0, "masking twice restores the data");
 }
 

@@ -15,9 +15,9 @@
 
 #include "wsc.h"
 #include "native/conn.h"
-#include "native/handshake.h"
-#include "native/http.h"
-#include "native/proxy.h"
+#include "proto/handshake.h"
+#include "proto/http.h"
+#include "net/proxy.h"
 #include "check.h"
 
 /* Equal strings, or both NULL. */
@@ -40,62 +40,62 @@ static void test_choose_option(void)
     wsc_proxy_env env = {.http_proxy = "http://env:1", .https_proxy = "http://envs:2",
                          .all_proxy = "http://all:3", .no_proxy = "*"};
     const char *src = "x";
-    CHECK(same(wsc_proxy_choose("http://opt:8", &env, false, "h", &src), "http://opt:8"),
+    CHECK(same(wsc__proxy_choose("http://opt:8", &env, false, "h", &src), "http://opt:8"),
           "the option wins over http_proxy");
     CHECK(same(src, "the proxy option"), "source: the proxy option");
-    CHECK(same(wsc_proxy_choose("http://opt:8", &env, true, "h", NULL), "http://opt:8"),
+    CHECK(same(wsc__proxy_choose("http://opt:8", &env, true, "h", NULL), "http://opt:8"),
           "the option wins over https_proxy; no_proxy=* does not apply to it");
-    CHECK(wsc_proxy_choose("", &env, false, "h", &src) == NULL && src == NULL,
+    CHECK(wsc__proxy_choose("", &env, false, "h", &src) == NULL && src == NULL,
           "\"\" means no proxy whatever the environment says");
-    CHECK(wsc_proxy_choose("", &env, true, "h", NULL) == NULL, "\"\" for wss too");
+    CHECK(wsc__proxy_choose("", &env, true, "h", NULL) == NULL, "\"\" for wss too");
 }
 
 static void test_choose_env(void)
 {
     const char *src;
     wsc_proxy_env e = {0};
-    CHECK(wsc_proxy_choose(NULL, &e, false, "h", &src) == NULL && src == NULL,
+    CHECK(wsc__proxy_choose(NULL, &e, false, "h", &src) == NULL && src == NULL,
           "empty environment: direct");
 
     e = (wsc_proxy_env){.http_proxy = "http://a:1"};
-    CHECK(same(wsc_proxy_choose(NULL, &e, false, "h", &src), "http://a:1") && same(src, "http_proxy"),
+    CHECK(same(wsc__proxy_choose(NULL, &e, false, "h", &src), "http://a:1") && same(src, "http_proxy"),
           "ws:// uses http_proxy");
-    CHECK(wsc_proxy_choose(NULL, &e, true, "h", NULL) == NULL, "wss:// does not use http_proxy");
+    CHECK(wsc__proxy_choose(NULL, &e, true, "h", NULL) == NULL, "wss:// does not use http_proxy");
 
     e = (wsc_proxy_env){.https_proxy = "http://s:1", .HTTPS_PROXY = "http://S:2"};
-    CHECK(same(wsc_proxy_choose(NULL, &e, true, "h", &src), "http://s:1") && same(src, "https_proxy"),
+    CHECK(same(wsc__proxy_choose(NULL, &e, true, "h", &src), "http://s:1") && same(src, "https_proxy"),
           "wss:// prefers https_proxy over HTTPS_PROXY");
-    CHECK(wsc_proxy_choose(NULL, &e, false, "h", NULL) == NULL, "ws:// does not use https_proxy");
+    CHECK(wsc__proxy_choose(NULL, &e, false, "h", NULL) == NULL, "ws:// does not use https_proxy");
     e.https_proxy = "";
-    CHECK(same(wsc_proxy_choose(NULL, &e, true, "h", &src), "http://S:2") && same(src, "HTTPS_PROXY"),
+    CHECK(same(wsc__proxy_choose(NULL, &e, true, "h", &src), "http://S:2") && same(src, "HTTPS_PROXY"),
           "an empty https_proxy counts as unset: HTTPS_PROXY");
 
     e = (wsc_proxy_env){.all_proxy = "http://all:1", .ALL_PROXY = "http://ALL:2"};
-    CHECK(same(wsc_proxy_choose(NULL, &e, false, "h", &src), "http://all:1") && same(src, "all_proxy"),
+    CHECK(same(wsc__proxy_choose(NULL, &e, false, "h", &src), "http://all:1") && same(src, "all_proxy"),
           "ws:// falls back to all_proxy");
-    CHECK(same(wsc_proxy_choose(NULL, &e, true, "h", NULL), "http://all:1"),
+    CHECK(same(wsc__proxy_choose(NULL, &e, true, "h", NULL), "http://all:1"),
           "wss:// falls back to all_proxy");
     e.all_proxy = NULL;
-    CHECK(same(wsc_proxy_choose(NULL, &e, true, "h", &src), "http://ALL:2") && same(src, "ALL_PROXY"),
+    CHECK(same(wsc__proxy_choose(NULL, &e, true, "h", &src), "http://ALL:2") && same(src, "ALL_PROXY"),
           "then ALL_PROXY");
     e.http_proxy = "";
-    CHECK(same(wsc_proxy_choose(NULL, &e, false, "h", NULL), "http://ALL:2"),
+    CHECK(same(wsc__proxy_choose(NULL, &e, false, "h", NULL), "http://ALL:2"),
           "an empty http_proxy counts as unset");
     e.http_proxy = "http://h:1";
-    CHECK(same(wsc_proxy_choose(NULL, &e, false, "x", NULL), "http://h:1"),
+    CHECK(same(wsc__proxy_choose(NULL, &e, false, "x", NULL), "http://h:1"),
           "http_proxy before ALL_PROXY");
 
     e = (wsc_proxy_env){.http_proxy = "http://p:1", .no_proxy = "example.com"};
-    CHECK(wsc_proxy_choose(NULL, &e, false, "www.example.com", &src) == NULL && src == NULL,
+    CHECK(wsc__proxy_choose(NULL, &e, false, "www.example.com", &src) == NULL && src == NULL,
           "no_proxy bypasses the proxy");
-    CHECK(wsc_proxy_choose(NULL, &e, false, "example.org", NULL) != NULL, "no_proxy: other hosts still use it");
+    CHECK(wsc__proxy_choose(NULL, &e, false, "example.org", NULL) != NULL, "no_proxy: other hosts still use it");
     e = (wsc_proxy_env){.http_proxy = "http://p:1", .NO_PROXY = "example.com"};
-    CHECK(wsc_proxy_choose(NULL, &e, false, "example.com", NULL) == NULL, "NO_PROXY too");
+    CHECK(wsc__proxy_choose(NULL, &e, false, "example.com", NULL) == NULL, "NO_PROXY too");
     e.no_proxy = "other.org";
-    CHECK(wsc_proxy_choose(NULL, &e, false, "example.com", NULL) != NULL,
+    CHECK(wsc__proxy_choose(NULL, &e, false, "example.com", NULL) != NULL,
           "no_proxy, when set, is used instead of NO_PROXY");
     e.no_proxy = "";
-    CHECK(wsc_proxy_choose(NULL, &e, false, "example.com", NULL) == NULL,
+    CHECK(wsc__proxy_choose(NULL, &e, false, "example.com", NULL) == NULL,
           "an empty no_proxy counts as unset: NO_PROXY");
 }
 
@@ -177,7 +177,7 @@ static void test_no_proxy(void)
 {
     for (size_t i = 0; i < sizeof nps / sizeof nps[0]; i++) {
         const struct np *t = &nps[i];
-        bool got = wsc_no_proxy_match(t->list, t->host);
+        bool got = wsc__no_proxy_match(t->list, t->host);
         check_at(got == t->match, __FILE__, t->line, t->match ? "no_proxy should match" : "no_proxy should not match");
     }
 }
@@ -254,21 +254,21 @@ static void test_url_parse(void)
         const struct good_url *t = &good_urls[i];
         wsc_proxy_url p;
         char err[300];
-        int r = wsc_proxy_url_parse(t->in, &p, err, sizeof err);
+        int r = wsc__proxy_url_parse(t->in, &p, err, sizeof err);
         char what[400];
         snprintf(what, sizeof what, "%s: got r=%d host=%s port=%d desc=%s auth=%s err=%s", t->in, r,
                  p.host ? p.host : "NULL", p.port, p.desc ? p.desc : "NULL", p.auth ? p.auth : "NULL", err);
         check_at(r == 0 && same(p.host, t->host) && p.port == t->port && same(p.desc, t->desc) &&
                      same(p.auth, t->auth),
                  __FILE__, t->line, what);
-        wsc_proxy_url_free(&p);
-        CHECK(p.host == NULL && p.auth == NULL, "wsc_proxy_url_free zeroes");
+        wsc__proxy_url_free(&p);
+        CHECK(p.host == NULL && p.auth == NULL, "wsc__proxy_url_free zeroes");
     }
     for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
         const struct bad_url *t = &bad_urls[i];
         wsc_proxy_url p;
         char err[300];
-        int r = wsc_proxy_url_parse(t->in, &p, err, sizeof err);
+        int r = wsc__proxy_url_parse(t->in, &p, err, sizeof err);
         char what[400];
         snprintf(what, sizeof what, "%s: got r=%d err=\"%s\", want %d and \"%s\" without the password",
                  t->in, r, err, t->err, t->detail);
@@ -281,13 +281,13 @@ static void test_url_parse(void)
 static void test_redact(void)
 {
     char out[100];
-    wsc_proxy_url_redact("http://u:secret@proxy:1", out, sizeof out);
+    wsc__proxy_url_redact("http://u:secret@proxy:1", out, sizeof out);
     CHECKF(same(out, "http://***@proxy:1"), "redact user info: %s", out);
-    wsc_proxy_url_redact("u:secret@proxy:1", out, sizeof out);
+    wsc__proxy_url_redact("u:secret@proxy:1", out, sizeof out);
     CHECKF(same(out, "***@proxy:1"), "redact scheme-less user info: %s", out);
-    wsc_proxy_url_redact("http://u:se/cr@et@proxy:1", out, sizeof out);
+    wsc__proxy_url_redact("http://u:se/cr@et@proxy:1", out, sizeof out);
     CHECKF(same(out, "http://***@proxy:1"), "redact up to the last '@': %s", out);
-    wsc_proxy_url_redact("http://proxy:1", out, sizeof out);
+    wsc__proxy_url_redact("http://proxy:1", out, sizeof out);
     CHECKF(same(out, "http://proxy:1"), "nothing to redact: %s", out);
 }
 
@@ -303,7 +303,7 @@ static void test_basic_auth(void)
         {"ab", "", "Basic YWI6"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        char *got = wsc_hs_basic_auth(t[i].user, t[i].password);
+        char *got = wsc__hs_basic_auth(t[i].user, t[i].password);
         CHECKF(same(got, t[i].want), "Basic for %s:%s is %s, got %s", t[i].user, t[i].password, t[i].want,
                got ? got : "NULL");
         free(got);
@@ -315,17 +315,17 @@ static void test_basic_auth(void)
 static void test_request(void)
 {
     size_t len = 0;
-    char *r = wsc_proxy_request("example.com", 443, NULL, &len);
+    char *r = wsc__proxy_request("example.com", 443, NULL, &len);
     const char *want = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
     CHECKF(same(r, want) && len == strlen(want), "CONNECT for a name: %s", r);
     free(r);
 
-    r = wsc_proxy_request("2001:db8::1", 8080, NULL, &len);
+    r = wsc__proxy_request("2001:db8::1", 8080, NULL, &len);
     want = "CONNECT [2001:db8::1]:8080 HTTP/1.1\r\nHost: [2001:db8::1]:8080\r\n\r\n";
     CHECKF(same(r, want) && len == strlen(want), "CONNECT for an IPv6 literal in brackets: %s", r);
     free(r);
 
-    r = wsc_proxy_request("127.0.0.1", 80, "Basic dTpw", &len);
+    r = wsc__proxy_request("127.0.0.1", 80, "Basic dTpw", &len);
     want = "CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n"
            "Proxy-Authorization: Basic dTpw\r\n\r\n";
     CHECKF(same(r, want) && len == strlen(want), "CONNECT with credentials: %s", r);
@@ -338,12 +338,12 @@ static int judge(const char *raw, bool sent_auth, char *err, size_t size)
     wsc_http_head h;
     char perr[200];
     err[0] = '\0';
-    if (wsc_http_parse(raw, strlen(raw), false, &h, perr, sizeof perr) < 0) {
+    if (wsc__http_parse(raw, strlen(raw), false, &h, perr, sizeof perr) < 0) {
         snprintf(err, size, "unparsable test head: %s", perr);
         return 1;
     }
-    int r = wsc_proxy_check_response(&h, "127.0.0.1:3128", "example.com:443", sent_auth, err, size);
-    wsc_http_free(&h);
+    int r = wsc__proxy_check_response(&h, "127.0.0.1:3128", "example.com:443", sent_auth, err, size);
+    wsc__http_free(&h);
     return r;
 }
 
@@ -393,13 +393,13 @@ static wsc_conn *pair_conn(int *peer)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return NULL;
-    wsc_conn *c = wsc_conn_new(false);
+    wsc_conn *c = wsc__conn_new(false);
     if (!c) {
         close(sv[0]);
         close(sv[1]);
         return NULL;
     }
-    wsc_tcp_transport(&c->tr, sv[0]);
+    wsc__tcp_transport(&c->tr, sv[0]);
     *peer = sv[1];
     return c;
 }
@@ -420,7 +420,7 @@ static void take(int fd, char *buf, size_t size)
 /* A tunnel to example.com:443 through proxy:3128 (credentials if auth). */
 static void tunnel_to_example(wsc_proxy_tunnel *t, const char *proxy)
 {
-    int r = wsc_proxy_tunnel_init(t, proxy, true, "example.com", 443);
+    int r = wsc__proxy_tunnel_init(t, proxy, true, "example.com", 443);
     CHECKF(r == 0 && t->url.host, "tunnel init with %s: %s", proxy, wsc_last_error());
 }
 
@@ -434,21 +434,21 @@ static void test_tunnel_step(void)
     wsc_conn *c = pair_conn(&peer);
     tunnel_to_example(&t, "http://u:p@proxy:3128");
     put(peer, "HTTP/1.1 200 Connection established\r\nVia: test\r\n\r\n");
-    int r = wsc_proxy_tunnel_step(&t, c, wsc_deadline_in(2000));
+    int r = wsc__proxy_tunnel_step(&t, c, wsc__deadline_in(2000));
     CHECKF(r == 0 && c->rpos == 0 && c->rend == 0, "200: tunnel open, buffer clean (r=%d rend=%zu: %s)", r, c->rend,
            wsc_last_error());
     take(peer, buf, sizeof buf);
     CHECKF(same(buf, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"
                      "Proxy-Authorization: Basic dTpw\r\n\r\n"),
            "the proxy got CONNECT with credentials: %.300s", buf);
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
     wsc_conn_free(c);
     close(peer);
 
     /* In pieces, never blocking: EAGAIN until the blank line, then open. */
     c = pair_conn(&peer);
     tunnel_to_example(&t, "proxy:3128");
-    r = wsc_proxy_tunnel_step(&t, c, WSC_NOWAIT);
+    r = wsc__proxy_tunnel_step(&t, c, WSC_NOWAIT);
     CHECKF(r == WSC_EAGAIN, "nothing answered yet: EAGAIN (r=%d)", r);
     take(peer, buf, sizeof buf);
     CHECKF(same(buf, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"),
@@ -456,17 +456,17 @@ static void test_tunnel_step(void)
     const char *pieces[] = {"HTTP/1.1 2", "00 OK\r\n", "Proxy-Agent: x\r\n\r"};
     for (size_t i = 0; i < 3; i++) {
         put(peer, pieces[i]);
-        r = wsc_proxy_tunnel_step(&t, c, WSC_NOWAIT);
+        r = wsc__proxy_tunnel_step(&t, c, WSC_NOWAIT);
         CHECKF(r == WSC_EAGAIN, "piece %zu: still EAGAIN (r=%d)", i, r);
     }
     take(peer, buf, sizeof buf);
     CHECKF(buf[0] == '\0', "the request is not sent twice: %.300s", buf);
-    r = wsc_proxy_tunnel_step(&t, c, wsc_deadline_in(50));
+    r = wsc__proxy_tunnel_step(&t, c, wsc__deadline_in(50));
     CHECKF(r == WSC_ETIMEDOUT, "a deadline with the head incomplete: ETIMEDOUT (r=%d)", r);
     put(peer, "\n");
-    r = wsc_proxy_tunnel_step(&t, c, WSC_NOWAIT);
+    r = wsc__proxy_tunnel_step(&t, c, WSC_NOWAIT);
     CHECKF(r == 0 && c->rend == 0, "the last byte opens the tunnel (r=%d: %s)", r, wsc_last_error());
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
     wsc_conn_free(c);
     close(peer);
 
@@ -474,10 +474,10 @@ static void test_tunnel_step(void)
     c = pair_conn(&peer);
     tunnel_to_example(&t, "proxy:3128");
     put(peer, "HTTP/1.1 200 OK\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n");
-    r = wsc_proxy_tunnel_step(&t, c, wsc_deadline_in(2000));
+    r = wsc__proxy_tunnel_step(&t, c, wsc__deadline_in(2000));
     CHECKF(r == WSC_ECONNECT && contains(wsc_last_error(), "sent 36 bytes after its answer to CONNECT"),
            "bytes after 200: %s", wsc_last_error());
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
     wsc_conn_free(c);
     close(peer);
 
@@ -486,11 +486,11 @@ static void test_tunnel_step(void)
     tunnel_to_example(&t, "proxy:3128");
     put(peer, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n"
               "Content-Length: 5\r\n\r\nnope!");
-    r = wsc_proxy_tunnel_step(&t, c, wsc_deadline_in(2000));
+    r = wsc__proxy_tunnel_step(&t, c, wsc__deadline_in(2000));
     CHECKF(r == WSC_ECONNECT && contains(wsc_last_error(), "the proxy proxy:3128 refused CONNECT to "
                                                            "example.com:443: 407 Proxy Authentication Required"),
            "407: %s", wsc_last_error());
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
     wsc_conn_free(c);
     close(peer);
 
@@ -498,10 +498,10 @@ static void test_tunnel_step(void)
     c = pair_conn(&peer);
     tunnel_to_example(&t, "proxy:3128");
     put(peer, "SSH-2.0-OpenSSH_9.2\r\n\r\n");
-    r = wsc_proxy_tunnel_step(&t, c, wsc_deadline_in(2000));
+    r = wsc__proxy_tunnel_step(&t, c, wsc__deadline_in(2000));
     CHECKF(r == WSC_ECONNECT && contains(wsc_last_error(), "malformed answer to CONNECT"), "not HTTP: %s",
            wsc_last_error());
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
     wsc_conn_free(c);
     close(peer);
 
@@ -509,19 +509,19 @@ static void test_tunnel_step(void)
     tunnel_to_example(&t, "proxy:3128");
     put(peer, "HTTP/1.1 200");
     shutdown(peer, SHUT_WR);
-    r = wsc_proxy_tunnel_step(&t, c, wsc_deadline_in(2000));
+    r = wsc__proxy_tunnel_step(&t, c, wsc__deadline_in(2000));
     CHECKF(r == WSC_ECONNECT && contains(wsc_last_error(), "closed the connection without answering CONNECT to "
                                                            "example.com:443"),
            "hang-up: %s", wsc_last_error());
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
     wsc_conn_free(c);
     close(peer);
 
     /* No proxy: the step does nothing. */
-    r = wsc_proxy_tunnel_init(&t, "", false, "example.com", 80);
+    r = wsc__proxy_tunnel_init(&t, "", false, "example.com", 80);
     CHECK(r == 0 && t.url.host == NULL && t.req == NULL, "no proxy: nothing prepared");
-    CHECK(wsc_proxy_tunnel_step(&t, NULL, WSC_NOWAIT) == 0, "no proxy: the step passes");
-    wsc_proxy_tunnel_free(&t);
+    CHECK(wsc__proxy_tunnel_step(&t, NULL, WSC_NOWAIT) == 0, "no proxy: the step passes");
+    wsc__proxy_tunnel_free(&t);
 }
 
 /* ---- the environment, for real ------------------------------------------- */
@@ -539,55 +539,55 @@ static void test_env_init(void)
     wsc_proxy_tunnel t;
     clear_env();
     setenv("HTTP_PROXY", "http://upper:1", 1);
-    CHECK(wsc_proxy_tunnel_init(&t, NULL, false, "example.com", 80) == 0 && !t.url.host,
+    CHECK(wsc__proxy_tunnel_init(&t, NULL, false, "example.com", 80) == 0 && !t.url.host,
           "HTTP_PROXY is ignored (as curl does)");
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
 
     setenv("http_proxy", "http://lower:3128", 1);
-    int r = wsc_proxy_tunnel_init(&t, NULL, false, "example.com", 80);
+    int r = wsc__proxy_tunnel_init(&t, NULL, false, "example.com", 80);
     CHECKF(r == 0 && same(t.url.host, "lower") && t.url.port == 3128 && same(t.source, "http_proxy") &&
                same(t.target, "example.com:80"),
            "http_proxy from the environment (%s)", wsc_last_error());
     CHECKF(same(t.req, "CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\n"), "its request: %s",
            t.req ? t.req : "NULL");
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
 
-    CHECK(wsc_proxy_tunnel_init(&t, "", false, "example.com", 80) == 0 && !t.url.host,
+    CHECK(wsc__proxy_tunnel_init(&t, "", false, "example.com", 80) == 0 && !t.url.host,
           "option \"\" ignores the environment");
-    wsc_proxy_tunnel_free(&t);
-    CHECK(wsc_proxy_tunnel_init(&t, "http://opt:2", false, "example.com", 80) == 0 && same(t.url.host, "opt"),
+    wsc__proxy_tunnel_free(&t);
+    CHECK(wsc__proxy_tunnel_init(&t, "http://opt:2", false, "example.com", 80) == 0 && same(t.url.host, "opt"),
           "the option overrides the environment");
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
 
     setenv("NO_PROXY", "example.com, 10.0.0.0/8", 1);
-    CHECK(wsc_proxy_tunnel_init(&t, NULL, false, "www.example.com", 80) == 0 && !t.url.host,
+    CHECK(wsc__proxy_tunnel_init(&t, NULL, false, "www.example.com", 80) == 0 && !t.url.host,
           "NO_PROXY bypasses the proxy");
-    wsc_proxy_tunnel_free(&t);
-    CHECK(wsc_proxy_tunnel_init(&t, NULL, false, "10.1.1.1", 80) == 0 && !t.url.host, "NO_PROXY CIDR");
-    wsc_proxy_tunnel_free(&t);
-    CHECK(wsc_proxy_tunnel_init(&t, NULL, false, "example.org", 80) == 0 && t.url.host,
+    wsc__proxy_tunnel_free(&t);
+    CHECK(wsc__proxy_tunnel_init(&t, NULL, false, "10.1.1.1", 80) == 0 && !t.url.host, "NO_PROXY CIDR");
+    wsc__proxy_tunnel_free(&t);
+    CHECK(wsc__proxy_tunnel_init(&t, NULL, false, "example.org", 80) == 0 && t.url.host,
           "NO_PROXY leaves other hosts proxied");
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
 
     clear_env();
     setenv("https_proxy", "socks5://u:hunter2@sock:1080", 1);
-    r = wsc_proxy_tunnel_init(&t, NULL, true, "example.com", 443);
+    r = wsc__proxy_tunnel_init(&t, NULL, true, "example.com", 443);
     CHECKF(r == WSC_ENOTSUP && contains(wsc_last_error(), "https_proxy") &&
                contains(wsc_last_error(), "socks5://***@sock:1080") && !contains(wsc_last_error(), "hunter2"),
            "a SOCKS https_proxy: %s", wsc_last_error());
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
 
     setenv("https_proxy", "http://u:hunter2@sock:99999", 1);
-    r = wsc_proxy_tunnel_init(&t, NULL, true, "example.com", 443);
+    r = wsc__proxy_tunnel_init(&t, NULL, true, "example.com", 443);
     CHECKF(r == WSC_EINVAL && !contains(wsc_last_error(), "hunter2") && contains(wsc_last_error(), "99999"),
            "a bad https_proxy: %s", wsc_last_error());
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
 
-    r = wsc_proxy_tunnel_init(&t, "http://u:pw@[::1]:8", false, "::1", 9);
+    r = wsc__proxy_tunnel_init(&t, "http://u:pw@[::1]:8", false, "::1", 9);
     CHECKF(r == 0 && same(t.target, "[::1]:9") && same(t.url.desc, "[::1]:8") &&
                contains(t.req, "CONNECT [::1]:9 HTTP/1.1\r\nHost: [::1]:9\r\nProxy-Authorization: Basic dTpwdw=="),
            "IPv6 target and proxy: %s", t.req ? t.req : "NULL");
-    wsc_proxy_tunnel_free(&t);
+    wsc__proxy_tunnel_free(&t);
     clear_env();
 }
 
@@ -655,7 +655,7 @@ static void test_dial_nonblocking(void)
     char key[25] = "", accept_key[29];
     if (k)
         snprintf(key, sizeof key, "%.24s", k + 19);
-    wsc_hs_accept_key(key, accept_key);
+    wsc__hs_accept_key(key, accept_key);
     char resp[300];
     snprintf(resp, sizeof resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept_key);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_url.c - wsc_url_parse on tables of good and bad URLs. */
+/* test_url.c - wsc__url_parse on tables of good and bad URLs. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,7 +186,7 @@ static void test_goods(void)
     for (size_t i = 0; i < sizeof goods / sizeof goods[0]; i++) {
         const struct good *g = &goods[i];
         wsc_url u;
-        int rc = wsc_url_parse(g->in, &u, err, sizeof err);
+        int rc = wsc__url_parse(g->in, &u, err, sizeof err);
 
         CHECKF(rc == 0, "\"%s\" (line %d) failed: %s", g->in, g->line, err);
         if (rc != 0)
@@ -202,9 +202,9 @@ static void test_goods(void)
                u.password ? u.password : "(null)");
         CHECKF(err[0] == '\0', "\"%s\" (line %d): err not cleared",
                g->in, g->line);
-        wsc_url_free(&u);
+        wsc__url_free(&u);
         CHECK(u.host == NULL && u.target == NULL && u.host_header == NULL,
-              "wsc_url_free zeroes");
+              "wsc__url_free zeroes");
     }
 }
 
@@ -219,7 +219,7 @@ static void test_bads(void)
         int rc;
 
         memset(&u, 0x5A, sizeof u);
-        rc = wsc_url_parse(b->in, &u, err, sizeof err);
+        rc = wsc__url_parse(b->in, &u, err, sizeof err);
         CHECKF(rc == WSC_EINVAL, "\"%s\" (line %d): want WSC_EINVAL, got %d",
                b->in, b->line, rc);
         CHECKF(strstr(err, b->detail) != NULL,
@@ -228,7 +228,7 @@ static void test_bads(void)
         CHECKF(memcmp(&u, &zero, sizeof u) == 0,
                "\"%s\" (line %d): *u not zeroed", b->in, b->line);
         if (rc == 0)
-            wsc_url_free(&u);
+            wsc__url_free(&u);
     }
 }
 
@@ -238,33 +238,33 @@ static void test_err_buffer(void)
     wsc_url u;
     char small[8];
 
-    CHECK(wsc_url_parse("ftp://x", &u, NULL, 0) == WSC_EINVAL,
+    CHECK(wsc__url_parse("ftp://x", &u, NULL, 0) == WSC_EINVAL,
           "NULL err buffer");
     memset(small, 'x', sizeof small);
-    CHECK(wsc_url_parse("ftp://x", &u, small, sizeof small) == WSC_EINVAL,
+    CHECK(wsc__url_parse("ftp://x", &u, small, sizeof small) == WSC_EINVAL,
           "small err buffer");
     CHECK(memchr(small, '\0', sizeof small) != NULL,
           "small err buffer is NUL-terminated");
     CHECK(strlen(small) == sizeof small - 1, "small err buffer is full");
     small[0] = 'x';
-    CHECK(wsc_url_parse("ftp://x", &u, small, 0) == WSC_EINVAL
+    CHECK(wsc__url_parse("ftp://x", &u, small, 0) == WSC_EINVAL
           && small[0] == 'x', "err_size 0 leaves err alone");
-    CHECK(wsc_url_parse(NULL, &u, small, sizeof small) == WSC_EINVAL,
+    CHECK(wsc__url_parse(NULL, &u, small, sizeof small) == WSC_EINVAL,
           "NULL URL");
-    wsc_url_free(NULL);
-    CHECK(1, "wsc_url_free(NULL)");
+    wsc__url_free(NULL);
+    CHECK(1, "wsc__url_free(NULL)");
 }
 
 static void test_host_port(void)
 {
     char buf[64];
-    wsc_host_port(buf, sizeof buf, "example.com", 443);
+    wsc__host_port(buf, sizeof buf, "example.com", 443);
     CHECK(strcmp(buf, "example.com:443") == 0, "name:port");
-    wsc_host_port(buf, sizeof buf, "127.0.0.1", 80);
+    wsc__host_port(buf, sizeof buf, "127.0.0.1", 80);
     CHECK(strcmp(buf, "127.0.0.1:80") == 0, "IPv4:port");
-    wsc_host_port(buf, sizeof buf, "::1", 443);
+    wsc__host_port(buf, sizeof buf, "::1", 443);
     CHECK(strcmp(buf, "[::1]:443") == 0, "IPv6 in brackets: [::1]:443");
-    wsc_host_port(buf, sizeof buf, "fe80::1%eth0", 9001);
+    wsc__host_port(buf, sizeof buf, "fe80::1%eth0", 9001);
     CHECK(strcmp(buf, "[fe80::1%eth0]:9001") == 0, "IPv6 with a zone in brackets");
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_utf8.c - wsc_utf8_feed against Markus Kuhn's decoder stress cases,
+/* test_utf8.c - wsc__utf8_feed against Markus Kuhn's decoder stress cases,
  * every two-piece split, the ASCII fast path at every alignment, and a
  * byte-at-a-time reference decoder on random input. */
 #include <stdint.h>
@@ -257,7 +257,7 @@ static void test_cases(void)
                cat_name(ref_status(p, t->len)));
 
         /* In one piece. */
-        st = wsc_utf8_feed(WSC_UTF8_ACCEPT, p, t->len);
+        st = wsc__utf8_feed(WSC_UTF8_ACCEPT, p, t->len);
         CHECKF(category(st) == t->expect,
                "\"%s\" whole: want %s, got state %u", t->name,
                cat_name(t->expect), (unsigned)st);
@@ -266,7 +266,7 @@ static void test_cases(void)
          * reference on that prefix (rejected at the first bad byte). */
         st = WSC_UTF8_ACCEPT;
         for (size_t i = 0; i < t->len; i++) {
-            st = wsc_utf8_feed(st, p + i, 1);
+            st = wsc__utf8_feed(st, p + i, 1);
             int want = ref_status(p, i + 1);
             CHECKF(category(st) == want,
                    "\"%s\" byte by byte, after %zu bytes: want %s, got %u",
@@ -275,8 +275,8 @@ static void test_cases(void)
 
         /* Every split into two pieces. */
         for (size_t k = 0; k <= t->len; k++) {
-            uint32_t s1 = wsc_utf8_feed(WSC_UTF8_ACCEPT, p, k);
-            uint32_t s2 = wsc_utf8_feed(s1, p + k, t->len - k);
+            uint32_t s1 = wsc__utf8_feed(WSC_UTF8_ACCEPT, p, k);
+            uint32_t s2 = wsc__utf8_feed(s1, p + k, t->len - k);
             if (t->expect == VALID) {
                 CHECKF(s1 != WSC_UTF8_REJECT,
                        "\"%s\" split at %zu: rejected midway", t->name, k);
@@ -291,33 +291,33 @@ static void test_cases(void)
 /* The edges of the state argument: empty input, sticky REJECT, bad states. */
 static void test_states(void)
 {
-    uint32_t mid = wsc_utf8_feed(WSC_UTF8_ACCEPT, "\xE2", 1);
+    uint32_t mid = wsc__utf8_feed(WSC_UTF8_ACCEPT, "\xE2", 1);
 
-    CHECK(wsc_utf8_feed(WSC_UTF8_ACCEPT, "", 0) == WSC_UTF8_ACCEPT,
+    CHECK(wsc__utf8_feed(WSC_UTF8_ACCEPT, "", 0) == WSC_UTF8_ACCEPT,
           "empty input keeps ACCEPT");
-    CHECK(wsc_utf8_feed(WSC_UTF8_REJECT, "", 0) == WSC_UTF8_REJECT,
+    CHECK(wsc__utf8_feed(WSC_UTF8_REJECT, "", 0) == WSC_UTF8_REJECT,
           "empty input keeps REJECT");
-    CHECK(wsc_utf8_feed(mid, "", 0) == mid, "empty input keeps a mid state");
-    CHECK(wsc_utf8_feed(WSC_UTF8_ACCEPT, NULL, 0) == WSC_UTF8_ACCEPT,
+    CHECK(wsc__utf8_feed(mid, "", 0) == mid, "empty input keeps a mid state");
+    CHECK(wsc__utf8_feed(WSC_UTF8_ACCEPT, NULL, 0) == WSC_UTF8_ACCEPT,
           "NULL with length 0");
     CHECK(mid != WSC_UTF8_ACCEPT && mid != WSC_UTF8_REJECT,
           "E2 leaves a mid state");
-    CHECK(wsc_utf8_feed(WSC_UTF8_REJECT, "abc", 3) == WSC_UTF8_REJECT,
+    CHECK(wsc__utf8_feed(WSC_UTF8_REJECT, "abc", 3) == WSC_UTF8_REJECT,
           "REJECT is sticky over ASCII");
-    CHECK(wsc_utf8_feed(WSC_UTF8_REJECT, "0123456789abcdef0123", 20)
+    CHECK(wsc__utf8_feed(WSC_UTF8_REJECT, "0123456789abcdef0123", 20)
           == WSC_UTF8_REJECT, "REJECT is sticky over 16-byte ASCII blocks");
-    CHECK(wsc_utf8_feed(WSC_UTF8_REJECT, "\xC3\xA9", 2) == WSC_UTF8_REJECT,
+    CHECK(wsc__utf8_feed(WSC_UTF8_REJECT, "\xC3\xA9", 2) == WSC_UTF8_REJECT,
           "REJECT is sticky over valid UTF-8");
-    CHECK(wsc_utf8_feed(mid, "\x82\xAC", 2) == WSC_UTF8_ACCEPT,
+    CHECK(wsc__utf8_feed(mid, "\x82\xAC", 2) == WSC_UTF8_ACCEPT,
           "E2 | 82 AC completes the euro sign");
-    CHECK(wsc_utf8_feed(mid, "0123456789abcdef0123", 20) == WSC_UTF8_REJECT,
+    CHECK(wsc__utf8_feed(mid, "0123456789abcdef0123", 20) == WSC_UTF8_REJECT,
           "a mid state followed by a 16-byte ASCII block is rejected");
     /* States the validator never gives out are rejected. */
     static const uint32_t unknown[] = {2, 3, 7, 13, 47, 54, 0xDEAD, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
-        CHECKF(wsc_utf8_feed(unknown[i], "a", 1) == WSC_UTF8_REJECT
-               && wsc_utf8_feed(unknown[i], "\x80", 1) == WSC_UTF8_REJECT
-               && wsc_utf8_feed(unknown[i], "", 0) == WSC_UTF8_REJECT,
+        CHECKF(wsc__utf8_feed(unknown[i], "a", 1) == WSC_UTF8_REJECT
+               && wsc__utf8_feed(unknown[i], "\x80", 1) == WSC_UTF8_REJECT
+               && wsc__utf8_feed(unknown[i], "", 0) == WSC_UTF8_REJECT,
                "unknown state %u is rejected", (unsigned)unknown[i]);
     }
 }
@@ -424,7 +424,7 @@ static void test_random(void)
     for (int iter = 0; iter < 100000; iter++) {
         size_t len = random_input(buf, sizeof buf);
         int want = ref_status(buf, len);
-        uint32_t st = wsc_utf8_feed(WSC_UTF8_ACCEPT, buf, len);
+        uint32_t st = wsc__utf8_feed(WSC_UTF8_ACCEPT, buf, len);
         size_t k = len ? rnd() % (len + 1) : 0;
 
         counts[want]++;
@@ -432,7 +432,7 @@ static void test_random(void)
                iter, len, cat_name(want), (unsigned)st);
 
         /* Split at a random point. */
-        st = wsc_utf8_feed(wsc_utf8_feed(WSC_UTF8_ACCEPT, buf, k),
+        st = wsc__utf8_feed(wsc__utf8_feed(WSC_UTF8_ACCEPT, buf, k),
                            buf + k, len - k);
         CHECKF(category(st) == want, "random #%d split at %zu: want %s, got %u",
                iter, k, cat_name(want), (unsigned)st);
@@ -442,7 +442,7 @@ static void test_random(void)
             int agree = 1;
             st = WSC_UTF8_ACCEPT;
             for (size_t i = 0; i < len && agree; i++) {
-                st = wsc_utf8_feed(st, buf + i, 1);
+                st = wsc__utf8_feed(st, buf + i, 1);
                 agree = category(st) == ref_status(buf, i + 1);
             }
             CHECKF(agree,
@@ -471,8 +471,8 @@ static void test_valid_splits(void)
             len += encode(cp, buf + len);
         }
         for (size_t k = 0; k <= len; k++) {
-            uint32_t s1 = wsc_utf8_feed(WSC_UTF8_ACCEPT, buf, k);
-            uint32_t s2 = wsc_utf8_feed(s1, buf + k, len - k);
+            uint32_t s1 = wsc__utf8_feed(WSC_UTF8_ACCEPT, buf, k);
+            uint32_t s2 = wsc__utf8_feed(s1, buf + k, len - k);
             CHECKF(s1 != WSC_UTF8_REJECT && s2 == WSC_UTF8_ACCEPT,
                    "valid #%d (len %zu) split at %zu: %u then %u", iter, len, k,
                    (unsigned)s1, (unsigned)s2);
@@ -500,7 +500,7 @@ static void test_fast_path(void)
 
         for (size_t i = 0; i < LEN; i++)
             p[i] = (uint8_t)(0x20 + rnd() % 0x5F);
-        CHECKF(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN) == WSC_UTF8_ACCEPT,
+        CHECKF(wsc__utf8_feed(WSC_UTF8_ACCEPT, p, LEN) == WSC_UTF8_ACCEPT,
                "pure ASCII at start %zu", start);
 
         /* One bad byte at offsets 0..64 (and near the end). */
@@ -510,7 +510,7 @@ static void test_fast_path(void)
             for (size_t b = 0; b < sizeof bad; b++) {
                 uint8_t saved = p[off];
                 p[off] = bad[b];
-                CHECKF(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN)
+                CHECKF(wsc__utf8_feed(WSC_UTF8_ACCEPT, p, LEN)
                        == WSC_UTF8_REJECT,
                        "byte %02X at offset %zu, start %zu not rejected",
                        bad[b], off, start);
@@ -526,11 +526,11 @@ static void test_fast_path(void)
                 uint8_t saved[4];
                 memcpy(saved, p + off, glen);
                 memcpy(p + off, good[g], glen);
-                CHECKF(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, LEN)
+                CHECKF(wsc__utf8_feed(WSC_UTF8_ACCEPT, p, LEN)
                        == WSC_UTF8_ACCEPT,
                        "%zu-byte char at offset %zu, start %zu", glen, off,
                        start);
-                CHECKF(category(wsc_utf8_feed(WSC_UTF8_ACCEPT, p, off + 1))
+                CHECKF(category(wsc__utf8_feed(WSC_UTF8_ACCEPT, p, off + 1))
                        == PARTIAL,
                        "%zu-byte char cut at offset %zu, start %zu", glen,
                        off, start);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* mask.c - wsc_mask: XOR a payload with the 4-byte WebSocket masking key,
+/* mask.c - wsc__mask: XOR a payload with the 4-byte WebSocket masking key,
  * 32 bytes at a time with AVX2 when the CPU has it, else 16, else 8 and 1. */
 #include <string.h>
 
-#include "native/mask.h"
+#include "proto/mask.h"
 
 /* The key as a 32-bit word whose bytes in memory are key[offset % 4],
  * key[(offset + 1) % 4], ... so it masks 4 bytes that start at `offset`. */
@@ -111,7 +111,7 @@ static void mask_32(uint8_t *dst, const uint8_t *src, size_t n,
 }
 #endif
 
-size_t wsc_mask(uint8_t *dst, const uint8_t *src, size_t n,
+size_t wsc__mask(uint8_t *dst, const uint8_t *src, size_t n,
                 const uint8_t key[4], size_t offset)
 {
     size_t next = (offset + n) % 4;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "native/extension.h"
+#include "proto/extension.h"
 
 #define MAX_PARAMS 8
 
@@ -189,7 +189,7 @@ static bool read_params(const element *e, bool response, wsc_pmd_params *p, give
     return true;
 }
 
-const char *wsc_pmd_offer(wsc_compression mode)
+const char *wsc__pmd_offer(wsc_compression mode)
 {
     if (mode == WSC_COMPRESSION_CONTEXT_TAKEOVER)
         return "permessage-deflate; client_max_window_bits";
@@ -199,7 +199,7 @@ const char *wsc_pmd_offer(wsc_compression mode)
     return NULL;
 }
 
-int wsc_pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pmd_params *p,
+int wsc__pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pmd_params *p,
                            char *err, size_t err_size)
 {
     memset(p, 0, sizeof *p);
@@ -211,7 +211,7 @@ int wsc_pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pmd
         element e;
         int r;
         while ((r = next_element(&s, &e)) > 0) {
-            if (strcasecmp(e.name, "permessage-deflate") != 0 || !wsc_pmd_offer(mode)) {
+            if (strcasecmp(e.name, "permessage-deflate") != 0 || !wsc__pmd_offer(mode)) {
                 snprintf(err, err_size, "the server enabled extension \"%s\" that was not offered",
                          e.name);
                 return WSC_EHANDSHAKE;
@@ -238,10 +238,10 @@ int wsc_pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pmd
     return 0;
 }
 
-void wsc_pmd_accept(const wsc_http_head *req, wsc_compression mode, wsc_pmd_params *p)
+void wsc__pmd_accept(const wsc_http_head *req, wsc_compression mode, wsc_pmd_params *p)
 {
     memset(p, 0, sizeof *p);
-    if (!wsc_pmd_offer(mode))
+    if (!wsc__pmd_offer(mode))
         return;
     char why[128];
     for (size_t i = 0; i < req->n_headers; i++) {

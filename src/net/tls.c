@@ -33,7 +33,7 @@
 
 #include "common/error.h"
 #include "common/url.h"
-#include "native/tls.h"
+#include "net/tls.h"
 
 /* Plaintext given to one SSL_write: four full records. */
 #define TLS_CHUNK (4 * 16384)
@@ -145,7 +145,7 @@ static int verify_failed(wsc_tls *s, long v)
     if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH) {
         char names[200];
         cert_names(s->ssl, names, sizeof names);
-        return wsc_fail(WSC_ETLS,
+        return wsc__fail(WSC_ETLS,
                         "TLS: certificate verify failed for %s: host name mismatch: the "
                         "certificate is not valid for %s (it is for %s)",
                         s->desc, s->host, names[0] ? names : "no names");
@@ -160,7 +160,7 @@ static int verify_failed(wsc_tls *s, long v)
         hint = s->server ? " (not signed by the CA in ca_file / ca_dir)" : " (pass the CA with ca_file)";
         break;
     }
-    return wsc_fail(WSC_ETLS, "TLS: certificate verify failed for %s: %s%s", s->desc, why, hint);
+    return wsc__fail(WSC_ETLS, "TLS: certificate verify failed for %s: %s%s", s->desc, why, hint);
 }
 
 /* The failure of a handshake step that returned SSL_get_error() == e. */
@@ -174,11 +174,11 @@ static int handshake_failed(wsc_tls *s, int e)
     if (e == SSL_ERROR_SSL && s->server && strstr(reasons, "http request"))
         answer_plain_http(s->fd);
     if (e == SSL_ERROR_SSL)
-        return wsc_fail(WSC_ETLS, "TLS handshake with %s failed: %s%s", s->desc, reasons,
+        return wsc__fail(WSC_ETLS, "TLS handshake with %s failed: %s%s", s->desc, reasons,
                         reason_hint(reasons));
     if (s->sys_err)
-        return wsc_fail(WSC_ETLS, "TLS handshake with %s failed: %s", s->desc, strerror(s->sys_err));
-    return wsc_fail(WSC_ETLS, "TLS handshake with %s failed: the connection was closed", s->desc);
+        return wsc__fail(WSC_ETLS, "TLS handshake with %s failed: %s", s->desc, strerror(s->sys_err));
+    return wsc__fail(WSC_ETLS, "TLS handshake with %s failed: the connection was closed", s->desc);
 }
 
 /* The failure of an SSL_read / SSL_write on an established session. */
@@ -187,11 +187,11 @@ static int io_failed(wsc_tls *s, int e, const char *doing)
     char reasons[300];
     queue_text(reasons, sizeof reasons);
     if (e == SSL_ERROR_SSL)
-        return wsc_fail(WSC_ETLS, "TLS: %s %s failed: %s%s", doing, s->desc, reasons,
+        return wsc__fail(WSC_ETLS, "TLS: %s %s failed: %s%s", doing, s->desc, reasons,
                         reason_hint(reasons));
     if (s->sys_err)
-        return wsc_fail(WSC_EIO, "%s: %s", doing[0] == 'r' ? "recv" : "send", strerror(s->sys_err));
-    return wsc_fail(WSC_EIO, "TLS: %s %s failed: the connection was closed", doing, s->desc);
+        return wsc__fail(WSC_EIO, "%s: %s", doing[0] == 'r' ? "recv" : "send", strerror(s->sys_err));
+    return wsc__fail(WSC_EIO, "TLS: %s %s failed: the connection was closed", doing, s->desc);
 }
 
 /* ---- our BIO: the socket with MSG_DONTWAIT and MSG_NOSIGNAL ------------------ */
@@ -268,11 +268,11 @@ static int check_readable(const char *what, const char *path, bool dir)
 {
     struct stat st;
     if (stat(path, &st) != 0)
-        return wsc_fail(WSC_ETLS, "TLS: cannot read the %s %s: %s", what, path, strerror(errno));
+        return wsc__fail(WSC_ETLS, "TLS: cannot read the %s %s: %s", what, path, strerror(errno));
     if (dir != S_ISDIR(st.st_mode))
-        return wsc_fail(WSC_ETLS, "TLS: the %s %s is %sa directory", what, path, dir ? "not " : "");
+        return wsc__fail(WSC_ETLS, "TLS: the %s %s is %sa directory", what, path, dir ? "not " : "");
     if (access(path, dir ? R_OK | X_OK : R_OK) != 0)
-        return wsc_fail(WSC_ETLS, "TLS: cannot read the %s %s: %s", what, path, strerror(errno));
+        return wsc__fail(WSC_ETLS, "TLS: cannot read the %s %s: %s", what, path, strerror(errno));
     return 0;
 }
 
@@ -281,7 +281,7 @@ static int ctx_fail(SSL_CTX *ctx, const char *what, const char *path)
     char reasons[300];
     queue_text(reasons, sizeof reasons);
     SSL_CTX_free(ctx);
-    return wsc_fail(WSC_ETLS, "TLS: cannot load the %s %s: %s", what, path, reasons);
+    return wsc__fail(WSC_ETLS, "TLS: cannot load the %s %s: %s", what, path, reasons);
 }
 
 /* Settings every context of ours shares. */
@@ -327,7 +327,7 @@ static int load_cert(SSL_CTX *ctx, const wsc_tls_options *o)
     int r;
     if (!o->cert_file || !o->key_file) {
         SSL_CTX_free(ctx);
-        return wsc_fail(WSC_EINVAL, "TLS: cert_file and key_file go together (%s is missing)",
+        return wsc__fail(WSC_EINVAL, "TLS: cert_file and key_file go together (%s is missing)",
                         o->cert_file ? "key_file" : "cert_file");
     }
     if ((r = check_readable("certificate file", o->cert_file, false)) < 0 ||
@@ -343,14 +343,14 @@ static int load_cert(SSL_CTX *ctx, const wsc_tls_options *o)
         queue_text(reasons, sizeof reasons);
         SSL_CTX_free(ctx);
         if (strstr(reasons, "values mismatch"))
-            return wsc_fail(WSC_ETLS, "TLS: the private key %s does not match the certificate %s",
+            return wsc__fail(WSC_ETLS, "TLS: the private key %s does not match the certificate %s",
                             o->key_file, o->cert_file);
-        return wsc_fail(WSC_ETLS, "TLS: cannot load the private key %s: %s", o->key_file, reasons);
+        return wsc__fail(WSC_ETLS, "TLS: cannot load the private key %s: %s", o->key_file, reasons);
     }
     if (!SSL_CTX_check_private_key(ctx)) {
         ERR_clear_error();
         SSL_CTX_free(ctx);
-        return wsc_fail(WSC_ETLS, "TLS: the private key %s does not match the certificate %s",
+        return wsc__fail(WSC_ETLS, "TLS: the private key %s does not match the certificate %s",
                         o->key_file, o->cert_file);
     }
     return 0;
@@ -373,11 +373,11 @@ static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
         *out = g_default_ctx;
         pthread_mutex_unlock(&g_ctx_mu);
         ERR_clear_error();
-        return *out ? 0 : wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+        return *out ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     }
     SSL_CTX *ctx = ctx_new(TLS_client_method());
     if (!ctx)
-        return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+        return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     int r;
     if (!o->ca_file && !o->ca_dir)
         SSL_CTX_set_default_verify_paths(ctx);
@@ -408,13 +408,13 @@ int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out)
     if (out)
         *out = NULL;
     if (!opts || !out || !opts->cert_file || !opts->key_file)
-        return wsc_fail(WSC_EINVAL, "wsc_tls_server_new needs cert_file and key_file");
+        return wsc__fail(WSC_EINVAL, "wsc_tls_server_new needs cert_file and key_file");
     wsc_tls_server *srv = calloc(1, sizeof *srv);
     SSL_CTX *ctx = ctx_new(TLS_server_method());
     if (!srv || !ctx) {
         free(srv);
         SSL_CTX_free(ctx);
-        return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+        return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     }
     int r = load_cert(ctx, opts);
     if (r == 0 && (opts->ca_file || opts->ca_dir) && (r = load_ca(ctx, opts)) == 0) {
@@ -510,12 +510,12 @@ static int client_setup(wsc_tls *s, const wsc_tls_options *o)
     return SSL_set1_host(ssl, s->host);
 }
 
-int wsc_tls_client_new(const wsc_tls_options *o, const char *host, const char *desc,
+int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *desc,
                        wsc_tls **out)
 {
     *out = NULL;
     if (strlen(host) >= HOST_MAX)
-        return wsc_fail(WSC_EINVAL, "TLS: the host name %.40s... is too long", host);
+        return wsc__fail(WSC_EINVAL, "TLS: the host name %.40s... is too long", host);
     SSL_CTX *ctx;
     int r = client_ctx(o, &ctx);
     if (r < 0)
@@ -523,38 +523,38 @@ int wsc_tls_client_new(const wsc_tls_options *o, const char *host, const char *d
     wsc_tls *s = session_new(ctx, false);
     SSL_CTX_free(ctx); /* the session holds its own reference */
     if (!s)
-        return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+        return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     snprintf(s->host, sizeof s->host, "%s", host);
     snprintf(s->desc, sizeof s->desc, "%s", desc);
     if (!client_setup(s, o)) {
         char reasons[300];
         queue_text(reasons, sizeof reasons);
-        wsc_tls_free(s);
-        return wsc_fail(WSC_ETLS, "TLS: cannot set up verification for %s: %s", host, reasons);
+        wsc__tls_free(s);
+        return wsc__fail(WSC_ETLS, "TLS: cannot set up verification for %s: %s", host, reasons);
     }
     *out = s;
     return 0;
 }
 
-int wsc_tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out)
+int wsc__tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out)
 {
     *out = session_new(srv->ctx, true);
     if (!*out)
-        return wsc_fail(WSC_ENOMEM, "TLS: out of memory");
+        return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
     char host[INET6_ADDRSTRLEN + IF_NAMESIZE], port[8], peer[sizeof host + sizeof port + 4];
     if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0 &&
         getnameinfo((struct sockaddr *)&sa, len, host, sizeof host, port, sizeof port,
                     NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-        wsc_host_port(peer, sizeof peer, host, atoi(port));
+        wsc__host_port(peer, sizeof peer, host, atoi(port));
     else
         snprintf(peer, sizeof peer, "of unknown address");
     snprintf((*out)->desc, sizeof (*out)->desc, "client %s", peer);
     return 0;
 }
 
-int wsc_tls_handshake(wsc_tls *s, int fd, short *want)
+int wsc__tls_handshake(wsc_tls *s, int fd, short *want)
 {
     s->fd = fd;
     s->eof = false;
@@ -571,7 +571,7 @@ int wsc_tls_handshake(wsc_tls *s, int fd, short *want)
     return handshake_failed(s, e);
 }
 
-void wsc_tls_free(wsc_tls *s)
+void wsc__tls_free(wsc_tls *s)
 {
     if (!s)
         return;
@@ -632,14 +632,14 @@ static ptrdiff_t tls_recv(wsc_transport *t, void *buf, size_t n, int mode, short
         pthread_mutex_lock(&s->mu);
         int st = s->end;
         if (st < 0)
-            wsc_fail(st, "%s", s->end_msg); /* the error that ended reading */
+            wsc__fail(st, "%s", s->end_msg); /* the error that ended reading */
         else if (st == 0)
             st = read_some(s, (uint8_t *)buf + got, n - got, &k, want);
         pthread_mutex_unlock(&s->mu);
         got += k;
         bool wait = mode == WSC_IO_ALL || (mode == WSC_IO_BLOCK && got == 0);
         if (st == WSC_EAGAIN && wait) {
-            st = wsc_wait_fd(s->fd, *want, WSC_FOREVER);
+            st = wsc__wait_fd(s->fd, *want, WSC_FOREVER);
             if (st == 0)
                 continue;
         }
@@ -677,7 +677,7 @@ static int flush_out_wait(wsc_tls *s, int mode, short *want)
         if (r != WSC_EAGAIN || mode == WSC_IO_NOWAIT)
             return r;
         pthread_mutex_unlock(&s->mu);
-        r = wsc_wait_fd(s->fd, *want, WSC_FOREVER);
+        r = wsc__wait_fd(s->fd, *want, WSC_FOREVER);
         pthread_mutex_lock(&s->mu);
         if (r < 0)
             return r;
@@ -723,7 +723,7 @@ static ptrdiff_t write_piece(wsc_tls *s, const struct iovec *iov, int iovcnt, sh
     size_t len = 0, k = 0;
     const uint8_t *p = next_piece(s, iov, iovcnt, &len);
     if (!p)
-        return wsc_fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
+        return wsc__fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
     if (len == 0)
         return 0;
     call_begin(s);
@@ -735,7 +735,7 @@ static ptrdiff_t write_piece(wsc_tls *s, const struct iovec *iov, int iovcnt, sh
     /* OpenSSL is committed to these bytes: keep them for its retry. */
     if (p != s->buf) {
         if (!ensure_buf(s))
-            return wsc_fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
+            return wsc__fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
         memcpy(s->buf, p, len);
     }
     s->out_len = len;
@@ -807,13 +807,13 @@ static void tls_release(wsc_transport *t)
     pthread_mutex_lock(&s->mu);
     close_notify(s);
     pthread_mutex_unlock(&s->mu);
-    wsc_tls_free(s);
+    wsc__tls_free(s);
     t->state = NULL;
 }
 
 static void tls_destroy(wsc_transport *t)
 {
-    wsc_tls_free(t->state);
+    wsc__tls_free(t->state);
     t->state = NULL;
     if (t->fd >= 0)
         close(t->fd);
@@ -824,7 +824,7 @@ static const wsc_transport_ops tls_ops = {
     tls_recv, tls_send, tls_flush, tls_pending, tls_shutdown, tls_release, tls_destroy,
 };
 
-void wsc_tls_transport(wsc_transport *t, wsc_tls *s)
+void wsc__tls_transport(wsc_transport *t, wsc_tls *s)
 {
     t->ops = &tls_ops;
     t->fd = s->fd;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "wsc.h"
-#include "native/http.h"
+#include "proto/http.h"
 
 /* What both sides agreed on. Window bits are 8..15 (15 when not limited). */
 typedef struct {
@@ -22,19 +22,19 @@ typedef struct {
 } wsc_pmd_params;
 
 /* The client's Sec-WebSocket-Extensions value for mode, NULL for DISABLED. */
-const char *wsc_pmd_offer(wsc_compression mode);
+const char *wsc__pmd_offer(wsc_compression mode);
 
 /* Client: checks the response's Sec-WebSocket-Extensions headers against
  * what `mode` offered. 0 with *p filled (p->enabled false when the server
  * declined), or WSC_EHANDSHAKE with a detail in err: an extension we did not
  * offer, two of them, an unknown, repeated or invalid parameter. */
-int wsc_pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pmd_params *p,
+int wsc__pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pmd_params *p,
                            char *err, size_t err_size);
 
 /* Server: picks the first permessage-deflate offer of the request that has
  * valid parameters (offers with bad ones are declined, not fatal) and fills
  * *p with the answer, including p->header. p->enabled is false when mode is
  * DISABLED or no offer fits. */
-void wsc_pmd_accept(const wsc_http_head *req, wsc_compression mode, wsc_pmd_params *p);
+void wsc__pmd_accept(const wsc_http_head *req, wsc_compression mode, wsc_pmd_params *p);
 
 #endif

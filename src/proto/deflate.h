@@ -9,23 +9,23 @@
 #include <stdint.h>
 
 #include "wsc.h"
-#include "native/extension.h"
+#include "proto/extension.h"
 
 typedef struct wsc_deflate wsc_deflate;
 
 /* State for a connection that negotiated *p; `server` says which side we
  * are. No zlib memory is taken until a message needs it. NULL when out of
  * memory. threshold < 0 compresses every message; 0 picks the default. */
-wsc_deflate *wsc_deflate_new(const wsc_pmd_params *p, bool server, wsc_compression mode,
+wsc_deflate *wsc__deflate_new(const wsc_pmd_params *p, bool server, wsc_compression mode,
                              int threshold);
-void wsc_deflate_free(wsc_deflate *z);
+void wsc__deflate_free(wsc_deflate *z);
 
 /* Whether wsc_write should compress a message of len bytes. */
-bool wsc_deflate_wanted(const wsc_deflate *z, size_t len);
+bool wsc__deflate_wanted(const wsc_deflate *z, size_t len);
 
 /* Whether our compressor keeps its window between messages (a compressed
  * message, once made, must then be sent: the peer's window follows ours). */
-bool wsc_deflate_takeover(const wsc_deflate *z);
+bool wsc__deflate_takeover(const wsc_deflate *z);
 
 /* Compresses the next piece of the message being sent; `fin` ends the
  * message (the 00 00 ff ff tail is removed, RFC 7692 7.2.1). whole_len is the
@@ -33,20 +33,20 @@ bool wsc_deflate_takeover(const wsc_deflate *z);
  * sizes the window). *out (owned by z, valid until the next call) receives
  * *out_len bytes, possibly none for a piece that is not the last.
  * 0, or WSC_ENOMEM / WSC_EIO with a detail. */
-int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
+int wsc__deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
                       const uint8_t **out, size_t *out_len);
 
 /* Inflating one received message: begin, feed (in pieces, then the 4-byte
- * tail), end. wsc_inflate_some inflates from in[0..in_len) into out[0..cap),
+ * tail), end. wsc__inflate_some inflates from in[0..in_len) into out[0..cap),
  * telling how much it used and made; 0, WSC_EPROTO (not valid deflate data,
  * with a detail) or WSC_ENOMEM. *more says whether output may be pending
  * (call again with no input before deciding the input is used up). */
-int wsc_inflate_begin(wsc_deflate *z);
-int wsc_inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *used,
+int wsc__inflate_begin(wsc_deflate *z);
+int wsc__inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *used,
                      uint8_t *out, size_t cap, size_t *made, bool *more);
 /* After the tail went in: whether the data ended between deflate blocks (a
  * message cut inside a block is not valid). */
-bool wsc_inflate_complete(const wsc_deflate *z);
-void wsc_inflate_end(wsc_deflate *z);
+bool wsc__inflate_complete(const wsc_deflate *z);
+void wsc__inflate_end(wsc_deflate *z);
 
 #endif

@@ -2,9 +2,9 @@
 /* frame.c - RFC 6455 frame header parsing, validation and encoding. */
 #include <string.h>
 
-#include "native/frame.h"
+#include "proto/frame.h"
 
-int wsc_frame_parse(const uint8_t *p, size_t n, wsc_frame_header *h)
+int wsc__frame_parse(const uint8_t *p, size_t n, wsc_frame_header *h)
 {
     if (n < 2)
         return 0;
@@ -40,7 +40,7 @@ int wsc_frame_parse(const uint8_t *p, size_t n, wsc_frame_header *h)
     return (int)need;
 }
 
-int wsc_frame_check(const wsc_frame_header *h, bool server, uint8_t rsv_allowed,
+int wsc__frame_check(const wsc_frame_header *h, bool server, uint8_t rsv_allowed,
                     const char **why)
 {
     if (h->rsv & ~rsv_allowed) {
@@ -79,7 +79,7 @@ int wsc_frame_check(const wsc_frame_header *h, bool server, uint8_t rsv_allowed,
     return 0;
 }
 
-size_t wsc_frame_encode(uint8_t *out, const wsc_frame_header *h)
+size_t wsc__frame_encode(uint8_t *out, const wsc_frame_header *h)
 {
     size_t n = 2;
     out[0] = (uint8_t)((h->fin ? 0x80 : 0) | ((h->rsv & 7) << 4) | (h->opcode & 0x0F));

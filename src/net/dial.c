@@ -17,9 +17,9 @@
 #include "common/error.h"
 #include "common/url.h"
 #include "native/conn.h"
-#include "native/handshake.h"
-#include "native/proxy.h"
-#include "native/tls.h"
+#include "proto/handshake.h"
+#include "net/proxy.h"
+#include "net/tls.h"
 
 /* CONNECT reaches the proxy when one is used, else the server. PROXY opens
  * the proxy's CONNECT tunnel; TLS runs the TLS handshake for wss/https. Both
@@ -48,7 +48,7 @@ struct wsc_dialer {
     short tls_want;            /* what the TLS handshake waits for */
 };
 
-void wsc_dialer_free(wsc_dialer *dl)
+void wsc__dialer_free(wsc_dialer *dl)
 {
     if (!dl)
         return;
@@ -60,8 +60,8 @@ void wsc_dialer_free(wsc_dialer *dl)
         free(dl->protos[i]);
     free(dl->protos);
     free(dl->req);
-    wsc_proxy_tunnel_free(&dl->proxy);
-    wsc_tls_free(dl->tls);
+    wsc__proxy_tunnel_free(&dl->proxy);
+    wsc__tls_free(dl->tls);
     free(dl);
 }
 
@@ -105,9 +105,9 @@ static void connect_next(wsc_conn *c, wsc_dialer *dl)
         dl->fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
         if (dl->fd >= 0 && (connect(dl->fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS)) {
             /* Share the time left evenly among the addresses left (as Go does). */
-            int left = wsc_deadline_left(dl->deadline);
+            int left = wsc__deadline_left(dl->deadline);
             size_t n = count_addrs(a);
-            dl->addr_deadline = left < 0 ? WSC_FOREVER : wsc_now_ms() + (left / (int)n) + 1;
+            dl->addr_deadline = left < 0 ? WSC_FOREVER : wsc__now_ms() + (left / (int)n) + 1;
             if (!publish_dial_fd(c, dl->fd)) { /* closed meanwhile: nothing could wake us */
                 close(dl->fd);
                 dl->fd = -1;
@@ -129,7 +129,7 @@ static bool take_socket(wsc_conn *c, wsc_dialer *dl)
     pthread_mutex_lock(&c->mu);
     bool open = atomic_load(&c->state) != WSC_STATE_CLOSED;
     if (open) {
-        wsc_tcp_transport(&c->tr, dl->fd);
+        wsc__tcp_transport(&c->tr, dl->fd);
         c->dial_fd = dl->fd = -1;
     }
     pthread_mutex_unlock(&c->mu);
@@ -148,10 +148,10 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
         if (atomic_load(&c->state) == WSC_STATE_CLOSED)
             return WSC_ECLOSED;
         if (dl->fd < 0)
-            return wsc_fail(WSC_ECONNECT, "could not connect to %s: %s", dl->connect_desc,
+            return wsc__fail(WSC_ECONNECT, "could not connect to %s: %s", dl->connect_desc,
                             dl->errors[0] ? dl->errors : "no address");
-        wsc_deadline wait = wsc_deadline_min(d, wsc_deadline_min(dl->deadline, dl->addr_deadline));
-        int r = wsc_wait_fd(dl->fd, POLLOUT, wait);
+        wsc_deadline wait = wsc__deadline_min(d, wsc__deadline_min(dl->deadline, dl->addr_deadline));
+        int r = wsc__wait_fd(dl->fd, POLLOUT, wait);
         if (atomic_load(&c->state) == WSC_STATE_CLOSED)
             return WSC_ECLOSED; /* wsc_close_now woke us */
         int err = 0;
@@ -159,10 +159,10 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
         if (r == 0 && getsockopt(dl->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
             return take_socket(c, dl) ? 0 : WSC_ECLOSED;
         if (r < 0) {
-            if (dl->deadline != WSC_FOREVER && wsc_deadline_left(dl->deadline) == 0)
-                return wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
-            if (dl->addr_deadline == WSC_FOREVER || wsc_deadline_left(dl->addr_deadline) != 0)
-                return wsc_deadline_error(d); /* the caller's time is up, not this address's */
+            if (dl->deadline != WSC_FOREVER && wsc__deadline_left(dl->deadline) == 0)
+                return wsc__fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
+            if (dl->addr_deadline == WSC_FOREVER || wsc__deadline_left(dl->addr_deadline) != 0)
+                return wsc__deadline_error(d); /* the caller's time is up, not this address's */
             err = ETIMEDOUT; /* this address's share of the time is up */
         }
         drop_dial_fd(c, dl, err);
@@ -171,7 +171,7 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 
 static int step_proxy(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
-    return wsc_proxy_tunnel_step(&dl->proxy, c, d);
+    return wsc__proxy_tunnel_step(&dl->proxy, c, d);
 }
 
 /* The TLS handshake over the TCP transport (direct or tunnelled); when it
@@ -179,13 +179,13 @@ static int step_proxy(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 static int step_tls(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
     while (dl->tls) {
-        int r = wsc_tls_handshake(dl->tls, c->tr.fd, &dl->tls_want);
+        int r = wsc__tls_handshake(dl->tls, c->tr.fd, &dl->tls_want);
         if (r == 0) {
             pthread_mutex_lock(&c->mu);
-            wsc_tls_transport(&c->tr, dl->tls);
+            wsc__tls_transport(&c->tr, dl->tls);
             pthread_mutex_unlock(&c->mu);
             dl->tls = NULL;
-        } else if (r != WSC_EAGAIN || (r = wsc_wait_fd(c->tr.fd, dl->tls_want, d)) < 0) {
+        } else if (r != WSC_EAGAIN || (r = wsc__wait_fd(c->tr.fd, dl->tls_want, d)) < 0) {
             return r;
         }
     }
@@ -194,41 +194,41 @@ static int step_tls(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 
 static int step_send(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
-    return wsc_transport_send_rest(&c->tr, dl->req, dl->req_len, &dl->req_pos, d);
+    return wsc__transport_send_rest(&c->tr, dl->req, dl->req_len, &dl->req_pos, d);
 }
 
 static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
     char err[300];
     for (;;) {
-        size_t end = wsc_http_head_end((char *)c->rbuf, c->rend);
+        size_t end = wsc__http_head_end((char *)c->rbuf, c->rend);
         if (end) {
-            if (wsc_http_parse((char *)c->rbuf, end, false, &c->peer_head, err, sizeof err) < 0)
-                return wsc_fail(WSC_EHANDSHAKE, "bad handshake response from %s: %s", dl->target_desc, err);
+            if (wsc__http_parse((char *)c->rbuf, end, false, &c->peer_head, err, sizeof err) < 0)
+                return wsc__fail(WSC_EHANDSHAKE, "bad handshake response from %s: %s", dl->target_desc, err);
             c->rpos = end;
             const char *proto;
             wsc_pmd_params pmd;
-            int r = wsc_hs_check_response(&c->peer_head, dl->key, (const char *const *)dl->protos,
+            int r = wsc__hs_check_response(&c->peer_head, dl->key, (const char *const *)dl->protos,
                                           dl->n_protos, dl->compression, &pmd, &proto, err,
                                           sizeof err);
             if (r < 0)
-                return wsc_fail(r, "handshake with %s failed: %s", dl->target_desc, err);
-            const char *ext = wsc_http_get(&c->peer_head, "Sec-WebSocket-Extensions");
-            if ((r = wsc_conn_set_pmd(c, &pmd, ext ? ext : "", dl->compression, dl->threshold)) < 0)
+                return wsc__fail(r, "handshake with %s failed: %s", dl->target_desc, err);
+            const char *ext = wsc__http_get(&c->peer_head, "Sec-WebSocket-Extensions");
+            if ((r = wsc__conn_set_pmd(c, &pmd, ext ? ext : "", dl->compression, dl->threshold)) < 0)
                 return r;
             char *p = strdup(proto);
             if (!p)
-                return wsc_fail(WSC_ENOMEM, "out of memory");
+                return wsc__fail(WSC_ENOMEM, "out of memory");
             free(c->subprotocol);
             c->subprotocol = p;
             return 0;
         }
         if (c->rend >= dl->max_head)
-            return wsc_fail(WSC_EHANDSHAKE, "the handshake response from %s is longer than %zu bytes",
+            return wsc__fail(WSC_EHANDSHAKE, "the handshake response from %s is longer than %zu bytes",
                             dl->target_desc, dl->max_head);
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, dl->max_head - c->rend, d, false);
+        ptrdiff_t n = wsc__transport_recv(&c->tr, c->rbuf + c->rend, dl->max_head - c->rend, d, false);
         if (n == 0)
-            return wsc_fail(WSC_EHANDSHAKE, "%s closed the connection before answering the upgrade",
+            return wsc__fail(WSC_EHANDSHAKE, "%s closed the connection before answering the upgrade",
                             dl->target_desc);
         if (n < 0)
             return (int)n;
@@ -260,17 +260,17 @@ static int stage_io_error(const wsc_dialer *dl)
 {
     switch (dl->stage) {
     case STAGE_CONNECT:
-        return wsc_fail_append(WSC_ECONNECT, "while connecting to %s", dl->connect_desc);
+        return wsc__fail_append(WSC_ECONNECT, "while connecting to %s", dl->connect_desc);
     case STAGE_PROXY:
-        return wsc_fail_append(WSC_ECONNECT, "while opening a tunnel to %s through the proxy %s",
+        return wsc__fail_append(WSC_ECONNECT, "while opening a tunnel to %s through the proxy %s",
                                dl->target_desc, dl->proxy.url.desc);
     case STAGE_TLS:
-        return wsc_fail_append(WSC_ETLS, "during the TLS handshake with %s", dl->target_desc);
+        return wsc__fail_append(WSC_ETLS, "during the TLS handshake with %s", dl->target_desc);
     case STAGE_SEND:
-        return wsc_fail_append(WSC_EHANDSHAKE, "while sending the upgrade request to %s",
+        return wsc__fail_append(WSC_EHANDSHAKE, "while sending the upgrade request to %s",
                                dl->target_desc);
     default:
-        return wsc_fail_append(WSC_EHANDSHAKE, "while waiting for the upgrade response from %s",
+        return wsc__fail_append(WSC_EHANDSHAKE, "while waiting for the upgrade response from %s",
                                dl->target_desc);
     }
 }
@@ -286,19 +286,19 @@ static void enter_stage(wsc_conn *c, wsc_dialer *dl, int stage)
 static int dial_timed_out(const wsc_dialer *dl)
 {
     if (dl->stage == STAGE_CONNECT)
-        return wsc_fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
+        return wsc__fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
     if (dl->stage == STAGE_PROXY)
-        return wsc_fail(WSC_ETIMEDOUT, "the proxy %s did not answer CONNECT to %s in time",
+        return wsc__fail(WSC_ETIMEDOUT, "the proxy %s did not answer CONNECT to %s in time",
                         dl->proxy.url.desc, dl->target_desc);
     if (dl->stage == STAGE_TLS)
-        return wsc_fail(WSC_ETIMEDOUT, "the TLS handshake with %s timed out", dl->target_desc);
-    return wsc_fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
+        return wsc__fail(WSC_ETIMEDOUT, "the TLS handshake with %s timed out", dl->target_desc);
+    return wsc__fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
 }
 
-int wsc_dial_step(wsc_conn *c, wsc_deadline d)
+int wsc__dial_step(wsc_conn *c, wsc_deadline d)
 {
     wsc_dialer *dl = c->dialer;
-    wsc_deadline wait = wsc_deadline_min(d, dl->deadline);
+    wsc_deadline wait = wsc__deadline_min(d, dl->deadline);
     int r = 0;
     if (dl->stage == STAGE_CONNECT && (r = step_connect(c, dl, d)) == 0)
         enter_stage(c, dl, STAGE_PROXY);
@@ -311,21 +311,21 @@ int wsc_dial_step(wsc_conn *c, wsc_deadline d)
     if (r == 0 && dl->stage == STAGE_RECEIVE)
         r = step_receive(c, dl, wait);
     if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close or wsc_close_now meanwhile */
-        return wsc_conn_handshake_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
+        return wsc__conn_handshake_failed(c, wsc__fail(WSC_ECLOSED, "the connection was closed during its handshake"));
     if (r == WSC_EIO)
         r = stage_io_error(dl);
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT) {
         atomic_store(&c->hs_want, stage_events(dl));
-        if (dl->deadline == WSC_FOREVER || wsc_deadline_left(dl->deadline) > 0)
-            return wsc_deadline_error(d);
+        if (dl->deadline == WSC_FOREVER || wsc__deadline_left(dl->deadline) > 0)
+            return wsc__deadline_error(d);
         r = dial_timed_out(dl);
     }
     if (r < 0)
-        return wsc_conn_handshake_failed(c, r);
+        return wsc__conn_handshake_failed(c, r);
     /* Open, unless a close won the race; waiters (a background reader) wake. */
-    if (!wsc_conn_handshake_done(c))
-        return wsc_conn_handshake_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
-    wsc_dialer_free(dl);
+    if (!wsc__conn_handshake_done(c))
+        return wsc__conn_handshake_failed(c, wsc__fail(WSC_ECLOSED, "the connection was closed during its handshake"));
+    wsc__dialer_free(dl);
     c->dialer = NULL;
     return 0;
 }
@@ -354,12 +354,12 @@ static void fill_response(wsc_conn *c, wsc_response *resp, bool failed)
     /* Up to 1024 bytes of body: what Content-Length announces, or what comes
      * within a second. */
     size_t want = 1024;
-    const char *cl = wsc_http_get(h, "Content-Length");
+    const char *cl = wsc__http_get(h, "Content-Length");
     if (cl && strtoul(cl, NULL, 10) < want)
         want = strtoul(cl, NULL, 10);
-    wsc_deadline d = wsc_deadline_in(1000);
+    wsc_deadline d = wsc__deadline_in(1000);
     while (c->rend - c->rpos < want && c->rend < c->rcap) {
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
+        ptrdiff_t n = wsc__transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
         if (n <= 0)
             break;
         c->rend += (size_t)n;
@@ -390,25 +390,25 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
 {
     char err[300];
     wsc_url u;
-    if (wsc_url_parse(url, &u, err, sizeof err) < 0)
-        return wsc_fail(WSC_EINVAL, "bad URL \"%s\": %s", url, err);
+    if (wsc__url_parse(url, &u, err, sizeof err) < 0)
+        return wsc__fail(WSC_EINVAL, "bad URL \"%s\": %s", url, err);
     int r = 0;
     if (o->compression != WSC_COMPRESSION_DISABLED &&
         o->compression != WSC_COMPRESSION_CONTEXT_TAKEOVER &&
         o->compression != WSC_COMPRESSION_NO_CONTEXT_TAKEOVER) {
-        r = wsc_fail(WSC_EINVAL, "unknown compression mode %d", (int)o->compression);
+        r = wsc__fail(WSC_EINVAL, "unknown compression mode %d", (int)o->compression);
         goto out;
     }
     dl->compression = o->compression;
     dl->threshold = o->compression_threshold;
-    wsc_host_port(dl->target_desc, sizeof dl->target_desc, u.host, u.port);
-    if (u.tls && (r = wsc_tls_client_new(&o->tls, u.host, dl->target_desc, &dl->tls)) < 0)
+    wsc__host_port(dl->target_desc, sizeof dl->target_desc, u.host, u.port);
+    if (u.tls && (r = wsc__tls_client_new(&o->tls, u.host, dl->target_desc, &dl->tls)) < 0)
         goto out;
-    if ((r = wsc_hs_new_key(dl->key)) < 0)
+    if ((r = wsc__hs_new_key(dl->key)) < 0)
         goto out;
-    dl->req = wsc_hs_client_request(&u, o, dl->key, &dl->req_len, err, sizeof err);
+    dl->req = wsc__hs_client_request(&u, o, dl->key, &dl->req_len, err, sizeof err);
     if (!dl->req) {
-        r = wsc_fail(WSC_EINVAL, "cannot build the upgrade request: %s", err);
+        r = wsc__fail(WSC_EINVAL, "cannot build the upgrade request: %s", err);
         goto out;
     }
     dl->protos = calloc(o->n_subprotocols + 1, sizeof *dl->protos);
@@ -418,11 +418,11 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     free(c->target);
     c->target = strdup(u.target);
     if (!dl->protos || dl->n_protos != o->n_subprotocols || !c->target) {
-        r = wsc_fail(WSC_ENOMEM, "out of memory");
+        r = wsc__fail(WSC_ENOMEM, "out of memory");
         goto out;
     }
     /* Through a proxy, connect to it; the proxy resolves the server's name. */
-    if ((r = wsc_proxy_tunnel_init(&dl->proxy, o->proxy, u.tls, u.host, u.port)) < 0)
+    if ((r = wsc__proxy_tunnel_init(&dl->proxy, o->proxy, u.tls, u.host, u.port)) < 0)
         goto out;
     const char *host = u.host;
     int port = u.port;
@@ -438,13 +438,13 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     int g = getaddrinfo(host, port_str, &hints, &dl->addrs);
     if (g != 0) {
-        r = wsc_fail(WSC_EDNS, "cannot resolve %s%s: %s", dl->proxy.url.host ? "the proxy " : "",
+        r = wsc__fail(WSC_EDNS, "cannot resolve %s%s: %s", dl->proxy.url.host ? "the proxy " : "",
                      host, gai_strerror(g));
         goto out;
     }
     dl->cur = dl->addrs;
 out:
-    wsc_url_free(&u);
+    wsc__url_free(&u);
     return r;
 }
 
@@ -455,30 +455,30 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
     if (resp)
         memset(resp, 0, sizeof *resp);
     if (!url || !out)
-        return wsc_fail(WSC_EINVAL, "wsc_dial needs a URL and somewhere to put the connection");
+        return wsc__fail(WSC_EINVAL, "wsc_dial needs a URL and somewhere to put the connection");
     *out = NULL;
-    wsc_conn *c = wsc_conn_new(false);
+    wsc_conn *c = wsc__conn_new(false);
     wsc_dialer *dl = calloc(1, sizeof *dl);
     if (!c || !dl) {
         free(dl);
         wsc_conn_free(c);
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     }
     dl->fd = -1;
     dl->max_head = o->max_response_head ? o->max_response_head : 16384;
     int timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms : 30000;
-    dl->deadline = wsc_deadline_in(timeout);
+    dl->deadline = wsc__deadline_in(timeout);
     c->dialer = dl;
     c->on_ping = o->on_ping;
     c->on_pong = o->on_pong;
     c->user = o->user;
     int r = setup_dialer(c, dl, url, o);
     if (r == 0)
-        r = wsc_conn_rbuf_reserve(c, dl->max_head);
+        r = wsc__conn_rbuf_reserve(c, dl->max_head);
     /* A nonblocking dial goes as far as it can without waiting, so that
      * wsc_fd and wsc_poll_events have something to say. */
     if (r == 0)
-        r = wsc_dial_step(c, o->nonblocking ? WSC_NOWAIT : dl->deadline);
+        r = wsc__dial_step(c, o->nonblocking ? WSC_NOWAIT : dl->deadline);
     if (r == WSC_EAGAIN && o->nonblocking)
         r = 0;
     if (resp && c->peer_head.raw)
@@ -487,7 +487,7 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
         wsc_conn_free(c);
         return r;
     }
-    wsc_clear_error();
+    wsc__clear_error();
     *out = c;
     return 0;
 }

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "native/http.h"
+#include "proto/http.h"
 
 #define MAX_HEADERS 100
 
-size_t wsc_http_head_end(const char *buf, size_t len)
+size_t wsc__http_head_end(const char *buf, size_t len)
 {
     for (size_t i = 0; i + 1 < len; i++) {
         if (buf[i] != '\n')
@@ -46,12 +46,12 @@ static bool is_token_span(const char *s, const char *end)
     return true;
 }
 
-bool wsc_http_is_token(const char *s)
+bool wsc__http_is_token(const char *s)
 {
     return is_token_span(s, s + strlen(s));
 }
 
-bool wsc_http_is_value(const char *s)
+bool wsc__http_is_value(const char *s)
 {
     for (; *s; s++)
         if (is_ctl((unsigned char)*s) && *s != '\t')
@@ -114,9 +114,9 @@ static const char *parse_start_line(wsc_http_head *h, char *line, bool request)
             return "malformed HTTP request line";
         *sp1 = *sp2 = '\0';
         h->version = parse_version(sp2 + 1);
-        if (!wsc_http_is_token(line) || h->version < 0 || sp2[9])
+        if (!wsc__http_is_token(line) || h->version < 0 || sp2[9])
             return "malformed HTTP request line";
-        if (strchr(sp1 + 1, '\t') || !wsc_http_is_value(sp1 + 1))
+        if (strchr(sp1 + 1, '\t') || !wsc__http_is_value(sp1 + 1))
             return "control character in the request target";
         h->method = line;
         h->target = sp1 + 1;
@@ -131,12 +131,12 @@ static const char *parse_start_line(wsc_http_head *h, char *line, bool request)
         return "malformed HTTP status line";
     h->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     h->reason = s[3] ? s + 4 : s + 3;
-    if (!wsc_http_is_value(h->reason))
+    if (!wsc__http_is_value(h->reason))
         return "control character in the HTTP reason phrase";
     return NULL;
 }
 
-int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
+int wsc__http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
                    char *err, size_t err_size)
 {
     memset(h, 0, sizeof *h);
@@ -165,7 +165,7 @@ int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
             return fail(h, err, err_size, "invalid character in HTTP header name");
         if (h->n_headers == MAX_HEADERS)
             return fail(h, err, err_size, "too many HTTP headers");
-        if (!wsc_http_is_value(colon + 1))
+        if (!wsc__http_is_value(colon + 1))
             return fail(h, err, err_size, "control character in an HTTP header value");
         *colon = '\0';
         h->headers[h->n_headers].name = line;
@@ -175,7 +175,7 @@ int wsc_http_parse(const char *buf, size_t len, bool request, wsc_http_head *h,
     return 0;
 }
 
-size_t wsc_http_count(const wsc_http_head *h, const char *name)
+size_t wsc__http_count(const wsc_http_head *h, const char *name)
 {
     size_t n = 0;
     for (size_t i = 0; i < h->n_headers; i++)
@@ -183,7 +183,7 @@ size_t wsc_http_count(const wsc_http_head *h, const char *name)
     return n;
 }
 
-const char *wsc_http_get(const wsc_http_head *h, const char *name)
+const char *wsc__http_get(const wsc_http_head *h, const char *name)
 {
     for (size_t i = 0; i < h->n_headers; i++)
         if (strcasecmp(h->headers[i].name, name) == 0)
@@ -211,7 +211,7 @@ static bool list_has(const char *list, const char *token)
     return false;
 }
 
-bool wsc_http_has_token(const wsc_http_head *h, const char *name, const char *token)
+bool wsc__http_has_token(const wsc_http_head *h, const char *name, const char *token)
 {
     for (size_t i = 0; i < h->n_headers; i++)
         if (strcasecmp(h->headers[i].name, name) == 0 && list_has(h->headers[i].value, token))
@@ -219,7 +219,7 @@ bool wsc_http_has_token(const wsc_http_head *h, const char *name, const char *to
     return false;
 }
 
-void wsc_http_free(wsc_http_head *h)
+void wsc__http_free(wsc_http_head *h)
 {
     free(h->raw);
     free(h->headers);

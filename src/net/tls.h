@@ -6,7 +6,7 @@
 #define WSC_TLS_H
 
 #include "wsc.h"
-#include "native/transport.h"
+#include "net/transport.h"
 
 /* One TLS session over one socket, from its handshake to its transport. */
 typedef struct wsc_tls wsc_tls;
@@ -15,22 +15,22 @@ typedef struct wsc_tls wsc_tls;
  * are read now, nothing of `o` is kept), SNI for host names. `desc` ("host:
  * port") names the server in messages. 0, or WSC_EINVAL / WSC_ETLS /
  * WSC_ENOMEM with the detail set. */
-int wsc_tls_client_new(const wsc_tls_options *o, const char *host, const char *desc,
+int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *desc,
                        wsc_tls **out);
 
 /* A server session for the accepted socket fd (named in messages by its
  * peer's address). 0 or WSC_ENOMEM / WSC_ETLS. */
-int wsc_tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out);
+int wsc__tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out);
 
 /* Advances the handshake on fd without blocking: 0 when done, WSC_EAGAIN
  * with *want = POLLIN or POLLOUT, else WSC_ETLS with the detail set. */
-int wsc_tls_handshake(wsc_tls *s, int fd, short *want);
+int wsc__tls_handshake(wsc_tls *s, int fd, short *want);
 
 /* Makes t (a TCP transport over the session's socket) a TLS transport that
  * owns s from now on. */
-void wsc_tls_transport(wsc_transport *t, wsc_tls *s);
+void wsc__tls_transport(wsc_transport *t, wsc_tls *s);
 
 /* Frees a session that never became a transport; its socket stays open. */
-void wsc_tls_free(wsc_tls *s);
+void wsc__tls_free(wsc_tls *s);
 
 #endif

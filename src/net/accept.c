@@ -3,16 +3,19 @@
  * handshake if asked, the upgrade request read within a deadline and a size
  * limit, then the answer: 101 or an HTTP error). A blocking accept runs it to
  * the end; a nonblocking one advances it on each later call, like a
- * nonblocking dial (conn.c: wsc_conn_ready). */
+ * nonblocking dial (conn.c: wsc__conn_ready). */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/error.h"
 #include "native/conn.h"
-#include "native/handshake.h"
-#include "native/tls.h"
+#include "proto/handshake.h"
+#include "net/tls.h"
 
 enum { STAGE_TLS, STAGE_RECEIVE, STAGE_ANSWER, STAGE_DONE };
 
@@ -91,12 +94,12 @@ static bool copy_options(wsc_accept_options *dst, const wsc_accept_options *src)
     return ok;
 }
 
-void wsc_acceptor_free(wsc_acceptor *ac)
+void wsc__acceptor_free(wsc_acceptor *ac)
 {
     if (!ac)
         return;
     free_options(&ac->o);
-    wsc_tls_free(ac->tls);
+    wsc__tls_free(ac->tls);
     free(ac->answer);
     free(ac);
 }
@@ -110,9 +113,9 @@ static int refuse(wsc_acceptor *ac, int status, const wsc_http_head *req, const 
     ac->refused = status == 408 ? WSC_ETIMEDOUT : WSC_EHANDSHAKE;
     snprintf(ac->why, sizeof ac->why, "refused the upgrade with %d: %s", status, detail);
     free(ac->answer);
-    ac->answer = wsc_hs_server_response(status, req, NULL, NULL, &ac->o, detail, &ac->answer_len);
+    ac->answer = wsc__hs_server_response(status, req, NULL, NULL, &ac->o, detail, &ac->answer_len);
     ac->answer_pos = 0;
-    ac->answer_by = wsc_deadline_in(REFUSAL_MS);
+    ac->answer_by = wsc__deadline_in(REFUSAL_MS);
     ac->stage = STAGE_ANSWER;
     return 0;
 }
@@ -121,14 +124,14 @@ static int refuse(wsc_acceptor *ac, int status, const wsc_http_head *req, const 
 static int step_tls(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
 {
     for (;;) {
-        int r = wsc_tls_handshake(ac->tls, c->tr.fd, &ac->tls_want);
+        int r = wsc__tls_handshake(ac->tls, c->tr.fd, &ac->tls_want);
         if (r == 0)
             break;
-        if (r != WSC_EAGAIN || (r = wsc_wait_fd(c->tr.fd, ac->tls_want, d)) < 0)
+        if (r != WSC_EAGAIN || (r = wsc__wait_fd(c->tr.fd, ac->tls_want, d)) < 0)
             return r;
     }
     pthread_mutex_lock(&c->mu);
-    wsc_tls_transport(&c->tr, ac->tls);
+    wsc__tls_transport(&c->tr, ac->tls);
     pthread_mutex_unlock(&c->mu);
     ac->tls = NULL;
     ac->stage = STAGE_RECEIVE;
@@ -139,25 +142,25 @@ static int step_tls(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
 static int judge_request(wsc_conn *c, wsc_acceptor *ac, size_t end)
 {
     char err[300];
-    if (wsc_http_parse((char *)c->rbuf, end, true, &c->peer_head, err, sizeof err) < 0)
+    if (wsc__http_parse((char *)c->rbuf, end, true, &c->peer_head, err, sizeof err) < 0)
         return refuse(ac, 400, NULL, err);
     const char *proto;
-    int status = wsc_hs_check_request(&c->peer_head, &ac->o, &proto, err, sizeof err);
+    int status = wsc__hs_check_request(&c->peer_head, &ac->o, &proto, err, sizeof err);
     if (status)
         return refuse(ac, status, &c->peer_head, err);
     wsc_pmd_params pmd;
-    wsc_pmd_accept(&c->peer_head, ac->o.compression, &pmd);
-    int r = wsc_conn_set_pmd(c, &pmd, pmd.header, ac->o.compression, ac->o.compression_threshold);
+    wsc__pmd_accept(&c->peer_head, ac->o.compression, &pmd);
+    int r = wsc__conn_set_pmd(c, &pmd, pmd.header, ac->o.compression, ac->o.compression_threshold);
     if (r < 0)
         return r;
     free(c->subprotocol);
     free(c->target);
     c->subprotocol = strdup(proto);
     c->target = strdup(c->peer_head.target);
-    ac->answer = wsc_hs_server_response(101, &c->peer_head, proto, pmd.header, &ac->o, "",
+    ac->answer = wsc__hs_server_response(101, &c->peer_head, proto, pmd.header, &ac->o, "",
                                         &ac->answer_len);
     if (!ac->answer || !c->subprotocol || !c->target)
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     c->rpos = end; /* frames the client sent right after its request stay */
     ac->answer_by = ac->deadline;
     ac->stage = STAGE_ANSWER;
@@ -168,16 +171,16 @@ static int judge_request(wsc_conn *c, wsc_acceptor *ac, size_t end)
 static int step_receive(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
 {
     for (;;) {
-        size_t end = wsc_http_head_end((char *)c->rbuf, c->rend);
+        size_t end = wsc__http_head_end((char *)c->rbuf, c->rend);
         if (end)
             return judge_request(c, ac, end);
         if (c->rend >= ac->max_head)
             return refuse(ac, 431, NULL, "the request head is too large");
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, ac->max_head - c->rend, d, false);
+        ptrdiff_t n = wsc__transport_recv(&c->tr, c->rbuf + c->rend, ac->max_head - c->rend, d, false);
         if (n == 0)
-            return wsc_fail(WSC_EHANDSHAKE, "the client closed the connection during the handshake");
+            return wsc__fail(WSC_EHANDSHAKE, "the client closed the connection during the handshake");
         if (n == WSC_EIO)
-            return wsc_fail_append(WSC_EHANDSHAKE, "while reading the upgrade request");
+            return wsc__fail_append(WSC_EHANDSHAKE, "while reading the upgrade request");
         if (n < 0)
             return (int)n;
         c->rend += (size_t)n;
@@ -188,13 +191,13 @@ static int step_receive(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
  * or not the client took the answer. */
 static int step_answer(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
 {
-    int r = ac->answer ? wsc_transport_send_rest(&c->tr, ac->answer, ac->answer_len,
+    int r = ac->answer ? wsc__transport_send_rest(&c->tr, ac->answer, ac->answer_len,
                                                  &ac->answer_pos, d)
                        : 0;
     if (ac->refused && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
-        return wsc_fail(ac->refused, "%s", ac->why);
+        return wsc__fail(ac->refused, "%s", ac->why);
     if (r == WSC_EIO)
-        return wsc_fail_append(WSC_EHANDSHAKE, "while sending the 101 response");
+        return wsc__fail_append(WSC_EHANDSHAKE, "while sending the 101 response");
     if (r == 0)
         ac->stage = STAGE_DONE;
     return r;
@@ -212,24 +215,24 @@ static int stage_timed_out(wsc_acceptor *ac)
     if (ac->stage == STAGE_RECEIVE)
         return refuse(ac, 408, NULL, "the request head did not arrive in time");
     if (ac->stage == STAGE_TLS)
-        return wsc_fail(WSC_ETIMEDOUT, "the client did not finish the TLS handshake in time");
+        return wsc__fail(WSC_ETIMEDOUT, "the client did not finish the TLS handshake in time");
     if (ac->refused)
-        return wsc_fail(ac->refused, "%s", ac->why);
-    return wsc_fail(WSC_ETIMEDOUT, "the client did not take the 101 response in time");
+        return wsc__fail(ac->refused, "%s", ac->why);
+    return wsc__fail(WSC_ETIMEDOUT, "the client did not take the 101 response in time");
 }
 
 static bool passed(wsc_deadline d)
 {
-    return d != WSC_FOREVER && wsc_deadline_left(d) == 0;
+    return d != WSC_FOREVER && wsc__deadline_left(d) == 0;
 }
 
-int wsc_accept_step(wsc_conn *c, wsc_deadline d)
+int wsc__accept_step(wsc_conn *c, wsc_deadline d)
 {
     wsc_acceptor *ac = c->acceptor;
     int r = 0;
     while (r == 0 && ac->stage != STAGE_DONE) {
         wsc_deadline own = ac->stage == STAGE_ANSWER ? ac->answer_by : ac->deadline;
-        wsc_deadline wait = wsc_deadline_min(d, own);
+        wsc_deadline wait = wsc__deadline_min(d, own);
         if (ac->stage == STAGE_TLS)
             r = step_tls(c, ac, wait);
         else if (ac->stage == STAGE_RECEIVE)
@@ -238,17 +241,17 @@ int wsc_accept_step(wsc_conn *c, wsc_deadline d)
             r = step_answer(c, ac, wait);
         atomic_store(&c->hs_want, stage_events(ac));
         if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close_now meanwhile */
-            r = wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake");
+            r = wsc__fail(WSC_ECLOSED, "the connection was closed during its handshake");
         else if ((r == WSC_EAGAIN || r == WSC_ETIMEDOUT) && passed(own))
             r = stage_timed_out(ac);
         else if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
-            return wsc_deadline_error(d);
+            return wsc__deadline_error(d);
     }
     if (r < 0)
-        return wsc_conn_handshake_failed(c, r);
-    if (!wsc_conn_handshake_done(c))
-        return wsc_conn_handshake_failed(c, wsc_fail(WSC_ECLOSED, "the connection was closed during its handshake"));
-    wsc_acceptor_free(ac);
+        return wsc__conn_handshake_failed(c, r);
+    if (!wsc__conn_handshake_done(c))
+        return wsc__conn_handshake_failed(c, wsc__fail(WSC_ECLOSED, "the connection was closed during its handshake"));
+    wsc__acceptor_free(ac);
     c->acceptor = NULL;
     return 0;
 }
@@ -261,21 +264,26 @@ static int start(wsc_conn *c, int fd, const void *head, size_t head_len, const w
 {
     wsc_acceptor *ac = calloc(1, sizeof *ac);
     if (!ac)
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     c->acceptor = ac;
     if (!copy_options(&ac->o, o))
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     ac->max_head = o->max_request_head ? o->max_request_head : 8192;
-    ac->deadline = wsc_deadline_in(o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000);
+    ac->deadline = wsc__deadline_in(o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000);
     ac->stage = o->tls ? STAGE_TLS : STAGE_RECEIVE;
     ac->tls_want = POLLIN;
     atomic_store(&c->hs_want, stage_events(ac));
-    int r = wsc_conn_rbuf_reserve(c, ac->max_head);
+    int r = wsc__conn_rbuf_reserve(c, ac->max_head);
     if (r < 0)
         return r;
-    wsc_tcp_transport(&c->tr, fd);
+    wsc__tcp_transport(&c->tr, fd);
+    /* As a dial does: small answers (the 101 after TLS session tickets, a
+     * pong) go out at once instead of waiting for an ACK (Nagle). Not TCP
+     * (a Unix socket): it fails, harmlessly. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (o->tls)
-        return wsc_tls_server_session(o->tls, fd, &ac->tls);
+        return wsc__tls_server_session(o->tls, fd, &ac->tls);
     if (head_len > ac->max_head)
         return refuse(ac, 431, NULL, "the request head is too large");
     if (head_len)
@@ -290,17 +298,17 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     static const wsc_accept_options defaults;
     const wsc_accept_options *o = opts ? opts : &defaults;
     if (fd < 0 || !out || (head_len && !head))
-        return wsc_fail(WSC_EINVAL, "wsc_accept needs a socket and somewhere to put the connection");
+        return wsc__fail(WSC_EINVAL, "wsc_accept needs a socket and somewhere to put the connection");
     if (head_len && o->tls)
-        return wsc_fail(WSC_EINVAL, "wsc_accept_with cannot take bytes already read from a TLS socket");
+        return wsc__fail(WSC_EINVAL, "wsc_accept_with cannot take bytes already read from a TLS socket");
     char err[300];
-    if (!wsc_hs_headers_ok(o->headers, o->n_headers, err, sizeof err) ||
-        !wsc_hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, sizeof err))
-        return wsc_fail(WSC_EINVAL, "bad wsc_accept_options, nothing was read or sent: %s", err);
+    if (!wsc__hs_headers_ok(o->headers, o->n_headers, err, sizeof err) ||
+        !wsc__hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, sizeof err))
+        return wsc__fail(WSC_EINVAL, "bad wsc_accept_options, nothing was read or sent: %s", err);
     *out = NULL;
-    wsc_conn *c = wsc_conn_new(true);
+    wsc_conn *c = wsc__conn_new(true);
     if (!c)
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     c->on_ping = o->on_ping;
     c->on_pong = o->on_pong;
     c->user = o->user;
@@ -308,16 +316,16 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     /* A nonblocking accept goes as far as it can without waiting, so that
      * wsc_fd and wsc_poll_events have something to say. */
     if (r == 0)
-        r = wsc_accept_step(c, o->nonblocking ? WSC_NOWAIT : WSC_FOREVER);
+        r = wsc__accept_step(c, o->nonblocking ? WSC_NOWAIT : WSC_FOREVER);
     if (r == WSC_EAGAIN && o->nonblocking)
         r = 0;
     if (r < 0) {
         if (c->tr.ops)
-            wsc_transport_release(&c->tr); /* on failure the caller keeps fd */
+            wsc__transport_release(&c->tr); /* on failure the caller keeps fd */
         wsc_conn_free(c);
         return r;
     }
-    wsc_clear_error();
+    wsc__clear_error();
     *out = c;
     return 0;
 }

@@ -12,7 +12,7 @@
 
 #include "wsc.h"
 #include "common/deadline.h"
-#include "native/http.h"
+#include "proto/http.h"
 
 /* The proxy variables of the environment; NULL (or "") when unset. */
 typedef struct {
@@ -26,7 +26,7 @@ typedef struct {
 } wsc_proxy_env;
 
 /* Fills *env with getenv(). */
-void wsc_proxy_env_read(wsc_proxy_env *env);
+void wsc__proxy_env_read(wsc_proxy_env *env);
 
 /* The proxy URL for a dial to `host` (a wsc_url host: lower case, IPv6
  * without brackets), or NULL to connect directly.
@@ -38,10 +38,10 @@ void wsc_proxy_env_read(wsc_proxy_env *env);
  *                    matches host.
  * *source (may be NULL) names where the URL came from, for messages: "the
  * proxy option", "http_proxy", "HTTPS_PROXY"... */
-const char *wsc_proxy_choose(const char *option, const wsc_proxy_env *env, bool tls,
+const char *wsc__proxy_choose(const char *option, const wsc_proxy_env *env, bool tls,
                              const char *host, const char **source);
 
-/* Whether host (as for wsc_proxy_choose) is in the no_proxy list `list`:
+/* Whether host (as for wsc__proxy_choose) is in the no_proxy list `list`:
  * comma-separated entries, spaces and tabs around them ignored; "*" matches
  * every host; other entries match a host name case-insensitively, itself or
  * a subdomain on a label boundary ("example.com" and ".example.com" both
@@ -49,9 +49,9 @@ const char *wsc_proxy_choose(const char *option, const wsc_proxy_env *env, bool 
  * dots ignored); IP literals match an IP host exactly (IPv6 with or without
  * brackets), or a range in CIDR form ("10.0.0.0/8", "fd00::/8"). A ":port"
  * suffix on an entry is ignored. Names are never resolved. */
-bool wsc_no_proxy_match(const char *list, const char *host);
+bool wsc__no_proxy_match(const char *list, const char *host);
 
-/* A parsed proxy URL. Strings owned by it (wsc_proxy_url_free). */
+/* A parsed proxy URL. Strings owned by it (wsc__proxy_url_free). */
 typedef struct {
     char *host;   /* name or address, lower case, IPv6 without brackets */
     int port;     /* 1080 unless given */
@@ -64,23 +64,23 @@ typedef struct {
  * last '@' and is percent-decoded. Returns 0, WSC_ENOMEM, WSC_ENOTSUP (https://
  * or socks proxies) or WSC_EINVAL (anything else wrong), with a sentence in
  * err that never contains the user info. On failure *p holds nothing. */
-int wsc_proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_size);
-void wsc_proxy_url_free(wsc_proxy_url *p);
+int wsc__proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_size);
+void wsc__proxy_url_free(wsc_proxy_url *p);
 
 /* The proxy URL s for messages: its user info, if any, replaced by "***". */
-void wsc_proxy_url_redact(const char *s, char *out, size_t out_size);
+void wsc__proxy_url_redact(const char *s, char *out, size_t out_size);
 
 
 /* The CONNECT request for host:port (an IPv6 host goes in brackets) with
  * "Proxy-Authorization: auth" when auth is non-NULL. A new NUL-terminated
  * string, its length in *len; NULL when out of memory. */
-char *wsc_proxy_request(const char *host, int port, const char *auth, size_t *len);
+char *wsc__proxy_request(const char *host, int port, const char *auth, size_t *len);
 
 /* Judges the proxy's response head to CONNECT: 0 for a 2xx status (the tunnel
  * is open), else WSC_ECONNECT with a sentence in err naming the proxy
  * (proxy_desc), the target, the status and reason, and a hint what to do
  * (sent_auth: whether the request carried credentials). */
-int wsc_proxy_check_response(const wsc_http_head *h, const char *proxy_desc, const char *target,
+int wsc__proxy_check_response(const wsc_http_head *h, const char *proxy_desc, const char *target,
                              bool sent_auth, char *err, size_t err_size);
 
 /* The proxy stage of one dial. All zero: no proxy (tunnel steps do nothing). */
@@ -96,8 +96,8 @@ typedef struct {
  * (option as in wsc_dial_options.proxy) and prepares the request. 0 with
  * t->url.host NULL when it does not; WSC_EINVAL / WSC_ENOTSUP / WSC_ENOMEM
  * with wsc_last_error() set. t is zeroed first; free it with
- * wsc_proxy_tunnel_free in every case. */
-int wsc_proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, const char *host,
+ * wsc__proxy_tunnel_free in every case. */
+int wsc__proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, const char *host,
                           int port);
 
 /* Opens the tunnel over c's connected transport: sends CONNECT, reads the
@@ -106,8 +106,8 @@ int wsc_proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, con
  * tunnel is open, with c->rbuf emptied for the server's bytes; else
  * WSC_ECONNECT (refused, malformed answer, connection lost) with the detail
  * set. Does nothing when t has no proxy. */
-int wsc_proxy_tunnel_step(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d);
+int wsc__proxy_tunnel_step(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d);
 
-void wsc_proxy_tunnel_free(wsc_proxy_tunnel *t);
+void wsc__proxy_tunnel_free(wsc_proxy_tunnel *t);
 
 #endif

@@ -10,7 +10,7 @@
  * place) but must not otherwise overlap it. `offset` is how many payload
  * bytes came before src, so a payload can be masked piece by piece. Returns
  * (offset + n) % 4 for the next piece. Any alignment of src and dst. */
-size_t wsc_mask(uint8_t *dst, const uint8_t *src, size_t n,
+size_t wsc__mask(uint8_t *dst, const uint8_t *src, size_t n,
                 const uint8_t key[4], size_t offset);
 
 #endif

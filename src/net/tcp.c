@@ -9,7 +9,7 @@
 
 #include "wsc.h"
 #include "common/error.h"
-#include "native/transport.h"
+#include "net/transport.h"
 
 static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, int mode, short *want)
 {
@@ -24,7 +24,7 @@ static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, int mode, short
             *want = POLLIN;
             return WSC_EAGAIN;
         }
-        return wsc_fail(WSC_EIO, "recv: %s", strerror(errno));
+        return wsc__fail(WSC_EIO, "recv: %s", strerror(errno));
     }
 }
 
@@ -44,7 +44,7 @@ static ptrdiff_t tcp_send(wsc_transport *t, const struct iovec *iov, int iovcnt,
             *want = POLLOUT;
             return WSC_EAGAIN;
         }
-        return wsc_fail(WSC_EIO, "send: %s", strerror(errno));
+        return wsc__fail(WSC_EIO, "send: %s", strerror(errno));
     }
 }
 
@@ -81,32 +81,32 @@ static const wsc_transport_ops tcp_ops = {
     tcp_recv, tcp_send, tcp_flush, tcp_pending, tcp_shutdown, tcp_release, tcp_destroy,
 };
 
-void wsc_tcp_transport(wsc_transport *t, int fd)
+void wsc__tcp_transport(wsc_transport *t, int fd)
 {
     t->ops = &tcp_ops;
     t->fd = fd;
     t->state = NULL;
 }
 
-int wsc_wait_fd(int fd, short events, wsc_deadline d)
+int wsc__wait_fd(int fd, short events, wsc_deadline d)
 {
     for (;;) {
         struct pollfd p = {.fd = fd, .events = events};
-        int left = wsc_deadline_left(d);
+        int left = wsc__deadline_left(d);
         int r = poll(&p, 1, left);
         if (r > 0)
             return 0; /* readiness or an error condition: the next I/O call tells */
         if (r == 0) {
-            if (left != 0 && wsc_deadline_left(d) != 0)
+            if (left != 0 && wsc__deadline_left(d) != 0)
                 continue; /* woke early (rounding) */
-            return wsc_deadline_error(d);
+            return wsc__deadline_error(d);
         }
         if (errno != EINTR)
-            return wsc_fail(WSC_EIO, "poll: %s", strerror(errno));
+            return wsc__fail(WSC_EIO, "poll: %s", strerror(errno));
     }
 }
 
-ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d, bool all)
+ptrdiff_t wsc__transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d, bool all)
 {
     int mode = d != WSC_FOREVER ? WSC_IO_NOWAIT : all ? WSC_IO_ALL : WSC_IO_BLOCK;
     for (;;) {
@@ -114,25 +114,25 @@ ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline
         ptrdiff_t r = t->ops->recv(t, buf, n, mode, &want);
         if (r != WSC_EAGAIN)
             return r;
-        int w = wsc_wait_fd(t->fd, want, d);
+        int w = wsc__wait_fd(t->fd, want, d);
         if (w < 0)
             return w;
     }
 }
 
-int wsc_transport_send_rest(wsc_transport *t, const void *buf, size_t len, size_t *pos,
+int wsc__transport_send_rest(wsc_transport *t, const void *buf, size_t len, size_t *pos,
                             wsc_deadline d)
 {
     if (*pos >= len)
         return 0;
     struct iovec iov = {(char *)buf + *pos, len - *pos};
     size_t sent = 0;
-    int r = wsc_transport_send_all(t, &iov, 1, d, &sent);
+    int r = wsc__transport_send_all(t, &iov, 1, d, &sent);
     *pos += sent;
     return r;
 }
 
-int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
+int wsc__transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
                            wsc_deadline d, size_t *sent)
 {
     *sent = 0;
@@ -146,7 +146,7 @@ int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
         ptrdiff_t r = t->ops->send(t, iov, iovcnt, d == WSC_FOREVER ? WSC_IO_BLOCK : WSC_IO_NOWAIT,
                                    &want);
         if (r == WSC_EAGAIN) {
-            int w = wsc_wait_fd(t->fd, want, d);
+            int w = wsc__wait_fd(t->fd, want, d);
             if (w < 0)
                 return w;
             continue;
@@ -166,28 +166,28 @@ int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
             iov->iov_len -= n;
         }
     }
-    return d == WSC_NOWAIT ? 0 : wsc_transport_flush(t, d);
+    return d == WSC_NOWAIT ? 0 : wsc__transport_flush(t, d);
 }
 
-int wsc_transport_flush(wsc_transport *t, wsc_deadline d)
+int wsc__transport_flush(wsc_transport *t, wsc_deadline d)
 {
     while (t->ops) { /* no transport yet (a dial in progress): nothing held */
         short want = 0;
         int r = t->ops->flush(t, d == WSC_FOREVER ? WSC_IO_BLOCK : WSC_IO_NOWAIT, &want);
         if (r != WSC_EAGAIN)
             return r;
-        if ((r = wsc_wait_fd(t->fd, want, d)) < 0)
+        if ((r = wsc__wait_fd(t->fd, want, d)) < 0)
             return r;
     }
     return 0;
 }
 
-bool wsc_transport_pending(const wsc_transport *t)
+bool wsc__transport_pending(const wsc_transport *t)
 {
     return t->ops && t->ops->pending(t);
 }
 
-void wsc_transport_release(wsc_transport *t)
+void wsc__transport_release(wsc_transport *t)
 {
     if (t->ops)
         t->ops->release(t);

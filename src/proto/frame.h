@@ -31,17 +31,17 @@ typedef struct {
 /* Parses a frame header from the n bytes at p. Returns the header's size
  * (2..14) and fills *h; 0 if more bytes are needed; -1 if the 64-bit length
  * has its most significant bit set (a protocol error). */
-int wsc_frame_parse(const uint8_t *p, size_t n, wsc_frame_header *h);
+int wsc__frame_parse(const uint8_t *p, size_t n, wsc_frame_header *h);
 
 /* Checks a parsed header against RFC 6455 for a receiver. `server` says
  * whether we are the server (then frames must be masked, else they must not
  * be); `rsv_allowed` holds the RSV bits an extension owns. Returns 0 or the
  * close code to fail with (1002), and a static reason in *why. */
-int wsc_frame_check(const wsc_frame_header *h, bool server, uint8_t rsv_allowed,
+int wsc__frame_check(const wsc_frame_header *h, bool server, uint8_t rsv_allowed,
                     const char **why);
 
 /* Writes the header for h into out (at least WSC_FRAME_HEADER_MAX bytes),
  * using the shortest length form. Returns its size. */
-size_t wsc_frame_encode(uint8_t *out, const wsc_frame_header *h);
+size_t wsc__frame_encode(uint8_t *out, const wsc_frame_header *h);
 
 #endif

@@ -14,11 +14,11 @@
 #include <openssl/sha.h>
 
 #include "common/error.h"
-#include "native/handshake.h"
+#include "proto/handshake.h"
 
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-void wsc_hs_accept_key(const char *key, char out[29])
+void wsc__hs_accept_key(const char *key, char out[29])
 {
     /* Keys are 24 characters (validated by callers); longer ones are cut. */
     char in[64 + sizeof GUID];
@@ -30,7 +30,7 @@ void wsc_hs_accept_key(const char *key, char out[29])
     EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
 }
 
-int wsc_hs_new_key(char out[25])
+int wsc__hs_new_key(char out[25])
 {
     unsigned char raw[16];
     ssize_t n;
@@ -38,12 +38,12 @@ int wsc_hs_new_key(char out[25])
         n = getrandom(raw, sizeof raw, 0);
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof raw)
-        return wsc_fail(WSC_EIO, "getrandom failed: %s", n < 0 ? strerror(errno) : "short read");
+        return wsc__fail(WSC_EIO, "getrandom failed: %s", n < 0 ? strerror(errno) : "short read");
     EVP_EncodeBlock((unsigned char *)out, raw, sizeof raw);
     return 0;
 }
 
-bool wsc_hs_key_valid(const char *key)
+bool wsc__hs_key_valid(const char *key)
 {
     unsigned char raw[24];
     if (strlen(key) != 24 || key[22] != '=' || key[23] != '=')
@@ -105,7 +105,7 @@ static char *sb_finish(strbuf *b, size_t *len)
     return b->p;
 }
 
-char *wsc_hs_basic_auth(const char *user, const char *password)
+char *wsc__hs_basic_auth(const char *user, const char *password)
 {
     size_t ul = strlen(user), pl = strlen(password), n = ul + 1 + pl;
     unsigned char *plain = malloc(n);
@@ -140,7 +140,7 @@ static bool reserved_header(const char *name)
     return false;
 }
 
-bool wsc_hs_headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_size)
+bool wsc__hs_headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_size)
 {
     if (n && !hs) {
         snprintf(err, err_size, "n_headers is %zu but headers is NULL", n);
@@ -148,12 +148,12 @@ bool wsc_hs_headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_siz
     }
     for (size_t i = 0; i < n; i++) {
         const char *name = hs[i].name, *value = hs[i].value;
-        if (!name || !wsc_http_is_token(name)) {
+        if (!name || !wsc__http_is_token(name)) {
             snprintf(err, err_size, "header %zu: the name is missing or not a token (no space, "
                      "':', CR or LF)", i);
             return false;
         }
-        if (!value || !wsc_http_is_value(value)) {
+        if (!value || !wsc__http_is_value(value)) {
             snprintf(err, err_size, "header %s: the value is missing or has a CR, LF or other "
                      "control character", name);
             return false;
@@ -166,14 +166,14 @@ bool wsc_hs_headers_ok(const wsc_header *hs, size_t n, char *err, size_t err_siz
     return true;
 }
 
-bool wsc_hs_subprotocols_ok(const char *const *protos, size_t n, char *err, size_t err_size)
+bool wsc__hs_subprotocols_ok(const char *const *protos, size_t n, char *err, size_t err_size)
 {
     if (n && !protos) {
         snprintf(err, err_size, "n_subprotocols is %zu but subprotocols is NULL", n);
         return false;
     }
     for (size_t i = 0; i < n; i++)
-        if (!protos[i] || !wsc_http_is_token(protos[i])) {
+        if (!protos[i] || !wsc__http_is_token(protos[i])) {
             snprintf(err, err_size, "subprotocol %zu is missing, empty or not a token (a space, "
                      "comma, CR or LF in it)", i);
             return false;
@@ -181,20 +181,20 @@ bool wsc_hs_subprotocols_ok(const char *const *protos, size_t n, char *err, size
     return true;
 }
 
-char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
+char *wsc__hs_client_request(const wsc_url *u, const wsc_dial_options *o,
                             const char *key, size_t *len, char *err, size_t err_size)
 {
     const char *host = u->host_header;
     if (o->host) {
-        if (!*o->host || !wsc_http_is_value(o->host)) {
+        if (!*o->host || !wsc__http_is_value(o->host)) {
             snprintf(err, err_size, "the Host override is empty or has a CR, LF or other control "
                      "character");
             return NULL;
         }
         host = o->host;
     }
-    if (!wsc_hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, err_size) ||
-        !wsc_hs_headers_ok(o->headers, o->n_headers, err, err_size))
+    if (!wsc__hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, err_size) ||
+        !wsc__hs_headers_ok(o->headers, o->n_headers, err, err_size))
         return NULL;
 
     strbuf b = {0};
@@ -211,8 +211,8 @@ char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
     sb_header(&b, "Connection", "Upgrade");
     sb_header(&b, "Sec-WebSocket-Key", key);
     sb_header(&b, "Sec-WebSocket-Version", "13");
-    if (wsc_pmd_offer(o->compression))
-        sb_header(&b, "Sec-WebSocket-Extensions", wsc_pmd_offer(o->compression));
+    if (wsc__pmd_offer(o->compression))
+        sb_header(&b, "Sec-WebSocket-Extensions", wsc__pmd_offer(o->compression));
     if (o->n_subprotocols) {
         sb_str(&b, "Sec-WebSocket-Protocol: ");
         for (size_t i = 0; i < o->n_subprotocols; i++) {
@@ -228,7 +228,7 @@ char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
         auth_in_headers |= strcasecmp(o->headers[i].name, "Authorization") == 0;
     }
     if (u->user && !auth_in_headers) { /* ws://user:password@host/ */
-        char *auth = wsc_hs_basic_auth(u->user, u->password ? u->password : "");
+        char *auth = wsc__hs_basic_auth(u->user, u->password ? u->password : "");
         if (auth) {
             sb_header(&b, "Authorization", auth);
             OPENSSL_cleanse(auth, strlen(auth));
@@ -247,7 +247,7 @@ char *wsc_hs_client_request(const wsc_url *u, const wsc_dial_options *o,
  * h; then a detail in err. */
 static bool repeated(const wsc_http_head *h, const char *name, char *err, size_t err_size)
 {
-    size_t n = wsc_http_count(h, name);
+    size_t n = wsc__http_count(h, name);
     if (n > 1)
         snprintf(err, err_size, "the %s has %zu %s headers; only one is allowed",
                  h->method ? "request" : "response", n, name);
@@ -269,7 +269,7 @@ static const wsc_header *body_header(const wsc_http_head *h)
     return NULL;
 }
 
-int wsc_hs_check_response(const wsc_http_head *h, const char *key,
+int wsc__hs_check_response(const wsc_http_head *h, const char *key,
                           const char *const *offered, size_t n_offered,
                           wsc_compression compression, wsc_pmd_params *pmd,
                           const char **proto, char *err, size_t err_size)
@@ -284,11 +284,11 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
                  h->version / 10, h->version % 10);
         return WSC_EHANDSHAKE;
     }
-    if (!wsc_http_has_token(h, "Upgrade", "websocket")) {
+    if (!wsc__http_has_token(h, "Upgrade", "websocket")) {
         snprintf(err, err_size, "the response has no \"Upgrade: websocket\" header");
         return WSC_EHANDSHAKE;
     }
-    if (!wsc_http_has_token(h, "Connection", "Upgrade")) {
+    if (!wsc__http_has_token(h, "Connection", "Upgrade")) {
         snprintf(err, err_size, "the response has no \"Connection: Upgrade\" header");
         return WSC_EHANDSHAKE;
     }
@@ -296,17 +296,17 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
         repeated(h, "Sec-WebSocket-Protocol", err, err_size))
         return WSC_EHANDSHAKE;
     char want[29];
-    wsc_hs_accept_key(key, want);
-    const char *accept = wsc_http_get(h, "Sec-WebSocket-Accept");
+    wsc__hs_accept_key(key, want);
+    const char *accept = wsc__http_get(h, "Sec-WebSocket-Accept");
     if (!accept || strcmp(accept, want) != 0) {
         snprintf(err, err_size, "Sec-WebSocket-Accept is \"%s\", expected \"%s\"",
                  accept ? accept : "(missing)", want);
         return WSC_EHANDSHAKE;
     }
-    if (wsc_pmd_check_response(h, compression, pmd, err, err_size) < 0)
+    if (wsc__pmd_check_response(h, compression, pmd, err, err_size) < 0)
         return WSC_EHANDSHAKE;
     *proto = "";
-    const char *p = wsc_http_get(h, "Sec-WebSocket-Protocol");
+    const char *p = wsc__http_get(h, "Sec-WebSocket-Protocol");
     if (p && *p) {
         for (size_t i = 0; i < n_offered; i++)
             if (strcmp(p, offered[i]) == 0) {
@@ -319,7 +319,7 @@ int wsc_hs_check_response(const wsc_http_head *h, const char *key,
     return 0;
 }
 
-bool wsc_hs_glob(const char *pat, const char *s)
+bool wsc__hs_glob(const char *pat, const char *s)
 {
     const char *star = NULL, *resume = NULL;
     while (*s) {
@@ -341,7 +341,7 @@ bool wsc_hs_glob(const char *pat, const char *s)
     return *pat == '\0';
 }
 
-bool wsc_hs_origin_allowed(const char *origin, const char *host,
+bool wsc__hs_origin_allowed(const char *origin, const char *host,
                            const char *const *patterns, size_t n_patterns)
 {
     const char *sep = strstr(origin, "://");
@@ -352,7 +352,7 @@ bool wsc_hs_origin_allowed(const char *origin, const char *host,
         return true;
     for (size_t i = 0; i < n_patterns; i++) {
         const char *subject = strstr(patterns[i], "://") ? origin : authority;
-        if (wsc_hs_glob(patterns[i], subject))
+        if (wsc__hs_glob(patterns[i], subject))
             return true;
     }
     return false;
@@ -360,10 +360,10 @@ bool wsc_hs_origin_allowed(const char *origin, const char *host,
 
 static bool protocol_offered(const wsc_http_head *h, const char *name)
 {
-    return wsc_http_has_token(h, "Sec-WebSocket-Protocol", name);
+    return wsc__http_has_token(h, "Sec-WebSocket-Protocol", name);
 }
 
-int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
+int wsc__hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
                          const char **proto, char *err, size_t err_size)
 {
     if (h->version < 11) {
@@ -380,7 +380,7 @@ int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
         snprintf(err, err_size, "WebSocket upgrade needs GET, not %s", h->method);
         return 405;
     }
-    size_t hosts = wsc_http_count(h, "Host");
+    size_t hosts = wsc__http_count(h, "Host");
     if (hosts != 1) {
         snprintf(err, err_size, "the request has %zu Host headers, it needs exactly one", hosts);
         return 400;
@@ -394,32 +394,32 @@ int wsc_hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
     if (repeated(h, "Sec-WebSocket-Key", err, err_size) ||
         repeated(h, "Sec-WebSocket-Version", err, err_size))
         return 400;
-    if (!wsc_http_has_token(h, "Connection", "Upgrade")) {
+    if (!wsc__http_has_token(h, "Connection", "Upgrade")) {
         snprintf(err, err_size, "the Connection header does not contain Upgrade");
         return 426;
     }
-    if (!wsc_http_has_token(h, "Upgrade", "websocket")) {
+    if (!wsc__http_has_token(h, "Upgrade", "websocket")) {
         snprintf(err, err_size, "the Upgrade header does not contain websocket");
         return 426;
     }
-    const char *version = wsc_http_get(h, "Sec-WebSocket-Version");
+    const char *version = wsc__http_get(h, "Sec-WebSocket-Version");
     if (!version || strcmp(version, "13") != 0) {
         snprintf(err, err_size, "unsupported Sec-WebSocket-Version \"%s\", only 13",
                  version ? version : "(missing)");
         return 426;
     }
-    const char *key = wsc_http_get(h, "Sec-WebSocket-Key");
-    if (!key || !wsc_hs_key_valid(key)) {
+    const char *key = wsc__http_get(h, "Sec-WebSocket-Key");
+    if (!key || !wsc__hs_key_valid(key)) {
         snprintf(err, err_size, "Sec-WebSocket-Key \"%s\" is not base64 of 16 bytes",
                  key ? key : "(missing)");
         return 400;
     }
-    const char *origin = wsc_http_get(h, "Origin");
+    const char *origin = wsc__http_get(h, "Origin");
     if (origin && !o->insecure_skip_verify &&
-        !wsc_hs_origin_allowed(origin, wsc_http_get(h, "Host"), o->origin_patterns,
+        !wsc__hs_origin_allowed(origin, wsc__http_get(h, "Host"), o->origin_patterns,
                                o->n_origin_patterns)) {
         snprintf(err, err_size, "request Origin \"%s\" is not authorized for Host \"%s\"",
-                 origin, wsc_http_get(h, "Host") ? wsc_http_get(h, "Host") : "");
+                 origin, wsc__http_get(h, "Host") ? wsc__http_get(h, "Host") : "");
         return 403;
     }
     *proto = "";
@@ -446,7 +446,7 @@ static const char *status_text(int status)
     }
 }
 
-char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *proto,
+char *wsc__hs_server_response(int status, const wsc_http_head *req, const char *proto,
                              const char *extensions, const wsc_accept_options *o,
                              const char *detail, size_t *len)
 {
@@ -456,7 +456,7 @@ char *wsc_hs_server_response(int status, const wsc_http_head *req, const char *p
     sb_str(&b, line);
     if (status == 101) {
         char accept[29];
-        wsc_hs_accept_key(wsc_http_get(req, "Sec-WebSocket-Key"), accept);
+        wsc__hs_accept_key(wsc__http_get(req, "Sec-WebSocket-Key"), accept);
         sb_header(&b, "Upgrade", "websocket");
         sb_header(&b, "Connection", "Upgrade");
         sb_header(&b, "Sec-WebSocket-Accept", accept);

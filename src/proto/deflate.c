@@ -8,7 +8,7 @@
 #include <zlib.h>
 
 #include "common/error.h"
-#include "native/deflate.h"
+#include "proto/deflate.h"
 
 #define OUT_KEEP (256 * 1024) /* larger output buffers are not kept between messages */
 
@@ -23,7 +23,7 @@ struct wsc_deflate {
     size_t out_cap;
 };
 
-wsc_deflate *wsc_deflate_new(const wsc_pmd_params *p, bool server, wsc_compression mode,
+wsc_deflate *wsc__deflate_new(const wsc_pmd_params *p, bool server, wsc_compression mode,
                              int threshold)
 {
     wsc_deflate *z = calloc(1, sizeof *z);
@@ -52,7 +52,7 @@ wsc_deflate *wsc_deflate_new(const wsc_pmd_params *p, bool server, wsc_compressi
     return z;
 }
 
-void wsc_deflate_free(wsc_deflate *z)
+void wsc__deflate_free(wsc_deflate *z)
 {
     if (!z)
         return;
@@ -64,12 +64,12 @@ void wsc_deflate_free(wsc_deflate *z)
     free(z);
 }
 
-bool wsc_deflate_wanted(const wsc_deflate *z, size_t len)
+bool wsc__deflate_wanted(const wsc_deflate *z, size_t len)
 {
     return len >= z->threshold;
 }
 
-bool wsc_deflate_takeover(const wsc_deflate *z)
+bool wsc__deflate_takeover(const wsc_deflate *z)
 {
     return !z->tx_reset;
 }
@@ -91,12 +91,12 @@ static int tx_start(wsc_deflate *z, size_t whole_len)
     int r = deflateInit2(&z->tx, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, mem_level,
                          Z_DEFAULT_STRATEGY);
     if (r != Z_OK)
-        return wsc_fail(r == Z_MEM_ERROR ? WSC_ENOMEM : WSC_EIO, "zlib deflateInit2 failed (%d)", r);
+        return wsc__fail(r == Z_MEM_ERROR ? WSC_ENOMEM : WSC_EIO, "zlib deflateInit2 failed (%d)", r);
     z->tx_live = true;
     return 0;
 }
 
-int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
+int wsc__deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
                       const uint8_t **out, size_t *out_len)
 {
     int r;
@@ -114,7 +114,7 @@ int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, si
             size_t cap = z->out_cap ? z->out_cap * 2 : (len / 2 < 4096 ? 4096 : len / 2);
             uint8_t *p = realloc(z->out, cap);
             if (!p)
-                return wsc_fail(WSC_ENOMEM, "out of memory for a compressed message");
+                return wsc__fail(WSC_ENOMEM, "out of memory for a compressed message");
             z->out = p;
             z->out_cap = cap;
         }
@@ -127,7 +127,7 @@ int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, si
         int flush = fin && in == left ? Z_SYNC_FLUSH : Z_NO_FLUSH;
         r = deflate(&z->tx, flush);
         if (r == Z_STREAM_ERROR)
-            return wsc_fail(WSC_EIO, "zlib deflate failed");
+            return wsc__fail(WSC_EIO, "zlib deflate failed");
         left -= in - z->tx.avail_in;
         n += room - z->tx.avail_out;
         if (left == 0 && z->tx.avail_out != 0)
@@ -151,7 +151,7 @@ int wsc_deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, si
     return 0;
 }
 
-int wsc_inflate_begin(wsc_deflate *z)
+int wsc__inflate_begin(wsc_deflate *z)
 {
     z->rx_ended = false;
     if (z->rx_live)
@@ -159,7 +159,7 @@ int wsc_inflate_begin(wsc_deflate *z)
     memset(&z->rx, 0, sizeof z->rx);
     int r = inflateInit2(&z->rx, -z->rx_bits);
     if (r != Z_OK)
-        return wsc_fail(r == Z_MEM_ERROR ? WSC_ENOMEM : WSC_EIO, "zlib inflateInit2 failed (%d)", r);
+        return wsc__fail(r == Z_MEM_ERROR ? WSC_ENOMEM : WSC_EIO, "zlib inflateInit2 failed (%d)", r);
     z->rx_live = true;
     return 0;
 }
@@ -176,7 +176,7 @@ static int rx_restart(wsc_deflate *z)
     uInt n = 1u << z->rx_bits;
     uint8_t *dict = malloc(n);
     if (!dict)
-        return wsc_fail(WSC_ENOMEM, "out of memory for the inflate window");
+        return wsc__fail(WSC_ENOMEM, "out of memory for the inflate window");
     inflateGetDictionary(&z->rx, dict, &n);
     inflateReset(&z->rx);
     inflateSetDictionary(&z->rx, dict, n);
@@ -184,7 +184,7 @@ static int rx_restart(wsc_deflate *z)
     return 0;
 }
 
-int wsc_inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *used,
+int wsc__inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *used,
                      uint8_t *out, size_t cap, size_t *made, bool *more)
 {
     if (z->rx_ended) { /* the rest of the message, and the tail, mean nothing */
@@ -210,18 +210,18 @@ int wsc_inflate_some(wsc_deflate *z, const uint8_t *in, size_t in_len, size_t *u
     if (r == Z_OK || r == Z_BUF_ERROR)
         return 0;
     if (r == Z_MEM_ERROR)
-        return wsc_fail(WSC_ENOMEM, "out of memory while inflating a message");
-    return wsc_fail(WSC_EPROTO, "a compressed message is not valid deflate data: %s",
+        return wsc__fail(WSC_ENOMEM, "out of memory while inflating a message");
+    return wsc__fail(WSC_EPROTO, "a compressed message is not valid deflate data: %s",
                     z->rx.msg ? z->rx.msg : "zlib error");
 }
 
-bool wsc_inflate_complete(const wsc_deflate *z)
+bool wsc__inflate_complete(const wsc_deflate *z)
 {
     /* zlib's data_type has 128 when it stopped between blocks. */
     return z->rx_ended || (z->rx.data_type & 128);
 }
 
-void wsc_inflate_end(wsc_deflate *z)
+void wsc__inflate_end(wsc_deflate *z)
 {
     if (z->rx_reset && z->rx_live) {
         inflateEnd(&z->rx);

@@ -50,41 +50,41 @@ struct wsc_transport {
 
 /* Makes t a plain TCP transport over fd. The fd's blocking mode is left as
  * it is: calls with a deadline use MSG_DONTWAIT and poll. */
-void wsc_tcp_transport(wsc_transport *t, int fd);
+void wsc__tcp_transport(wsc_transport *t, int fd);
 
 /* Waits until fd is ready for `events` or the deadline passes. Returns 0,
- * wsc_deadline_error(d), or WSC_EIO. */
-int wsc_wait_fd(int fd, short events, wsc_deadline d);
+ * wsc__deadline_error(d), or WSC_EIO. */
+int wsc__wait_fd(int fd, short events, wsc_deadline d);
 
 /* Receives at least one byte, waiting up to d. Same results as ops->recv
  * except that WSC_EAGAIN/WSC_ETIMEDOUT mean the deadline passed. With `all`
  * and no deadline it waits for all n bytes in one call (fewer wake-ups); it
  * may still return fewer. */
-ptrdiff_t wsc_transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d, bool all);
+ptrdiff_t wsc__transport_recv(wsc_transport *t, void *buf, size_t n, wsc_deadline d, bool all);
 
 /* Sends all of iov, waiting up to d. Returns 0, or the error; *sent says how
  * many bytes went out before it (so a caller can tell "nothing sent"). The
  * iov array is modified. With a deadline other than WSC_NOWAIT it also
  * flushes what the transport holds; with WSC_NOWAIT some may stay held (see
- * wsc_transport_pending). */
-int wsc_transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
+ * wsc__transport_pending). */
+int wsc__transport_send_all(wsc_transport *t, struct iovec *iov, int iovcnt,
                            wsc_deadline d, size_t *sent);
 
 /* Sends buf[*pos, len) within d, advancing *pos by what went out (so a
  * caller can call again after WSC_EAGAIN / WSC_ETIMEDOUT to go on). 0 once
  * all of it is sent, else the error. */
-int wsc_transport_send_rest(wsc_transport *t, const void *buf, size_t len, size_t *pos,
+int wsc__transport_send_rest(wsc_transport *t, const void *buf, size_t len, size_t *pos,
                             wsc_deadline d);
 
 /* Pushes out what earlier sends left held, waiting up to d: 0 when nothing
  * is left, else the error (WSC_EAGAIN / WSC_ETIMEDOUT when time ran out). */
-int wsc_transport_flush(wsc_transport *t, wsc_deadline d);
+int wsc__transport_flush(wsc_transport *t, wsc_deadline d);
 
 /* Whether the transport holds bytes a flush must still push out. */
-bool wsc_transport_pending(const wsc_transport *t);
+bool wsc__transport_pending(const wsc_transport *t);
 
 /* Frees the transport's state, leaving the fd open and t empty (ops NULL,
  * fd -1): a failed accept hands the socket back. */
-void wsc_transport_release(wsc_transport *t);
+void wsc__transport_release(wsc_transport *t);
 
 #endif

@@ -14,15 +14,15 @@
 #include "common/error.h"
 #include "common/url.h"
 #include "native/conn.h"
-#include "native/handshake.h"
-#include "native/proxy.h"
+#include "proto/handshake.h"
+#include "net/proxy.h"
 
 #define DEFAULT_PROXY_PORT 1080
 #define MAX_USERINFO 4096
 
 /* ---- Choosing the proxy ---------------------------------------------------- */
 
-void wsc_proxy_env_read(wsc_proxy_env *env)
+void wsc__proxy_env_read(wsc_proxy_env *env)
 {
     env->http_proxy = getenv("http_proxy");
     env->https_proxy = getenv("https_proxy");
@@ -48,7 +48,7 @@ static const char *first_set(const char *a, const char *a_name, const char *b, c
     return NULL;
 }
 
-const char *wsc_proxy_choose(const char *option, const wsc_proxy_env *env, bool tls,
+const char *wsc__proxy_choose(const char *option, const wsc_proxy_env *env, bool tls,
                              const char *host, const char **source)
 {
     const char *url, *name = NULL, *none;
@@ -63,7 +63,7 @@ const char *wsc_proxy_choose(const char *option, const wsc_proxy_env *env, bool 
         if (!url)
             url = first_set(env->all_proxy, "all_proxy", env->ALL_PROXY, "ALL_PROXY", &name);
         const char *no = first_set(env->no_proxy, "no_proxy", env->NO_PROXY, "NO_PROXY", &none);
-        if (url && no && wsc_no_proxy_match(no, host))
+        if (url && no && wsc__no_proxy_match(no, host))
             url = NULL;
     }
     if (source)
@@ -189,7 +189,7 @@ static bool name_matches(const char *pat, const char *host)
     return pn == hn || host[hn - pn - 1] == '.';
 }
 
-bool wsc_no_proxy_match(const char *list, const char *host)
+bool wsc__no_proxy_match(const char *list, const char *host)
 {
     unsigned char addr[16];
     int kind = host_kind(host, addr);
@@ -283,11 +283,11 @@ static int parse_auth(const char *ui, size_t n, wsc_proxy_url *p, char *err, siz
     const char *colon = memchr(ui, ':', n);
     size_t user_len = colon ? (size_t)(colon - ui) : n;
     char *user = NULL, *password = NULL;
-    int r = wsc_percent_decode(ui, user_len, &user);
+    int r = wsc__percent_decode(ui, user_len, &user);
     if (r == 0)
-        r = wsc_percent_decode(colon ? colon + 1 : "", colon ? n - user_len - 1 : 0, &password);
+        r = wsc__percent_decode(colon ? colon + 1 : "", colon ? n - user_len - 1 : 0, &password);
     if (r == 0) {
-        p->auth = wsc_hs_basic_auth(user, password);
+        p->auth = wsc__hs_basic_auth(user, password);
         if (!p->auth)
             r = WSC_ENOMEM;
     }
@@ -319,7 +319,7 @@ static int check_scheme(const char *s, const char *rest, char *err, size_t err_s
                        n < 16 ? n : 16, s);
 }
 
-int wsc_proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_size)
+int wsc__proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_size)
 {
     memset(p, 0, sizeof *p);
     if (err && err_size > 0)
@@ -330,7 +330,7 @@ int wsc_proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_s
         return r;
 
     /* The user info ends at the last '@' (a password may hold '/' or '@'),
-     * and wsc_url_parse never sees it, so its messages cannot show it. */
+     * and wsc__url_parse never sees it, so its messages cannot show it. */
     const char *at = strrchr(rest, '@');
     const char *hostport = at ? at + 1 : rest;
     size_t size = strlen(hostport) + 8;
@@ -339,7 +339,7 @@ int wsc_proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_s
         return parse_error(err, err_size, WSC_ENOMEM, "out of memory");
     snprintf(url, size, "http://%s", hostport);
     wsc_url u;
-    r = wsc_url_parse(url, &u, err, err_size);
+    r = wsc__url_parse(url, &u, err, err_size);
     free(url);
     if (r < 0)
         return r;
@@ -347,21 +347,21 @@ int wsc_proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_s
     p->host = u.host;
     u.host = NULL;
     p->port = has_explicit_port(hostport) ? u.port : DEFAULT_PROXY_PORT;
-    wsc_url_free(&u);
+    wsc__url_free(&u);
     size = strlen(p->host) + 10;
     p->desc = malloc(size);
     if (!p->desc)
         r = parse_error(err, err_size, WSC_ENOMEM, "out of memory");
     else
-        wsc_host_port(p->desc, size, p->host, p->port);
+        wsc__host_port(p->desc, size, p->host, p->port);
     if (r == 0 && at && at > rest)
         r = parse_auth(rest, (size_t)(at - rest), p, err, err_size);
     if (r < 0)
-        wsc_proxy_url_free(p);
+        wsc__proxy_url_free(p);
     return r;
 }
 
-void wsc_proxy_url_free(wsc_proxy_url *p)
+void wsc__proxy_url_free(wsc_proxy_url *p)
 {
     free(p->host);
     free(p->desc);
@@ -369,7 +369,7 @@ void wsc_proxy_url_free(wsc_proxy_url *p)
     memset(p, 0, sizeof *p);
 }
 
-void wsc_proxy_url_redact(const char *s, char *out, size_t out_size)
+void wsc__proxy_url_redact(const char *s, char *out, size_t out_size)
 {
     const char *rest = after_scheme(s);
     const char *at = strrchr(rest, '@');
@@ -381,7 +381,7 @@ void wsc_proxy_url_redact(const char *s, char *out, size_t out_size)
 
 /* ---- CONNECT ------------------------------------------------------------------ */
 
-char *wsc_proxy_request(const char *host, int port, const char *auth, size_t *len)
+char *wsc__proxy_request(const char *host, int port, const char *auth, size_t *len)
 {
     const char *fmt = strchr(host, ':') ? "[%s]:%d" : "%s:%d";
     size_t target_size = strlen(host) + 10;
@@ -454,7 +454,7 @@ static void refusal_hint(const wsc_http_head *h, bool sent_auth, char *hint, siz
     }
 }
 
-int wsc_proxy_check_response(const wsc_http_head *h, const char *proxy_desc, const char *target,
+int wsc__proxy_check_response(const wsc_http_head *h, const char *proxy_desc, const char *target,
                              bool sent_auth, char *err, size_t err_size)
 {
     if (h->status >= 200 && h->status <= 299)
@@ -468,37 +468,37 @@ int wsc_proxy_check_response(const wsc_http_head *h, const char *proxy_desc, con
 
 /* ---- The tunnel stage ------------------------------------------------------ */
 
-int wsc_proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, const char *host,
+int wsc__proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, const char *host,
                           int port)
 {
     memset(t, 0, sizeof *t);
     wsc_proxy_env env = {0};
     if (!option)
-        wsc_proxy_env_read(&env);
-    const char *url = wsc_proxy_choose(option, &env, tls, host, &t->source);
+        wsc__proxy_env_read(&env);
+    const char *url = wsc__proxy_choose(option, &env, tls, host, &t->source);
     if (!url)
         return 0;
     char err[300], shown[200];
-    int r = wsc_proxy_url_parse(url, &t->url, err, sizeof err);
+    int r = wsc__proxy_url_parse(url, &t->url, err, sizeof err);
     if (r < 0) {
-        wsc_proxy_url_redact(url, shown, sizeof shown);
-        return wsc_fail(r, "cannot use the proxy \"%s\" from %s: %s", shown, t->source, err);
+        wsc__proxy_url_redact(url, shown, sizeof shown);
+        return wsc__fail(r, "cannot use the proxy \"%s\" from %s: %s", shown, t->source, err);
     }
-    wsc_host_port(t->target, sizeof t->target, host, port);
-    t->req = wsc_proxy_request(host, port, t->url.auth, &t->req_len);
+    wsc__host_port(t->target, sizeof t->target, host, port);
+    t->req = wsc__proxy_request(host, port, t->url.auth, &t->req_len);
     if (!t->req)
-        return wsc_fail(WSC_ENOMEM, "out of memory");
+        return wsc__fail(WSC_ENOMEM, "out of memory");
     return 0;
 }
 
 /* Sends what is left of the CONNECT request. */
 static int send_request(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
 {
-    int r = wsc_transport_send_rest(&c->tr, t->req, t->req_len, &t->req_pos, d);
+    int r = wsc__transport_send_rest(&c->tr, t->req, t->req_len, &t->req_pos, d);
     if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT) {
         char why[256];
         snprintf(why, sizeof why, "%s", wsc_last_error());
-        return wsc_fail(WSC_ECONNECT, "sending CONNECT to the proxy %s failed: %s", t->url.desc, why);
+        return wsc__fail(WSC_ECONNECT, "sending CONNECT to the proxy %s failed: %s", t->url.desc, why);
     }
     return r;
 }
@@ -508,55 +508,55 @@ static int finish(wsc_proxy_tunnel *t, wsc_conn *c, size_t end)
 {
     char err[400];
     wsc_http_head h;
-    if (wsc_http_parse((char *)c->rbuf, end, false, &h, err, sizeof err) < 0)
-        return wsc_fail(WSC_ECONNECT, "the proxy %s sent a malformed answer to CONNECT: %s",
+    if (wsc__http_parse((char *)c->rbuf, end, false, &h, err, sizeof err) < 0)
+        return wsc__fail(WSC_ECONNECT, "the proxy %s sent a malformed answer to CONNECT: %s",
                         t->url.desc, err);
-    int r = wsc_proxy_check_response(&h, t->url.desc, t->target, t->url.auth != NULL, err, sizeof err);
-    wsc_http_free(&h);
+    int r = wsc__proxy_check_response(&h, t->url.desc, t->target, t->url.auth != NULL, err, sizeof err);
+    wsc__http_free(&h);
     if (r < 0)
-        return wsc_fail(r, "%s", err);
+        return wsc__fail(r, "%s", err);
     if (c->rend > end)
-        return wsc_fail(WSC_ECONNECT, "the proxy %s sent %zu bytes after its answer to CONNECT "
+        return wsc__fail(WSC_ECONNECT, "the proxy %s sent %zu bytes after its answer to CONNECT "
                         "before the server could speak", t->url.desc, c->rend - end);
     c->rpos = c->rend = 0; /* the server's bytes start in a clean buffer */
     return 0;
 }
 
-int wsc_proxy_tunnel_step(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
+int wsc__proxy_tunnel_step(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
 {
     if (!t->url.host)
         return 0;
     int r = send_request(t, c, d);
     if (r == 0) /* the dial's buffer for its response head, at least 16 KiB */
-        r = wsc_conn_rbuf_reserve(c, 16384);
+        r = wsc__conn_rbuf_reserve(c, 16384);
     if (r < 0)
         return r;
     for (;;) {
-        size_t end = wsc_http_head_end((char *)c->rbuf, c->rend);
+        size_t end = wsc__http_head_end((char *)c->rbuf, c->rend);
         if (end)
             return finish(t, c, end);
         if (c->rend >= c->rcap)
-            return wsc_fail(WSC_ECONNECT, "the answer of the proxy %s to CONNECT is longer than %zu "
+            return wsc__fail(WSC_ECONNECT, "the answer of the proxy %s to CONNECT is longer than %zu "
                             "bytes", t->url.desc, c->rcap);
-        ptrdiff_t n = wsc_transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
+        ptrdiff_t n = wsc__transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
         if (n == WSC_EAGAIN || n == WSC_ETIMEDOUT)
             return (int)n;
         if (n == 0)
-            return wsc_fail(WSC_ECONNECT, "the proxy %s closed the connection without answering "
+            return wsc__fail(WSC_ECONNECT, "the proxy %s closed the connection without answering "
                             "CONNECT to %s", t->url.desc, t->target);
         if (n < 0) {
             char why[256];
             snprintf(why, sizeof why, "%s", wsc_last_error());
-            return wsc_fail(WSC_ECONNECT, "lost the connection to the proxy %s while waiting for "
+            return wsc__fail(WSC_ECONNECT, "lost the connection to the proxy %s while waiting for "
                             "its answer to CONNECT to %s: %s", t->url.desc, t->target, why);
         }
         c->rend += (size_t)n;
     }
 }
 
-void wsc_proxy_tunnel_free(wsc_proxy_tunnel *t)
+void wsc__proxy_tunnel_free(wsc_proxy_tunnel *t)
 {
-    wsc_proxy_url_free(&t->url);
+    wsc__proxy_url_free(&t->url);
     if (t->req) {
         OPENSSL_cleanse(t->req, t->req_len);
         free(t->req);
