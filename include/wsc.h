@@ -472,8 +472,12 @@ WSC_API int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data,
  * With permessage-deflate every such message is compressed, whatever the
  * threshold, and the compressor may hold a piece back for a later frame.
  * Other threads' messages wait until wsc_writer_end; pings, pongs and close
- * frames may go out between the frames. The pieces block without deadline
- * beyond the begin call's timeout_ms (which also bounds each piece when > 0).
+ * frames may go out between the frames. timeout_ms > 0 bounds the begin call
+ * and each piece; -1 none. With timeout 0 nothing blocks, for event loops:
+ * each piece (and the end) is taken whole, what the socket does not take
+ * kept pending as wsc_write does, or refused with WSC_EAGAIN taking nothing;
+ * the message then stays open: give the same piece again once the socket
+ * drained (POLLOUT while wsc_want_write, wsc_flush).
  * A message that times out before any of it went out (or into the
  * compressor) is abandoned cleanly (WSC_ETIMEDOUT, connection usable); one
  * that times out later cannot be completed nor taken back: the connection

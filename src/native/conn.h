@@ -126,7 +126,7 @@ struct wsc_conn {
     uint8_t wr_op;
     bool wr_first;                /* no frame of the message went out yet */
     bool wr_begun;                /* a frame went out, or the compressor took a piece */
-    int wr_timeout;
+    int wr_timeout;               /* the begin call's timeout_ms */
 };
 
 /* Allocates a connection with no transport yet (dial or accept gives it). */

@@ -353,7 +353,7 @@ int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
     c->wr_op = (uint8_t)type;
     c->wr_first = true;
     c->wr_begun = false;
-    c->wr_timeout = timeout_ms == 0 ? -1 : timeout_ms;
+    c->wr_timeout = timeout_ms;
     return 0;
 }
 
@@ -365,11 +365,22 @@ static bool writer_owned(wsc_conn *c)
     return busy;
 }
 
+/* The deadline of a piece: the begin call's timeout for each (0: none may
+ * wait; -1: none has a deadline). */
+static wsc_deadline piece_deadline(const wsc_conn *c)
+{
+    return c->wr_timeout == 0 ? WSC_NOWAIT : wsc__deadline_in(c->wr_timeout);
+}
+
 /* A message piece failed: ends the message. Once part of it went out, or
  * into the compressor, it cannot be abandoned: the connection is closed
- * with 1011 before another message can follow. */
+ * with 1011 before another message can follow. A timeout-0 message is the
+ * exception: a piece that found the socket full took nothing, and the
+ * message stays open for the caller to give it again. */
 static int writer_failed(wsc_conn *c, int r)
 {
+    if (c->wr_timeout == 0 && r == WSC_EAGAIN)
+        return r;
     if (c->wr_begun && (r == WSC_EAGAIN || r == WSC_ETIMEDOUT))
         r = wsc__conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_EIO,
                           "the deadline passed half-way through a message, which cannot be "
@@ -387,7 +398,7 @@ int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
         return 0;
     bool framed = true;
     uint8_t op = c->wr_first ? c->wr_op : WSC_OP_CONT;
-    wsc_deadline d = wsc__deadline_in(c->wr_timeout);
+    wsc_deadline d = piece_deadline(c);
     int r = c->pmd ? send_deflated(c, op, false, false, data, len, d, &framed)
                    : wsc__send_frame(c, op, false, data, len, d);
     if (r < 0)
@@ -404,7 +415,7 @@ int wsc_writer_end(wsc_conn *c)
         return wsc__fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
     bool framed;
     uint8_t op = c->wr_first ? c->wr_op : WSC_OP_CONT;
-    wsc_deadline d = wsc__deadline_in(c->wr_timeout);
+    wsc_deadline d = piece_deadline(c);
     int r = c->pmd ? send_deflated(c, op, true, false, NULL, 0, d, &framed)
                    : wsc__send_frame(c, op, true, NULL, 0, d);
     if (r < 0)
