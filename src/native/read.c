@@ -63,7 +63,7 @@ static int fill(wsc_conn *c, size_t need, wsc_deadline d)
 {
     int r = wsc__conn_rbuf_reserve(c, WSC_RBUF_SIZE);
     if (r < 0)
-        return wsc__conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
+        return wsc__conn_fail_within(c, d, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     while (c->rend - c->rpos < need) {
         if (c->rpos == c->rend) {
             c->rpos = c->rend = 0;
@@ -305,7 +305,7 @@ static int skip_message(wsc_conn *c, wsc_deadline d)
     return 0;
 }
 
-static int grow_msg(wsc_conn *c, size_t need)
+static int grow_msg(wsc_conn *c, size_t need, wsc_deadline d)
 {
     if (need <= c->msg_cap)
         return 0;
@@ -313,8 +313,8 @@ static int grow_msg(wsc_conn *c, size_t need)
     while (cap < need)
         cap *= 2;
     if (msg_resize(c, cap) < 0)
-        return wsc__conn_fail(c, WSC_STATUS_INTERNAL_ERROR, WSC_ENOMEM,
-                             "out of memory for a %zu-byte message", need);
+        return wsc__conn_fail_within(c, d, WSC_STATUS_INTERNAL_ERROR, WSC_ENOMEM,
+                                     "out of memory for a %zu-byte message", need);
     return 0;
 }
 
@@ -332,7 +332,7 @@ static int read_message(wsc_conn *c, wsc_deadline d)
         uint64_t left = c->dec.in_frame ? c->dec.frame_left : 0;
         uint64_t want = c->dec.msg_z ? left * 4 + 4096 : left + 1;
         size_t ahead = want < (1u << 20) ? (size_t)want : (1u << 20);
-        int r = grow_msg(c, c->msg_len + ahead + 1);
+        int r = grow_msg(c, c->msg_len + ahead + 1, d);
         if (r < 0)
             return r;
         wsc_dec_event ev;
@@ -354,7 +354,7 @@ int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type, const void **data,
         return r;
     r = read_message(c, d);
     if (r > 0) {
-        if (!c->msg && grow_msg(c, 1) < 0) {
+        if (!c->msg && grow_msg(c, 1, d) < 0) {
             r = WSC_ENOMEM;
         } else {
             c->msg[c->msg_len] = '\0';

@@ -264,7 +264,7 @@ static int send_deflated(wsc_conn *c, uint8_t op, bool fin, bool whole, const vo
     r = wsc__deflate_piece(c->pmd, data, len, fin, whole ? len : 0, &out, &n);
     if (r < 0) {
         pthread_mutex_unlock(&c->frame_mu);
-        return wsc__conn_fail(c, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
+        return wsc__conn_fail_within(c, d, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     }
     if (whole && n >= len && !wsc__deflate_takeover(c->pmd)) { /* it did not shrink */
         r = frame_out(c, op, 0, fin, data, len, d, false, &fail_conn);
