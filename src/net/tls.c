@@ -5,21 +5,21 @@
  *
  * Threads: the connection lets one reader, one frame writer and any closer
  * use the transport at once, but an SSL object takes one call at a time. So
- * every SSL call runs under the session's mutex, never blocks (the socket is
- * read and written with MSG_DONTWAIT through our own BIO, whatever the fd's
- * mode), and the mutex is never held while waiting: a call that would block
- * unlocks, polls the direction OpenSSL asked for (a read may need to write
- * and a write to read), and retries. shutdown(2) wakes those polls.
- *
- * Writes: SSL_write must be retried with the same bytes after it would block,
- * so when it stops half-way the session keeps a copy of what it was given
- * (`out`) and counts it as sent; flush (or the next send) finishes it. */
+ * every SSL call runs under the session's mutex `mu`, and no system call
+ * does: once the handshake is done, our BIO reads ciphertext from `rx`, which
+ * the reader fills with recv(2) outside the lock (only the reader touches
+ * it), and writes ciphertext into `tx`, which whoever holds `tx_mu` sends
+ * with send(2) outside `mu`, in order. A writer encrypting and a reader
+ * receiving or decrypting so never wait for each other's system calls.
+ * (During the handshake the BIO uses the socket directly, with
+ * MSG_DONTWAIT.) Lock order: tx_mu, then mu. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +53,23 @@ struct wsc_tls {
     int end;               /* once reading ended: 1 end of stream, or the error */
     char end_msg[300];     /* the detail of that error */
     bool notified;         /* close_notify sent (or given up) */
-    uint8_t *buf;          /* TLS_CHUNK bytes: gathered plaintext, or `out` */
-    size_t out_len;        /* bytes of buf SSL_write took but did not finish */
+    uint8_t *buf;          /* TLS_CHUNK bytes: gathered plaintext [mu] */
+    bool buffered;         /* a transport: the BIO uses rx and tx, not the socket */
+    /* Ciphertext received, not yet decrypted: the reader's alone (it fills
+     * it unlocked and consumes it in SSL_read under mu). Freed when empty. */
+    uint8_t *rx;
+    size_t rx_len, rx_pos;
+    bool rx_eof;           /* recv saw the end of the stream */
+    int rx_err;            /* errno of a failed recv */
+    /* Ciphertext made, not yet sent: appended under mu, then taken whole by
+     * the sender into `sending`, which is sent under tx_mu. */
+    pthread_mutex_t tx_mu;
+    uint8_t *tx;           /* [mu] */
+    size_t tx_len, tx_cap; /* [mu] */
+    uint8_t *sending;      /* [tx_mu] */
+    size_t sending_len, sending_pos; /* [tx_mu] */
+    int tx_err;            /* [tx_mu] errno of a failed send, 0: none */
+    _Atomic size_t sending_left; /* what `sending` still holds, for tls_pending */
     char host[HOST_MAX];   /* client: the name verified, for messages */
     char desc[300];        /* "host:port", or "client ADDR:PORT" on a server */
 };
@@ -196,10 +211,54 @@ static int io_failed(wsc_tls *s, int e, const char *doing)
 
 /* ---- our BIO: the socket with MSG_DONTWAIT and MSG_NOSIGNAL ------------------ */
 
+/* Buffered: appends to tx. [mu] */
+static int tx_append(wsc_tls *s, const char *data, int len)
+{
+    if (s->tx_len + (size_t)len > s->tx_cap) {
+        size_t cap = s->tx_cap ? s->tx_cap : 4 * 17 * 1024;
+        while (cap < s->tx_len + (size_t)len)
+            cap *= 2;
+        uint8_t *p = realloc(s->tx, cap);
+        if (!p) {
+            s->sys_err = ENOMEM;
+            return -1;
+        }
+        s->tx = p;
+        s->tx_cap = cap;
+    }
+    memcpy(s->tx + s->tx_len, data, (size_t)len);
+    s->tx_len += (size_t)len;
+    return len;
+}
+
+/* Buffered: takes from rx, which the reader fills. [mu] */
+static int rx_take(BIO *b, wsc_tls *s, char *buf, int len)
+{
+    size_t have = s->rx_len - s->rx_pos;
+    if (have == 0) {
+        if (s->rx_eof) {
+            s->eof = true;
+            return 0;
+        }
+        if (s->rx_err) {
+            s->sys_err = s->rx_err;
+            return -1;
+        }
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    size_t n = have < (size_t)len ? have : (size_t)len;
+    memcpy(buf, s->rx + s->rx_pos, n);
+    s->rx_pos += n;
+    return (int)n;
+}
+
 static int bio_write(BIO *b, const char *data, int len)
 {
     wsc_tls *s = BIO_get_data(b);
     BIO_clear_retry_flags(b);
+    if (s->buffered)
+        return tx_append(s, data, len);
     for (;;) {
         ssize_t n = send(s->fd, data, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0)
@@ -218,6 +277,8 @@ static int bio_read(BIO *b, char *buf, int len)
 {
     wsc_tls *s = BIO_get_data(b);
     BIO_clear_retry_flags(b);
+    if (s->buffered)
+        return rx_take(b, s, buf, len);
     for (;;) {
         ssize_t n = recv(s->fd, buf, (size_t)len, MSG_DONTWAIT);
         if (n > 0)
@@ -467,6 +528,7 @@ static wsc_tls *session_new(SSL_CTX *ctx, bool server)
     else
         SSL_set_connect_state(s->ssl);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->tx_mu, NULL);
     return s;
 fail:
     if (s)
@@ -577,7 +639,11 @@ void wsc__tls_free(wsc_tls *s)
         return;
     SSL_free(s->ssl);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->tx_mu);
     free(s->buf);
+    free(s->rx);
+    free(s->tx);
+    free(s->sending);
     free(s);
 }
 
@@ -591,10 +657,11 @@ static void call_begin(wsc_tls *s)
     s->sys_err = 0;
 }
 
-/* Reads until n bytes came or OpenSSL has nothing more without waiting, so
- * that little plaintext stays inside it. Returns 0 (buffer full), WSC_EAGAIN
- * with *want, 1 (end of stream), or the error; *got counts the bytes. [mu] */
-static int read_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got, short *want)
+/* Reads until n bytes came or OpenSSL has nothing more without more
+ * ciphertext, so that little plaintext stays inside it. Returns 0 (buffer
+ * full), WSC_EAGAIN (rx is empty: more must be received), 1 (end of
+ * stream), or the error; *got counts the bytes. [mu] */
+static int read_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got)
 {
     *got = 0;
     while (*got < n) {
@@ -605,10 +672,8 @@ static int read_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got, short *wan
             continue;
         }
         int e = SSL_get_error(s->ssl, 0);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        if (e == SSL_ERROR_WANT_READ)
             return WSC_EAGAIN;
-        }
         /* close_notify, or the socket's end without it: the end of the
          * stream either way (the WebSocket close handshake says the rest). */
         if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && s->eof && !s->sys_err)) {
@@ -623,6 +688,126 @@ static int read_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got, short *wan
     return 0;
 }
 
+#define RX_CAP (64 * 1024)
+
+/* Receives ciphertext into rx, outside mu (the reader's own buffer; mu
+ * only guards its bounds, which SSL_read moves). 0 when something came (or
+ * the end, or an error, which SSL_read then reports); WSC_EAGAIN when
+ * nothing is there and `wait` is false; else what waiting failed with. */
+static int rx_fill(wsc_tls *s, bool wait)
+{
+    pthread_mutex_lock(&s->mu);
+    if (!s->rx && !(s->rx = malloc(RX_CAP))) {
+        pthread_mutex_unlock(&s->mu);
+        return wsc__fail(WSC_ENOMEM, "TLS: out of memory for the receive buffer");
+    }
+    if (s->rx_pos == s->rx_len) {
+        s->rx_pos = s->rx_len = 0;
+    } else if (s->rx_len == RX_CAP) {
+        memmove(s->rx, s->rx + s->rx_pos, s->rx_len - s->rx_pos);
+        s->rx_len -= s->rx_pos;
+        s->rx_pos = 0;
+    }
+    uint8_t *tail = s->rx + s->rx_len;
+    size_t room = RX_CAP - s->rx_len;
+    pthread_mutex_unlock(&s->mu);
+    for (;;) {
+        ssize_t n = recv(s->fd, tail, room, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait)
+                return WSC_EAGAIN;
+            int r = wsc__wait_fd(s->fd, POLLIN, WSC_FOREVER);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (n > 0)
+            s->rx_len += (size_t)n;
+        else if (n == 0)
+            s->rx_eof = true;
+        else
+            s->rx_err = errno;
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+}
+
+/* An idle reader holds no receive buffer. [mu] */
+static void rx_release(wsc_tls *s)
+{
+    if (s->rx && s->rx_pos == s->rx_len) {
+        free(s->rx);
+        s->rx = NULL;
+        s->rx_pos = s->rx_len = 0;
+    }
+}
+
+/* Sends what is queued, in order: what `sending` still holds, then what tx
+ * gained since (taken whole under mu). With NOWAIT, what the socket does
+ * not take stays queued (WSC_EAGAIN, *want POLLOUT); else it waits. 0 once
+ * all went (the buffers are then freed). [tx_mu] */
+static int tx_send(wsc_tls *s, int mode, short *want)
+{
+    for (;;) {
+        if (s->sending_pos == s->sending_len) {
+            pthread_mutex_lock(&s->mu);
+            free(s->sending);
+            s->sending = s->tx; /* the queue changes hands */
+            s->sending_len = s->tx_len;
+            s->sending_pos = 0;
+            s->tx = NULL;
+            s->tx_len = s->tx_cap = 0;
+            atomic_store(&s->sending_left, s->sending_len);
+            pthread_mutex_unlock(&s->mu);
+            if (s->sending_len == 0)
+                return 0;
+        }
+        if (s->tx_err)
+            return wsc__fail(WSC_EIO, "TLS: sending to %s failed: %s", s->desc, strerror(s->tx_err));
+        ssize_t n = send(s->fd, s->sending + s->sending_pos, s->sending_len - s->sending_pos,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            s->sending_pos += (size_t)n;
+            atomic_store(&s->sending_left, s->sending_len - s->sending_pos);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            *want = POLLOUT;
+            if (mode == WSC_IO_NOWAIT)
+                return WSC_EAGAIN;
+            int r = wsc__wait_fd(s->fd, POLLOUT, WSC_FOREVER);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        s->tx_err = n < 0 ? errno : EPIPE;
+    }
+}
+
+static int tx_drain(wsc_tls *s, int mode, short *want)
+{
+    pthread_mutex_lock(&s->tx_mu);
+    int r = tx_send(s, mode, want);
+    pthread_mutex_unlock(&s->tx_mu);
+    return r;
+}
+
+/* Output made by a reader's SSL_read (a KeyUpdate answer, say) goes out now
+ * if no writer is sending, else with the writer's next send. */
+static void tx_drain_try(wsc_tls *s)
+{
+    short want;
+    if (pthread_mutex_trylock(&s->tx_mu) == 0) {
+        tx_send(s, WSC_IO_NOWAIT, &want);
+        pthread_mutex_unlock(&s->tx_mu);
+    }
+}
+
 static ptrdiff_t tls_recv(wsc_transport *t, void *buf, size_t n, int mode, short *want)
 {
     wsc_tls *s = t->state;
@@ -634,53 +819,27 @@ static ptrdiff_t tls_recv(wsc_transport *t, void *buf, size_t n, int mode, short
         if (st < 0)
             wsc__fail(st, "%s", s->end_msg); /* the error that ended reading */
         else if (st == 0)
-            st = read_some(s, (uint8_t *)buf + got, n - got, &k, want);
+            st = read_some(s, (uint8_t *)buf + got, n - got, &k);
+        bool output = s->tx_len > 0;
         pthread_mutex_unlock(&s->mu);
+        if (output)
+            tx_drain_try(s);
         got += k;
-        bool wait = mode == WSC_IO_ALL || (mode == WSC_IO_BLOCK && got == 0);
-        if (st == WSC_EAGAIN && wait) {
-            st = wsc__wait_fd(s->fd, *want, WSC_FOREVER);
+        if (st == WSC_EAGAIN && got < n) {
+            bool wait = mode == WSC_IO_ALL || (mode == WSC_IO_BLOCK && got == 0);
+            st = rx_fill(s, wait);
             if (st == 0)
                 continue;
         }
         if (got > 0)
             return (ptrdiff_t)got; /* an end or error shows on the next call */
+        if (st == WSC_EAGAIN) {
+            *want = POLLIN;
+            pthread_mutex_lock(&s->mu);
+            rx_release(s);
+            pthread_mutex_unlock(&s->mu);
+        }
         return st == 1 ? 0 : st;
-    }
-}
-
-/* Finishes the SSL_write that stopped half-way: 0 when none is left,
- * WSC_EAGAIN with *want, or the error. [mu] */
-static int flush_out(wsc_tls *s, short *want)
-{
-    if (s->out_len == 0)
-        return 0;
-    size_t k = 0;
-    call_begin(s);
-    if (SSL_write_ex(s->ssl, s->buf, s->out_len, &k)) {
-        s->out_len = 0;
-        return 0;
-    }
-    int e = SSL_get_error(s->ssl, 0);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-        return WSC_EAGAIN;
-    }
-    return io_failed(s, e, "writing to");
-}
-
-/* flush_out, waiting (unlocked) unless mode is NOWAIT. [mu] */
-static int flush_out_wait(wsc_tls *s, int mode, short *want)
-{
-    for (;;) {
-        int r = flush_out(s, want);
-        if (r != WSC_EAGAIN || mode == WSC_IO_NOWAIT)
-            return r;
-        pthread_mutex_unlock(&s->mu);
-        r = wsc__wait_fd(s->fd, *want, WSC_FOREVER);
-        pthread_mutex_lock(&s->mu);
-        if (r < 0)
-            return r;
     }
 }
 
@@ -716,9 +875,9 @@ static const uint8_t *next_piece(wsc_tls *s, const struct iovec *iov, int iovcnt
     return s->buf;
 }
 
-/* Gives the next piece of iov to SSL_write: > 0 bytes taken (those it could
- * not finish sending are kept in `out`), or the error. [mu], out empty. */
-static ptrdiff_t write_piece(wsc_tls *s, const struct iovec *iov, int iovcnt, short *want)
+/* Encrypts the next piece of iov into tx: the bytes taken, or the error.
+ * (Into memory, SSL_write takes all of it.) [mu] */
+static ptrdiff_t write_piece(wsc_tls *s, const struct iovec *iov, int iovcnt)
 {
     size_t len = 0, k = 0;
     const uint8_t *p = next_piece(s, iov, iovcnt, &len);
@@ -729,84 +888,86 @@ static ptrdiff_t write_piece(wsc_tls *s, const struct iovec *iov, int iovcnt, sh
     call_begin(s);
     if (SSL_write_ex(s->ssl, p, len, &k))
         return (ptrdiff_t)k;
-    int e = SSL_get_error(s->ssl, 0);
-    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-        return io_failed(s, e, "writing to");
-    /* OpenSSL is committed to these bytes: keep them for its retry. */
-    if (p != s->buf) {
-        if (!ensure_buf(s))
-            return wsc__fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
-        memcpy(s->buf, p, len);
-    }
-    s->out_len = len;
-    *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-    return (ptrdiff_t)len;
+    return io_failed(s, SSL_get_error(s->ssl, 0), "writing to");
 }
 
+/* Encrypts under mu, sends outside it. With NOWAIT what the socket does not
+ * take stays queued and counts as sent (tls_pending, tls_flush). */
 static ptrdiff_t tls_send(wsc_transport *t, const struct iovec *iov, int iovcnt, int mode,
                           short *want)
 {
     wsc_tls *s = t->state;
-    pthread_mutex_lock(&s->mu);
-    ptrdiff_t r = flush_out_wait(s, mode, want);
+    pthread_mutex_lock(&s->tx_mu);
+    int r = tx_send(s, mode, want); /* what earlier sends left, first */
+    ptrdiff_t taken = 0;
     if (r == 0) {
-        r = write_piece(s, iov, iovcnt, want);
-        if (r > 0 && mode != WSC_IO_NOWAIT) { /* blocking: nothing stays behind */
-            int f = flush_out_wait(s, mode, want);
-            if (f < 0)
-                r = f;
-        }
+        pthread_mutex_lock(&s->mu);
+        taken = write_piece(s, iov, iovcnt);
+        pthread_mutex_unlock(&s->mu);
+        if (taken > 0 && (r = tx_send(s, mode, want)) == WSC_EAGAIN)
+            r = 0; /* taken: the rest goes with the next send or flush */
     }
-    pthread_mutex_unlock(&s->mu);
-    return r;
+    pthread_mutex_unlock(&s->tx_mu);
+    if (r < 0)
+        return r;
+    return taken;
 }
 
 static int tls_flush(wsc_transport *t, int mode, short *want)
 {
-    wsc_tls *s = t->state;
-    pthread_mutex_lock(&s->mu);
-    int r = flush_out_wait(s, mode, want);
-    pthread_mutex_unlock(&s->mu);
-    return r;
+    return tx_drain(t->state, mode, want);
 }
 
 static bool tls_pending(const wsc_transport *t)
 {
     wsc_tls *s = t->state;
     pthread_mutex_lock(&s->mu);
-    bool held = s->out_len > 0;
+    bool held = s->tx_len > 0 || atomic_load(&s->sending_left) > 0;
     pthread_mutex_unlock(&s->mu);
     return held;
 }
 
-/* Sends close_notify once, if the session is up and the socket takes it now. [mu] */
+/* Sends close_notify once, if the session is up, nothing else is queued or
+ * being sent, and the socket takes it now: best effort, never waiting, and
+ * never left queued (a writer on another thread would send it after the
+ * socket is shut, and fail). */
 static void close_notify(wsc_tls *s)
 {
-    if (s->notified)
-        return;
-    s->notified = true;
-    if (SSL_is_init_finished(s->ssl) && s->out_len == 0) {
+    if (pthread_mutex_trylock(&s->tx_mu) != 0)
+        return; /* a writer is sending: no close_notify (it may come later) */
+    pthread_mutex_lock(&s->mu);
+    bool idle = !s->buffered || (s->tx_len == 0 && s->sending_pos == s->sending_len);
+    bool go = !s->notified && idle && SSL_is_init_finished(s->ssl);
+    s->notified = s->notified || go;
+    if (go) {
         call_begin(s);
         SSL_shutdown(s->ssl);
     }
     ERR_clear_error();
+    pthread_mutex_unlock(&s->mu);
+    if (go && s->buffered) {
+        short want;
+        if (tx_send(s, WSC_IO_NOWAIT, &want) != 0) { /* what did not go, goes nowhere */
+            pthread_mutex_lock(&s->mu);
+            s->tx_len = 0;
+            pthread_mutex_unlock(&s->mu);
+            s->sending_pos = s->sending_len;
+            atomic_store(&s->sending_left, 0);
+        }
+    }
+    pthread_mutex_unlock(&s->tx_mu);
 }
 
 static void tls_shutdown(wsc_transport *t)
 {
-    wsc_tls *s = t->state;
-    pthread_mutex_lock(&s->mu);
-    close_notify(s);
-    pthread_mutex_unlock(&s->mu);
+    close_notify(t->state);
     shutdown(t->fd, SHUT_RDWR);
 }
 
 static void tls_release(wsc_transport *t)
 {
     wsc_tls *s = t->state;
-    pthread_mutex_lock(&s->mu);
     close_notify(s);
-    pthread_mutex_unlock(&s->mu);
     wsc__tls_free(s);
     t->state = NULL;
 }
@@ -826,6 +987,7 @@ static const wsc_transport_ops tls_ops = {
 
 void wsc__tls_transport(wsc_transport *t, wsc_tls *s)
 {
+    s->buffered = true;
     t->ops = &tls_ops;
     t->fd = s->fd;
     t->state = s;
