@@ -116,7 +116,7 @@ $(BUILD)/tests/progs/%: tests/progs/%.c $(BUILD)/libwsc.a
 $(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libwsc.a
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libwsc.a
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(BUILD)/libwsc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O3 $(LDFLAGS) $< -o $@ $(BUILD)/libwsc.a $(LDLIBS)
 # The wsc command-line tool (src/cli, man page src/cli/wsc.1): public API only.

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server_proc.h"
+
 #define MSG_LEN 32
 
 static const char REQUEST[] = "GET /bench HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -55,42 +57,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Starts argv with its stdout and stderr on a pipe; the pid and the port it
- * printed, or -1. A child keeps draining the pipe. */
-static pid_t start_server(char **argv, int *port)
-{
-    int p[2];
-    if (pipe(p) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
-    char line[512];
-    *port = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        char *at = strstr(line, "127.0.0.1:");
-        if (at && strstr(line, "listening")) {
-            *port = atoi(at + strlen("127.0.0.1:"));
-            break;
-        }
-    }
-    if (fork() == 0) {
-        while (f && fgets(line, sizeof line, f))
-            ;
-        _exit(0);
-    }
-    if (f)
-        fclose(f);
-    return *port ? pid : -1;
-}
 
 static int upgrade(int port)
 {
@@ -148,12 +114,6 @@ static int take_echoes(conn *c, int index)
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -222,12 +182,6 @@ static long run(conn *cs, int n, bool steady, double seconds, uint64_t *lat, lon
     return done;
 }
 
-static void stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 4 || (strcmp(argv[1], "steady") != 0 && strcmp(argv[1], "pingpong") != 0)) {
@@ -249,7 +203,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int port;
-    pid_t pid = start_server(argv + 3, &port);
+    pid_t pid = server_start(argv + 3, &port);
     if (pid < 0) {
         fprintf(stderr, "active_bench: the server did not say where it listens: %s\n", argv[3]);
         return 1;
@@ -258,7 +212,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         if ((cs[i].fd = upgrade(port)) < 0) {
             fprintf(stderr, "active_bench: connection %d failed: %s\n", i + 1, strerror(errno));
-            stop(pid);
+            server_stop(pid);
             return 1;
         }
     }
@@ -313,6 +267,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         close(cs[i].fd);
     free(cs);
-    stop(pid);
+    server_stop(pid);
     return rc;
 }

@@ -38,6 +38,8 @@
 
 #include <openssl/ssl.h>
 
+#include "server_proc.h"
+
 static const char REQUEST[] = "GET /bench HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                               "Sec-WebSocket-Version: 13\r\n\r\n";
@@ -66,42 +68,6 @@ static long rss_kib(pid_t pid)
     return kib;
 }
 
-/* Starts argv; returns its pid and the port it printed, or -1. */
-static pid_t start_server(char **argv, int *port)
-{
-    int p[2];
-    if (pipe(p) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
-    char line[512];
-    *port = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        char *at = strstr(line, "listening on 127.0.0.1:");
-        if (at) {
-            *port = atoi(at + strlen("listening on 127.0.0.1:"));
-            break;
-        }
-    }
-    /* The rest of its stderr is not read: keep the pipe open but unread
-     * would block a chatty server, so hand it to /dev/null-like draining. */
-    if (fork() == 0) {
-        while (f && fgets(line, sizeof line, f))
-            ;
-        _exit(0);
-    }
-    if (f)
-        fclose(f);
-    return *port ? pid : -1;
-}
 
 static SSL_CTX *tls_ctx; /* BENCH_TLS=1 */
 
@@ -174,18 +140,6 @@ static int one_connection(int port)
     return ok ? 0 : -1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -216,7 +170,7 @@ int main(int argc, char **argv)
     }
 
     int port;
-    pid_t pid = start_server(argv + 2, &port);
+    pid_t pid = server_start(argv + 2, &port);
     if (pid < 0) {
         fprintf(stderr, "conns_bench: the server did not say where it listens: %s\n", argv[2]);
         return 1;
@@ -226,7 +180,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         if (!upgrade(port, &links[i])) {
             fprintf(stderr, "conns_bench: connection %d failed: %s\n", i + 1, strerror(errno));
-            stop(pid);
+            server_stop(pid);
             return 1;
         }
         if (i == 99) {
@@ -254,7 +208,7 @@ int main(int argc, char **argv)
         while ((t = now_s()) - start < seconds) {
             if (one_connection(port) < 0) {
                 fprintf(stderr, "conns_bench: a connection failed: %s\n", strerror(errno));
-                stop(pid);
+                server_stop(pid);
                 return 1;
             }
             count++;
@@ -264,6 +218,6 @@ int main(int argc, char **argv)
     }
     qsort(rates, (size_t)reps, sizeof rates[0], cmp_double);
     printf("RESULT conns_per_s %.0f\n", rates[reps / 2]);
-    stop(pid);
+    server_stop(pid);
     return 0;
 }

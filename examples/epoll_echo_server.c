@@ -33,10 +33,7 @@ typedef struct client {
     wsc_conn *c;
     int fd;
     char target[512];       /* escaped, for printing */
-    unsigned long echoed;
-    void *held;             /* an echo the socket could not take yet */
-    size_t held_len;
-    wsc_msg_type held_type;
+    example_echo echo;      /* what it echoed, and an echo held back */
     long long close_by;     /* we closed: wait for the client's close until then */
     struct client *next;    /* every client, for the tick */
 } client;
@@ -55,7 +52,7 @@ static long long now_ms(void)
  * echo is held. */
 static void watch(client *cl, int op)
 {
-    int want = cl->held ? POLLOUT : wsc_poll_events(cl->c);
+    int want = example_echo_events(cl->c, &cl->echo);
     struct epoll_event e = {.events = (want & POLLIN ? EPOLLIN : 0) | (want & POLLOUT ? EPOLLOUT : 0),
                             .data.ptr = cl};
     epoll_ctl(ep, op, cl->fd, &e);
@@ -65,9 +62,9 @@ static void end(client *cl, int err)
 {
     char why[512];
     if (err == WSC_ECLOSED && wsc_close_status(cl->c) == WSC_STATUS_NORMAL_CLOSURE)
-        printf("%s: echoed %lu messages, client closed normally\n", cl->target, cl->echoed);
+        printf("%s: echoed %lu messages, client closed normally\n", cl->target, cl->echo.echoed);
     else if (cl->target[0])
-        printf("%s: echoed %lu messages, then: %s (%s)\n", cl->target, cl->echoed,
+        printf("%s: echoed %lu messages, then: %s (%s)\n", cl->target, cl->echo.echoed,
                example_escaped(wsc_last_error(), why, sizeof why), wsc_strerror(err));
     else
         printf("handshake failed: %s (%s)\n", example_escaped(wsc_last_error(), why, sizeof why),
@@ -80,50 +77,10 @@ static void end(client *cl, int err)
         }
     }
     wsc_conn_free(cl->c); /* closes fd */
-    free(cl->held);
+    free(cl->echo.held);
     free(cl);
 }
 
-/* Echoes what cl sent until nothing is left or the socket is full. Returns
- * the error that ended cl, 0 if it goes on. */
-static int echo(client *cl)
-{
-    if (cl->held) {
-        int r = wsc_write(cl->c, cl->held_type, cl->held, cl->held_len, 0);
-        if (r == WSC_EAGAIN)
-            return 0;
-        free(cl->held);
-        cl->held = NULL;
-        if (r < 0)
-            return r;
-        cl->echoed++;
-    }
-    for (int i = 0; i < 64; i++) { /* then let the others have a turn */
-        wsc_msg_type type;
-        const void *data;
-        size_t len;
-        int r = wsc_read(cl->c, 0, &type, &data, &len);
-        if (r == WSC_EAGAIN)
-            return 0;
-        if (r < 0)
-            return r;
-        r = wsc_write(cl->c, type, data, len, 0);
-        if (r == WSC_EAGAIN) {
-            if (!(cl->held = malloc(len ? len : 1)))
-                return WSC_ENOMEM;
-            memcpy(cl->held, data, len);
-            cl->held_len = len;
-            cl->held_type = type;
-            return 0;
-        }
-        if (r < 0)
-            return r;
-        cl->echoed++;
-    }
-    return 0;
-}
-
-/* Whatever cl is ready for: its handshake, its messages, its close. */
 static void serve(client *cl)
 {
     wsc_state st = wsc_get_state(cl->c);
@@ -142,7 +99,7 @@ static void serve(client *cl)
     }
     if (wsc_want_write(cl->c))
         wsc_flush(cl->c, 0);
-    int r = echo(cl);
+    int r = example_echo_some(cl->c, &cl->echo);
     if (r < 0) {
         end(cl, r);
         return;

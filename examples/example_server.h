@@ -3,7 +3,8 @@
  * example_server.h - what the example servers share, kept out of their way:
  * listening on 127.0.0.1, an accept loop that gives each connection a thread
  * and does not spin when accept fails, and printing what a client sent
- * without letting it drive the terminal. Included by one .c file each.
+ * without letting it drive the terminal, and the echo of the one-thread
+ * servers. Included by one .c file each.
  */
 #ifndef EXAMPLE_SERVER_H
 #define EXAMPLE_SERVER_H
@@ -11,13 +12,17 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "wsc.h"
 
 /* Listens on 127.0.0.1:port (0: any free port). The socket, with the port
  * it got in *bound, or -1 with errno set. */
@@ -94,6 +99,60 @@ static const char *example_escaped(const char *s, char *out, size_t cap)
         n += (size_t)snprintf(out + n, cap - n, "...");
     out[n] = '\0';
     return out;
+}
+
+/* ---- for the one-thread servers (epoll_echo_server, libuv_echo_server) ---- */
+
+/* A connection's echo state in an event loop: an echo the socket could not
+ * take is held, and the connection is not read from until it goes. */
+typedef struct {
+    void *held;
+    size_t held_len;
+    wsc_msg_type held_type;
+    unsigned long echoed;
+} example_echo;
+
+/* Echoes what c sent until nothing is left or the socket is full, 64
+ * messages at most (then the others have a turn). 0 while the connection
+ * goes on, else the error that ended it. Calls with timeout 0 only. */
+static inline int example_echo_some(wsc_conn *c, example_echo *e)
+{
+    if (e->held) {
+        int r = wsc_write(c, e->held_type, e->held, e->held_len, 0);
+        if (r == WSC_EAGAIN)
+            return 0;
+        free(e->held);
+        e->held = NULL;
+        if (r < 0)
+            return r;
+        e->echoed++;
+    }
+    for (int i = 0; i < 64; i++) {
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        int r = wsc_read(c, 0, &type, &data, &len);
+        if (r == 0 && (r = wsc_write(c, type, data, len, 0)) == WSC_EAGAIN) {
+            if (!(e->held = malloc(len ? len : 1)))
+                return WSC_ENOMEM;
+            memcpy(e->held, data, len);
+            e->held_len = len;
+            e->held_type = type;
+            return 0;
+        }
+        if (r == WSC_EAGAIN)
+            return 0;
+        if (r < 0)
+            return r;
+        e->echoed++;
+    }
+    return 0;
+}
+
+/* What to poll c for: what wsc says, and only writing while an echo is held. */
+static inline int example_echo_events(wsc_conn *c, const example_echo *e)
+{
+    return e->held ? POLLOUT : wsc_poll_events(c);
 }
 
 #endif

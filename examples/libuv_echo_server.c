@@ -32,10 +32,7 @@ typedef struct client {
     uv_poll_t poll;         /* first: libuv hands it back */
     wsc_conn *c;
     char target[512];       /* escaped, for printing; "" until open */
-    unsigned long echoed;
-    void *held;             /* an echo the socket could not take yet */
-    size_t held_len;
-    wsc_msg_type held_type;
+    example_echo echo;      /* what it echoed, and an echo held back */
     struct client *next;    /* every client, for the timer */
 } client;
 
@@ -49,7 +46,7 @@ static void on_ready(uv_poll_t *h, int status, int events);
  * is held. */
 static void watch(client *cl)
 {
-    int want = cl->held ? POLLOUT : wsc_poll_events(cl->c);
+    int want = example_echo_events(cl->c, &cl->echo);
     uv_poll_start(&cl->poll, (want & POLLIN ? UV_READABLE : 0) | (want & POLLOUT ? UV_WRITABLE : 0),
                   on_ready);
 }
@@ -58,7 +55,7 @@ static void on_closed(uv_handle_t *h)
 {
     client *cl = (client *)h;
     wsc_conn_free(cl->c); /* closes the socket, now that libuv is done with it */
-    free(cl->held);
+    free(cl->echo.held);
     free(cl);
 }
 
@@ -66,10 +63,10 @@ static void end(client *cl, int err)
 {
     char why[512];
     if (err == WSC_ECLOSED && wsc_close_status(cl->c) == WSC_STATUS_NORMAL_CLOSURE)
-        printf("%s: echoed %lu messages, client closed normally\n", cl->target, cl->echoed);
+        printf("%s: echoed %lu messages, client closed normally\n", cl->target, cl->echo.echoed);
     else
         printf("%s: echoed %lu messages, then: %s (%s)\n", cl->target[0] ? cl->target : "handshake",
-               cl->echoed, example_escaped(wsc_last_error(), why, sizeof why), wsc_strerror(err));
+               cl->echo.echoed, example_escaped(wsc_last_error(), why, sizeof why), wsc_strerror(err));
     for (client **p = &clients; *p; p = &(*p)->next) {
         if (*p == cl) {
             *p = cl->next;
@@ -79,48 +76,12 @@ static void end(client *cl, int err)
     uv_close((uv_handle_t *)&cl->poll, on_closed);
 }
 
-/* Echoes what cl sent until nothing is left or the socket is full; the
- * error that ended cl, or 0. */
-static int echo(client *cl)
-{
-    if (cl->held) {
-        int r = wsc_write(cl->c, cl->held_type, cl->held, cl->held_len, 0);
-        if (r == WSC_EAGAIN)
-            return 0;
-        free(cl->held);
-        cl->held = NULL;
-        if (r < 0)
-            return r;
-        cl->echoed++;
-    }
-    for (int i = 0; i < 64; i++) { /* then let the others have a turn */
-        wsc_msg_type type;
-        const void *data;
-        size_t len;
-        int r = wsc_read(cl->c, 0, &type, &data, &len);
-        if (r == 0 && (r = wsc_write(cl->c, type, data, len, 0)) == WSC_EAGAIN) {
-            if (!(cl->held = malloc(len ? len : 1)))
-                return WSC_ENOMEM;
-            memcpy(cl->held, data, len);
-            cl->held_len = len;
-            cl->held_type = type;
-            return 0;
-        }
-        if (r == WSC_EAGAIN)
-            return 0;
-        if (r < 0)
-            return r;
-        cl->echoed++;
-    }
-    return 0;
-}
-
 static void serve(client *cl)
 {
     wsc_state st = wsc_get_state(cl->c);
     if (st == WSC_STATE_OPEN && !cl->target[0])
         example_escaped(wsc_request_target(cl->c), cl->target, sizeof cl->target);
-    int r = st == WSC_STATE_CONNECTING ? 0 : echo(cl);
+    int r = st == WSC_STATE_CONNECTING ? 0 : example_echo_some(cl->c, &cl->echo);
     if (r == 0 && wsc_want_write(cl->c))
         wsc_flush(cl->c, 0);
     if (r == 0 && wsc_get_state(cl->c) == WSC_STATE_CLOSED)
