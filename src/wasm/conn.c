@@ -167,7 +167,8 @@ const char *wsc_request_target(const wsc_conn *c)
     return c && c->target ? c->target : "";
 }
 
-int wsc_close(wsc_conn *c, int code, const char *reason)
+/* Starts WebSocket.close(code, reason) without waiting. */
+int wsc_close_start(wsc_conn *c, int code, const char *reason)
 {
     if (!c)
         return wsc__fail(WSC_EINVAL, "NULL connection");
@@ -178,6 +179,14 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
         return wsc__fail(WSC_ECLOSED, "the connection was already closed");
     c->close_called = true;
     wsc_js_close(c->id, code, reason ? reason : "");
+    return 0;
+}
+
+int wsc_close(wsc_conn *c, int code, const char *reason)
+{
+    int r = wsc_close_start(c, code, reason);
+    if (r < 0)
+        return r;
     /* Wait for the close event; without Asyncify the close goes on alone. */
     wsc_deadline d = wsc__deadline_in(CLOSE_WAIT_MS);
     while (r == 0 && wsc_js_state(c->id) != WSC_STATE_CLOSED)
@@ -191,20 +200,6 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
     if (wsc_js_close_code(c->id) == WSC_STATUS_ABNORMAL_CLOSURE)
         return wsc__fail(WSC_ECLOSED, "the connection ended before the peer's close frame arrived");
     wsc__clear_error();
-    return 0;
-}
-
-int wsc_close_start(wsc_conn *c, int code, const char *reason)
-{
-    if (!c)
-        return wsc__fail(WSC_EINVAL, "NULL connection");
-    int r = wsc__close_args_check(code, reason);
-    if (r < 0)
-        return r;
-    if (c->close_called || wsc_js_state(c->id) == WSC_STATE_CLOSED)
-        return wsc__fail(WSC_ECLOSED, "the connection was already closed");
-    c->close_called = true;
-    wsc_js_close(c->id, code, reason ? reason : "");
     return 0;
 }
 
