@@ -15,7 +15,7 @@ static int close_frame_out(wsc_conn *c, int code, const char *reason, size_t rle
     payload[0] = (uint8_t)(code >> 8);
     payload[1] = (uint8_t)code;
     memcpy(payload + 2, reason, rlen);
-    int r = wsc__send_frame(c, WSC_OP_CLOSE, true, payload, code ? rlen + 2 : 0, d);
+    int r = wsc__send_control(c, WSC_OP_CLOSE, payload, code ? rlen + 2 : 0, d);
     if (r < 0) {
         wsc__conn_shutdown(c);
         return r;
@@ -28,9 +28,8 @@ static int close_frame_out(wsc_conn *c, int code, const char *reason, size_t rle
 int wsc__conn_half_close(wsc_conn *c, int code)
 {
     pthread_mutex_lock(&c->mu);
-    bool send = !c->close_called && !c->close_sent && atomic_load(&c->state) == WSC_STATE_OPEN;
-    c->close_sent = c->close_sent || send;
-    c->half_closed = c->half_closed || send;
+    bool send = wsc__closing_step(&c->closing, WSC_CLOSE_HALF,
+                                  atomic_load(&c->state) == WSC_STATE_OPEN);
     pthread_mutex_unlock(&c->mu);
     if (!send)
         return 0; /* closing or closed already: the reader says how it ends */
@@ -52,11 +51,9 @@ static int close_begin(wsc_conn *c, int code, const char *reason)
     if (r < 0)
         return r;
     pthread_mutex_lock(&c->mu);
-    bool again = c->close_called;
+    bool again = c->closing.called;
     int state = atomic_load(&c->state);
-    bool send = !c->close_sent && state == WSC_STATE_OPEN;
-    c->close_called = true;
-    c->close_sent = c->close_sent || send;
+    bool send = wsc__closing_step(&c->closing, WSC_CLOSE_APP, state == WSC_STATE_OPEN);
     if (state == WSC_STATE_CONNECTING)
         atomic_store(&c->state, WSC_STATE_CLOSED);
     pthread_cond_broadcast(&c->cond); /* writers waiting for a turn give up */
@@ -116,7 +113,7 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
     /* Wait for the peer's close: read it ourselves unless a reader is running. */
     wsc_deadline d = wsc__deadline_in(WSC_CLOSE_TIMEOUT_MS);
     pthread_mutex_lock(&c->mu);
-    while (!c->close_received && atomic_load(&c->state) != WSC_STATE_CLOSED) {
+    while (!wsc__closing_received(&c->closing) && atomic_load(&c->state) != WSC_STATE_CLOSED) {
         if (!c->reading) {
             c->reading = c->close_draining = true;
             pthread_mutex_unlock(&c->mu);
@@ -129,8 +126,8 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
         if (wsc__conn_wait(c, d) < 0)
             break;
     }
-    bool answered = c->close_received;
-    while (c->echo_pending) /* the reader's reply to the peer's close goes out first */
+    bool answered = wsc__closing_received(&c->closing);
+    while (wsc__closing_replying(&c->closing)) /* the reader's reply goes out first */
         pthread_cond_wait(&c->cond, &c->mu);
     pthread_mutex_unlock(&c->mu);
     wsc__conn_shutdown(c);

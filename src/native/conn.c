@@ -29,6 +29,7 @@ wsc_conn *wsc__conn_new(bool server)
     c->dial_fd = -1;
     c->peer_code = -1;
     wsc__decoder_init(&c->dec, server, NULL);
+    wsc__encoder_init(&c->enc, server, NULL);
     c->dec.read_limit = 32768;
     c->keys_pos = sizeof c->keys;
     atomic_init(&c->state, WSC_STATE_CONNECTING);
@@ -60,9 +61,9 @@ static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, wsc_deadlin
                      const char *detail)
 {
     pthread_mutex_lock(&c->mu);
-    bool send_close = code != 0 && !c->close_sent && atomic_load(&c->state) != WSC_STATE_CLOSED;
-    c->close_sent = c->close_sent || send_close;
-    c->read_rest = read_rest && atomic_load(&c->state) != WSC_STATE_CLOSED;
+    bool usable = atomic_load(&c->state) != WSC_STATE_CLOSED;
+    wsc_close_event ev = code ? WSC_CLOSE_FAIL : read_rest ? WSC_CLOSE_BROKEN : WSC_CLOSE_END;
+    bool send_close = wsc__closing_step(&c->closing, ev, usable);
     pthread_mutex_unlock(&c->mu);
     if (send_close) {
         /* The detail goes out as the close reason when it fits and is UTF-8. */
@@ -71,7 +72,7 @@ static int conn_fail(wsc_conn *c, int code, int err, bool read_rest, wsc_deadlin
         if (rlen > 123 || wsc__utf8_feed(WSC_UTF8_ACCEPT, detail, rlen) != WSC_UTF8_ACCEPT)
             rlen = 0;
         memcpy(payload + 2, detail, rlen);
-        wsc__send_frame(c, WSC_OP_CLOSE, true, payload, 2 + rlen, wsc__close_frame_deadline(d));
+        wsc__send_control(c, WSC_OP_CLOSE, payload, 2 + rlen, wsc__close_frame_deadline(d));
     }
     wsc__conn_shutdown(c);
     if (code)
@@ -244,8 +245,8 @@ int wsc_close_now(wsc_conn *c)
     if (!c)
         return WSC_EINVAL;
     pthread_mutex_lock(&c->mu);
-    bool was_closed = c->close_called || atomic_load(&c->state) == WSC_STATE_CLOSED;
-    c->close_called = true;
+    bool was_closed = c->closing.called || atomic_load(&c->state) == WSC_STATE_CLOSED;
+    wsc__closing_step(&c->closing, WSC_CLOSE_NOW, false);
     pthread_mutex_unlock(&c->mu);
     wsc__conn_shutdown(c);
     if (was_closed)
@@ -263,9 +264,9 @@ void wsc_conn_free(wsc_conn *c)
     /* Let a reader's reply to the peer's close go out first (it is bounded
      * by the close timeout), so the peer sees a clean close handshake. */
     pthread_mutex_lock(&c->mu);
-    while (c->echo_pending)
+    while (wsc__closing_replying(&c->closing))
         pthread_cond_wait(&c->cond, &c->mu);
-    c->close_called = true; /* a reader (the stream pump) stops at once */
+    wsc__closing_step(&c->closing, WSC_CLOSE_NOW, false); /* a reader (the pump) stops at once */
     pthread_mutex_unlock(&c->mu);
     wsc__conn_shutdown(c);
     pthread_mutex_lock(&c->mu);
@@ -312,6 +313,7 @@ int wsc__conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
         return 0;
     c->pmd = wsc__deflate_new(p, c->server, mode, threshold);
     c->dec.pmd = c->pmd;
+    c->enc.pmd = c->pmd;
     c->extensions = strdup(header);
     if (!c->pmd || !c->extensions)
         return wsc__fail(WSC_ENOMEM, "out of memory");
@@ -364,7 +366,7 @@ int wsc_close_status(const wsc_conn *c)
     if (!c)
         return -1;
     pthread_mutex_lock((pthread_mutex_t *)&c->mu);
-    int code = c->close_received ? c->peer_code : -1;
+    int code = wsc__closing_received(&c->closing) ? c->peer_code : -1;
     pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
     return code;
 }
@@ -373,10 +375,10 @@ const char *wsc_close_reason(const wsc_conn *c)
 {
     if (!c)
         return "";
-    /* The reader stores the reason once, before close_received: from then
-     * on it never changes. */
+    /* The reader stores the reason once, before the close is received:
+     * from then on it never changes. */
     pthread_mutex_lock((pthread_mutex_t *)&c->mu);
-    const char *reason = c->close_received ? c->peer_reason : "";
+    const char *reason = wsc__closing_received(&c->closing) ? c->peer_reason : "";
     pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
     return reason;
 }

@@ -26,7 +26,9 @@
 
 #include "wsc.h"
 #include "common/deadline.h"
+#include "engine/closing.h"
 #include "engine/decode.h"
+#include "engine/encode.h"
 #include "proto/deflate.h"
 #include "proto/frame.h"
 #include "proto/http.h"
@@ -71,17 +73,9 @@ struct wsc_conn {
     pthread_cond_t cond;
     bool reading;                 /* [mu] */
     bool close_draining;          /* [mu] wsc_close holds the reader role */
-    bool echo_pending;            /* [mu] our reply to the peer's close is being sent */
     bool msg_busy;                /* [mu] */
     pthread_t msg_owner;          /* [mu] the thread holding msg_busy */
-    bool close_called;            /* [mu] wsc_close or wsc_close_now ran */
-    _Atomic bool close_sent;      /* [mu] to change; our close frame went out */
-    bool close_received;          /* [mu] the peer's close frame arrived */
-    bool half_closed;             /* [mu] our close went out by wsc__conn_half_close:
-                                     data messages are still delivered until the
-                                     peer's close (unless close_called) */
-    bool read_rest;               /* [mu] a send broke the socket: a reader may still
-                                     take what had arrived (wsc__conn_send_failed) */
+    wsc_closing closing;          /* [mu] the close handshake's state */
     int end_err;                  /* [mu] what ended the connection, 0: nothing yet */
     char end_why[300];            /* [mu] and its wsc_last_error(), set once */
     int peer_code;                /* [mu] -1 none, 1005 no code */
@@ -113,6 +107,7 @@ struct wsc_conn {
 
     /* Writing [w]. */
     pthread_mutex_t frame_mu;
+    wsc_encoder enc;              /* the protocol state of what is sent */
     uint8_t *pend;                /* bytes a timeout-0 write left unsent */
     size_t pend_len, pend_pos;
     _Atomic bool close_queued;    /* wsc_close_start's frame waits in close_frame
@@ -123,8 +118,7 @@ struct wsc_conn {
     uint8_t keys[64];             /* random mask keys (clients), 4 at a time */
     size_t keys_pos;
     /* The message writer (owner of msg_busy). */
-    uint8_t wr_op;
-    bool wr_first;                /* no frame of the message went out yet */
+    uint8_t wr_op;                /* the message writer's opcode, 0: none */
     bool wr_begun;                /* a frame went out, or the compressor took a piece */
     int wr_timeout;               /* the begin call's timeout_ms */
 };
@@ -137,11 +131,11 @@ wsc_conn *wsc__conn_new(bool server);
 int wsc__conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
                      wsc_compression mode, int threshold);
 
-/* Writes one frame (control frames and message pieces). Serialised with
- * other frames by frame_mu. Returns 0, WSC_EAGAIN/WSC_ETIMEDOUT when nothing
- * was sent, or an error that closed the connection. */
-int wsc__send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
-                   wsc_deadline d);
+/* Sends a control frame (close, ping, pong; at most 125 bytes), after
+ * whatever a timeout-0 write left pending; serialised with other frames by
+ * frame_mu. Returns 0, WSC_EAGAIN/WSC_ETIMEDOUT when nothing was sent, or an
+ * error that closed the connection. */
+int wsc__send_control(wsc_conn *c, uint8_t op, const void *data, size_t len, wsc_deadline d);
 
 /* Fails the connection: sends a close frame with `code` (if none went out
  * yet and code != 0), shuts the transport and makes every later call fail

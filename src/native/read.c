@@ -29,17 +29,9 @@ static bool closed_for_reading(wsc_conn *c)
     if (atomic_load(&c->state) != WSC_STATE_CLOSED)
         return false;
     pthread_mutex_lock(&c->mu);
-    bool rest = c->read_rest && !c->close_called && !c->close_received;
+    bool rest = wsc__closing_read_rest(&c->closing);
     pthread_mutex_unlock(&c->mu);
     return !rest;
-}
-
-/* Whether our close frame went out and the peer's data is no longer
- * wanted (nor its pings answered): not after a half-close, until
- * wsc_close. Caller holds mu. */
-static bool past_our_close(const wsc_conn *c)
-{
-    return c->close_sent && (!c->half_closed || c->close_called);
 }
 
 /* The transport ended or failed under a reader. */
@@ -48,7 +40,7 @@ static int read_ended(wsc_conn *c, ptrdiff_t r)
     if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
         return (int)r;
     pthread_mutex_lock(&c->mu);
-    bool local = c->close_called || c->close_received;
+    bool local = c->closing.called || wsc__closing_received(&c->closing);
     pthread_mutex_unlock(&c->mu);
     if (local || atomic_load(&c->state) == WSC_STATE_CLOSED)
         return wsc__conn_fail(c, 0, WSC_ECLOSED, "the connection is closed");
@@ -87,7 +79,7 @@ static void on_ping(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
 {
     bool answer = c->on_ping ? c->on_ping(c->user, ev->data, ev->len) : true;
     pthread_mutex_lock(&c->mu);
-    answer = answer && !past_our_close(c);
+    answer = answer && !wsc__closing_past_ours(&c->closing);
     pthread_mutex_unlock(&c->mu);
     if (!answer)
         return;
@@ -95,7 +87,7 @@ static void on_ping(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
      * socket or the frame lock is busy) is dropped, as a ping may be.
      * One that broke the socket closed the connection, which the next
      * step sees (what arrived before may still be read: read_rest). */
-    wsc__send_frame(c, WSC_OP_PONG, true, ev->data, ev->len,
+    wsc__send_control(c, WSC_OP_PONG, ev->data, ev->len,
                    wsc__deadline_min(d, wsc__deadline_in(WSC_CLOSE_TIMEOUT_MS)));
 }
 
@@ -105,21 +97,18 @@ static int on_close(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
 {
     int code = ev->code;
     pthread_mutex_lock(&c->mu);
-    c->close_received = true;
     c->peer_code = code;
     memcpy(c->peer_reason, ev->data, ev->len);
     c->peer_reason[ev->len] = '\0';
-    bool echo = !c->close_sent;
-    c->close_sent = true;
-    c->echo_pending = echo;
+    bool echo = wsc__closing_step(&c->closing, WSC_CLOSE_PEER, true);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);
     if (echo) {
         uint8_t reply[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-        wsc__send_frame(c, WSC_OP_CLOSE, true, reply, code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2,
+        wsc__send_control(c, WSC_OP_CLOSE, reply, code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2,
                        wsc__close_frame_deadline(d));
         pthread_mutex_lock(&c->mu);
-        c->echo_pending = false;
+        wsc__closing_step(&c->closing, WSC_CLOSE_REPLIED, true);
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->mu);
     }
@@ -168,7 +157,7 @@ static int message_event(wsc_conn *c, uint8_t *out, size_t cap, wsc_deadline d, 
             return wsc__fail(WSC_ECLOSED, "the connection is closed");
         if (!c->dec.discard) {
             pthread_mutex_lock(&c->mu);
-            c->dec.discard = past_our_close(c);
+            c->dec.discard = wsc__closing_past_ours(&c->closing);
             pthread_mutex_unlock(&c->mu);
         }
         int k = next_event(c, out, cap, d, all, ev);

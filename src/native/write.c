@@ -9,7 +9,6 @@
 
 #include "common/error.h"
 #include "native/conn.h"
-#include "proto/mask.h"
 
 #define WBUF_SIZE (64 * 1024)
 
@@ -26,21 +25,28 @@ static int next_key(wsc_conn *c, uint8_t key[4])
     return 0;
 }
 
-static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8_t *p,
-                     size_t len, wsc_deadline d, bool keep, bool *fail_conn);
+static int frame_send(wsc_conn *c, const wsc_frame_out *f, wsc_deadline d, bool *fail_conn);
 
 /* Sends pending bytes, then a close frame wsc_close_start queued (kept
  * pending itself if the socket does not take it). 0 when none are left. [w] */
 static int flush_pending(wsc_conn *c, wsc_deadline d)
 {
     int r = wsc__transport_send_rest(&c->tr, c->pend, c->pend_len, &c->pend_pos, d);
-    if (c->pend_pos == c->pend_len)
+    if (c->pend_pos == c->pend_len) { /* all went: nothing stays allocated */
+        free(c->pend);
+        c->pend = NULL;
         c->pend_pos = c->pend_len = 0;
+    }
     if (r == 0 && atomic_load(&c->close_queued)) {
+        uint8_t key[4];
+        wsc_frame_out f;
         bool fail_conn;
-        r = frame_out(c, WSC_OP_CLOSE, 0, true, c->close_frame, c->close_frame_len, d, true,
-                      &fail_conn);
-        if (r < 0)
+        if ((!c->server && (r = next_key(c, key)) < 0) ||
+            (r = wsc__encode_control(&c->enc, WSC_OP_CLOSE, c->close_frame, c->close_frame_len,
+                                     key, &f)) < 0)
+            return r;
+        f.committed = true; /* the close is promised: what the socket does not take waits */
+        if ((r = frame_send(c, &f, d, &fail_conn)) < 0)
             return r;
         atomic_store(&c->close_queued, false);
         if (c->pend_pos < c->pend_len)
@@ -70,57 +76,45 @@ static uint8_t *thread_scratch(void)
     return p;
 }
 
-/* Keeps the unsent rest of a frame: `rest` already final bytes, then
- * `tail` bytes of payload still to be masked from mask offset `moff`. [w] */
-static int keep_pending(wsc_conn *c, const struct iovec *rest, int n_rest,
-                        const uint8_t *tail, size_t tail_len, const uint8_t *key,
-                        size_t moff)
+/* Keeps what the socket did not take of f (all but its first `sent`
+ * bytes), as they go on the wire, to send before anything else. [w] */
+static int keep_pending(wsc_conn *c, const wsc_frame_out *f, size_t sent)
 {
-    size_t total = tail_len;
-    for (int i = 0; i < n_rest; i++)
-        total += rest[i].iov_len;
-    uint8_t *p = malloc(total ? total : 1);
+    size_t n = wsc__frame_out_size(f) - sent;
+    uint8_t *p = malloc(n ? n : 1);
     if (!p)
-        return WSC_ENOMEM;
-    size_t at = 0;
-    for (int i = 0; i < n_rest; i++) {
-        memcpy(p + at, rest[i].iov_base, rest[i].iov_len);
-        at += rest[i].iov_len;
-    }
-    if (tail_len) {
-        if (key)
-            wsc__mask(p + at, tail, tail_len, key, moff);
-        else
-            memcpy(p + at, tail, tail_len);
-    }
+        return wsc__fail(WSC_ENOMEM, "out of memory for the rest of a frame");
+    wsc__frame_out_copy(f, sent, p, n);
     free(c->pend);
     c->pend = p;
     c->pend_pos = 0;
-    c->pend_len = total;
+    c->pend_len = n;
     return 0;
 }
 
-/* After a send that stopped with error r having sent `sent` bytes of the
- * frame: decides what the caller sees. With `keep`, a frame that could not
- * go out (a compressed one the compressor cannot take back) is kept. [w] */
-static int send_failed(wsc_conn *c, int r, size_t sent, struct iovec *iov, int n,
-                       const uint8_t *tail, size_t tail_len, const uint8_t *key,
-                       size_t moff, wsc_deadline d, bool keep, bool *fail_conn)
+/* After a send of f that stopped with error r having sent `sent` bytes:
+ * decides what the caller sees. A frame the call may not wait for (timeout
+ * 0) or that must go out (committed) is kept pending; a broken socket or a
+ * frame sent in part fails the connection (*fail_conn). [w] */
+static int send_failed(wsc_conn *c, const wsc_frame_out *f, int r, size_t sent,
+                       wsc_deadline d, bool *fail_conn)
 {
-    *fail_conn = false;
-    if (r != WSC_EAGAIN && r != WSC_ETIMEDOUT) {
-        *fail_conn = true;
+    *fail_conn = true;
+    if (r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
         return r;
-    }
-    if (sent == 0 && !keep)
+    if (sent == 0 && !f->committed) {
+        *fail_conn = false;
         return r; /* nothing of the frame left: the connection is intact */
-    if (d == WSC_NOWAIT || keep) {
-        int k = keep_pending(c, iov, n, tail, tail_len, key, moff);
-        if (k == 0)
+    }
+    if (d == WSC_NOWAIT || f->committed) {
+        int k = keep_pending(c, f, sent);
+        if (k == 0) {
+            *fail_conn = false;
+            wsc__encode_sent(&c->enc, f);
             return 0;
+        }
         r = k;
     }
-    *fail_conn = true;
     return r;
 }
 
@@ -136,18 +130,14 @@ static int lock_frames(wsc_conn *c, wsc_deadline d)
 
 /* Takes frame_mu and sends what a timeout-0 write left pending. On failure
  * frame_mu is released (and a broken socket fails the connection). */
-static int frames_begin(wsc_conn *c, uint8_t op, wsc_deadline d)
+static int frames_begin(wsc_conn *c, wsc_deadline d)
 {
     int r = lock_frames(c, d);
     if (r < 0)
         return r;
-    /* Nothing but control frames may follow our close frame. (A close being
-     * sent concurrently needs frame_mu, which we hold: it goes out after.) */
-    bool refuse = atomic_load(&c->state) == WSC_STATE_CLOSED ||
-                  (op < WSC_OP_CLOSE && atomic_load(&c->close_sent));
-    if (refuse) {
+    if (atomic_load(&c->state) == WSC_STATE_CLOSED) {
         pthread_mutex_unlock(&c->frame_mu);
-        return wsc__fail(WSC_ECLOSED, "the connection is closed (or closing)");
+        return wsc__fail(WSC_ECLOSED, "the connection is closed");
     }
     r = flush_pending(c, d);
     if (r < 0) {
@@ -172,109 +162,90 @@ static int frames_end(wsc_conn *c, int r, bool fail_conn)
     return wsc__conn_send_failed(c, r);
 }
 
-/* Writes one frame, frame_mu held. `keep`: see send_failed. [w] */
-static int frame_out(wsc_conn *c, uint8_t op, uint8_t rsv, bool fin, const uint8_t *p,
-                     size_t len, wsc_deadline d, bool keep, bool *fail_conn)
+/* Sends the frame the encoder made, frame_mu held, within d (see
+ * send_failed for what a frame the socket does not take becomes). A server
+ * sends the header and the caller's payload as they are; a client masks
+ * into a scratch buffer a chunk at a time, the header in front of the
+ * first chunk so small frames take one send: small frames use the stack,
+ * larger ones the writing thread's scratch buffer (no connection holds a
+ * send buffer of its own). [w] */
+static int frame_send(wsc_conn *c, const wsc_frame_out *f, wsc_deadline d, bool *fail_conn)
 {
+    size_t total = wsc__frame_out_size(f), sent = 0;
     int r;
     *fail_conn = false;
-    uint8_t hdr[WSC_FRAME_HEADER_MAX];
-    wsc_frame_header h = {.fin = fin, .rsv = rsv, .opcode = op, .masked = !c->server, .len = len};
-    if (h.masked && (r = next_key(c, h.key)) < 0)
-        return r;
-    size_t hlen = wsc__frame_encode(hdr, &h);
-    size_t sent = 0;
-
-    if (!h.masked) {
-        struct iovec iov[2] = {{hdr, hlen}, {(void *)p, len}};
+    if (!f->masked) {
+        struct iovec iov[2] = {{(void *)f->hdr, f->hlen}, {(void *)f->payload, f->len}};
         r = wsc__transport_send_all(&c->tr, iov, 2, d, &sent);
-        if (r < 0) {
-            int n = iov[0].iov_len ? 2 : 1;
-            r = send_failed(c, r, sent, iov + (2 - n), n, NULL, 0, NULL, 0, d, keep, fail_conn);
+    } else {
+        uint8_t small[2048];
+        uint8_t *buf = small;
+        size_t cap = sizeof small;
+        if (total > cap) {
+            cap = WBUF_SIZE;
+            if (!(buf = thread_scratch()))
+                return wsc__fail(WSC_ENOMEM, "out of memory for the write buffer");
         }
-        return r;
+        do {
+            struct iovec iov = {buf, wsc__frame_out_copy(f, sent, buf, cap)};
+            size_t chunk_sent = 0;
+            r = wsc__transport_send_all(&c->tr, &iov, 1, d, &chunk_sent);
+            sent += chunk_sent;
+        } while (r == 0 && sent < total);
     }
-
-    /* Client: mask into a scratch buffer a chunk at a time, the header in
-     * front of the first chunk, so small frames take one send. Small frames
-     * use the stack, larger ones the writing thread's scratch buffer: no
-     * connection holds a send buffer of its own. */
-    uint8_t small[2048];
-    uint8_t *buf = small;
-    size_t cap = sizeof small;
-    if (hlen + len > cap) {
-        cap = WBUF_SIZE;
-        if (!(buf = thread_scratch()))
-            return wsc__fail(WSC_ENOMEM, "out of memory for the write buffer");
-    }
-    size_t done = 0;
-    bool first = true;
-    do {
-        size_t off = first ? hlen : 0;
-        if (first)
-            memcpy(buf, hdr, hlen);
-        size_t n = len - done;
-        if (n > cap - off)
-            n = cap - off;
-        wsc__mask(buf + off, p + done, n, h.key, done);
-        struct iovec iov = {buf, off + n};
-        size_t chunk_sent = 0;
-        r = wsc__transport_send_all(&c->tr, &iov, 1, d, &chunk_sent);
-        sent += chunk_sent;
-        done += n;
-        if (r < 0) { /* what is kept pending is copied */
-            r = send_failed(c, r, sent, &iov, 1, p + done, len - done, h.key, done, d, keep,
-                            fail_conn);
-            break;
-        }
-        first = false;
-    } while (done < len);
-    return r;
-}
-
-int wsc__send_frame(wsc_conn *c, uint8_t op, bool fin, const void *data, size_t len,
-                   wsc_deadline d)
-{
-    bool fail_conn;
-    int r = frames_begin(c, op, d);
     if (r < 0)
-        return r;
-    r = frame_out(c, op, 0, fin, data, len, d, false, &fail_conn);
-    return frames_end(c, r, fail_conn);
+        return send_failed(c, f, r, sent, d, fail_conn);
+    wsc__encode_sent(&c->enc, f);
+    return 0;
 }
 
-/* Sends a piece of a compressed message: the first piece as `op` with RSV1,
- * later ones as continuations. The compressor may hold a piece back (no
- * frame: *framed false). `whole`: the piece is the whole message; without
- * context takeover, if it does not shrink it goes out as it is (with
- * takeover it goes compressed all the same: a later message may refer back
- * to it). Once the compressor took a piece, what it made is sent or kept
- * pending: the peer's window must see it. Only a whole message without
- * context takeover can still be refused with nothing sent. */
-static int send_deflated(wsc_conn *c, uint8_t op, bool fin, bool whole, const void *data,
-                         size_t len, wsc_deadline d, bool *framed)
+/* What send_encoded sends: a control frame, a whole message, or the next
+ * piece of the message being written (fin: the last). */
+typedef enum { SEND_CONTROL, SEND_MESSAGE, SEND_PIECE, SEND_LAST_PIECE } send_kind;
+
+/* Encodes and sends one frame within d. A compressed piece may make no
+ * frame (the compressor holds it): *framed says whether one went out. A
+ * compressor failure fails the connection with 1011. Returns 0,
+ * WSC_EAGAIN/WSC_ETIMEDOUT when nothing was sent, or an error that closed
+ * the connection. */
+static int send_encoded(wsc_conn *c, send_kind kind, uint8_t op, const void *data, size_t len,
+                        wsc_deadline d, bool *framed)
 {
     bool fail_conn = false;
-    *framed = false;
-    int r = frames_begin(c, op, d);
+    *framed = true;
+    int r = frames_begin(c, d);
     if (r < 0)
         return r;
-    const uint8_t *out;
-    size_t n;
-    r = wsc__deflate_piece(c->pmd, data, len, fin, whole ? len : 0, &out, &n);
+    uint8_t key[4];
+    wsc_frame_out f;
+    if (!c->server && (r = next_key(c, key)) < 0)
+        return frames_end(c, r, false);
+    if (kind == SEND_CONTROL)
+        r = wsc__encode_control(&c->enc, op, data, len, key, &f);
+    else if (kind == SEND_MESSAGE)
+        r = wsc__encode_message(&c->enc, op, data, len, key, &f);
+    else
+        r = wsc__encode_piece(&c->enc, data, len, kind == SEND_LAST_PIECE, key, &f, framed);
     if (r < 0) {
         pthread_mutex_unlock(&c->frame_mu);
+        /* The encoder refuses data after our close frame. (New messages are
+         * refused as soon as a close is claimed, by msg_acquire; a message
+         * being written may send pieces until the close frame is out.) */
+        if (r == WSC_ECLOSED)
+            return wsc__fail(r, "the connection is closing: our close frame went out");
+        if (kind == SEND_CONTROL)
+            return wsc__fail(r, "a control frame's payload is at most 125 bytes");
         return wsc__conn_fail_within(c, d, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     }
-    if (whole && n >= len && !wsc__deflate_takeover(c->pmd)) { /* it did not shrink */
-        r = frame_out(c, op, 0, fin, data, len, d, false, &fail_conn);
-        *framed = r == 0;
-    } else if (n > 0 || fin) {
-        bool keep = !whole || wsc__deflate_takeover(c->pmd);
-        r = frame_out(c, op, op == WSC_OP_CONT ? 0 : 0x4, fin, out, n, d, keep, &fail_conn);
-        *framed = r == 0;
-    }
+    if (*framed)
+        r = frame_send(c, &f, d, &fail_conn);
     return frames_end(c, r, fail_conn);
+}
+
+int wsc__send_control(wsc_conn *c, uint8_t op, const void *data, size_t len, wsc_deadline d)
+{
+    bool framed;
+    return send_encoded(c, SEND_CONTROL, op, data, len, d, &framed);
 }
 
 /* Takes the message lock (msg_busy) within d. */
@@ -283,12 +254,12 @@ static int msg_acquire(wsc_conn *c, wsc_deadline d)
     pthread_mutex_lock(&c->mu);
     int r = 0;
     for (;;) {
-        if (c->close_received) {
+        if (wsc__closing_received(&c->closing)) {
             r = wsc__fail(WSC_ECLOSED, "the peer closed the connection with %d %s", c->peer_code,
                          wsc_status_string(c->peer_code));
             break;
         }
-        if (c->close_sent || atomic_load(&c->state) == WSC_STATE_CLOSED) {
+        if (wsc__closing_sent(&c->closing) || atomic_load(&c->state) == WSC_STATE_CLOSED) {
             r = wsc__fail(WSC_ECLOSED, "the connection is closed (or closing)");
             break;
         }
@@ -334,10 +305,7 @@ int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int 
     if (r < 0 || (r = wsc__conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
         return r;
     bool framed;
-    if (c->pmd && wsc__deflate_wanted(c->pmd, len))
-        r = send_deflated(c, (uint8_t)type, true, true, data, len, d, &framed);
-    else
-        r = wsc__send_frame(c, (uint8_t)type, true, data, len, d);
+    r = send_encoded(c, SEND_MESSAGE, (uint8_t)type, data, len, d, &framed);
     msg_release(c);
     return r;
 }
@@ -351,7 +319,7 @@ int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
     if (r < 0 || (r = wsc__conn_ready(c, d)) < 0 || (r = msg_acquire(c, d)) < 0)
         return r;
     c->wr_op = (uint8_t)type;
-    c->wr_first = true;
+    wsc__encode_begin(&c->enc, c->wr_op); /* msg_busy keeps other messages out */
     c->wr_begun = false;
     c->wr_timeout = timeout_ms;
     return 0;
@@ -396,15 +364,10 @@ int wsc_writer_write(wsc_conn *c, const void *data, size_t len)
         return wsc__fail(WSC_EINVAL, "wsc_writer_write without wsc_writer_begin");
     if (len == 0)
         return 0;
-    bool framed = true;
-    uint8_t op = c->wr_first ? c->wr_op : WSC_OP_CONT;
-    wsc_deadline d = piece_deadline(c);
-    int r = c->pmd ? send_deflated(c, op, false, false, data, len, d, &framed)
-                   : wsc__send_frame(c, op, false, data, len, d);
+    bool framed;
+    int r = send_encoded(c, SEND_PIECE, c->wr_op, data, len, piece_deadline(c), &framed);
     if (r < 0)
         return writer_failed(c, r);
-    if (framed)
-        c->wr_first = false;
     c->wr_begun = true;
     return 0;
 }
@@ -414,10 +377,7 @@ int wsc_writer_end(wsc_conn *c)
     if (!c || !writer_owned(c))
         return wsc__fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
     bool framed;
-    uint8_t op = c->wr_first ? c->wr_op : WSC_OP_CONT;
-    wsc_deadline d = piece_deadline(c);
-    int r = c->pmd ? send_deflated(c, op, true, false, NULL, 0, d, &framed)
-                   : wsc__send_frame(c, op, true, NULL, 0, d);
+    int r = send_encoded(c, SEND_LAST_PIECE, c->wr_op, NULL, 0, piece_deadline(c), &framed);
     if (r < 0)
         return writer_failed(c, r);
     c->wr_op = 0;
@@ -480,7 +440,7 @@ int wsc_ping(wsc_conn *c, int timeout_ms)
         return r;
     wsc_ping_waiter w = {0};
     pthread_mutex_lock(&c->mu);
-    if (c->close_sent) {
+    if (wsc__closing_sent(&c->closing)) {
         pthread_mutex_unlock(&c->mu);
         return wsc__fail(WSC_ECLOSED, "the connection is closing");
     }
@@ -492,7 +452,7 @@ int wsc_ping(wsc_conn *c, int timeout_ms)
     uint8_t payload[8];
     for (int i = 0; i < 8; i++)
         payload[i] = (uint8_t)(w.id >> (56 - 8 * i));
-    r = wsc__send_frame(c, WSC_OP_PING, true, payload, sizeof payload, d);
+    r = wsc__send_control(c, WSC_OP_PING, payload, sizeof payload, d);
 
     pthread_mutex_lock(&c->mu);
     while (r == 0 && !w.done) {

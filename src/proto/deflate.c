@@ -96,17 +96,21 @@ static int tx_start(wsc_deflate *z, size_t whole_len)
     return 0;
 }
 
+void wsc__deflate_done(wsc_deflate *z)
+{
+    if (z->out_cap > OUT_KEEP) {
+        free(z->out);
+        z->out = NULL;
+        z->out_cap = 0;
+    }
+}
+
 int wsc__deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
                       const uint8_t **out, size_t *out_len)
 {
     int r;
     if (!z->tx_live && (r = tx_start(z, whole_len)) < 0)
         return r;
-    if (z->out_cap > OUT_KEEP) { /* the previous message was large */
-        free(z->out);
-        z->out = NULL;
-        z->out_cap = 0;
-    }
     z->tx.next_in = (Bytef *)data;
     size_t left = len, n = 0;
     for (;;) {

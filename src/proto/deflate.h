@@ -30,11 +30,14 @@ bool wsc__deflate_takeover(const wsc_deflate *z);
 /* Compresses the next piece of the message being sent; `fin` ends the
  * message (the 00 00 ff ff tail is removed, RFC 7692 7.2.1). whole_len is the
  * message's size when the whole message is this one piece, else 0 (it only
- * sizes the window). *out (owned by z, valid until the next call) receives
- * *out_len bytes, possibly none for a piece that is not the last.
- * 0, or WSC_ENOMEM / WSC_EIO with a detail. */
+ * sizes the window). *out (owned by z, valid until the next call of either
+ * function here) receives *out_len bytes, possibly none for a piece that is
+ * not the last. 0, or WSC_ENOMEM / WSC_EIO with a detail. */
 int wsc__deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, size_t whole_len,
                       const uint8_t **out, size_t *out_len);
+/* A message's last frame is out: an output buffer larger than a small
+ * message needs is given back (an idle connection keeps at most 256 KiB). */
+void wsc__deflate_done(wsc_deflate *z);
 
 /* Inflating one received message: begin, feed (in pieces, then the 4-byte
  * tail), end. wsc__inflate_some inflates from in[0..in_len) into out[0..cap),
