@@ -51,9 +51,8 @@ struct wsc_tls {
     bool eof;              /* our BIO saw the end of the stream */
     int sys_err;           /* errno of our BIO's last failed recv/send */
     int end;               /* once reading ended: 1 end of stream, or the error */
-    char end_msg[300];     /* the detail of that error */
+    char *end_msg;         /* the detail of that error (malloc'd then) */
     bool notified;         /* close_notify sent (or given up) */
-    uint8_t *buf;          /* TLS_CHUNK bytes: gathered plaintext [mu] */
     bool buffered;         /* a transport: the BIO uses rx and tx, not the socket */
     /* Ciphertext received, not yet decrypted: the reader's alone (it fills
      * it unlocked and consumes it in SSL_read under mu). Freed when empty. */
@@ -70,8 +69,11 @@ struct wsc_tls {
     size_t sending_len, sending_pos; /* [tx_mu] */
     int tx_err;            /* [tx_mu] errno of a failed send, 0: none */
     _Atomic size_t sending_left; /* what `sending` still holds, for tls_pending */
-    char host[HOST_MAX];   /* client: the name verified, for messages */
-    char desc[300];        /* "host:port", or "client ADDR:PORT" on a server */
+    /* Both in `names`, sized to fit: an idle server connection is mostly
+     * OpenSSL's, so ours stays small (no fixed-size arrays here). */
+    const char *host;      /* client: the name verified, for messages; "" on a server */
+    const char *desc;      /* "host:port", or "client ADDR:PORT" on a server */
+    char names[];
 };
 
 /* ---- errors ---------------------------------------------------------------- */
@@ -488,6 +490,10 @@ int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out)
         free(srv);
         return r;
     }
+    /* Our order (ctx_new's), not the client's: without this the AES-128
+     * preference above is ignored, and a client preferring AES-256 also
+     * costs its connection SHA-384 transcript contexts (192 bytes more). */
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     static const unsigned char sid[] = "wsc";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
@@ -508,13 +514,19 @@ void wsc_tls_server_free(wsc_tls_server *srv)
 
 static pthread_once_t g_bio_once = PTHREAD_ONCE_INIT;
 
-/* A session on ctx (which it takes a reference of) with our BIO. */
-static wsc_tls *session_new(SSL_CTX *ctx, bool server)
+/* A session on ctx (which it takes a reference of) with our BIO, for
+ * messages naming desc (and host, a client's). */
+static wsc_tls *session_new(SSL_CTX *ctx, bool server, const char *host, const char *desc)
 {
     pthread_once(&g_bio_once, make_bio_method);
-    wsc_tls *s = calloc(1, sizeof *s);
+    size_t hlen = strlen(host), dlen = strlen(desc);
+    wsc_tls *s = calloc(1, sizeof *s + hlen + dlen + 2);
     if (!s || !g_bio_method)
         goto fail;
+    memcpy(s->names, host, hlen + 1);
+    memcpy(s->names + hlen + 1, desc, dlen + 1);
+    s->host = s->names;
+    s->desc = s->names + hlen + 1;
     s->fd = -1;
     s->server = server;
     s->ssl = SSL_new(ctx);
@@ -582,12 +594,10 @@ int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *
     int r = client_ctx(o, &ctx);
     if (r < 0)
         return r;
-    wsc_tls *s = session_new(ctx, false);
+    wsc_tls *s = session_new(ctx, false, host, desc);
     SSL_CTX_free(ctx); /* the session holds its own reference */
     if (!s)
         return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
-    snprintf(s->host, sizeof s->host, "%s", host);
-    snprintf(s->desc, sizeof s->desc, "%s", desc);
     if (!client_setup(s, o)) {
         char reasons[300];
         queue_text(reasons, sizeof reasons);
@@ -600,9 +610,6 @@ int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *
 
 int wsc__tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out)
 {
-    *out = session_new(srv->ctx, true);
-    if (!*out)
-        return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
     char host[INET6_ADDRSTRLEN + IF_NAMESIZE], port[8], peer[sizeof host + sizeof port + 4];
@@ -612,8 +619,10 @@ int wsc__tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out)
         wsc__host_port(peer, sizeof peer, host, atoi(port));
     else
         snprintf(peer, sizeof peer, "of unknown address");
-    snprintf((*out)->desc, sizeof (*out)->desc, "client %s", peer);
-    return 0;
+    char desc[sizeof peer + 8];
+    snprintf(desc, sizeof desc, "client %s", peer);
+    *out = session_new(srv->ctx, true, "", desc);
+    return *out ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
 }
 
 int wsc__tls_handshake(wsc_tls *s, int fd, short *want)
@@ -640,7 +649,7 @@ void wsc__tls_free(wsc_tls *s)
     SSL_free(s->ssl);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->tx_mu);
-    free(s->buf);
+    free(s->end_msg);
     free(s->rx);
     free(s->tx);
     free(s->sending);
@@ -681,7 +690,7 @@ static int read_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got)
             s->end = 1;
         } else {
             s->end = io_failed(s, e, "reading from");
-            snprintf(s->end_msg, sizeof s->end_msg, "%s", wsc_last_error());
+            s->end_msg = strdup(wsc_last_error()); /* NULL: a shorter message later */
         }
         return s->end;
     }
@@ -816,8 +825,8 @@ static ptrdiff_t tls_recv(wsc_transport *t, void *buf, size_t n, int mode, short
         size_t k = 0;
         pthread_mutex_lock(&s->mu);
         int st = s->end;
-        if (st < 0)
-            wsc__fail(st, "%s", s->end_msg); /* the error that ended reading */
+        if (st < 0) /* the error that ended reading */
+            wsc__fail(st, "%s", s->end_msg ? s->end_msg : "TLS: reading failed");
         else if (st == 0)
             st = read_some(s, (uint8_t *)buf + got, n - got, &k);
         bool output = s->tx_len > 0;
@@ -843,18 +852,17 @@ static ptrdiff_t tls_recv(wsc_transport *t, void *buf, size_t n, int mode, short
     }
 }
 
-static bool ensure_buf(wsc_tls *s)
-{
-    if (!s->buf)
-        s->buf = malloc(TLS_CHUNK);
-    return s->buf != NULL;
-}
+#define SMALL_PIECE 2048 /* gathered on the stack up to this size */
 
 /* The next piece of iov for one SSL_write, at most TLS_CHUNK bytes: in place
- * when the first iovec is big enough or alone, else gathered into s->buf (so
- * a frame header and its payload make one record). NULL: out of memory. */
-static const uint8_t *next_piece(wsc_tls *s, const struct iovec *iov, int iovcnt, size_t *len)
+ * when the first iovec is big enough or alone, else gathered (so that a
+ * frame header and its payload make one record) into `small` (SMALL_PIECE
+ * bytes, the caller's) or, larger, into *gathered, which the caller frees.
+ * NULL: out of memory. */
+static const uint8_t *next_piece(const struct iovec *iov, int iovcnt, size_t *len,
+                                 uint8_t *small, uint8_t **gathered)
 {
+    *gathered = NULL;
     while (iovcnt > 1 && iov->iov_len == 0) {
         iov++;
         iovcnt--;
@@ -863,16 +871,27 @@ static const uint8_t *next_piece(wsc_tls *s, const struct iovec *iov, int iovcnt
         *len = iov->iov_len < TLS_CHUNK ? iov->iov_len : TLS_CHUNK;
         return iov->iov_base;
     }
-    if (!ensure_buf(s))
+    size_t want = 0;
+    for (int i = 0; i < iovcnt && want < TLS_CHUNK; i++)
+        want += iov[i].iov_len;
+    want = want < TLS_CHUNK ? want : TLS_CHUNK;
+    if (want == 0) {
+        *len = 0;
+        return (const uint8_t *)""; /* nothing to write, and no malloc(0) */
+    }
+    /* Sized to the piece and freed after it: a buffer kept for the next
+     * write would stay with every idle connection that ever wrote. */
+    uint8_t *buf = want <= SMALL_PIECE ? small : (*gathered = malloc(want));
+    if (!buf)
         return NULL;
     size_t used = 0;
-    for (int i = 0; i < iovcnt && used < TLS_CHUNK; i++) {
-        size_t n = iov[i].iov_len < TLS_CHUNK - used ? iov[i].iov_len : TLS_CHUNK - used;
-        memcpy(s->buf + used, iov[i].iov_base, n);
+    for (int i = 0; i < iovcnt && used < want; i++) {
+        size_t n = iov[i].iov_len < want - used ? iov[i].iov_len : want - used;
+        memcpy(buf + used, iov[i].iov_base, n);
         used += n;
     }
     *len = used;
-    return s->buf;
+    return buf;
 }
 
 /* Encrypts the next piece of iov into tx: the bytes taken, or the error.
@@ -880,13 +899,16 @@ static const uint8_t *next_piece(wsc_tls *s, const struct iovec *iov, int iovcnt
 static ptrdiff_t write_piece(wsc_tls *s, const struct iovec *iov, int iovcnt)
 {
     size_t len = 0, k = 0;
-    const uint8_t *p = next_piece(s, iov, iovcnt, &len);
+    uint8_t small[SMALL_PIECE], *gathered;
+    const uint8_t *p = next_piece(iov, iovcnt, &len, small, &gathered);
     if (!p)
         return wsc__fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
     if (len == 0)
         return 0;
     call_begin(s);
-    if (SSL_write_ex(s->ssl, p, len, &k))
+    int ok = SSL_write_ex(s->ssl, p, len, &k);
+    free(gathered);
+    if (ok)
         return (ptrdiff_t)k;
     return io_failed(s, SSL_get_error(s->ssl, 0), "writing to");
 }
