@@ -275,7 +275,7 @@ npm-check: build/wasm/libwsc.a build/native/tests/progs/echo_server
 	@echo "== npm package"
 	bash tests/npm/run.sh
 
-bench: deps lib $(BUILD)/wsc $(BUILD)/examples/echo_server $(BENCHES)
+bench: deps lib $(BUILD)/wsc $(BUILD)/examples/echo_server $(BUILD)/demo/chat_server $(BENCHES)
 	@bash bench/run.sh $(BUILD)
 
 clean:

@@ -5,16 +5,21 @@
  *
  *   conns_bench N SERVER_COMMAND...
  *
- * Starts the server command (it must print "listening on 127.0.0.1:PORT" on
- * stderr, as `wsc --listen 127.0.0.1:0 --echo` does) and:
+ * Starts the server command (it must print a line with "listening" or
+ * "serving" and 127.0.0.1:PORT, as `wsc --listen 127.0.0.1:0 --echo` and the
+ * chat demo's server do) and:
  *
  *   idle   opens N WebSocket connections (raw sockets: the upgrade request,
  *          the 101 read) and keeps them open; the server's VmRSS after the
  *          first 100 and after all N gives the memory per idle connection
  *   conns  for BENCH_SECONDS (default 1), one connection after another: TCP
  *          connect, upgrade, a close frame and the server's close frame, TCP
- *          close; BENCH_REPS (default 3) runs, the median is kept
+ *          close; BENCH_REPS (default 3) runs, the median is kept. The
+ *          server may send messages first (the chat server's "joined"):
+ *          they are read until its close frame.
  *
+ * N = 0 skips the idle test. BENCH_PATH (default /bench) is the request
+ * target (the chat server's is /ws).
  * With BENCH_TLS=1 every connection is TLS first (OpenSSL, no certificate
  * check: the server is ours), for a server started with its certificate.
  *
@@ -40,9 +45,8 @@
 
 #include "server_proc.h"
 
-static const char REQUEST[] = "GET /bench HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n\r\n";
+static char request[512];
+static int request_len;
 
 /* A masked close frame with code 1000 (the mask is zero: the payload as is). */
 static const unsigned char CLOSE[] = {0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8};
@@ -96,8 +100,9 @@ static void link_close(link_t *l)
     l->ssl = NULL;
 }
 
-/* Connects (TLS too with BENCH_TLS=1) and upgrades; false on failure. */
-static bool upgrade(int port, link_t *l)
+/* Connects (TLS too with BENCH_TLS=1) and upgrades; false on failure.
+ * What came after the 101 is left in buf[0..*extra). */
+static bool upgrade(int port, link_t *l, char *buf, size_t cap, size_t *extra)
 {
     l->ssl = NULL;
     l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -110,34 +115,101 @@ static bool upgrade(int port, link_t *l)
     if (tls_ctx && (!(l->ssl = SSL_new(tls_ctx)) || !SSL_set_fd(l->ssl, l->fd) ||
                     SSL_connect(l->ssl) != 1))
         goto fail;
-    if (link_send(l, REQUEST, sizeof REQUEST - 1) != (ssize_t)(sizeof REQUEST - 1))
+    if (link_send(l, request, (size_t)request_len) != request_len)
         goto fail;
-    /* The server sends nothing after its 101 until we do: read it whole. */
-    char buf[1024];
+    /* Read whole, in as few receives as it comes in. */
     size_t n = 0;
-    while (n < 4 || !memmem(buf, n, "\r\n\r\n", 4)) {
-        ssize_t r = link_recv(l, buf + n, sizeof buf - n);
-        if (r <= 0 || (n += (size_t)r) == sizeof buf)
+    char *end;
+    while (n < 4 || !(end = memmem(buf, n, "\r\n\r\n", 4))) {
+        ssize_t r = link_recv(l, buf + n, cap - n);
+        if (r <= 0 || (n += (size_t)r) == cap)
             goto fail;
     }
-    if (strncmp(buf, "HTTP/1.1 101", 12) == 0)
+    if (strncmp(buf, "HTTP/1.1 101", 12) == 0) {
+        *extra = n - (size_t)(end + 4 - buf);
+        memmove(buf, end + 4, *extra);
         return true;
+    }
 fail:
     link_close(l);
     return false;
+}
+
+/* Reads the server's frames (unmasked, payloads under 64 KiB) until its
+ * close frame: true when it came. */
+static bool read_until_close(link_t *l, unsigned char *buf, size_t cap, size_t have)
+{
+    for (;;) {
+        size_t hlen = 2, len = have >= 2 ? buf[1] & 0x7f : 0;
+        if (len == 126) {
+            hlen = 4;
+            len = have >= 4 ? (size_t)buf[2] << 8 | buf[3] : 0;
+        } else if (len == 127) {
+            return false;
+        }
+        if (have >= hlen && have >= hlen + len) {
+            if ((buf[0] & 0x0f) == 0x8)
+                return true;
+            memmove(buf, buf + hlen + len, have - hlen - len);
+            have -= hlen + len;
+            continue;
+        }
+        ssize_t r = link_recv(l, buf + have, cap - have);
+        if (r <= 0)
+            return false;
+        have += (size_t)r;
+    }
 }
 
 /* One whole connection: upgrade, close handshake, TCP close. */
 static int one_connection(int port)
 {
     link_t l;
-    if (!upgrade(port, &l))
+    static char buf[65536];
+    size_t have;
+    if (!upgrade(port, &l, buf, sizeof buf, &have))
         return -1;
-    unsigned char buf[64];
-    int ok = link_send(&l, CLOSE, sizeof CLOSE) == (ssize_t)sizeof CLOSE &&
-             link_recv(&l, buf, sizeof buf) >= 2 && buf[0] == 0x88;
+    bool ok = link_send(&l, CLOSE, sizeof CLOSE) == (ssize_t)sizeof CLOSE &&
+              read_until_close(&l, (unsigned char *)buf, sizeof buf, have);
     link_close(&l);
     return ok ? 0 : -1;
+}
+
+/* The idle test: n connections opened and left open; the server's RSS
+ * after the first 100 and after all. 0, or -1 if a connection failed. */
+static int idle_test(int port, int n, pid_t pid)
+{
+    link_t *links = calloc((size_t)n, sizeof *links);
+    long before = 0;
+    int made = 0, r = 0;
+    for (; made < n; made++) {
+        char buf[1024];
+        size_t extra;
+        if (!upgrade(port, &links[made], buf, sizeof buf, &extra)) {
+            fprintf(stderr, "conns_bench: connection %d failed: %s\n", made + 1, strerror(errno));
+            r = -1;
+            break;
+        }
+        if (made == 99) {
+            usleep(200000);
+            before = rss_kib(pid);
+        }
+        if ((made + 1) % 2000 == 0)
+            fprintf(stderr, "  %d connections open\n", made + 1);
+    }
+    if (r == 0) {
+        usleep(500000);
+        long after = rss_kib(pid);
+        double per = (double)(after - before) / (n - 100);
+        fprintf(stderr, "  server RSS %ld KiB after 100, %ld KiB after %d: %.2f KiB per connection\n",
+                before, after, n, per);
+        printf("RESULT idle_kib_per_conn %.2f\n", per);
+    }
+    for (int i = 0; i < made; i++)
+        link_close(&links[i]);
+    free(links);
+    usleep(500000);
+    return r;
 }
 
 int main(int argc, char **argv)
@@ -149,8 +221,17 @@ int main(int argc, char **argv)
     int n = atoi(argv[1]);
     double seconds = getenv("BENCH_SECONDS") ? atof(getenv("BENCH_SECONDS")) : 1;
     int reps = getenv("BENCH_REPS") ? atoi(getenv("BENCH_REPS")) : 3;
-    if (n <= 100 || reps < 1 || reps > 99) {
-        fprintf(stderr, "conns_bench: N must be over 100, BENCH_REPS 1-99\n");
+    if ((n != 0 && n <= 100) || reps < 1 || reps > 99) {
+        fprintf(stderr, "conns_bench: N must be 0 or over 100, BENCH_REPS 1-99\n");
+        return 2;
+    }
+    const char *path = getenv("BENCH_PATH") ? getenv("BENCH_PATH") : "/bench";
+    request_len = snprintf(request, sizeof request,
+                           "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n", path);
+    if (request_len >= (int)sizeof request) {
+        fprintf(stderr, "conns_bench: BENCH_PATH is too long\n");
         return 2;
     }
     struct rlimit rl;
@@ -175,31 +256,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "conns_bench: the server did not say where it listens: %s\n", argv[2]);
         return 1;
     }
-    link_t *links = calloc((size_t)n, sizeof *links);
-    long before = 0;
-    for (int i = 0; i < n; i++) {
-        if (!upgrade(port, &links[i])) {
-            fprintf(stderr, "conns_bench: connection %d failed: %s\n", i + 1, strerror(errno));
-            server_stop(pid);
-            return 1;
-        }
-        if (i == 99) {
-            usleep(200000);
-            before = rss_kib(pid);
-        }
-        if ((i + 1) % 2000 == 0)
-            fprintf(stderr, "  %d connections open\n", i + 1);
+    if (n > 0 && idle_test(port, n, pid) < 0) {
+        server_stop(pid);
+        return 1;
     }
-    usleep(500000);
-    long after = rss_kib(pid);
-    double per = (double)(after - before) / (n - 100);
-    fprintf(stderr, "  server RSS %ld KiB after 100, %ld KiB after %d: %.2f KiB per connection\n",
-            before, after, n, per);
-    printf("RESULT idle_kib_per_conn %.2f\n", per);
-    for (int i = 0; i < n; i++)
-        link_close(&links[i]);
-    free(links);
-    usleep(500000);
 
     double rates[99];
     for (int r = 0; r < reps; r++) {

@@ -12,7 +12,8 @@
 #   deflate_bench, deflate_mem   permessage-deflate speed, ratio and memory
 #   idle_rss              server RSS after one big message per connection
 #   conns_bench           idle memory per connection and new connections/s:
-#                         `wsc --listen --echo` (one thread) vs a `ws` server
+#                         `wsc --listen --echo` (one thread) vs a `ws` server;
+#                         new connections/s to the chat demo's server
 #   active_bench          10,000 connections sending a message a second each
 #                         (p50/p99 round trip), and 200 doing ping-pong: the
 #                         one-thread wsc server, a thread per connection
@@ -192,7 +193,9 @@ fi
 # ---- connections: what each costs a one-thread server ------------------------
 # conns_bench opens BENCH_CONNS (default 10000) idle connections to the server
 # (RSS delta per connection), then makes new connections one after another
-# (connect, upgrade, close handshake) for BENCH_SECONDS, BENCH_REPS times.
+# (connect, upgrade, close handshake) for BENCH_SECONDS, BENCH_REPS times;
+# then new connections to the chat demo's server (/ws: each join and leave is
+# announced and logged).
 conns=${BENCH_CONNS:-10000}
 echo
 echo "== connections: $conns idle, then new connections one after another (median of ${reps} runs)"
@@ -202,6 +205,8 @@ if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
     if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
         run_variant cws "$build/bench/conns_bench" "$conns" node bench/ws_server.mjs || true
     fi
+    BENCH_PATH=/ws run_variant cchat "$build/bench/conns_bench" 0 "$build/demo/chat_server" --port 0 ||
+        failed=1
     if [[ -n ${BENCH_TLS_CERT:-} ]]; then # made by the TLS section above
         BENCH_TLS=1 run_variant cwscs "$build/bench/conns_bench" "$conns" "$build/wsc" \
             --listen 127.0.0.1:0 --echo --tls-cert "$BENCH_TLS_CERT" --tls-key "$BENCH_TLS_KEY" || failed=1
@@ -219,6 +224,7 @@ if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
         printf '%-32s | %12s | %12s | %6s | %12s | %12s | %6s\n' "${row#*:}" "${a:--}" "${b:--}" \
             "$(ratio "$a" "$b")" "${c:--}" "${d:--}" "$(ratio "$c" "$d")"
     done
+    printf '%-32s | %12s\n' "new connections/s, chat server" "${result[cchat.conns_per_s]:--}"
 else
     echo "$build/bench/conns_bench or $build/wsc is missing: build them with make bench"
     failed=1

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 /* Starts argv with its stdout and stderr on a pipe and reads them until a
- * line says "listening" and "127.0.0.1:PORT". Returns the pid (the port in
+ * line says "listening" (or "serving") and "127.0.0.1:PORT". Returns the pid (the port in
  * *port), or -1. A child of ours keeps draining the pipe, so that a chatty
  * server never blocks on it. */
 static pid_t server_start(char **argv, int *port)
@@ -36,7 +36,7 @@ static pid_t server_start(char **argv, int *port)
     *port = 0;
     while (f && fgets(line, sizeof line, f)) {
         char *at = strstr(line, "127.0.0.1:");
-        if (at && strstr(line, "listening")) {
+        if (at && (strstr(line, "listening") || strstr(line, "serving"))) {
             *port = atoi(at + strlen("127.0.0.1:"));
             break;
         }

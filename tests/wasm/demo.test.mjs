@@ -7,8 +7,9 @@
 // wasm client build/demo/www (chat.js, chat.wasm), and drives chat pages in
 // one Chromium (playwright-core, /usr/bin/chromium): messages reach every
 // page, join and leave notices, text shown literally, the size limit, a page
-// closed for sending too fast (it says why), and a server restart on the
-// same port (reconnecting, then connected again).
+// closed for sending too fast (it says why), SIGTERM (exit 0, the log
+// written out), and a server restart on the same port (reconnecting, then
+// connected again).
 // Last, it writes web-demo/screenshot.png: two chatting pages side by side.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -209,6 +210,25 @@ test('a client that stops reading is closed with 1008; the others go on', T, asy
   assert.ok(got > 0 && fast.readyState === WebSocket.OPEN, 'the fast client keeps its connection');
   fast.close(1000);
   await fast.closed;
+});
+
+test('SIGTERM ends the server with exit status 0 and its log written out', T, async () => {
+  // The log is written every 100 ms tick: a join just before SIGTERM must
+  // still reach stdout, and the server says it ended cleanly.
+  const own = await spawnServer(0);
+  const ws = new WebSocket(`ws://127.0.0.1:${own.port}/ws`);
+  // listening from the start: the notice may come with the 101
+  const notice = await new Promise((resolve, reject) => {
+    ws.once('message', (d) => resolve(String(d)));
+    ws.once('error', reject);
+  });
+  const name = notice.match(/^\* (guest-\d+) joined$/)[1];
+  const exited = new Promise((resolve) => own.child.once('exit', (code, sig) => resolve({ code, sig })));
+  own.child.kill('SIGTERM');
+  const { code, sig } = await exited;
+  assert.deepEqual({ code, sig }, { code: 0, sig: null }, 'exit status 0 on SIGTERM');
+  assert.match(own.out(), new RegExp(`^${name} joined$`, 'm'), 'the join was logged before the end');
+  ws.terminate();
 });
 
 test('after a server restart the pages reconnect and chat again', T, async () => {

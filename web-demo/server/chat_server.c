@@ -18,6 +18,9 @@
  * --rate and --burst set each chat client's send limit (hub.h). When accept
  * fails (a full fd table) accepting pauses, 5 ms doubling to 1 s, and the
  * server says so at most once a minute. Prints "chat: serving http://127.0.0.1:PORT".
+ * The log (joins, leaves, ...) on stdout is written out every tick (100 ms),
+ * not a system call per line, and on SIGTERM or SIGINT, which end the server
+ * (exit status 0).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -298,6 +301,7 @@ static void tick_all(long long now)
     if (lis.delay_ms && now >= lis.resume_at)
         loop_watch(&lis.w, EPOLLIN);
     tick(now);
+    fflush(stdout);
 }
 
 static int listen_on(int port, int *bound_port)
@@ -371,11 +375,20 @@ static int parse_args(int argc, char **argv)
     return 0;
 }
 
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    loop_stop();
+}
+
 int main(int argc, char **argv)
 {
     int bound;
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART: epoll_wait returns */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     if (parse_args(argc, argv) < 0) {
         fprintf(stderr, "usage: chat_server [--port N] [--www DIR]... [--head-timeout MS]\n"
                         "                   [--max-pending N] [--rate N] [--burst N]\n");
@@ -395,6 +408,8 @@ int main(int argc, char **argv)
     lis.w.fd = lfd;
     loop_watch(&lis.w, EPOLLIN);
     printf("chat: serving http://127.0.0.1:%d\n", bound);
-    loop_run(after_batch, tick_all);
-    return 1;
+    fflush(stdout);
+    int r = loop_run(after_batch, tick_all);
+    fflush(stdout);
+    return r < 0 ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -45,16 +46,23 @@ void loop_forget(watcher *w)
     w->events = 0;
 }
 
-void loop_run(void (*after)(void), void (*tick)(long long now_ms))
+static volatile sig_atomic_t stopping;
+
+void loop_stop(void)
+{
+    stopping = 1;
+}
+
+int loop_run(void (*after)(void), void (*tick)(long long now_ms))
 {
     struct epoll_event evs[256];
     long long next_tick = loop_now_ms() + LOOP_TICK_MS;
-    for (;;) {
+    while (!stopping) {
         long long now = loop_now_ms();
         int n = epoll_wait(ep, evs, 256, next_tick > now ? (int)(next_tick - now) : 0);
         if (n < 0 && errno != EINTR) {
             printf("chat: epoll_wait: %s\n", strerror(errno));
-            return;
+            return -1;
         }
         for (int i = 0; i < n; i++) {
             watcher *w = evs[i].data.ptr;
@@ -68,4 +76,5 @@ void loop_run(void (*after)(void), void (*tick)(long long now_ms))
             next_tick = now + LOOP_TICK_MS;
         }
     }
+    return 0;
 }

@@ -27,11 +27,14 @@ void loop_watch(watcher *w, uint32_t events);
 /* Stops watching w (call before closing its fd). */
 void loop_forget(watcher *w);
 
-/* Runs until epoll fails: ready() for each event, then after() once the
- * batch is handled (where owners free what their handlers marked dead: a
- * later event of the same batch may still name it), and tick(now_ms) every
- * LOOP_TICK_MS. */
-void loop_run(void (*after)(void), void (*tick)(long long now_ms));
+/* Runs until epoll fails (-1) or loop_stop was called (0): ready() for each
+ * event, then after() once the batch is handled (where owners free what
+ * their handlers marked dead: a later event of the same batch may still name
+ * it), and tick(now_ms) every LOOP_TICK_MS. */
+int loop_run(void (*after)(void), void (*tick)(long long now_ms));
+
+/* Makes loop_run return within a tick; safe in a signal handler. */
+void loop_stop(void);
 
 /* CLOCK_MONOTONIC in ms. */
 long long loop_now_ms(void);
