@@ -12,7 +12,13 @@
  * with send(2) outside `mu`, in order. A writer encrypting and a reader
  * receiving or decrypting so never wait for each other's system calls.
  * (During the handshake the BIO uses the socket directly, with
- * MSG_DONTWAIT.) Lock order: tx_mu, then mu. */
+ * MSG_DONTWAIT.) Lock order: tx_mu, then mu.
+ *
+ * Memory: a TLS 1.3 session with one of the three standard AEADs is taken
+ * over from OpenSSL once its handshake is done (tls13.c seals and opens its
+ * records with the traffic secrets OpenSSL's key log gives us) and its SSL
+ * object freed, so an idle connection holds a few hundred bytes, not
+ * OpenSSL's 14 KB. TLS 1.2 sessions stay with OpenSSL. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -34,6 +40,7 @@
 #include "common/error.h"
 #include "common/url.h"
 #include "net/tls.h"
+#include "net/tls13.h"
 
 /* Plaintext given to one SSL_write: four full records. */
 #define TLS_CHUNK (4 * 16384)
@@ -54,6 +61,13 @@ struct wsc_tls {
     char *end_msg;         /* the detail of that error (malloc'd then) */
     bool notified;         /* close_notify sent (or given up) */
     bool buffered;         /* a transport: the BIO uses rx and tx, not the socket */
+    /* A session taken over from OpenSSL (ssl is NULL then): malloc'd when
+     * the key log gives the first traffic secret, kept if the takeover
+     * happens. pt is plaintext opened in place in rx, not yet read. */
+    wsc_tls13 *rec;
+    uint8_t secrets;       /* traffic secrets logged: 1 ours, 2 the peer's */
+    const uint8_t *pt;
+    size_t pt_len;
     /* Ciphertext received, not yet decrypted: the reader's alone (it fills
      * it unlocked and consumes it in SSL_read under mu). Freed when empty. */
     uint8_t *rx;
@@ -180,11 +194,24 @@ static int verify_failed(wsc_tls *s, long v)
     return wsc__fail(WSC_ETLS, "TLS: certificate verify failed for %s: %s%s", s->desc, why, hint);
 }
 
+/* Reads and drops what the client sent that the failed handshake did not
+ * read (without read-ahead, its Finished after a refused certificate):
+ * closing a socket with unread input sends a reset, which can destroy our
+ * alert before the client reads it. */
+static void drop_input(int fd)
+{
+    char buf[4096];
+    for (int i = 0; i < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++)
+        ;
+}
+
 /* The failure of a handshake step that returned SSL_get_error() == e. */
 static int handshake_failed(wsc_tls *s, int e)
 {
     char reasons[300];
     queue_text(reasons, sizeof reasons);
+    if (s->server)
+        drop_input(s->fd);
     long v = SSL_get_verify_result(s->ssl);
     if (SSL_get_verify_mode(s->ssl) != SSL_VERIFY_NONE && v != X509_V_OK)
         return verify_failed(s, v);
@@ -213,22 +240,32 @@ static int io_failed(wsc_tls *s, int e, const char *doing)
 
 /* ---- our BIO: the socket with MSG_DONTWAIT and MSG_NOSIGNAL ------------------ */
 
-/* Buffered: appends to tx. [mu] */
-static int tx_append(wsc_tls *s, const char *data, int len)
+/* Room for len more bytes at the end of tx (the caller then adds what it
+ * wrote to tx_len); NULL: out of memory. [mu] */
+static uint8_t *tx_reserve(wsc_tls *s, size_t len)
 {
-    if (s->tx_len + (size_t)len > s->tx_cap) {
+    if (s->tx_len + len > s->tx_cap) {
         size_t cap = s->tx_cap ? s->tx_cap : 4 * 17 * 1024;
-        while (cap < s->tx_len + (size_t)len)
+        while (cap < s->tx_len + len)
             cap *= 2;
         uint8_t *p = realloc(s->tx, cap);
-        if (!p) {
-            s->sys_err = ENOMEM;
-            return -1;
-        }
+        if (!p)
+            return NULL;
         s->tx = p;
         s->tx_cap = cap;
     }
-    memcpy(s->tx + s->tx_len, data, (size_t)len);
+    return s->tx + s->tx_len;
+}
+
+/* Buffered: appends to tx. [mu] */
+static int tx_append(wsc_tls *s, const char *data, int len)
+{
+    uint8_t *p = tx_reserve(s, (size_t)len);
+    if (!p) {
+        s->sys_err = ENOMEM;
+        return -1;
+    }
+    memcpy(p, data, (size_t)len);
     s->tx_len += (size_t)len;
     return len;
 }
@@ -324,6 +361,71 @@ static void make_bio_method(void)
     BIO_meth_free(m);
 }
 
+/* ---- taking a TLS 1.3 session over ------------------------------------------ */
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* OpenSSL's key log, "LABEL <client random> <secret>" in hex: we keep the
+ * two application traffic secrets, for tls13.c. */
+static void keylog(const SSL *ssl, const char *line)
+{
+    wsc_tls *s = SSL_get_app_data(ssl);
+    bool client = strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0;
+    if (!s || (!client && strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) != 0))
+        return;
+    const char *hex = strrchr(line, ' ') + 1;
+    size_t len = strlen(hex) / 2;
+    if (len > WSC_TLS13_SECRET_MAX || (!s->rec && !(s->rec = calloc(1, sizeof *s->rec))))
+        return;
+    bool ours = client != s->server;
+    uint8_t *out = ours ? s->rec->wr.secret : s->rec->rd.secret;
+    for (size_t i = 0; i < len; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    s->secrets |= ours ? 1 : 2;
+}
+
+static void rec_free(wsc_tls13 *t)
+{
+    if (t) {
+        wsc__tls13_clear(t);
+        free(t);
+    }
+}
+
+/* After the handshake: a TLS 1.3 session with both secrets logged and
+ * nothing read ahead goes to tls13.c and its SSL object is freed; any
+ * other stays with OpenSSL, which may then read ahead. */
+static void take_over(wsc_tls *s)
+{
+    const SSL_CIPHER *c = SSL_get_current_cipher(s->ssl);
+    int suite = c ? (int)SSL_CIPHER_get_protocol_id(c) : 0;
+    if (s->rec && s->secrets == 3 && SSL_version(s->ssl) == TLS1_3_VERSION &&
+        !SSL_has_pending(s->ssl) && wsc__tls13_init(s->rec, suite, s->server) == 0) {
+        SSL_free(s->ssl);
+        s->ssl = NULL;
+        return;
+    }
+    rec_free(s->rec);
+    s->rec = NULL;
+    SSL_set_read_ahead(s->ssl, 1); /* one recv for several records */
+}
+
+const wsc_tls13 *wsc__tls_records(const wsc_tls *s)
+{
+    return s->rec;
+}
+
 /* ---- contexts ---------------------------------------------------------------- */
 
 /* Checks that a file the caller named can be read, for a clear message. */
@@ -361,7 +463,10 @@ static SSL_CTX *ctx_new(const SSL_METHOD *method)
     /* RELEASE_BUFFERS: an idle connection gives its 16 KiB record buffers
      * back, as wsc gives back its own receive buffer. */
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_read_ahead(ctx, 1); /* one recv for several records */
+    /* No read-ahead during the handshake: what follows it must stay in the
+     * socket for take_over(). The key log gives us the traffic secrets. */
+    SSL_CTX_set_read_ahead(ctx, 0);
+    SSL_CTX_set_keylog_callback(ctx, keylog);
     return ctx;
 }
 
@@ -497,6 +602,10 @@ int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out)
     static const unsigned char sid[] = "wsc";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    /* No session tickets: they would go out under the application key
+     * before take_over() (whose sequence numbers start at 0), and wsc
+     * clients do not resume. */
+    SSL_CTX_set_num_tickets(ctx, 0);
     srv->ctx = ctx;
     *out = srv;
     return 0;
@@ -535,6 +644,7 @@ static wsc_tls *session_new(SSL_CTX *ctx, bool server, const char *host, const c
         goto fail;
     BIO_set_data(bio, s);
     SSL_set_bio(s->ssl, bio, bio);
+    SSL_set_app_data(s->ssl, s);
     if (server)
         SSL_set_accept_state(s->ssl);
     else
@@ -632,8 +742,10 @@ int wsc__tls_handshake(wsc_tls *s, int fd, short *want)
     s->sys_err = 0;
     ERR_clear_error();
     int r = SSL_do_handshake(s->ssl);
-    if (r == 1)
+    if (r == 1) {
+        take_over(s);
         return 0;
+    }
     int e = SSL_get_error(s->ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
@@ -647,6 +759,7 @@ void wsc__tls_free(wsc_tls *s)
     if (!s)
         return;
     SSL_free(s->ssl);
+    rec_free(s->rec);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->tx_mu);
     free(s->end_msg);
@@ -693,6 +806,93 @@ static int read_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got)
             s->end_msg = strdup(wsc_last_error()); /* NULL: a shorter message later */
         }
         return s->end;
+    }
+    return 0;
+}
+
+/* An alert's name; OpenSSL 3.0 does not know TLS 1.3's. */
+static const char *alert_name(int desc)
+{
+    switch (desc) {
+    case 109: return "missing extension";
+    case 116: return "certificate required";
+    case 120: return "no application protocol";
+    default: return SSL_alert_desc_string_long(desc);
+    }
+}
+
+/* A failure of a session we took over: ends reading with t->why, and
+ * sends the alert it calls for (best effort, with the next send). [mu] */
+static int rec_failed(wsc_tls *s)
+{
+    wsc_tls13 *t = s->rec;
+    uint8_t *out;
+    if (t->alert >= 0 && (out = tx_reserve(s, WSC_TLS13_ALERT_LEN)) != NULL)
+        s->tx_len += wsc__tls13_seal_alert(t, t->alert, out);
+    if (t->alert < 0) {
+        char alert[64];
+        snprintf(alert, sizeof alert, "alert %s", alert_name(t->peer_alert));
+        s->end = wsc__fail(WSC_ETLS, "TLS: reading from %s failed: the peer sent %s%s", s->desc,
+                          alert, reason_hint(alert));
+    } else
+        s->end = wsc__fail(WSC_ETLS, "TLS: reading from %s failed: %s", s->desc, t->why);
+    s->end_msg = strdup(wsc_last_error());
+    return s->end;
+}
+
+/* read_some for a session we took over: opens the whole records in rx,
+ * straight into buf when the record fits, else in place (then s->pt). [mu] */
+static int open_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got)
+{
+    wsc_tls13 *t = s->rec;
+    *got = 0;
+    while (*got < n) {
+        if (s->pt_len > 0) {
+            size_t k = s->pt_len < n - *got ? s->pt_len : n - *got;
+            memcpy(buf + *got, s->pt, k);
+            s->pt += k;
+            s->pt_len -= k;
+            *got += k;
+            continue;
+        }
+        size_t have = s->rx_len - s->rx_pos;
+        uint8_t *rec = s->rx ? s->rx + s->rx_pos : NULL;
+        ptrdiff_t len = rec ? wsc__tls13_record_len(t, rec, have) : 0;
+        if (len < 0)
+            return rec_failed(s);
+        if (len == 0 || (size_t)len > have) {
+            if (s->rx_eof && have > 0) {
+                s->end = wsc__fail(WSC_ETLS, "TLS: reading from %s failed: the connection "
+                                             "ended inside a record", s->desc);
+                s->end_msg = strdup(wsc_last_error());
+            } else if (s->rx_eof) {
+                s->end = 1; /* the end of the stream without close_notify */
+            } else if (s->rx_err) {
+                s->end = wsc__fail(WSC_EIO, "recv: %s", strerror(s->rx_err));
+                s->end_msg = strdup(wsc_last_error());
+            }
+            return s->end ? s->end : WSC_EAGAIN;
+        }
+        size_t room = n - *got, k;
+        bool direct = room >= (size_t)len - WSC_TLS13_HEADER - WSC_TLS13_TAG;
+        uint8_t *out = direct ? buf + *got : rec + WSC_TLS13_HEADER;
+        int kind = wsc__tls13_open(t, rec, (size_t)len, out, &k);
+        s->rx_pos += (size_t)len;
+        if (kind < 0)
+            return rec_failed(s);
+        if (t->update_due) { /* the peer asked for our KeyUpdate: it goes now */
+            uint8_t *o = tx_reserve(s, WSC_TLS13_KEY_UPDATE_LEN);
+            if (o)
+                s->tx_len += wsc__tls13_seal_key_update(t, o);
+        }
+        if (kind == WSC_TLS13_GOT_CLOSE)
+            return s->end = 1;
+        if (kind == WSC_TLS13_GOT_DATA && direct) {
+            *got += k;
+        } else if (kind == WSC_TLS13_GOT_DATA) {
+            s->pt = out;
+            s->pt_len = k;
+        }
     }
     return 0;
 }
@@ -828,11 +1028,14 @@ static ptrdiff_t tls_recv(wsc_transport *t, void *buf, size_t n, int mode, short
         if (st < 0) /* the error that ended reading */
             wsc__fail(st, "%s", s->end_msg ? s->end_msg : "TLS: reading failed");
         else if (st == 0)
-            st = read_some(s, (uint8_t *)buf + got, n - got, &k);
+            st = (s->rec ? open_some : read_some)(s, (uint8_t *)buf + got, n - got, &k);
         bool output = s->tx_len > 0;
         pthread_mutex_unlock(&s->mu);
-        if (output)
-            tx_drain_try(s);
+        if (output) {
+            tx_drain_try(s); /* its failure must not hide the reader's */
+            if (st < 0 && s->end_msg)
+                wsc__fail(st, "%s", s->end_msg);
+        }
         got += k;
         if (st == WSC_EAGAIN && got < n) {
             bool wait = mode == WSC_IO_ALL || (mode == WSC_IO_BLOCK && got == 0);
@@ -894,10 +1097,32 @@ static const uint8_t *next_piece(const struct iovec *iov, int iovcnt, size_t *le
     return buf;
 }
 
+/* write_piece for a session we took over: seals up to TLS_CHUNK bytes of
+ * iov straight into tx, no gathering. [mu] */
+static ptrdiff_t seal_piece(wsc_tls *s, const struct iovec *iov, int iovcnt)
+{
+    size_t len = 0;
+    for (int i = 0; i < iovcnt && len < TLS_CHUNK; i++)
+        len += iov[i].iov_len;
+    len = len < TLS_CHUNK ? len : TLS_CHUNK;
+    if (len == 0)
+        return 0;
+    uint8_t *out = tx_reserve(s, wsc__tls13_sealed_max(len));
+    if (!out)
+        return wsc__fail(WSC_ENOMEM, "TLS: out of memory for the write buffer");
+    size_t n = wsc__tls13_seal_data(s->rec, iov, iovcnt, 0, len, out);
+    if (n == 0)
+        return wsc__fail(WSC_ETLS, "TLS: writing to %s failed: the cipher failed", s->desc);
+    s->tx_len += n;
+    return (ptrdiff_t)len;
+}
+
 /* Encrypts the next piece of iov into tx: the bytes taken, or the error.
  * (Into memory, SSL_write takes all of it.) [mu] */
 static ptrdiff_t write_piece(wsc_tls *s, const struct iovec *iov, int iovcnt)
 {
+    if (s->rec)
+        return seal_piece(s, iov, iovcnt);
     size_t len = 0, k = 0;
     uint8_t small[SMALL_PIECE], *gathered;
     const uint8_t *p = next_piece(iov, iovcnt, &len, small, &gathered);
@@ -959,9 +1184,19 @@ static void close_notify(wsc_tls *s)
         return; /* a writer is sending: no close_notify (it may come later) */
     pthread_mutex_lock(&s->mu);
     bool idle = !s->buffered || (s->tx_len == 0 && s->sending_pos == s->sending_len);
-    bool go = !s->notified && idle && SSL_is_init_finished(s->ssl);
+    /* (None after a session we took over failed: an alert ended it.) */
+    bool go = !s->notified && idle && (s->rec ? s->end >= 0 : SSL_is_init_finished(s->ssl));
     s->notified = s->notified || go;
-    if (go) {
+    if (go && s->rec) {
+        uint8_t alert[WSC_TLS13_ALERT_LEN];
+        size_t n = wsc__tls13_seal_alert(s->rec, WSC_TLS13_CLOSE_NOTIFY, alert);
+        if (n && s->buffered)
+            tx_append(s, (const char *)alert, (int)n);
+        else if (n) {
+            ssize_t sent = send(s->fd, alert, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)sent; /* best effort */
+        }
+    } else if (go) {
         call_begin(s);
         SSL_shutdown(s->ssl);
     }

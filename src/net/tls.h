@@ -30,6 +30,10 @@ int wsc__tls_handshake(wsc_tls *s, int fd, short *want);
  * owns s from now on. */
 void wsc__tls_transport(wsc_transport *t, wsc_tls *s);
 
+/* The record state of a TLS 1.3 session taken over after its handshake
+ * (tls13.c), or NULL when OpenSSL keeps the session. For tests. */
+const struct wsc_tls13_state *wsc__tls_records(const wsc_tls *s);
+
 /* Frees a session that never became a transport; its socket stays open. */
 void wsc__tls_free(wsc_tls *s);
 
