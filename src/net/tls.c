@@ -61,10 +61,11 @@ struct wsc_tls {
     char *end_msg;         /* the detail of that error (malloc'd then) */
     bool notified;         /* close_notify sent (or given up) */
     bool buffered;         /* a transport: the BIO uses rx and tx, not the socket */
-    /* A session taken over from OpenSSL (ssl is NULL then): malloc'd when
-     * the key log gives the first traffic secret, kept if the takeover
-     * happens. pt is plaintext opened in place in rx, not yet read. */
-    wsc_tls13 *rec;
+    /* The records of a session taken over from OpenSSL (ssl is NULL then).
+     * `logged` holds the traffic secrets the key log gives during the
+     * handshake (malloc'd on the first); take_over() makes it `rec`. pt is
+     * plaintext opened in place in rx, not yet read. */
+    wsc_tls13 *rec, *logged;
     uint8_t secrets;       /* traffic secrets logged: 1 ours, 2 the peer's */
     const uint8_t *pt;
     size_t pt_len;
@@ -382,10 +383,10 @@ static void keylog(const SSL *ssl, const char *line)
         return;
     const char *hex = strrchr(line, ' ') + 1;
     size_t len = strlen(hex) / 2;
-    if (len > WSC_TLS13_SECRET_MAX || (!s->rec && !(s->rec = calloc(1, sizeof *s->rec))))
+    if (len > WSC_TLS13_SECRET_MAX || (!s->logged && !(s->logged = calloc(1, sizeof *s->logged))))
         return;
     bool ours = client != s->server;
-    uint8_t *out = ours ? s->rec->wr.secret : s->rec->rd.secret;
+    uint8_t *out = ours ? s->logged->wr.secret : s->logged->rd.secret;
     for (size_t i = 0; i < len; i++) {
         int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
@@ -410,14 +411,16 @@ static void take_over(wsc_tls *s)
 {
     const SSL_CIPHER *c = SSL_get_current_cipher(s->ssl);
     int suite = c ? (int)SSL_CIPHER_get_protocol_id(c) : 0;
-    if (s->rec && s->secrets == 3 && SSL_version(s->ssl) == TLS1_3_VERSION &&
-        !SSL_has_pending(s->ssl) && wsc__tls13_init(s->rec, suite, s->server) == 0) {
+    wsc_tls13 *t = s->logged;
+    s->logged = NULL;
+    if (t && s->secrets == 3 && SSL_version(s->ssl) == TLS1_3_VERSION &&
+        !SSL_has_pending(s->ssl) && wsc__tls13_init(t, suite, s->server) == 0) {
+        s->rec = t;
         SSL_free(s->ssl);
         s->ssl = NULL;
         return;
     }
-    rec_free(s->rec);
-    s->rec = NULL;
+    rec_free(t);
     SSL_set_read_ahead(s->ssl, 1); /* one recv for several records */
 }
 
@@ -760,6 +763,7 @@ void wsc__tls_free(wsc_tls *s)
         return;
     SSL_free(s->ssl);
     rec_free(s->rec);
+    rec_free(s->logged);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->tx_mu);
     free(s->end_msg);
