@@ -174,6 +174,10 @@ typedef void (*wsc_pong_fn)(void *user, const void *payload, size_t len);
  * wsc_dial itself. Server (wsc_tls_server_new): cert_file + key_file are
  * required; with ca_file or ca_dir, clients must present a certificate
  * signed by them. Both ends send close_notify when the connection closes.
+ * OpenSSL does every handshake; once a TLS 1.3 handshake is done, wsc
+ * protects the records itself with OpenSSL's ciphers (as kernel TLS would),
+ * so an idle connection holds no OpenSSL session (about 14 KB less). Servers
+ * issue no session tickets (clients make a full handshake each time).
  * Wasm: ignored, the browser decides. */
 typedef struct {
     const char *ca_file;         /* PEM bundle to trust instead of the system store */
