@@ -7,7 +7,9 @@
  * sessions do not keep one each. Every thread keeps one context per
  * direction (in thread-specific data, freed when the thread ends) and keys
  * it for the session it serves next; a thread serving the same session
- * again only sets the nonce. */
+ * again only sets the nonce. A context keeps its key schedule until its
+ * thread keys it again or ends; wsc__tls13_clear wipes the calling
+ * thread's. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,7 +19,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
-#include <openssl/ssl.h>
 
 #include "net/tls13.h"
 
