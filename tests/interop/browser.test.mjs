@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// deflate_browser.test.mjs - Chromium's own WebSocket (plain JavaScript in a
-// page, no wasm) against our echo_server with permessage-deflate.
+// browser.test.mjs - Chromium's own WebSocket (plain JavaScript in a page,
+// no wasm) against our echo_server: with permessage-deflate, and over TLS
+// (Chromium's BoringSSL against our TLS 1.3 record layer, src/net/tls13.c).
 //
 // Chromium (/usr/bin/chromium driven by playwright-core, as in
 // tests/wasm/browser.test.mjs) always offers
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { MiB, startEchoServer, serverClosed, nLines } from './lib.mjs';
 import { startTap, StrictInflater, pmdParams, jsonText } from './tap.mjs';
+import { makePki } from './certs.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const T = { timeout: 60000 };
@@ -33,12 +35,13 @@ before(async () => {
   });
   await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${httpServer.address().port}`;
-  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsc-deflate-chromium-'));
+  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsc-browser-chromium-'));
   browser = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--ignore-certificate-errors'], // the TLS test's certificate is made here
   });
 });
 
@@ -162,4 +165,28 @@ describe('Chromium WebSocket <-> our server with permessage-deflate', () => {
       assert.deepEqual(await serverClosed(srv), { err: 'WSC_ECLOSED', status: 1000, reason: '' });
     });
   }
+});
+
+describe('Chromium WebSocket <-> our server over TLS', () => {
+  test('wss: messages of every size both ways, fragmented and whole, close 1000', T, async (t) => {
+    const pki = makePki();
+    const srv = await startEchoServer(t, ['--tls-cert', pki.certFile, '--tls-key', pki.keyFile,
+      '--read-limit', '-1', '--origin', new URL(base).host]);
+    const page = await browser.newPage();
+    t.after(() => page.close().catch(() => {}));
+    await page.goto(`${base}/`);
+    // around one TLS record (16 KiB) and many
+    const messages = [1, 125, 126, 16379, 16380, 16384, 16385, 70000, MiB, 4 * MiB]
+      .map((size) => ({ kind: 'bin', size }));
+    messages.push({ kind: 'text', text: 'h\u00e9llo w\u00f6rld \u2603 '.repeat(3000) });
+    const commands = [
+      { cmd: 'cmd:send 300000', kind: 'bin', size: 300000 },
+      { cmd: 'cmd:fragmented 7 100000', kind: 'text', size: 100000 },
+    ];
+    const r = await page.evaluate(pageScenario, { url: `wss://127.0.0.1:${srv.port}/`, messages, commands });
+    assert.equal(r.error, undefined, `the page failed: ${r.error}\n${srv.proc.describe()}`);
+    assert.deepEqual(r.results.map((x) => x.ok), r.results.map(() => true), `echoes: ${JSON.stringify(r.results)}`);
+    assert.equal(r.closeCode, 1000);
+    assert.deepEqual(await serverClosed(srv), { err: 'WSC_ECLOSED', status: 1000, reason: '' });
+  });
 });
