@@ -25,7 +25,10 @@ mergeInto(LibraryManager.library, {
       } else if (typeof require === 'function') {
         try {
           WSC.impl = require('ws');
-          WSC.options = {maxPayload: 0}; // the read limit is ours to enforce
+          // No limits of ws's own, as in browsers: the read limit is ours to
+          // enforce, and ws's default of 16,384 frames per message closed
+          // 4 MiB messages sent in 64-byte frames with 1008.
+          WSC.options = {maxPayload: 0, maxFragments: 0, maxBufferedChunks: 0};
         } catch (e) {
           throw new Error('wsc: this Node has no global WebSocket; install the npm package "ws"');
         }

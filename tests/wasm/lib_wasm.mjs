@@ -145,6 +145,8 @@ function numbered(i) {
  *   path /flood?n=N   sends N numbered messages (see api_client.c "busy") at once
  *   cmd:text HEX      sends the bytes HEX (hex digits) as a text message
  *   cmd:vanish        destroys the socket without a close frame
+ *   cmd:fragmented N SIZE  as the native server: SIZE bytes of 'x' as one
+ *                     text message in N data frames and an empty final one
  * protocols: supported subprotocols in order of preference (as wsc_accept: the
  * first of them that the client offers is chosen).
  * maxPayload: the server's read limit (default 64 MiB).
@@ -181,6 +183,14 @@ export async function wsEcho(t, { protocols = [], maxPayload = 64 * MiB } = {}) 
           ws.send(Buffer.from(arg, 'hex'), { binary: false });
         } else if (m[1] === 'subprotocol') {
           ws.send(ws.protocol);
+        } else if (m[1] === 'fragmented') {
+          const [n, size] = arg.split(' ').map(Number);
+          const piece = Math.floor(size / n);
+          for (let i = 0, off = 0; i < n; i++, off += piece) {
+            const len = i === n - 1 ? size - off : piece;
+            ws.send(Buffer.alloc(len, 'x'), { binary: false, fin: false });
+          }
+          ws.send(Buffer.alloc(0), { binary: false, fin: true });
         } else if (m[1] === 'vanish') {
           ws.terminate();
         } else {

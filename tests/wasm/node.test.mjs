@@ -51,6 +51,18 @@ for (const kind of ['native', 'ws']) {
       assertOk(p, `binary echoes of ${sizes.join(', ')} bytes should match`);
     });
 
+    test('4 MiB messages in 64- and 256-byte frames (65,537 and 16,385 frames) arrive whole', T, async (t) => {
+      // Autobahn's 9.4 cases: npm ws as Node's WebSocket refused more than
+      // 16,384 frames per message with 1008 until wsc lifted its limits.
+      const srv = await startServer(t, kind, { readLimit: -1 });
+      const p = await runWasm(t, 'client', [srv.url, '--read-limit', '-1', '--timeout', '15000',
+        'send-text:cmd:fragmented 65536 4194304', 'read', 'send-text:cmd:fragmented 16384 4194304', 'read',
+        'close:1000:'], { ms: 19000 });
+      assertOk(p, 'both fragmented messages should arrive');
+      const want = { type: 'text', len: 4 * MiB, fnv: fnv1a(Buffer.alloc(4 * MiB, 'x')) };
+      assert.deepEqual(msgLines(p).map(({ type, len, fnv }) => ({ type, len, fnv })), [want, want], p.describe());
+    });
+
     test('UTF-8 text messages from 0 bytes to 16 MiB', T, async (t) => {
       const srv = await startServer(t, kind, { readLimit: -1 });
       const sizes = [0, 1, 2, 3, 4, 125, 126, 65535, 65536, MiB, 16 * MiB];
