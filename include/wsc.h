@@ -437,7 +437,8 @@ WSC_API ptrdiff_t wsc_reader_read(wsc_conn *c, void *buf, size_t cap,
  * message fails the read with WSC_EMSGSIZE and closes with 1009. For a
  * compressed message the inflated size counts, and inflating stops as soon
  * as it passes the limit.
- * Wasm: enforced as messages arrive. */
+ * Wasm: enforced as each message arrives whole: the browser (or npm ws in
+ * Node, which wsc runs without limits of its own) assembles it first. */
 WSC_API void wsc_set_read_limit(wsc_conn *c, int64_t limit);
 
 /* From now on a background thread reads: it answers pings, delivers pongs to
