@@ -498,9 +498,24 @@ WSC_API int wsc_writer_end(wsc_conn *c);
  * wsc_want_write() says whether to poll wsc_fd() for POLLOUT: while OPEN,
  * whether bytes are pending; while CONNECTING, whether the dial waits to
  * send (see wsc_poll_events).
- * Wasm: returns 0 (the browser buffers). */
+ * Wasm: wsc_flush waits (Asyncify; without it WSC_ENOTSUP) up to timeout_ms
+ * until the browser has sent what it queued (bufferedAmount 0), returning
+ * WSC_ETIMEDOUT, or WSC_EAGAIN with timeout 0, while bytes remain; 0 once
+ * none do or the socket is no longer open. wsc_want_write is false (there
+ * is no descriptor to poll). */
 WSC_API int wsc_flush(wsc_conn *c, int timeout_ms);
 WSC_API bool wsc_want_write(const wsc_conn *c);
+
+/* Bytes of messages wsc_write and the writer accepted that are not yet
+ * handed to the network, for backpressure: a producer that writes with
+ * timeout 0 (or in the browser, where writes never block) stops while this
+ * is above its limit and calls wsc_flush until it falls (see
+ * examples/producer_client.c). 0 for NULL and while CONNECTING; any thread
+ * may call it. Natively: what timeout-0 writes left pending plus what TLS
+ * holds (as frame and record bytes); after a write that blocked until it
+ * was sent, 0. Wasm: the browser's WebSocket.bufferedAmount (payload bytes
+ * queued by the browser). */
+WSC_API size_t wsc_buffered_amount(const wsc_conn *c);
 
 /* Sends a ping and waits for its pong. The pong is read by whichever thread
  * is reading (a concurrent wsc_read, or wsc_close_read): without a reader the

@@ -218,6 +218,12 @@ mergeInto(LibraryManager.library, {
     }
   },
 
+  wsc_js_buffered_amount__deps: ['$WSC'],
+  wsc_js_buffered_amount: function(id) {
+    var s = WSC.socks[id];
+    return s ? s.ws.bufferedAmount : 0;
+  },
+
   wsc_js_free__deps: ['$WSC'],
   wsc_js_free: function(id) {
     var s = WSC.socks[id];

@@ -110,6 +110,7 @@ struct wsc_conn {
     wsc_encoder enc;              /* the protocol state of what is sent */
     uint8_t *pend;                /* bytes a timeout-0 write left unsent */
     size_t pend_len, pend_pos;
+    _Atomic size_t pend_left;     /* pend_len - pend_pos, for any thread */
     _Atomic bool close_queued;    /* wsc_close_start's frame waits in close_frame
                                      (written before this is set; sent under
                                      frame_mu by flush_pending) */

@@ -37,6 +37,7 @@ static int flush_pending(wsc_conn *c, wsc_deadline d)
         c->pend = NULL;
         c->pend_pos = c->pend_len = 0;
     }
+    atomic_store(&c->pend_left, c->pend_len - c->pend_pos);
     if (r == 0 && atomic_load(&c->close_queued)) {
         uint8_t key[4];
         wsc_frame_out f;
@@ -89,6 +90,7 @@ static int keep_pending(wsc_conn *c, const wsc_frame_out *f, size_t sent)
     c->pend = p;
     c->pend_pos = 0;
     c->pend_len = n;
+    atomic_store(&c->pend_left, n);
     return 0;
 }
 
@@ -413,6 +415,13 @@ bool wsc_want_write(const wsc_conn *c)
                 atomic_load(&c->close_queued);
     pthread_mutex_unlock((pthread_mutex_t *)&c->frame_mu);
     return want;
+}
+
+size_t wsc_buffered_amount(const wsc_conn *c)
+{
+    if (!c || atomic_load(&c->state) == WSC_STATE_CONNECTING)
+        return 0;
+    return atomic_load(&c->pend_left) + wsc__transport_pending(&c->tr);
 }
 
 void wsc__pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len)

@@ -54,10 +54,10 @@ static int tcp_flush(wsc_transport *t, int mode, short *want)
     return 0; /* the kernel holds what send took */
 }
 
-static bool tcp_pending(const wsc_transport *t)
+static size_t tcp_pending(const wsc_transport *t)
 {
     (void)t;
-    return false;
+    return 0;
 }
 
 static void tcp_shutdown(wsc_transport *t)
@@ -182,9 +182,9 @@ int wsc__transport_flush(wsc_transport *t, wsc_deadline d)
     return 0;
 }
 
-bool wsc__transport_pending(const wsc_transport *t)
+size_t wsc__transport_pending(const wsc_transport *t)
 {
-    return t->ops && t->ops->pending(t);
+    return t->ops ? t->ops->pending(t) : 0;
 }
 
 void wsc__transport_release(wsc_transport *t)

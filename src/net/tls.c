@@ -1169,11 +1169,11 @@ static int tls_flush(wsc_transport *t, int mode, short *want)
     return tx_drain(t->state, mode, want);
 }
 
-static bool tls_pending(const wsc_transport *t)
+static size_t tls_pending(const wsc_transport *t)
 {
     wsc_tls *s = t->state;
     pthread_mutex_lock(&s->mu);
-    bool held = s->tx_len > 0 || atomic_load(&s->sending_left) > 0;
+    size_t held = s->tx_len + atomic_load(&s->sending_left);
     pthread_mutex_unlock(&s->mu);
     return held;
 }

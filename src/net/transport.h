@@ -28,9 +28,10 @@ typedef struct {
                       short *want);
     /* A NOWAIT send may count bytes as sent that the transport still holds
      * (TLS: a record the socket did not take whole). flush pushes them out:
-     * 0 when none are left, else as send. pending says whether any are held. */
+     * 0 when none are left, else as send. pending says how many bytes are
+     * held (TLS: of records); any thread may ask. */
     int (*flush)(wsc_transport *t, int mode, short *want);
-    bool (*pending)(const wsc_transport *t);
+    size_t (*pending)(const wsc_transport *t);
     /* Stops all I/O and wakes threads waiting in poll (shutdown(2)); may be
      * called from any thread, more than once. The fd stays open. TLS sends
      * its close_notify first (best effort, never waiting). */
@@ -80,8 +81,8 @@ int wsc__transport_send_rest(wsc_transport *t, const void *buf, size_t len, size
  * is left, else the error (WSC_EAGAIN / WSC_ETIMEDOUT when time ran out). */
 int wsc__transport_flush(wsc_transport *t, wsc_deadline d);
 
-/* Whether the transport holds bytes a flush must still push out. */
-bool wsc__transport_pending(const wsc_transport *t);
+/* The bytes the transport holds that a flush must still push out. */
+size_t wsc__transport_pending(const wsc_transport *t);
 
 /* Frees the transport's state, leaving the fd open and t empty (ops NULL,
  * fd -1): a failed accept hands the socket back. */

@@ -297,10 +297,33 @@ int wsc_poll_events(const wsc_conn *c)
     return 0;
 }
 
+size_t wsc_buffered_amount(const wsc_conn *c)
+{
+    return c ? (size_t)wsc_js_buffered_amount(c->id) : 0;
+}
+
+/* The browser has no event for its queue draining: look every few ms. */
+#define DRAIN_POLL_MS 4
+
 int wsc_flush(wsc_conn *c, int timeout_ms)
 {
-    (void)timeout_ms;
-    return c ? 0 : WSC_EINVAL;
+    if (!c)
+        return WSC_EINVAL;
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
+    while (wsc_js_buffered_amount(c->id) > 0 && wsc_js_state(c->id) == WSC_STATE_OPEN) {
+        if (d == WSC_NOWAIT)
+            return wsc__fail(WSC_EAGAIN, "the browser still holds %zu bytes to send",
+                            wsc_buffered_amount(c));
+        int left = wsc__deadline_left(d);
+        if (d != WSC_FOREVER && left == 0)
+            return wsc__fail(WSC_ETIMEDOUT, "the browser still holds %zu bytes to send",
+                            wsc_buffered_amount(c));
+        int r = wsc_js_wait(c->id, left < 0 || left > DRAIN_POLL_MS ? DRAIN_POLL_MS : left);
+        if (r == WSC_ENOTSUP)
+            return wsc__fail(WSC_ENOTSUP, "waiting for the send queue needs -sASYNCIFY (see "
+                                         "`make wasm-flags`); without it call with timeout 0");
+    }
+    return 0;
 }
 
 bool wsc_want_write(const wsc_conn *c)

@@ -50,6 +50,9 @@ void wsc_js_set_read_limit(int id, double limit);
 /* From now on a data message closes the socket with 1008. */
 void wsc_js_close_read(int id);
 
+/* WebSocket.bufferedAmount: bytes queued by send() not yet sent. */
+double wsc_js_buffered_amount(int id);
+
 /* Closes if needed and forgets the handle. */
 void wsc_js_free(int id);
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Our client (tests/progs/client) against our server (tests/progs/echo_server).
+// Our client (tests/progs/client) against our server (tests/progs/echo_server),
+// and the native examples against each other.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import {
-  TEST_TIMEOUT, MiB, pattern, fnv1a, startEchoServer, serverClosed, runClient,
-  assertClientOk, assertClientFail, msgLines, closedLine,
+  BUILD, TEST_TIMEOUT, MiB, pattern, fnv1a, startEchoServer, serverClosed, runClient,
+  assertClientOk, assertClientFail, msgLines, closedLine, startProc, nLines,
 } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT };
@@ -143,4 +145,22 @@ test('a server that is not there fails with WSC_ECONNECT', T, async (t) => {
   assert.equal(ex.code, 0, '--max-conns 1 exits after one connection');
   const c = await runClient(t, srv.url, ['close:1000:']);
   assertClientFail(c, 'dial', 'WSC_ECONNECT');
+});
+
+test('examples/producer_client against examples/echo_server: backpressure with wsc_buffered_amount', T, async (t) => {
+  const srv = startProc(t, path.join(BUILD, 'examples/echo_server'), ['0']);
+  const port = Number((await srv.waitFor(/^listening on ws:\/\/127\.0\.0\.1:(\d+)\//m, { ms: 5000 }))[1]);
+  // limit 0: every write waits for the queue to be empty; 30000-byte
+  // messages fill the socket, so the queue is really used
+  for (const [count, size, limit] of [[2000, 16384, 262144], [2000, 30000, 0]]) {
+    const p = startProc(t, path.join(BUILD, 'examples/producer_client'),
+      [`ws://127.0.0.1:${port}/`, String(count), String(size), String(limit)]);
+    await p.wait(30000);
+    assert.equal(p.exitInfo.code, 0, p.describe());
+    const m = p.stdout.match(new RegExp(`^sent ${count} messages of ${size} bytes, ${count} echoes checked, ` +
+      `at most (\\d+) bytes queued \\(limit ${limit}\\)$`, 'm'));
+    assert.ok(m, p.describe());
+    assert.ok(Number(m[1]) <= limit + size + 14, `the queue stayed within a message of the limit\n${p.describe()}`);
+  }
+  await srv.waitFor(nLines(/client closed normally/gm, 2));
 });

@@ -55,6 +55,12 @@
  *   dial-timeout        URL must accept TCP but never answer: wsc_dial with
  *                       handshake_timeout_ms 500 fails with WSC_ETIMEDOUT;
  *                       then sleeps 500 ms so that late JS events run.
+ *   buffered            wsc_buffered_amount is 0 after the dial; 32 binary
+ *                       messages of 1 MiB sent at once make it > 0 (the
+ *                       browser's bufferedAmount) and at most 32 MiB;
+ *                       wsc_flush(c, 0) is WSC_EAGAIN while bytes remain;
+ *                       wsc_flush(c, 20000) returns 0 with it back to 0;
+ *                       the 32 echoes come back. Prints "BUFFERED <n>".
  *   sync                for the .sync.js build (no Asyncify): blocking wsc_dial
  *                       fails with WSC_ENOTSUP naming -sASYNCIFY; a nonblocking
  *                       dial returns 0 in CONNECTING; wsc_read(c, 0) is
@@ -516,6 +522,39 @@ static void scenario_dial_timeout(const char *url)
     finish();
 }
 
+static void scenario_buffered(const char *url)
+{
+    wsc_conn *c = dial(url);
+    if (wsc_buffered_amount(c) != 0)
+        fail("buffered", 0, "%zu after the dial, want 0", wsc_buffered_amount(c));
+    size_t size = 1 << 20;
+    uint8_t *msg = malloc(size);
+    if (!msg)
+        fail("malloc", WSC_ENOMEM, "1 MiB");
+    for (size_t i = 0; i < size; i++)
+        msg[i] = (uint8_t)(i % 251);
+    wsc_set_read_limit(c, -1);
+    for (int i = 0; i < 32; i++)
+        write_msg(c, WSC_BINARY, msg, size);
+    size_t n = wsc_buffered_amount(c);
+    if (n == 0 || n > 32 * size)
+        fail("buffered", 0, "%zu after sending 32 MiB, want > 0 and <= 32 MiB", n);
+    printf("BUFFERED %zu\n", n);
+    int r = wsc_flush(c, 0);
+    if (r != WSC_EAGAIN && wsc_buffered_amount(c) > 0)
+        fail("flush0", r, "want WSC_EAGAIN while %zu bytes remain", wsc_buffered_amount(c));
+    if ((r = wsc_flush(c, 20000)) != 0)
+        fail("flush", r, "want 0 within 20 s");
+    if (wsc_buffered_amount(c) != 0)
+        fail("buffered", 0, "%zu after wsc_flush, want 0", wsc_buffered_amount(c));
+    printf("FLUSHED\n");
+    for (int i = 0; i < 32; i++)
+        expect_echo(c, WSC_BINARY, msg, size, "an echo of 1 MiB");
+    free(msg);
+    close_normal(c);
+    finish();
+}
+
 static void scenario_sync(const char *url)
 {
     wsc_conn *c = NULL;
@@ -575,6 +614,8 @@ int main(int argc, char **argv)
         scenario_timeout(url);
     else if (strcmp(sc, "dial-timeout") == 0)
         scenario_dial_timeout(url);
+    else if (strcmp(sc, "buffered") == 0)
+        scenario_buffered(url);
     else if (strcmp(sc, "sync") == 0)
         scenario_sync(url);
     else

@@ -286,6 +286,14 @@ for (const kind of BOTH) {
     for (const n of sizes) assert.match(res.stdout, new RegExp(`^ECHO text ${n}$`, 'm'), res.describe());
   });
 
+  test(`${kind}: wsc_buffered_amount is the browser's bufferedAmount; wsc_flush waits for it to drain`, T, async (t) => {
+    const peer = await PEERS[kind](t, { readLimit: -1 });
+    const res = await runPage(t, 'api_client.js', [peer.url, 'buffered']);
+    assertOk(res);
+    assert.match(res.stdout, /^BUFFERED \d+$/m);
+    assert.match(res.stdout, /^FLUSHED$/m);
+  });
+
   test(`${kind}: NUL bytes inside text and binary messages echo intact`, T, async (t) => {
     const peer = await PEERS[kind](t);
     const res = await runPage(t, 'api_client.js', [peer.url, 'nul']);

@@ -251,6 +251,14 @@ for (const kind of ['native', 'ws']) {
       });
     }
 
+    test('wsc_buffered_amount follows npm ws\'s bufferedAmount; wsc_flush waits for it to drain', T, async (t) => {
+      const srv = await startServer(t, kind, { readLimit: -1 });
+      const p = await runWasm(t, 'api_client', [srv.url, 'buffered'], { ms: 30000 });
+      assertOk(p);
+      line(p, /^BUFFERED \d+$/m);
+      line(p, /^FLUSHED$/m);
+    });
+
     test('read timeouts: WSC_EAGAIN, WSC_ETIMEDOUT, and the connection still works', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'api_client', [srv.url, 'timeout']);
@@ -331,6 +339,16 @@ describe('examples in wasm against the native example servers', () => {
     line(p, /^sent "goodbye", received text "goodbye"$/m);
     line(p, /^closed$/m);
     await srv.proc.waitFor(/echoed 3 messages, client closed normally/m);
+  });
+
+  test('producer_client against examples/echo_server: backpressure with wsc_buffered_amount', T, async (t) => {
+    const srv = await startExampleServer(t, 'echo_server');
+    const p = await runWasm(t, 'producer_client', [srv.url, '200', '16384', '65536'], { ms: 30000 });
+    assert.equal(p.exitInfo.code, 0, p.describe());
+    const m = line(p, /^sent 200 messages of 16384 bytes, 200 echoes checked, at most (\d+) bytes queued \(limit 65536\)$/m);
+    // checked before each write: the queue passes the limit by one message at most
+    assert.ok(Number(m[1]) <= 65536 + 16384, p.describe());
+    await srv.proc.waitFor(/echoed 200 messages, client closed normally/m);
   });
 
   test('ping_client against examples/echo_server (wsc_ping is a no-op in wasm)', T, async (t) => {
