@@ -27,6 +27,9 @@
 //                     from emscripten_set_main_loop at setImmediate pace (no
 //                     Asyncify). At the default animation-frame pace a frame
 //                     loop gets at most one echo per frame (~60/s).
+//   wsc events        bench/wsc_echo_client_min.c -DUSE_EVENTS: the same loop
+//                     run by wsc_set_event_handler (no timer), built without
+//                     and with -sASYNCIFY
 //   emscripten ws.h   bench/emws_echo_client.c: <emscripten/websocket.h>
 //                     callbacks
 // Prints a table; exits 1 if a variant failed every run.
@@ -51,6 +54,10 @@ const VARIANTS = [
   { name: 'wsc_async', label: 'wsc blocking (Asyncify)', src: 'bench/wsc_echo_client_min.c',
     flags: ['-DWSC_MIN_BLOCKING', '-sASYNCIFY', '-sASYNCIFY_IMPORTS=["wsc_js_wait"]', ...WSC] },
   { name: 'wsc_loop', label: 'wsc poll loop (no Asyncify)', src: 'bench/wsc_echo_client_min.c', flags: WSC },
+  { name: 'wsc_events', label: 'wsc event handler (no Asyncify)', src: 'bench/wsc_echo_client_min.c',
+    flags: ['-DUSE_EVENTS', ...WSC] },
+  { name: 'wsc_events_async', label: 'wsc event handler (Asyncify build)', src: 'bench/wsc_echo_client_min.c',
+    flags: ['-DUSE_EVENTS', '-sASYNCIFY', '-sASYNCIFY_IMPORTS=["wsc_js_wait"]', ...WSC] },
   { name: 'emws', label: 'emscripten websocket.h', src: 'bench/emws_echo_client.c', flags: ['-lwebsocket.js'] },
 ];
 

@@ -58,6 +58,7 @@ variants=(
     "emws|emscripten websocket.h (callbacks)|bench/emws_echo_client.c|-lwebsocket.js"
     "wsc_loop|wsc frame loop (timer, no Asyncify)|$min|WSC"
     "wsc_mainloop|wsc frame loop (set_main_loop)|$min|-DUSE_MAIN_LOOP WSC"
+    "wsc_events|wsc event handler (no Asyncify)|$min|-DUSE_EVENTS WSC"
     "wsc_asyncify|wsc blocking (Asyncify)|$min|-DWSC_MIN_BLOCKING ASYNC WSC"
     "printf_only|printf only (floor)|$out/src/printf_only.c|"
 )

@@ -22,6 +22,8 @@
  *                          Emscripten's Browser library (~15 KB of JS).
  *                          ECHO_BENCH implies it and runs it at setImmediate
  *                          pace instead of once per frame.
+ *   -DUSE_EVENTS           the same loop run by wsc_set_event_handler: the
+ *                          socket's events call it, no timer, no Asyncify.
  *   -DWSC_MIN_BLOCKING     blocking calls (link with -sASYNCIFY for wasm);
  *                          also what a native build (`make bench`) gets.
  */
@@ -36,10 +38,10 @@
 #define FRAME_LOOP 1
 #define WRITE_TIMEOUT 0
 #include <emscripten.h>
-#if defined(ECHO_BENCH) && !defined(USE_MAIN_LOOP)
+#if defined(ECHO_BENCH) && !defined(USE_MAIN_LOOP) && !defined(USE_EVENTS)
 #define USE_MAIN_LOOP 1
 #endif
-#ifndef USE_MAIN_LOOP
+#if !defined(USE_MAIN_LOOP) && !defined(USE_EVENTS)
 #include <emscripten/eventloop.h>
 #endif
 #else
@@ -101,6 +103,9 @@ static void done(void)
 {
     printf("closed %d\nOK\n", wsc_close_status(g_c));
     wsc_conn_free(g_c);
+#ifdef USE_EVENTS
+    emscripten_force_exit(0); /* main kept the runtime alive */
+#endif
     exit(0);
 }
 
@@ -146,7 +151,13 @@ static void frame(void)
     g_closing = 1;
 }
 
-#ifndef USE_MAIN_LOOP
+#ifdef USE_EVENTS
+static void on_event(wsc_conn *c, void *user)
+{
+    (void)c, (void)user;
+    frame();
+}
+#elif !defined(USE_MAIN_LOOP)
 static EM_BOOL tick(double time, void *user)
 {
     (void)time, (void)user;
@@ -172,7 +183,10 @@ int main(int argc, char **argv)
     int r = wsc_dial(argv[1], &o, &g_c, NULL);
     if (r)
         fail("dial", r);
-#ifdef USE_MAIN_LOOP
+#if defined(USE_EVENTS)
+    if ((r = wsc_set_event_handler(g_c, on_event, NULL)) != 0)
+        fail("set_event_handler", r);
+#elif defined(USE_MAIN_LOOP)
     emscripten_set_main_loop(frame, 0, 0);
 #ifdef ECHO_BENCH
     emscripten_set_main_loop_timing(EM_TIMING_SETIMMEDIATE, 0);

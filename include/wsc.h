@@ -517,6 +517,27 @@ WSC_API bool wsc_want_write(const wsc_conn *c);
  * queued by the browser). */
 WSC_API size_t wsc_buffered_amount(const wsc_conn *c);
 
+/* ---- Events (browser) ----------------------------------------------------- */
+
+/* An event handler: called with the connection and the user pointer given
+ * to wsc_set_event_handler. */
+typedef void (*wsc_event_fn)(wsc_conn *c, void *user);
+
+/* Wasm: makes fn(c, user) run whenever c has something for the program:
+ * the socket opened or failed (a nonblocking dial ends: wsc_get_state),
+ * a message arrived (read with timeout 0 until WSC_EAGAIN), the socket
+ * closed, or the browser's send queue drained (after wsc_buffered_amount
+ * reported bytes queued, once they all went). No frame loop or Asyncify needed:
+ * the handler runs from the browser's event loop, so it may call any wsc
+ * function with timeout 0 (close with wsc_close_start, not wsc_close),
+ * wsc_conn_free included (then return at once).
+ * It never runs while the program is suspended in a blocking call
+ * (Asyncify); then once the call returned. Events may come in bursts and a
+ * call may find nothing new. fn NULL removes the handler.
+ * Native: WSC_ENOTSUP; an event loop polls wsc_fd() for wsc_poll_events()
+ * instead (examples/epoll_echo_server.c). */
+WSC_API int wsc_set_event_handler(wsc_conn *c, wsc_event_fn fn, void *user);
+
 /* Sends a ping and waits for its pong. The pong is read by whichever thread
  * is reading (a concurrent wsc_read, or wsc_close_read): without a reader the
  * ping times out. Many pings may be in flight. Wasm: does nothing, returns 0. */

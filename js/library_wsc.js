@@ -8,13 +8,20 @@
 //
 // In browsers the global WebSocket is used; in Node the global one when it
 // exists (Node 22+, or 20 with --experimental-websocket), else npm `ws`.
+//
+// An event handler (wsc_set_event_handler) is a C function the socket's
+// events call: open, error, close, each message, and the send queue
+// draining once wsc_buffered_amount reported bytes queued (no browser fires
+// that: a timer looks until they went).
 
 mergeInto(LibraryManager.library, {
+  $WSC__deps: ['$getWasmTableEntry'],
   $WSC: {
     socks: {},
     next: 1,
     impl: null,
     options: undefined,
+    copySend: false, // npm ws may frame a message after send() returned
     enc: null,
     dec: null,
 
@@ -29,6 +36,7 @@ mergeInto(LibraryManager.library, {
           // enforce, and ws's default of 16,384 frames per message closed
           // 4 MiB messages sent in 64-byte frames with 1008.
           WSC.options = {maxPayload: 0, maxFragments: 0, maxBufferedChunks: 0};
+          WSC.copySend = true;
         } catch (e) {
           throw new Error('wsc: this Node has no global WebSocket; install the npm package "ws"');
         }
@@ -46,6 +54,36 @@ mergeInto(LibraryManager.library, {
         s.waiter = null;
         w(0);
       }
+    },
+
+    // Calls the C handler, if any. Never while C is suspended in a blocking
+    // call (Asyncify): then once it has resumed.
+    fire: function(s) {
+      if (!s.fn) return;
+#if ASYNCIFY
+      if (Asyncify.currData) {
+        if (!s.deferred) {
+          s.deferred = true;
+          setTimeout(function() { s.deferred = false; WSC.fire(s); }, 0);
+        }
+        return;
+      }
+#endif
+      {{{ makeDynCall('vii', 's.fn') }}}(s.conn, s.user);
+    },
+
+    // While bytes are queued, looks every 4 ms whether they went.
+    watchDrain: function(s) {
+      if (!s.fn || s.drainTimer || s.ws.bufferedAmount === 0) return;
+      s.drainTimer = setTimeout(function check() {
+        s.drainTimer = null;
+        if (s.ws.readyState !== 1) return;
+        if (s.ws.bufferedAmount > 0) {
+          s.drainTimer = setTimeout(check, 4);
+          return;
+        }
+        WSC.fire(s);
+      }, 4);
     },
 
     // close(code, reason) that never throws: browsers accept only 1000 and
@@ -94,6 +132,7 @@ mergeInto(LibraryManager.library, {
         s.queue.push({type: type, bytes: bytes});
       }
       WSC.wake(s);
+      WSC.fire(s);
     },
   },
 
@@ -111,14 +150,16 @@ mergeInto(LibraryManager.library, {
     ws.binaryType = 'arraybuffer';
     var id = WSC.next++;
     var s = {ws: ws, queue: [], limit: 32768, code: -1, reason: '', closing: false,
-             closeRead: false, waiter: null};
+             closeRead: false, waiter: null, fn: 0, conn: 0, user: 0, deferred: false,
+             drainTimer: null};
     WSC.socks[id] = s;
-    ws.onopen = function() { WSC.wake(s); };
-    ws.onerror = function() { WSC.wake(s); };
+    ws.onopen = function() { WSC.wake(s); WSC.fire(s); };
+    ws.onerror = function() { WSC.wake(s); WSC.fire(s); };
     ws.onclose = function(ev) {
       s.code = ev.code;
       s.reason = ev.reason || '';
       WSC.wake(s);
+      WSC.fire(s);
     };
     ws.onmessage = function(ev) { WSC.onmessage(s, ev.data); };
     return id;
@@ -173,7 +214,11 @@ mergeInto(LibraryManager.library, {
     var s = WSC.socks[id];
     if (!s || s.ws.readyState !== 1 || s.closing) return -5; // WSC_ECLOSED
     var bytes = HEAPU8.subarray(ptr, ptr + len);
-    s.ws.send(type === 1 ? WSC.dec.decode(bytes) : bytes.slice());
+    // A browser copies what send() is given before it returns (but refuses
+    // views of shared memory, as a -pthread build has).
+    var copy = WSC.copySend || (typeof SharedArrayBuffer !== 'undefined' &&
+                                bytes.buffer instanceof SharedArrayBuffer);
+    s.ws.send(type === 1 ? WSC.dec.decode(bytes) : copy ? bytes.slice() : bytes);
     return 0;
   },
 
@@ -221,13 +266,25 @@ mergeInto(LibraryManager.library, {
   wsc_js_buffered_amount__deps: ['$WSC'],
   wsc_js_buffered_amount: function(id) {
     var s = WSC.socks[id];
-    return s ? s.ws.bufferedAmount : 0;
+    if (!s) return 0;
+    WSC.watchDrain(s);
+    return s.ws.bufferedAmount;
+  },
+
+  wsc_js_set_handler__deps: ['$WSC'],
+  wsc_js_set_handler: function(id, fn, conn, user) {
+    var s = WSC.socks[id];
+    s.fn = fn;
+    s.conn = conn;
+    s.user = user;
   },
 
   wsc_js_free__deps: ['$WSC'],
   wsc_js_free: function(id) {
     var s = WSC.socks[id];
     if (!s) return;
+    s.fn = 0;
+    if (s.drainTimer) clearTimeout(s.drainTimer);
     if (s.ws.readyState < 2) WSC.close(s, 1001, '');
     s.ws.onopen = s.ws.onclose = s.ws.onmessage = null;
     s.ws.onerror = function() {}; // npm ws reports closing a CONNECTING socket as an error

@@ -361,6 +361,13 @@ int wsc_poll_events(const wsc_conn *c)
     }
 }
 
+int wsc_set_event_handler(wsc_conn *c, wsc_event_fn fn, void *user)
+{
+    (void)c, (void)fn, (void)user;
+    return wsc__fail(WSC_ENOTSUP, "wsc_set_event_handler is for the browser; natively poll "
+                                 "wsc_fd() for wsc_poll_events()");
+}
+
 int wsc_close_status(const wsc_conn *c)
 {
     if (!c)

@@ -297,6 +297,14 @@ int wsc_poll_events(const wsc_conn *c)
     return 0;
 }
 
+int wsc_set_event_handler(wsc_conn *c, wsc_event_fn fn, void *user)
+{
+    if (!c)
+        return wsc__fail(WSC_EINVAL, "wsc_set_event_handler: NULL connection");
+    wsc_js_set_handler(c->id, fn, c, user);
+    return 0;
+}
+
 size_t wsc_buffered_amount(const wsc_conn *c)
 {
     return c ? (size_t)wsc_js_buffered_amount(c->id) : 0;

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "wsc.h"
+
 /* new WebSocket(url, protocols) with protocols comma-separated ("" none).
  * Returns the handle, or WSC_EINVAL when the constructor throws. */
 int wsc_js_open(const char *url, const char *protocols);
@@ -52,6 +54,11 @@ void wsc_js_close_read(int id);
 
 /* WebSocket.bufferedAmount: bytes queued by send() not yet sent. */
 double wsc_js_buffered_amount(int id);
+
+/* Makes fn(conn, user) (a C function pointer, 0: none) the socket's event
+ * handler: called on open, error, close, each message, and when the send
+ * queue drained; never while C is suspended in a blocking call. */
+void wsc_js_set_handler(int id, wsc_event_fn fn, wsc_conn *conn, void *user);
 
 /* Closes if needed and forgets the handle. */
 void wsc_js_free(int id);

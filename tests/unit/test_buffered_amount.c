@@ -4,7 +4,8 @@
  * timeout-0 write is accepted and what the socket did not take is counted
  * (never more than the frame); wsc_flush with timeout 0 leaves it counted
  * (WSC_EAGAIN); once the peer reads, wsc_flush empties it to 0; another
- * thread may ask at any time (it is read while a flush runs). */
+ * thread may ask at any time (it is read while a flush runs). Also the
+ * browser-only wsc_set_event_handler: WSC_ENOTSUP natively. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -87,6 +88,10 @@ int main(void)
            wsc_strerror(rd.r), rd.len);
     CHECKF(atomic_load(&most_seen) <= held, "another thread saw at most what was held (%zu)",
            atomic_load(&most_seen));
+
+    r = wsc_set_event_handler(cl, NULL, NULL);
+    CHECKF(r == WSC_ENOTSUP && strstr(wsc_last_error(), "wsc_poll_events"),
+           "wsc_set_event_handler natively: %s (%s)", wsc_strerror(r), wsc_last_error());
 
     free(big);
     wsc_conn_free(cl);

@@ -294,6 +294,15 @@ for (const kind of BOTH) {
     assert.match(res.stdout, /^FLUSHED$/m);
   });
 
+  test(`${kind}: the event handler drives a connection without a frame loop or Asyncify`, T, async (t) => {
+    const peer = await PEERS[kind](t, { readLimit: -1 });
+    const res = await runPage(t, 'event_client.sync.js', [peer.url, '100']);
+    assertOk(res);
+    for (const re of [/^OPEN$/m, /^ECHOED 100$/m, /^DRAINED$/m, /^BIG ECHOED$/m, /^CLOSED status=1000 events=\d+$/m]) {
+      assert.match(res.stdout, re, res.describe());
+    }
+  });
+
   test(`${kind}: NUL bytes inside text and binary messages echo intact`, T, async (t) => {
     const peer = await PEERS[kind](t);
     const res = await runPage(t, 'api_client.js', [peer.url, 'nul']);

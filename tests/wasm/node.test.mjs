@@ -259,6 +259,16 @@ for (const kind of ['native', 'ws']) {
       line(p, /^FLUSHED$/m);
     });
 
+    for (const sync of [false, true]) {
+      test(`event handler${sync ? ' (no Asyncify)' : ''}: open, 100 echoes, an 8 MiB echo, the drain event, close, free inside it`, T, async (t) => {
+        const srv = await startServer(t, kind, { readLimit: -1 });
+        const p = await runWasm(t, 'event_client', [srv.url, '100'], { sync, ms: 30000 });
+        assertOk(p);
+        for (const re of [/^OPEN$/m, /^ECHOED 100$/m, /^DRAINED$/m, /^BIG ECHOED$/m, /^CLOSED status=1000 events=\d+$/m]) line(p, re);
+        await assertPeerClose(srv, p, 1000);
+      });
+    }
+
     test('read timeouts: WSC_EAGAIN, WSC_ETIMEDOUT, and the connection still works', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'api_client', [srv.url, 'timeout']);

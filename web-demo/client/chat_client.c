@@ -5,11 +5,14 @@
  *
  *   chat_connect(url)   start connecting (and keep reconnecting) to url
  *   chat_send(text)     0, or CHAT_ETOOLONG / CHAT_ENOTCONN / a wsc error
- *   chat_poll()         advance the connection; the next event or NULL
+ *   chat_poll()         the next event or NULL
  *
- * chat_poll never blocks (a nonblocking dial, reads with timeout 0), so JS
- * calls it from a timer until it returns NULL. An event is one string whose
- * first character says what it is:
+ * The connection advances on its own: wsc calls on_conn_event when the
+ * socket has something (wsc_set_event_handler: no timer, no Asyncify), and
+ * a timeout (emscripten_set_timeout) redials. Whenever events were queued,
+ * C calls Module.onChatEvents() (if the page set it), which calls
+ * chat_poll until it returns NULL. An event is one string whose first
+ * character says what it is:
  *   "Mtext"   a chat line from the server
  *   "Stext"   a new connection state: connecting / connected /
  *             reconnecting in N.N s
@@ -30,6 +33,7 @@
 #include <string.h>
 
 #include <emscripten.h>
+#include <emscripten/eventloop.h>
 
 #include "wsc.h"
 
@@ -53,7 +57,6 @@ static struct {
     wsc_conn *conn;
     phase phase;
     double backoff_ms;
-    double retry_at;
     char *events[EVENTS_MAX];   /* ring of pending events */
     int ev_head, ev_count;
     char *current;              /* the event last returned by chat_poll */
@@ -95,14 +98,36 @@ static void emit_message(const char *data, size_t len)
     g.ev_count++;
 }
 
+EM_JS(void, page_notify, (void), {
+    if (Module.onChatEvents) Module.onChatEvents();
+});
+
+/* Tells the page that events are queued. */
+static void notify(void)
+{
+    if (g.ev_count > 0)
+        page_notify();
+}
+
+static void dial(void);
+
+static void redial(void *user)
+{
+    (void)user;
+    dial();
+    notify();
+}
+
 /* Waits g.backoff_ms before the next dial (and doubles it for the one after). */
 static void wait_then_redial(void)
 {
     g.phase = WAITING;
-    g.retry_at = emscripten_get_now() + g.backoff_ms;
+    emscripten_set_timeout(redial, g.backoff_ms, NULL);
     emit('S', "reconnecting in %.1f s", g.backoff_ms / 1000);
     g.backoff_ms = g.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : g.backoff_ms * 2;
 }
+
+static void on_conn_event(wsc_conn *c, void *user);
 
 static void dial(void)
 {
@@ -115,6 +140,7 @@ static void dial(void)
         wait_then_redial();
         return;
     }
+    wsc_set_event_handler(g.conn, on_conn_event, NULL);
     g.phase = DIALING;
 }
 
@@ -183,6 +209,17 @@ static void poll_open(void)
     }
 }
 
+/* The socket has something: open, closed, or messages. */
+static void on_conn_event(wsc_conn *c, void *user)
+{
+    (void)c, (void)user;
+    if (g.phase == DIALING)
+        poll_dialing();
+    if (g.phase == OPEN)
+        poll_open();
+    notify();
+}
+
 EMSCRIPTEN_KEEPALIVE
 int chat_connect(const char *url)
 {
@@ -194,6 +231,7 @@ int chat_connect(const char *url)
         return WSC_ENOMEM;
     memcpy(g.url, url, n);
     dial();
+    notify();
     return 0;
 }
 
@@ -220,12 +258,6 @@ const char *chat_poll(void)
 {
     free(g.current);
     g.current = NULL;
-    if (g.phase == DIALING)
-        poll_dialing();
-    else if (g.phase == OPEN)
-        poll_open();
-    else if (g.phase == WAITING && emscripten_get_now() >= g.retry_at)
-        dial();
     if (g.ev_count == 0)
         return NULL;
     g.current = g.events[g.ev_head];

@@ -24,7 +24,8 @@ function setStatus(text) {
 }
 
 // Drains the C client's events: "M" chat line, "S" state, "E" error (shown
-// until connected again), "N" the client's own notice for the log.
+// until connected again), "N" the client's own notice for the log. Called
+// by the C client whenever it has some (no timer).
 function pump() {
   for (;;) {
     const p = Module._chat_poll();
@@ -55,9 +56,9 @@ function send(text) {
 var Module = {
   onRuntimeInitialized() {
     const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+    Module.onChatEvents = pump; // C calls it whenever it queued events
     withString(url, (p) => Module._chat_connect(p));
     pump();
-    setInterval(pump, 50);
     $('form').addEventListener('submit', (e) => {
       e.preventDefault();
       const input = $('input');
