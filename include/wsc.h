@@ -30,13 +30,20 @@
  *     ping and close concurrently. Messages from concurrent writers never
  *     interleave. wsc_close and wsc_close_now unblock every thread blocked on
  *     the connection, a reader or one advancing a nonblocking dial included.
- *   - Wasm: calls that wait (timeout_ms != 0, a blocking wsc_dial) suspend
- *     the C stack with Asyncify: link with the flags `make wasm-flags` prints.
- *     Without -sASYNCIFY they return WSC_ENOTSUP at once; use a nonblocking
- *     dial and timeout 0 from an emscripten_set_main_loop frame instead.
- *     (emcc 3.1.6: after main() suspended, its return value is lost; end the
- *     program with exit(status).) Browsers send only close codes 1000 and
- *     3000-4999: 1001-1014 are sent as 4001-4014.
+ *   - Wasm, three ways to wait (README "In the browser" has sizes and speeds):
+ *     events: a nonblocking dial and wsc_set_event_handler; the handler
+ *       makes timeout-0 calls when the socket has something. Nothing blocks;
+ *       no Asyncify; as fast as plain JavaScript. Pick this for new code.
+ *     Asyncify: calls that wait (timeout_ms != 0, a blocking wsc_dial)
+ *       suspend the C stack; link with the flags `make wasm-flags` prints
+ *       (about 4 KB more gzipped, each wait a suspend and resume). Pick it
+ *       to port blocking native code. (emcc 3.1.6: after main() suspended,
+ *       its return value is lost; end the program with exit(status).)
+ *     a frame loop: timeout-0 calls from emscripten_set_main_loop or a
+ *       timer, for programs that have one anyway.
+ *     Without -sASYNCIFY calls that would wait return WSC_ENOTSUP at once.
+ *     Browsers send only close codes 1000 and 3000-4999: 1001-1014 are sent
+ *     as 4001-4014.
  *   - Ownership: the library keeps no pointer you pass in after a call returns.
  *     Data returned by a read points into the connection's own buffer and stays
  *     valid until the next read call on that connection. Text messages are
