@@ -55,12 +55,15 @@
  *   dial-timeout        URL must accept TCP but never answer: wsc_dial with
  *                       handshake_timeout_ms 500 fails with WSC_ETIMEDOUT;
  *                       then sleeps 500 ms so that late JS events run.
- *   buffered            wsc_buffered_amount is 0 after the dial; 32 binary
+ *   buffered [pause]    wsc_buffered_amount is 0 after the dial; 32 binary
  *                       messages of 1 MiB sent at once make it > 0 (the
  *                       browser's bufferedAmount) and at most 32 MiB;
  *                       wsc_flush(c, 0) is WSC_EAGAIN while bytes remain;
  *                       wsc_flush(c, 20000) returns 0 with it back to 0;
  *                       the 32 echoes come back. Prints "BUFFERED <n>".
+ *                       "pause" first sends "cmd:pause 3000" (the tests' ws
+ *                       server stops reading for 3 s): in Node the queue may
+ *                       otherwise drain into a fast reader as it is filled.
  *   sync                for the .sync.js build (no Asyncify): blocking wsc_dial
  *                       fails with WSC_ENOTSUP naming -sASYNCIFY; a nonblocking
  *                       dial returns 0 in CONNECTING; wsc_read(c, 0) is
@@ -522,9 +525,11 @@ static void scenario_dial_timeout(const char *url)
     finish();
 }
 
-static void scenario_buffered(const char *url)
+static void scenario_buffered(const char *url, bool pause)
 {
     wsc_conn *c = dial(url);
+    if (pause)
+        write_msg(c, WSC_TEXT, "cmd:pause 3000", 14);
     if (wsc_buffered_amount(c) != 0)
         fail("buffered", 0, "%zu after the dial, want 0", wsc_buffered_amount(c));
     size_t size = 1 << 20;
@@ -615,7 +620,7 @@ int main(int argc, char **argv)
     else if (strcmp(sc, "dial-timeout") == 0)
         scenario_dial_timeout(url);
     else if (strcmp(sc, "buffered") == 0)
-        scenario_buffered(url);
+        scenario_buffered(url, argc > 3 && strcmp(argv[3], "pause") == 0);
     else if (strcmp(sc, "sync") == 0)
         scenario_sync(url);
     else

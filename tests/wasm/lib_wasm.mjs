@@ -145,6 +145,7 @@ function numbered(i) {
  *   path /flood?n=N   sends N numbered messages (see api_client.c "busy") at once
  *   cmd:text HEX      sends the bytes HEX (hex digits) as a text message
  *   cmd:vanish        destroys the socket without a close frame
+ *   cmd:pause MS      stops reading the socket for MS ms (no reply)
  *   cmd:fragmented N SIZE  as the native server: SIZE bytes of 'x' as one
  *                     text message in N data frames and an empty final one
  * protocols: supported subprotocols in order of preference (as wsc_accept: the
@@ -183,6 +184,9 @@ export async function wsEcho(t, { protocols = [], maxPayload = 64 * MiB } = {}) 
           ws.send(Buffer.from(arg, 'hex'), { binary: false });
         } else if (m[1] === 'subprotocol') {
           ws.send(ws.protocol);
+        } else if (m[1] === 'pause') {
+          ws._socket.pause();
+          setTimeout(() => ws._socket.resume(), Number(arg));
         } else if (m[1] === 'fragmented') {
           const [n, size] = arg.split(' ').map(Number);
           const piece = Math.floor(size / n);

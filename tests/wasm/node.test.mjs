@@ -251,9 +251,11 @@ for (const kind of ['native', 'ws']) {
       });
     }
 
-    test('wsc_buffered_amount follows npm ws\'s bufferedAmount; wsc_flush waits for it to drain', T, async (t) => {
+    // Only against the ws server, which can stop reading: a reader as fast
+    // as the writer can keep Node's queue empty (seen once in CI).
+    if (kind === 'ws') test('wsc_buffered_amount follows npm ws\'s bufferedAmount; wsc_flush waits for it to drain', T, async (t) => {
       const srv = await startServer(t, kind, { readLimit: -1 });
-      const p = await runWasm(t, 'api_client', [srv.url, 'buffered'], { ms: 30000 });
+      const p = await runWasm(t, 'api_client', [srv.url, 'buffered', 'pause'], { ms: 30000 });
       assertOk(p);
       line(p, /^BUFFERED \d+$/m);
       line(p, /^FLUSHED$/m);
