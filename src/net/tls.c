@@ -364,15 +364,6 @@ static void make_bio_method(void)
 
 /* ---- taking a TLS 1.3 session over ------------------------------------------ */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* OpenSSL's key log, "LABEL <client random> <secret>" in hex: we keep the
  * two application traffic secrets, for tls13.c. */
 static void keylog(const SSL *ssl, const char *line)
@@ -381,19 +372,13 @@ static void keylog(const SSL *ssl, const char *line)
     bool client = strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0;
     if (!s || (!client && strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) != 0))
         return;
-    const char *hex = strrchr(line, ' ') + 1;
-    size_t len = strlen(hex) / 2;
-    if (len > WSC_TLS13_SECRET_MAX || (!s->logged && !(s->logged = calloc(1, sizeof *s->logged))))
+    if (!s->logged && !(s->logged = calloc(1, sizeof *s->logged)))
         return;
     bool ours = client != s->server;
     uint8_t *out = ours ? s->logged->wr.secret : s->logged->rd.secret;
-    for (size_t i = 0; i < len; i++) {
-        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    s->secrets |= ours ? 1 : 2;
+    size_t len;
+    if (OPENSSL_hexstr2buf_ex(out, WSC_TLS13_SECRET_MAX, &len, strrchr(line, ' ') + 1, '\0'))
+        s->secrets |= ours ? 1 : 2;
 }
 
 static void rec_free(wsc_tls13 *t)
