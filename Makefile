@@ -210,36 +210,55 @@ EMAR      ?= emar
 WASM_ENV  := NODE_PATH=/usr/share/nodejs
 WASM_SRC  := $(wildcard src/common/*.c src/wasm/*.c)
 WASM_OBJ  := $(WASM_SRC:%.c=build/wasm/obj/%.o)
+WASM_MT_OBJ := $(WASM_SRC:%.c=build/wasm/obj-mt/%.o)
 WASM_CFLAGS := -std=c11 $(WARN) -Oz
 # What an app adds to its emcc link line; WASM_ASYNCIFY only for blocking calls.
 WASM_LINK := -Iinclude build/wasm/libwsc.a --js-library js/library_wsc.js
 WASM_ASYNCIFY := -sASYNCIFY -sASYNCIFY_IMPORTS='["wsc_js_wait"]'
+# Blocking calls on a Worker thread instead: libwsc-mt.a, main() on a pthread.
+WASM_PTHREAD := -pthread -sPROXY_TO_PTHREAD -sENVIRONMENT=web,worker,node -Wno-pthreads-mem-growth
 
 build/wasm/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(WASM_ENV) $(EMCC) $(CPPFLAGS_ALL) $(WASM_CFLAGS) -c $< -o $@
 
+build/wasm/obj-mt/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(WASM_ENV) $(EMCC) $(CPPFLAGS_ALL) $(WASM_CFLAGS) -pthread -c $< -o $@
+
 build/wasm/libwsc.a: $(WASM_OBJ)
 	@rm -f $@
 	$(WASM_ENV) $(EMAR) rcs $@ $^
 
-wasm: build/wasm/libwsc.a
+build/wasm/libwsc-mt.a: $(WASM_MT_OBJ)
+	@rm -f $@
+	$(WASM_ENV) $(EMAR) rcs $@ $^
+
+wasm: build/wasm/libwsc.a build/wasm/libwsc-mt.a
 
 # Wasm test programs: portable C from tests/progs, tests/wasm and the client
-# examples, each built twice: NAME.js with Asyncify, NAME.sync.js without.
+# examples, each built twice: NAME.js with Asyncify, NAME.sync.js without;
+# the blocking ones a third time, NAME.mt.js with -pthread (main() on a
+# Worker, NAME.mt.worker.js beside it).
 # Run in Node with `node --no-experimental-fetch build/wasm/progs/NAME.js ARGS`.
 WASM_PROG_FLAGS := -Oz -sENVIRONMENT=web,node -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1
 WASM_PROG_SRC := tests/progs/client.c tests/progs/read_client.c $(wildcard tests/wasm/*.c) \
                  $(filter %_client.c,$(wildcard examples/*.c))
+WASM_MT_PROG_SRC := $(filter-out tests/wasm/event_client.c tests/wasm/frame_loop_client.c,$(WASM_PROG_SRC))
 WASM_PROGS := $(foreach f,$(WASM_PROG_SRC),build/wasm/progs/$(basename $(notdir $(f))).js \
-                                           build/wasm/progs/$(basename $(notdir $(f))).sync.js)
-WASM_DEPS := build/wasm/libwsc.a js/library_wsc.js
+                                           build/wasm/progs/$(basename $(notdir $(f))).sync.js) \
+              $(foreach f,$(WASM_MT_PROG_SRC),build/wasm/progs/$(basename $(notdir $(f))).mt.js)
+WASM_DEPS := build/wasm/libwsc.a build/wasm/libwsc-mt.a js/library_wsc.js
 wasm_link = @mkdir -p $(dir $@) && $(WASM_ENV) $(EMCC) -Iinclude $(WASM_PROG_FLAGS) $(1) $< \
-            build/wasm/libwsc.a --js-library js/library_wsc.js -o $@
+            $(if $(findstring pthread,$(1)),build/wasm/libwsc-mt.a,build/wasm/libwsc.a) \
+            --js-library js/library_wsc.js -o $@
 
 build/wasm/progs/%.sync.js: tests/progs/%.c $(WASM_DEPS) ; $(call wasm_link,)
 build/wasm/progs/%.sync.js: tests/wasm/%.c $(WASM_DEPS) ; $(call wasm_link,)
 build/wasm/progs/%.sync.js: examples/%.c $(WASM_DEPS) ; $(call wasm_link,)
+build/wasm/progs/%.mt.js: tests/progs/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_PTHREAD))
+build/wasm/progs/%.mt.js: tests/wasm/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_PTHREAD))
+build/wasm/progs/%.mt.js: examples/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_PTHREAD))
 build/wasm/progs/%.js: tests/progs/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_ASYNCIFY))
 build/wasm/progs/%.js: tests/wasm/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_ASYNCIFY))
 build/wasm/progs/%.js: examples/%.c $(WASM_DEPS) ; $(call wasm_link,$(WASM_ASYNCIFY))
@@ -266,7 +285,10 @@ wasm-check: wasm-progs demo-build $(patsubst examples/%.c,build/native/examples/
 wasm-flags:
 	@echo "compile: -I$(CURDIR)/include"
 	@echo "link:    $(CURDIR)/build/wasm/libwsc.a --js-library $(CURDIR)/js/library_wsc.js"
-	@echo "blocking calls (timeout_ms != 0) also need: -sASYNCIFY -sASYNCIFY_IMPORTS='[\"wsc_js_wait\"]'"
+	@echo "blocking calls (timeout_ms != 0) on the main thread also need: -sASYNCIFY -sASYNCIFY_IMPORTS='[\"wsc_js_wait\"]'"
+	@echo "or blocking calls on a Worker thread (pages need COOP/COEP headers), link instead:"
+	@echo "         $(CURDIR)/build/wasm/libwsc-mt.a --js-library $(CURDIR)/js/library_wsc.js -pthread -sPROXY_TO_PTHREAD -sEXIT_RUNTIME=1"
+	@echo "         (and compile with -pthread)"
 	@echo "optional, 6 KB less wasm: -sMALLOC=emmalloc"
 
 # The npm package (package.json "files", emcc-flags.js) as a consumer uses it:

@@ -6,6 +6,11 @@
 // the C stack with Asyncify when the program is linked with -sASYNCIFY; in
 // other builds wsc_js_wait answers WSC_ENOTSUP (-13) at once.
 //
+// In a -pthread build every wsc_js_* function but wsc_js_wait runs on the
+// main thread (`__proxy: 'sync'`), where the sockets and their events live;
+// a Worker thread waiting for an event sleeps on the socket's signal word in
+// shared memory (src/wasm/conn.c), which wake() bumps and notifies.
+//
 // In browsers the global WebSocket is used; in Node the global one when it
 // exists (Node 22+, or 20 with --experimental-websocket), else npm `ws`.
 //
@@ -49,6 +54,10 @@ mergeInto(LibraryManager.library, {
     },
 
     wake: function(s) {
+      if (s.signal) {
+        Atomics.add(HEAP32, s.signal >> 2, 1);
+        Atomics.notify(HEAP32, s.signal >> 2);
+      }
       var w = s.waiter;
       if (w) {
         s.waiter = null;
@@ -137,7 +146,8 @@ mergeInto(LibraryManager.library, {
   },
 
   wsc_js_open__deps: ['$WSC'],
-  wsc_js_open: function(urlPtr, protoPtr) {
+  wsc_js_open__proxy: 'sync',
+  wsc_js_open: function(urlPtr, protoPtr, signal) {
     var url = UTF8ToString(urlPtr), protos = UTF8ToString(protoPtr);
     var ws;
     try {
@@ -149,11 +159,11 @@ mergeInto(LibraryManager.library, {
     }
     ws.binaryType = 'arraybuffer';
     var id = WSC.next++;
-    var s = {ws: ws, queue: [], limit: 32768, code: -1, reason: '', closing: false,
-             closeRead: false, waiter: null, fn: 0, conn: 0, user: 0, deferred: false,
+    var s = {ws: ws, signal: signal, queue: [], limit: 32768, code: -1, reason: '', closing: false,
+             closeRead: false, opened: false, waiter: null, fn: 0, conn: 0, user: 0, deferred: false,
              drainTimer: null};
     WSC.socks[id] = s;
-    ws.onopen = function() { WSC.wake(s); WSC.fire(s); };
+    ws.onopen = function() { s.opened = true; WSC.wake(s); WSC.fire(s); };
     ws.onerror = function() { WSC.wake(s); WSC.fire(s); };
     ws.onclose = function(ev) {
       s.code = ev.code;
@@ -166,9 +176,17 @@ mergeInto(LibraryManager.library, {
   },
 
   wsc_js_state__deps: ['$WSC'],
+  wsc_js_state__proxy: 'sync',
   wsc_js_state: function(id) {
     var s = WSC.socks[id];
     return s ? s.ws.readyState : 3;
+  },
+
+  wsc_js_opened__deps: ['$WSC'],
+  wsc_js_opened__proxy: 'sync',
+  wsc_js_opened: function(id) {
+    var s = WSC.socks[id];
+    return s && s.opened ? 1 : 0;
   },
 
   wsc_js_wait__deps: ['$WSC'],
@@ -194,6 +212,7 @@ mergeInto(LibraryManager.library, {
   },
 
   wsc_js_peek__deps: ['$WSC'],
+  wsc_js_peek__proxy: 'sync',
   wsc_js_peek: function(id, typePtr, lenPtr) {
     var s = WSC.socks[id];
     if (!s || s.queue.length === 0) return 0;
@@ -204,56 +223,65 @@ mergeInto(LibraryManager.library, {
   },
 
   wsc_js_take__deps: ['$WSC'],
+  wsc_js_take__proxy: 'sync',
   wsc_js_take: function(id, dst) {
     var m = WSC.socks[id].queue.shift();
     if (dst && m.bytes) HEAPU8.set(m.bytes, dst);
   },
 
   wsc_js_send__deps: ['$WSC'],
+  wsc_js_send__proxy: 'sync',
   wsc_js_send: function(id, type, ptr, len) {
     var s = WSC.socks[id];
     if (!s || s.ws.readyState !== 1 || s.closing) return -5; // WSC_ECLOSED
     var bytes = HEAPU8.subarray(ptr, ptr + len);
-    // A browser copies what send() is given before it returns (but refuses
-    // views of shared memory, as a -pthread build has).
-    var copy = WSC.copySend || (typeof SharedArrayBuffer !== 'undefined' &&
-                                bytes.buffer instanceof SharedArrayBuffer);
-    s.ws.send(type === 1 ? WSC.dec.decode(bytes) : copy ? bytes.slice() : bytes);
+    // A browser copies what send() is given before it returns (but send()
+    // and TextDecoder refuse views of shared memory, as a -pthread build has).
+    var shared = typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer;
+    if (shared || (WSC.copySend && type !== 1)) bytes = bytes.slice();
+    s.ws.send(type === 1 ? WSC.dec.decode(bytes) : bytes);
     return 0;
   },
 
   wsc_js_close__deps: ['$WSC'],
+  wsc_js_close__proxy: 'sync',
   wsc_js_close: function(id, code, reasonPtr) {
     return WSC.close(WSC.socks[id], code, UTF8ToString(reasonPtr));
   },
 
   wsc_js_close_code__deps: ['$WSC'],
+  wsc_js_close_code__proxy: 'sync',
   wsc_js_close_code: function(id) {
     var s = WSC.socks[id];
     return s ? s.code : -1;
   },
 
   wsc_js_close_reason__deps: ['$WSC'],
+  wsc_js_close_reason__proxy: 'sync',
   wsc_js_close_reason: function(id, buf, cap) {
     stringToUTF8(WSC.socks[id].reason, buf, cap);
   },
 
   wsc_js_subprotocol__deps: ['$WSC'],
+  wsc_js_subprotocol__proxy: 'sync',
   wsc_js_subprotocol: function(id, buf, cap) {
     stringToUTF8(WSC.socks[id].ws.protocol || '', buf, cap);
   },
 
   wsc_js_extensions__deps: ['$WSC'],
+  wsc_js_extensions__proxy: 'sync',
   wsc_js_extensions: function(id, buf, cap) {
     stringToUTF8(WSC.socks[id].ws.extensions || '', buf, cap);
   },
 
   wsc_js_set_read_limit__deps: ['$WSC'],
+  wsc_js_set_read_limit__proxy: 'sync',
   wsc_js_set_read_limit: function(id, limit) {
     WSC.socks[id].limit = limit;
   },
 
   wsc_js_close_read__deps: ['$WSC'],
+  wsc_js_close_read__proxy: 'sync',
   wsc_js_close_read: function(id) {
     var s = WSC.socks[id];
     s.closeRead = true;
@@ -264,6 +292,7 @@ mergeInto(LibraryManager.library, {
   },
 
   wsc_js_buffered_amount__deps: ['$WSC'],
+  wsc_js_buffered_amount__proxy: 'sync',
   wsc_js_buffered_amount: function(id) {
     var s = WSC.socks[id];
     if (!s) return 0;
@@ -272,6 +301,7 @@ mergeInto(LibraryManager.library, {
   },
 
   wsc_js_set_handler__deps: ['$WSC'],
+  wsc_js_set_handler__proxy: 'sync',
   wsc_js_set_handler: function(id, fn, conn, user) {
     var s = WSC.socks[id];
     s.fn = fn;
@@ -280,10 +310,12 @@ mergeInto(LibraryManager.library, {
   },
 
   wsc_js_free__deps: ['$WSC'],
+  wsc_js_free__proxy: 'sync',
   wsc_js_free: function(id) {
     var s = WSC.socks[id];
     if (!s) return;
     s.fn = 0;
+    s.signal = 0; // the C side frees it next
     if (s.drainTimer) clearTimeout(s.drainTimer);
     if (s.ws.readyState < 2) WSC.close(s, 1001, '');
     s.ws.onopen = s.ws.onclose = s.ws.onmessage = null;

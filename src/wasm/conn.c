@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __EMSCRIPTEN_PTHREADS__
+#include <math.h>
+#include <emscripten/threading.h>
+#endif
 
 #include "common/closecode.h"
 #include "common/error.h"
@@ -13,6 +17,27 @@
 
 #define CLOSE_WAIT_MS 10000
 
+/* A Worker thread of a -pthread build sleeps on c->events; any other
+ * thread (the browser's main thread) suspends through JS with Asyncify. */
+int wsc__wasm_sleep(wsc_conn *c, int ms)
+{
+#ifdef __EMSCRIPTEN_PTHREADS__
+    if (!emscripten_is_main_browser_thread()) {
+        wsc_deadline d = wsc__deadline_in(ms);
+        uint32_t seen = c->seen;
+        while (atomic_load(&c->events) == seen) {
+            int left = wsc__deadline_left(d);
+            if (d != WSC_FOREVER && left == 0)
+                return WSC_ETIMEDOUT;
+            emscripten_futex_wait(&c->events, seen, left < 0 ? INFINITY : (double)left);
+        }
+        c->seen = atomic_load(&c->events);
+        return 0;
+    }
+#endif
+    return wsc_js_wait(c->id, ms);
+}
+
 int wsc__wasm_wait(wsc_conn *c, wsc_deadline d)
 {
     if (d == WSC_NOWAIT)
@@ -20,10 +45,11 @@ int wsc__wasm_wait(wsc_conn *c, wsc_deadline d)
     int left = wsc__deadline_left(d);
     if (d != WSC_FOREVER && left == 0)
         return WSC_ETIMEDOUT;
-    int r = wsc_js_wait(c->id, left);
+    int r = wsc__wasm_sleep(c, left);
     if (r == WSC_ENOTSUP)
-        return wsc__fail(WSC_ENOTSUP, "blocking calls need -sASYNCIFY (see `make wasm-flags`); "
-                                     "without it use timeout 0 from a frame loop");
+        return wsc__fail(WSC_ENOTSUP, "blocking calls on the browser's main thread need -sASYNCIFY, or "
+                                     "-pthread -sPROXY_TO_PTHREAD (see `make wasm-flags`); without "
+                                     "them use timeout 0 from a frame loop or an event handler");
     return r;
 }
 
@@ -84,7 +110,11 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
         free(c);
         return wsc__fail(WSC_ENOMEM, "out of memory");
     }
-    c->id = wsc_js_open(wsurl, protos);
+#ifdef __EMSCRIPTEN_PTHREADS__
+    c->id = wsc_js_open(wsurl, protos, &c->events);
+#else
+    c->id = wsc_js_open(wsurl, protos, NULL);
+#endif
     free(protos);
     if (c->id < 0) {
         int r = wsc__fail(WSC_EINVAL, "the browser refused to open a WebSocket to %s", wsurl);
@@ -103,7 +133,8 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
     int r = 0;
     while (r == 0 && wsc_js_state(c->id) == WSC_STATE_CONNECTING)
         r = wsc__wasm_wait(c, d);
-    if (r == 0 && wsc_js_state(c->id) != WSC_STATE_OPEN)
+    /* A Worker thread may look after the server already closed again. */
+    if (r == 0 && !wsc_js_opened(c->id))
         r = wsc__fail(WSC_ECONNECT, "the WebSocket connection to %s failed (the browser gives no "
                                    "detail: see its console or the server's log)", wsurl);
     else if (r == WSC_ETIMEDOUT)
@@ -301,6 +332,12 @@ int wsc_set_event_handler(wsc_conn *c, wsc_event_fn fn, void *user)
 {
     if (!c)
         return wsc__fail(WSC_EINVAL, "wsc_set_event_handler: NULL connection");
+#ifdef __EMSCRIPTEN_PTHREADS__
+    /* The handler would run on the main thread, beside this one. */
+    if (!emscripten_is_main_browser_thread())
+        return wsc__fail(WSC_ENOTSUP, "wsc_set_event_handler works on the browser's main thread only; "
+                                     "a Worker thread blocks in wsc_read instead");
+#endif
     wsc_js_set_handler(c->id, fn, c, user);
     return 0;
 }
@@ -326,10 +363,11 @@ int wsc_flush(wsc_conn *c, int timeout_ms)
         if (d != WSC_FOREVER && left == 0)
             return wsc__fail(WSC_ETIMEDOUT, "the browser still holds %zu bytes to send",
                             wsc_buffered_amount(c));
-        int r = wsc_js_wait(c->id, left < 0 || left > DRAIN_POLL_MS ? DRAIN_POLL_MS : left);
+        int r = wsc__wasm_sleep(c, left < 0 || left > DRAIN_POLL_MS ? DRAIN_POLL_MS : left);
         if (r == WSC_ENOTSUP)
-            return wsc__fail(WSC_ENOTSUP, "waiting for the send queue needs -sASYNCIFY (see "
-                                         "`make wasm-flags`); without it call with timeout 0");
+            return wsc__fail(WSC_ENOTSUP, "waiting for the send queue on the browser's main thread "
+                                         "needs -sASYNCIFY (see `make wasm-flags`); without it "
+                                         "call with timeout 0");
     }
     return 0;
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* conn.h - the wasm connection: a handle to a JS WebSocket plus the C-side
- * buffers the API hands out. Single-threaded (the browser's event loop). */
+ * buffers the API hands out. Used by one thread at a time: the browser's
+ * main thread, or in a -pthread build a Worker thread whose calls into JS
+ * run on the main thread. */
 #ifndef WSC_WASM_CONN_H
 #define WSC_WASM_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,10 +32,20 @@ struct wsc_conn {
     size_t wcap, wlen;
     wsc_msg_type wtype;
     bool writing;
+    /* -pthread builds: the main thread's JS adds 1 on each socket event; a
+     * Worker thread waiting for one sleeps on it (futex) until it moves
+     * past `seen`, the count its last wait returned at. */
+    _Atomic uint32_t events;
+    uint32_t seen;
 };
 
 /* Waits for an event on c until d passes. 0 after an event, else
- * wsc__deadline_error(d), or WSC_ENOTSUP (with a detail) without Asyncify. */
+ * wsc__deadline_error(d), or WSC_ENOTSUP (with a detail) when this thread
+ * cannot block: the browser's main thread without Asyncify. */
 int wsc__wasm_wait(wsc_conn *c, wsc_deadline d);
+
+/* Sleeps until c's next event or ms (-1: no limit) passes: 0 on an event,
+ * WSC_ETIMEDOUT, or WSC_ENOTSUP when this thread cannot block. */
+int wsc__wasm_sleep(wsc_conn *c, int ms);
 
 #endif

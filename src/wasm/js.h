@@ -6,15 +6,22 @@
 #define WSC_WASM_JS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "wsc.h"
 
 /* new WebSocket(url, protocols) with protocols comma-separated ("" none).
- * Returns the handle, or WSC_EINVAL when the constructor throws. */
-int wsc_js_open(const char *url, const char *protocols);
+ * signal (NULL: none) is a word JS adds 1 to and notifies (Atomics) on each
+ * event, until wsc_js_free. Returns the handle, or WSC_EINVAL when the
+ * constructor throws. In a -pthread build all of these but wsc_js_wait run
+ * on the main thread, the caller waiting. */
+int wsc_js_open(const char *url, const char *protocols, _Atomic uint32_t *signal);
 
 /* The WebSocket's readyState: 0 connecting, 1 open, 2 closing, 3 closed. */
 int wsc_js_state(int id);
+
+/* 1 once the socket's open event came (it may have closed since), else 0. */
+int wsc_js_opened(int id);
 
 /* Suspends (Asyncify) until an event arrives on the socket or timeout_ms
  * passes (-1: no limit). 0 on an event, WSC_ETIMEDOUT, or WSC_ENOTSUP when

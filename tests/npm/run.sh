@@ -7,11 +7,13 @@
 #     (and README, LICENSE); `npm publish --dry-run` accepts the package.
 #  2. In another temp dir: `npm init -y`, then install the tarball offline.
 #  3. Build tests/npm/echo_client.c with emcc using only the installed
-#     package's flags (`npx wsc-emcc-flags`): with Asyncify, and without it.
-#  4. Run the Asyncify build in Node against build/native/tests/progs/echo_server
-#     and check its output, its exit status and the close status the server
-#     saw (1000). The build without Asyncify must fail its blocking dial with
-#     WSC_ENOTSUP (such programs use a frame loop instead).
+#     package's flags (`npx wsc-emcc-flags`): with Asyncify, with -pthread,
+#     and with neither.
+#  4. Run the Asyncify and the -pthread builds in Node against
+#     build/native/tests/progs/echo_server and check their output, exit
+#     status and the close status the server saw (1000). The build with
+#     neither must fail its blocking dial with WSC_ENOTSUP (such programs use
+#     events or a frame loop instead).
 #
 # Needs: emcc, node, npm, and build/native/tests/progs/echo_server (`make
 # check` or `make npm-check` builds it). No network: npm runs --offline with
@@ -22,7 +24,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SERVER=$ROOT/build/native/tests/progs/echo_server
-EXPECTED_FILES="LICENSE README.md build/wasm/libwsc.a emcc-flags.js include/wsc.h js/library_wsc.js package.json"
+EXPECTED_FILES="LICENSE README.md build/wasm/libwsc-mt.a build/wasm/libwsc.a emcc-flags.js include/wsc.h js/library_wsc.js package.json"
 
 say() { printf '%s\n' "-- $*"; }
 die() { printf 'npm-check: FAIL: %s\n' "$*" >&2; exit 1; }
@@ -78,10 +80,12 @@ cp "$ROOT/tests/npm/echo_client.c" .
 # ---- 3. flags and builds
 FLAGS_ASYNC=$(npx --offline --no -- wsc-emcc-flags --asyncify)
 FLAGS_SYNC=$(node node_modules/libwsc/emcc-flags.js)
+FLAGS_MT=$(npx --offline --no -- wsc-emcc-flags --pthread)
 say "npx wsc-emcc-flags --asyncify: $FLAGS_ASYNC"
+say "npx wsc-emcc-flags --pthread: $FLAGS_MT"
 say "node node_modules/libwsc/emcc-flags.js: $FLAGS_SYNC"
 PKG=$(cd node_modules/libwsc && pwd -P)
-for f in $FLAGS_ASYNC; do
+for f in $FLAGS_ASYNC $FLAGS_MT; do
     case $f in
         -I*) [[ ${f#-I} == "$PKG/include" ]] || die "flag $f is not the installed package's include dir" ;;
         /*) [[ $f == "$PKG/"* && -f $f ]] || die "path $f is not a file in the installed package ($PKG)" ;;
@@ -89,6 +93,8 @@ for f in $FLAGS_ASYNC; do
 done
 [[ $FLAGS_ASYNC == "$FLAGS_SYNC -sASYNCIFY -sASYNCIFY_IMPORTS=wsc_js_wait" ]] ||
     die "the --asyncify flags are not the plain ones plus Asyncify"
+[[ $FLAGS_MT == *"/libwsc-mt.a "*"-pthread -sPROXY_TO_PTHREAD -sEXIT_RUNTIME=1" && $FLAGS_MT == *" -pthread "* ]] ||
+    die "the --pthread flags lack libwsc-mt.a, -pthread (compile and link) or -sPROXY_TO_PTHREAD"
 
 build() { # build OUTPUT FLAGS...
     local out=$1; shift
@@ -99,6 +105,9 @@ build() { # build OUTPUT FLAGS...
 build client.js $FLAGS_ASYNC
 # shellcheck disable=SC2086
 build client.sync.js $FLAGS_SYNC
+# shellcheck disable=SC2086
+build client.mt.js $FLAGS_MT
+[[ -f client.mt.worker.js ]] || die "the -pthread build made no client.mt.worker.js"
 
 # ---- 4. run against the native echo server
 say "starting $SERVER"
@@ -132,6 +141,14 @@ server_closed() { # the server's CLOSED line for the last connection
 server_closed
 [[ $CLOSED_LINE == *" status=1000 "* || $CLOSED_LINE == *" status=1000" ]] ||
     die "the server did not see close status 1000: $CLOSED_LINE"
+
+run_client client.mt.js
+[[ $STATUS -eq 0 ]] || die "client.mt.js (-pthread) exited with $STATUS"
+grep -qx 'received text "hello from npm"' <<<"$OUT" || die "client.mt.js did not print the echo"
+grep -qx 'closed with 1000' <<<"$OUT" || die "client.mt.js did not close with 1000"
+server_closed
+[[ $CLOSED_LINE == *" status=1000 "* || $CLOSED_LINE == *" status=1000" ]] ||
+    die "the server did not see close status 1000 from client.mt.js: $CLOSED_LINE"
 
 say "client.sync.js has no Asyncify: its blocking dial must fail with WSC_ENOTSUP"
 run_client client.sync.js

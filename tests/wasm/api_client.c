@@ -69,7 +69,8 @@
  *                       dial returns 0 in CONNECTING; wsc_read(c, 0) is
  *                       WSC_EAGAIN; wsc_read(c, 1000) WSC_ENOTSUP; wsc_close 0.
  *
- * Portable C11 plus <emscripten.h> for emscripten_sleep (with Asyncify only).
+ * Portable C11 plus <emscripten.h> for emscripten_sleep (with Asyncify only;
+ * emscripten_thread_sleep in the -pthread build).
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -81,6 +82,9 @@
 
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
+#ifdef __EMSCRIPTEN_PTHREADS__
+#include <emscripten/threading.h>
+#endif
 #endif
 
 #include "wsc.h"
@@ -121,7 +125,9 @@ static double now_ms(void)
 
 static void sleep_ms(int ms)
 {
-#ifdef __EMSCRIPTEN__
+#if defined(__EMSCRIPTEN_PTHREADS__)
+    emscripten_thread_sleep(ms); /* a Worker thread may block */
+#elif defined(__EMSCRIPTEN__)
     emscripten_sleep((unsigned)ms);
 #else
     double end = now_ms() + ms;

@@ -65,7 +65,14 @@ function startHttp() {
       return;
     }
     const body = fs.readFileSync(file);
-    res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+    const headers = { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-store' };
+    // A page asked with coi=1 is cross-origin isolated, as a -pthread build
+    // needs for SharedArrayBuffer; its scripts and workers say so too.
+    if (url.searchParams.get('coi') === '1' || m[1] === 'progs') {
+      headers['Cross-Origin-Opener-Policy'] = 'same-origin';
+      headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
+    }
+    res.writeHead(200, headers);
     res.end(body);
   });
   // ws://127.0.0.1:<this port>/proxy/<port>/<path> is a byte-for-byte tunnel
@@ -135,7 +142,8 @@ async function runPage(t, prog, args, { ms = 20000 } = {}) {
   // exit() called from a callback stops the C stack by throwing ExitStatus out
   // of it (Emscripten's way): not an error worth showing.
   page.on('pageerror', (e) => { if (e.message !== 'ExitStatus') consoleLines.push(`pageerror: ${e.message}`); });
-  const q = `prog=${encodeURIComponent(prog)}&args=${encodeURIComponent(JSON.stringify(args))}`;
+  let q = `prog=${encodeURIComponent(prog)}&args=${encodeURIComponent(JSON.stringify(args))}`;
+  if (prog.endsWith('.mt.js')) q += '&coi=1';
   await page.goto(`${base}/page/index.html?${q}`);
   let res;
   try {
@@ -255,13 +263,16 @@ const PEERS = {
   },
 };
 const BOTH = ['native', 'ws'];
+// The blocking programs as built with Asyncify (NAME.js) and with -pthread
+// (NAME.mt.js, in a cross-origin isolated page): [title suffix, file suffix].
+const BUILDS = [['', ''], [' (pthread)', '.mt']];
 
 // ---- messages ------------------------------------------------------------------
 
-for (const kind of BOTH) {
-  test(`${kind}: text, binary and empty messages echo; close 1000 with a reason`, T, async (t) => {
+for (const kind of BOTH) for (const [mt, ext] of BUILDS) {
+  test(`${kind}${mt}: text, binary and empty messages echo; close 1000 with a reason`, T, async (t) => {
     const peer = await PEERS[kind](t);
-    const res = await runPage(t, 'client.js', [peer.url, 'send-text:hello', 'expect-echo',
+    const res = await runPage(t, `client${ext}.js`, [peer.url, 'send-text:hello', 'expect-echo',
       'send-text:h\u00e9llo \u20ac \u{1d11e}', 'expect-echo', 'send-bin:1000', 'expect-echo',
       'send-text:', 'expect-echo', 'send-bin:0', 'expect-echo', 'close:1000:bye']);
     assertOk(res);
@@ -270,31 +281,31 @@ for (const kind of BOTH) {
     assert.deepEqual(await peer.closed(), { code: 1000, reason: 'bye' });
   });
 
-  test(`${kind}: binary messages of 1 B to 16 MiB echo intact`, T, async (t) => {
+  test(`${kind}${mt}: binary messages of 1 B to 16 MiB echo intact`, T, async (t) => {
     const peer = await PEERS[kind](t, { readLimit: -1 });
     const steps = [];
     for (const n of [1, 125, 126, 127, 65535, 65536, MiB, 16 * MiB]) steps.push(`send-bin:${n}`, 'expect-echo');
-    const res = await runPage(t, 'client.js', [peer.url, '--read-limit', '-1', ...steps, 'close:1000:']);
+    const res = await runPage(t, `client${ext}.js`, [peer.url, '--read-limit', '-1', ...steps, 'close:1000:']);
     assertOk(res);
   });
 
-  test(`${kind}: UTF-8 text of 0 B to 4 MiB echoes intact`, T, async (t) => {
+  test(`${kind}${mt}: UTF-8 text of 0 B to 4 MiB echoes intact`, T, async (t) => {
     const peer = await PEERS[kind](t, { readLimit: -1 });
     const sizes = ['0', '1', '2', '125', '126', '65535', '65536', String(MiB + 3), String(4 * MiB)];
-    const res = await runPage(t, 'api_client.js', [peer.url, 'text-sizes', ...sizes]);
+    const res = await runPage(t, `api_client${ext}.js`, [peer.url, 'text-sizes', ...sizes]);
     assertOk(res);
     for (const n of sizes) assert.match(res.stdout, new RegExp(`^ECHO text ${n}$`, 'm'), res.describe());
   });
 
-  test(`${kind}: wsc_buffered_amount is the browser's bufferedAmount; wsc_flush waits for it to drain`, T, async (t) => {
+  test(`${kind}${mt}: wsc_buffered_amount is the browser's bufferedAmount; wsc_flush waits for it to drain`, T, async (t) => {
     const peer = await PEERS[kind](t, { readLimit: -1 });
-    const res = await runPage(t, 'api_client.js', [peer.url, 'buffered']);
+    const res = await runPage(t, `api_client${ext}.js`, [peer.url, 'buffered']);
     assertOk(res);
     assert.match(res.stdout, /^BUFFERED \d+$/m);
     assert.match(res.stdout, /^FLUSHED$/m);
   });
 
-  test(`${kind}: the event handler drives a connection without a frame loop or Asyncify`, T, async (t) => {
+  if (!ext) test(`${kind}: the event handler drives a connection without a frame loop or Asyncify`, T, async (t) => {
     const peer = await PEERS[kind](t, { readLimit: -1 });
     const res = await runPage(t, 'event_client.sync.js', [peer.url, '100']);
     assertOk(res);
@@ -303,17 +314,17 @@ for (const kind of BOTH) {
     }
   });
 
-  test(`${kind}: NUL bytes inside text and binary messages echo intact`, T, async (t) => {
+  test(`${kind}${mt}: NUL bytes inside text and binary messages echo intact`, T, async (t) => {
     const peer = await PEERS[kind](t);
-    const res = await runPage(t, 'api_client.js', [peer.url, 'nul']);
+    const res = await runPage(t, `api_client${ext}.js`, [peer.url, 'nul']);
     assertOk(res);
     assert.match(res.stdout, /^ECHO text \d+ with NULs$/m);
     assert.match(res.stdout, /^ECHO text 1 NUL only$/m);
   });
 
-  test(`${kind}: a text message starting with a UTF-8 BOM echoes intact`, T, async (t) => {
+  test(`${kind}${mt}: a text message starting with a UTF-8 BOM echoes intact`, T, async (t) => {
     const peer = await PEERS[kind](t);
-    const res = await runPage(t, 'api_client.js', [peer.url, 'bom']);
+    const res = await runPage(t, `api_client${ext}.js`, [peer.url, 'bom']);
     assertOk(res);
   });
 }
@@ -373,7 +384,7 @@ for (const mode of ['takeover', 'no-takeover']) {
 
 // ---- closing -------------------------------------------------------------------
 
-for (const kind of BOTH) {
+for (const kind of BOTH) for (const [mt, ext] of BUILDS) {
   // [steps, code the server must see, reason, what the client's CLOSE line says]
   const cases = [
     ['close:4000:custom reason', 4000, 'custom reason'],
@@ -387,9 +398,9 @@ for (const kind of BOTH) {
     ['close:0:', 1005, ''],
   ];
   for (const [step, code, reason] of cases) {
-    test(`${kind}: client ${step} reaches the server as ${code}`, T, async (t) => {
+    test(`${kind}${mt}: client ${step} reaches the server as ${code}`, T, async (t) => {
       const peer = await PEERS[kind](t);
-      const res = await runPage(t, 'client.js', [peer.url, 'send-text:x', 'expect-echo', step]);
+      const res = await runPage(t, `client${ext}.js`, [peer.url, 'send-text:x', 'expect-echo', step]);
       assertOk(res);
       const got = await peer.closed();
       assert.equal(got.code, code, `close code the server received\n${res.describe()}`);
@@ -403,9 +414,9 @@ for (const kind of BOTH) {
   }
 
   for (const [code, reason] of [[4321, 'bye from server'], [1001, 'going away'], [1008, ''], [1000, '']]) {
-    test(`${kind}: server closes with ${code}: read fails WSC_ECLOSED with its code and reason`, T, async (t) => {
+    test(`${kind}${mt}: server closes with ${code}: read fails WSC_ECLOSED with its code and reason`, T, async (t) => {
       const peer = await PEERS[kind](t);
-      const res = await runPage(t, 'client.js', [peer.url, `send-text:cmd:close ${code} ${reason}`, 'read-until-close']);
+      const res = await runPage(t, `client${ext}.js`, [peer.url, `send-text:cmd:close ${code} ${reason}`, 'read-until-close']);
       assertOk(res);
       assert.deepEqual(closedLine(res.stdout), { err: 'WSC_ECLOSED', status: code, reason }, res.describe());
     });
@@ -466,39 +477,39 @@ test('dial: a server that never answers: WSC_ETIMEDOUT after handshake_timeout_m
 
 // ---- subprotocols, read limit --------------------------------------------------
 
-for (const kind of BOTH) {
-  test(`${kind}: subprotocol: the server's choice is reported; none offered, none chosen`, T, async (t) => {
+for (const kind of BOTH) for (const [mt, ext] of BUILDS) {
+  test(`${kind}${mt}: subprotocol: the server's choice is reported; none offered, none chosen`, T, async (t) => {
     const peer = await PEERS[kind](t, { subprotocols: ['chat'] });
-    const res = await runPage(t, 'client.js', [peer.url, '--subprotocol', 'x-unknown', '--subprotocol', 'chat',
+    const res = await runPage(t, `client${ext}.js`, [peer.url, '--subprotocol', 'x-unknown', '--subprotocol', 'chat',
       'send-text:hi', 'expect-echo', 'close:1000:']);
     assertOk(res);
     assert.match(res.stdout, /^CONNECTED subprotocol=chat extensions=$/m);
-    const none = await runPage(t, 'client.js', [peer.url, 'close:1000:']);
+    const none = await runPage(t, `client${ext}.js`, [peer.url, 'close:1000:']);
     assertOk(none);
     assert.match(none.stdout, /^CONNECTED subprotocol= extensions=$/m);
   });
 
   // Natively the dial succeeds with subprotocol "" (RFC 6455 allows it);
   // Chromium fails the connection instead.
-  test(`${kind}: subprotocols offered, the server picks none: Chromium refuses (WSC_ECONNECT)`, T, async (t) => {
+  test(`${kind}${mt}: subprotocols offered, the server picks none: Chromium refuses (WSC_ECONNECT)`, T, async (t) => {
     const peer = await PEERS[kind](t, { subprotocols: ['chat'] });
-    const res = await runPage(t, 'client.js', [peer.url, '--subprotocol', 'x-unknown', 'close:1000:']);
+    const res = await runPage(t, `client${ext}.js`, [peer.url, '--subprotocol', 'x-unknown', 'close:1000:']);
     assertFail(res, 'dial', 'WSC_ECONNECT');
     assert.ok(res.console.some((l) => /Sec-WebSocket-Protocol/.test(l)), res.describe());
   });
 
-  test(`${kind}: read limit: a message over it fails WSC_EMSGSIZE, the server sees 4009`, T, async (t) => {
+  test(`${kind}${mt}: read limit: a message over it fails WSC_EMSGSIZE, the server sees 4009`, T, async (t) => {
     const peer = await PEERS[kind](t);
-    const res = await runPage(t, 'client.js', [peer.url, '--read-limit', '100', 'send-bin:100', 'expect-echo',
+    const res = await runPage(t, `client${ext}.js`, [peer.url, '--read-limit', '100', 'send-bin:100', 'expect-echo',
       'send-bin:101', 'expect-echo']);
     assertFail(res, 'expect-echo', 'WSC_EMSGSIZE');
     const got = await peer.closed();
     assert.equal(got.code, 4009, 'the browser cannot send 1009: the library maps it to 4009');
   });
 
-  test(`${kind}: default read limit is 32768`, T, async (t) => {
+  test(`${kind}${mt}: default read limit is 32768`, T, async (t) => {
     const peer = await PEERS[kind](t, { readLimit: -1 });
-    const res = await runPage(t, 'client.js', [peer.url, 'send-bin:32768', 'expect-echo', 'send-bin:32769', 'expect-echo']);
+    const res = await runPage(t, `client${ext}.js`, [peer.url, 'send-bin:32768', 'expect-echo', 'send-bin:32769', 'expect-echo']);
     assertFail(res, 'expect-echo', 'WSC_EMSGSIZE');
     assert.equal((await peer.closed()).code, 4009);
   });
@@ -533,12 +544,14 @@ test('native: the server pings the browser: Chromium answers with a pong', T, as
   assert.equal(msgLines(res)[0]?.text, 'pong-ok', res.describe());
 });
 
-test('native: timeouts: read 0 is EAGAIN, read 200 ms ETIMEDOUT, the connection still works', T, async (t) => {
-  const peer = await PEERS.native(t);
-  const res = await runPage(t, 'api_client.js', [peer.url, 'timeout']);
-  assertOk(res);
-  assert.match(res.stdout, /^TIMEOUT after \d+ ms$/m);
-});
+for (const [mt, ext] of BUILDS) {
+  test(`native${mt}: timeouts: read 0 is EAGAIN, read 200 ms ETIMEDOUT, the connection still works`, T, async (t) => {
+    const peer = await PEERS.native(t);
+    const res = await runPage(t, `api_client${ext}.js`, [peer.url, 'timeout']);
+    assertOk(res);
+    assert.match(res.stdout, /^TIMEOUT after \d+ ms$/m);
+  });
+}
 
 test('native: wsc_stream over binary messages; a text message fails it with EPROTO (1003)', T, async (t) => {
   const peer = await PEERS.native(t);
@@ -564,11 +577,11 @@ for (const when of ['before', 'after']) {
 
 // ---- many messages while C is busy -----------------------------------------------
 
-for (const [kind, mode] of [['native', 'echo'], ['ws', 'echo'], ['ws', 'flood']]) {
-  test(`${kind}: 1000 messages arrive while C busy-loops and sleeps (${mode}): all, in order`, T, async (t) => {
+for (const [kind, mode] of [['native', 'echo'], ['ws', 'echo'], ['ws', 'flood']]) for (const [mt, ext] of BUILDS) {
+  test(`${kind}${mt}: 1000 messages arrive while C busy-loops and sleeps (${mode}): all, in order`, T, async (t) => {
     const peer = await PEERS[kind](t);
     const url = mode === 'flood' ? `${peer.url}/flood?n=1000` : peer.url;
-    const res = await runPage(t, 'api_client.js', [url, 'busy', '1000', mode]);
+    const res = await runPage(t, `api_client${ext}.js`, [url, 'busy', '1000', mode]);
     assertOk(res);
     assert.match(res.stdout, /^GOT 1000 in order$/m);
   });

@@ -5,7 +5,9 @@
 // WSC_WASM names the wasm build directory (default build/wasm): `make
 // wasm-progs` puts build/wasm/progs/NAME.js (linked with Asyncify) and
 // NAME.sync.js (without) there for tests/progs/client.c, read_client.c,
-// tests/wasm/*.c and examples/*_client.c. WSC_BUILD (default build/native)
+// tests/wasm/*.c and examples/*_client.c, and NAME.mt.js (-pthread: main()
+// blocks on a Worker thread, in Node a worker_threads Worker) for the
+// blocking ones. WSC_BUILD (default build/native)
 // gives the native servers: tests/progs/echo_server and examples/*_server.
 //
 // In Node 20 there is no global WebSocket, so the programs require('ws'),
@@ -39,9 +41,10 @@ delete process.env.NODE_PATH;
 
 // ---- wasm programs -----------------------------------------------------------
 
-/** build/wasm/progs/NAME.js, or NAME.sync.js (no Asyncify) with sync. */
-export function progFile(name, { sync = false } = {}) {
-  return path.join(PROGS, `${name}${sync ? '.sync' : ''}.js`);
+/** build/wasm/progs/NAME.js, NAME.sync.js (no Asyncify) with sync, or
+ * NAME.mt.js (-pthread) with mt. */
+export function progFile(name, { sync = false, mt = false } = {}) {
+  return path.join(PROGS, `${name}${sync ? '.sync' : mt ? '.mt' : ''}.js`);
 }
 
 /** Long lines (Node prints the whole minified line of a JS exception) cut. */
@@ -63,8 +66,8 @@ class WasmProc extends Proc {
  * Starts `node --no-experimental-fetch PROGS/NAME[.sync].js ARGS` (fetch off:
  * emcc 3.1.6 output would fetch() its .wasm in Node 20); stopped after the test.
  */
-export function startWasm(t, name, args = [], { sync = false } = {}) {
-  const p = new WasmProc(process.execPath, ['--no-experimental-fetch', progFile(name, { sync }), ...args]);
+export function startWasm(t, name, args = [], { sync = false, mt = false } = {}) {
+  const p = new WasmProc(process.execPath, ['--no-experimental-fetch', progFile(name, { sync, mt }), ...args]);
   t.after(async () => {
     if (p.exitInfo) return;
     p.kill('SIGTERM');
@@ -75,8 +78,8 @@ export function startWasm(t, name, args = [], { sync = false } = {}) {
 }
 
 /** Runs a wasm program to its end (killed and failed after ms). */
-export async function runWasm(t, name, args = [], { sync = false, ms = 15000 } = {}) {
-  const p = startWasm(t, name, args, { sync });
+export async function runWasm(t, name, args = [], { sync = false, mt = false, ms = 15000 } = {}) {
+  const p = startWasm(t, name, args, { sync, mt });
   await p.wait(ms);
   return p;
 }

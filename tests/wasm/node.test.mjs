@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { msgLines, closedLine, fnv1a, pattern } from '../interop/lib.mjs';
 import {
-  MiB, TEST_TIMEOUT, progFile, startWasm, runWasm, assertOk, assertFail, line,
+  MiB, TEST_TIMEOUT, progFile, startWasm, runWasm, startWasm as startWasmBuild, runWasm as runWasmBuild, assertOk, assertFail, line,
   startServer, silentServer, closedPort, startExampleServer,
 } from './lib_wasm.mjs';
 
@@ -31,8 +31,13 @@ async function assertPeerClose(server, proc, code, reason, which = 0) {
   if (reason !== undefined) assert.equal(got.reason, reason, msg);
 }
 
-for (const kind of ['native', 'ws']) {
-  describe(`wasm in Node against the ${kind} echo server`, () => {
+// Each blocking scenario runs twice: built with Asyncify (NAME.js) and with
+// -pthread (NAME.mt.js: main() blocks on a worker_threads Worker while the
+// socket lives on Node's main thread).
+for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
+  describe(`wasm in Node (${mt ? 'pthread' : 'Asyncify'}) against the ${kind} echo server`, () => {
+    const runWasm = (t, name, args, o = {}) => runWasmBuild(t, name, args, { mt: mt && !o.sync, ...o });
+    const startWasm = (t, name, args, o = {}) => startWasmBuild(t, name, args, { mt: mt && !o.sync, ...o });
     test('text, binary and empty messages echo unchanged', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'client', [srv.url,
@@ -261,7 +266,7 @@ for (const kind of ['native', 'ws']) {
       line(p, /^FLUSHED$/m);
     });
 
-    for (const sync of [false, true]) {
+    if (!mt) for (const sync of [false, true]) {
       test(`event handler${sync ? ' (no Asyncify)' : ''}: open, 100 echoes, an 8 MiB echo, the drain event, close, free inside it`, T, async (t) => {
         const srv = await startServer(t, kind, { readLimit: -1 });
         const p = await runWasm(t, 'event_client', [srv.url, '100'], { sync, ms: 30000 });
@@ -277,7 +282,7 @@ for (const kind of ['native', 'ws']) {
       assertOk(p);
     });
 
-    test('frame loop without Asyncify: nonblocking dial, emscripten_set_main_loop, timeout-0 calls', T, async (t) => {
+    if (!mt) test('frame loop without Asyncify: nonblocking dial, emscripten_set_main_loop, timeout-0 calls', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'frame_loop_client', [srv.url, '50'], { sync: true });
       assertOk(p);
@@ -289,7 +294,7 @@ for (const kind of ['native', 'ws']) {
       await assertPeerClose(srv, p, 1000, 'done');
     });
 
-    test('blocking calls without Asyncify fail with WSC_ENOTSUP (.sync.js)', T, async (t) => {
+    if (!mt) test('blocking calls without Asyncify fail with WSC_ENOTSUP (.sync.js)', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'client', [srv.url, 'send-text:x'], { sync: true });
       assertFail(p, 'dial', 'WSC_ENOTSUP');
@@ -342,7 +347,8 @@ describe('wasm in Node: environment and failures', () => {
   });
 });
 
-describe('examples in wasm against the native example servers', () => {
+for (const mt of [false, true]) describe(`examples in wasm (${mt ? 'pthread' : 'Asyncify'}) against the native example servers`, () => {
+  const runWasm = (t, name, args, o = {}) => runWasmBuild(t, name, args, { mt, ...o });
   test('echo_client against examples/echo_server', T, async (t) => {
     const srv = await startExampleServer(t, 'echo_server');
     const p = await runWasm(t, 'echo_client', [srv.url]);
@@ -382,7 +388,7 @@ describe('examples in wasm against the native example servers', () => {
     // echo_server refuses clients without the "echo" subprotocol with 1008.
     const srv = await startExampleServer(t, 'echo_server');
     const p = await runWasm(t, 'close_status_client', [srv.url]);
-    assert.equal(p.exitInfo.code, 1, `the status must survive Asyncify\n${p.describe()}`);
+    assert.equal(p.exitInfo.code, 1, `the status must survive the build's way of blocking\n${p.describe()}`);
     assert.match(p.stderr, /expected NormalClosure, server closed with 1008 PolicyViolation/, p.describe());
   });
 });
