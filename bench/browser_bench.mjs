@@ -58,6 +58,9 @@ const VARIANTS = [
     flags: ['-DUSE_EVENTS', ...WSC] },
   { name: 'wsc_events_async', label: 'wsc event handler (Asyncify build)', src: 'bench/wsc_echo_client_min.c',
     flags: ['-DUSE_EVENTS', '-sASYNCIFY', '-sASYNCIFY_IMPORTS=["wsc_js_wait"]', ...WSC] },
+  { name: 'wsc_pthread', label: 'wsc blocking (pthread, Worker)', src: 'bench/wsc_echo_client_min.c',
+    flags: ['-DWSC_MIN_BLOCKING', '-Iinclude', '-pthread', 'build/wasm/libwsc-mt.a', '--js-library', 'js/library_wsc.js',
+      '-sPROXY_TO_PTHREAD', '-sEXIT_RUNTIME=1', '-sENVIRONMENT=web,worker'] },
   { name: 'emws', label: 'emscripten websocket.h', src: 'bench/emws_echo_client.c', flags: ['-lwebsocket.js'] },
 ];
 
@@ -68,7 +71,7 @@ function build(v) {
   const js = path.join(OUT, `${v.name}.js`);
   const args = ['-O3', '-sENVIRONMENT=web', '-DECHO_BENCH', v.src, ...v.flags, '-o', js];
   const hash = createHash('sha256').update(args.join('\0'));
-  for (const f of [v.src, 'build/wasm/libwsc.a', 'js/library_wsc.js']) hash.update(fs.readFileSync(path.join(ROOT, f)));
+  for (const f of [v.src, 'build/wasm/libwsc.a', 'build/wasm/libwsc-mt.a', 'js/library_wsc.js']) hash.update(fs.readFileSync(path.join(ROOT, f)));
   const stamp = `${js}.stamp`;
   const want = hash.digest('hex');
   if (fs.existsSync(js) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return;
@@ -94,7 +97,10 @@ function startHttp() {
       return;
     }
     const body = fs.readFileSync(file);
-    res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+    // Cross-origin isolated (COOP/COEP), as the -pthread build needs for
+    // SharedArrayBuffer: every variant runs in such a page.
+    res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-store',
+                         'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
     res.end(body);
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));

@@ -14,6 +14,9 @@
 #                            Emscripten's Browser library, as any game has)
 #   wsc blocking, Asyncify   -DWSC_MIN_BLOCKING: wsc_dial/wsc_read/wsc_close
 #                            that block, linked with -sASYNCIFY
+#   wsc blocking, pthread    the same program with -pthread -sPROXY_TO_PTHREAD
+#                            and libwsc-mt.a: main() blocks on a Worker (its
+#                            .worker.js counted in the .js column)
 #   printf only              int main() { printf(...); }: Emscripten's floor
 # Size builds: emcc -Oz -sENVIRONMENT=web (what a page ships), into
 # build/wasm/size/. With --closure 1 as well when a working Closure Compiler
@@ -52,6 +55,7 @@ mkdir -p "$out/src"
     printf '#include <stdio.h>\nint main(void) { printf("hello %%d\\n", 1); return 0; }\n' >"$out/src/printf_only.c"
 wsc_link=(-Iinclude build/wasm/libwsc.a --js-library js/library_wsc.js)
 asyncify=(-sASYNCIFY '-sASYNCIFY_IMPORTS=["wsc_js_wait"]')
+mt_link=(-Iinclude -pthread build/wasm/libwsc-mt.a --js-library js/library_wsc.js -sPROXY_TO_PTHREAD -sEXIT_RUNTIME=1)
 min=bench/wsc_echo_client_min.c
 # name|label|source|flags (word-split)
 variants=(
@@ -60,6 +64,7 @@ variants=(
     "wsc_mainloop|wsc frame loop (set_main_loop)|$min|-DUSE_MAIN_LOOP WSC"
     "wsc_events|wsc event handler (no Asyncify)|$min|-DUSE_EVENTS WSC"
     "wsc_asyncify|wsc blocking (Asyncify)|$min|-DWSC_MIN_BLOCKING ASYNC WSC"
+    "wsc_pthread|wsc blocking (pthread, Worker)|$min|-DWSC_MIN_BLOCKING MT"
     "printf_only|printf only (floor)|$out/src/printf_only.c|"
 )
 
@@ -69,7 +74,7 @@ build() {
     local js=$1 env=$2 src=$3
     shift 3
     local stamp="$js.stamp" want
-    want="$env $src $* $(cat "$src" build/wasm/libwsc.a js/library_wsc.js | md5sum)"
+    want="$env $src $* $(cat "$src" build/wasm/libwsc.a build/wasm/libwsc-mt.a js/library_wsc.js | md5sum)"
     if [[ -f $js && -f $stamp && $(<"$stamp") == "$want" ]]; then
         return 0
     fi
@@ -79,6 +84,8 @@ build() {
         case $f in
             WSC) flags+=("${wsc_link[@]}") ;;
             ASYNC) flags+=("${asyncify[@]}") ;;
+            MT) flags+=("${mt_link[@]}" -Wno-pthreads-mem-growth)
+                [[ $env == web ]] && flags+=(-sENVIRONMENT=web,worker) ;;
             *) flags+=("$f") ;;
         esac
     done
@@ -108,6 +115,9 @@ for v in "${variants[@]}"; do
         build "$out/$tag.js" web "$src" $flags "${extra[@]}" || { failed=1; continue; }
         w=$(stat -c %s "$out/$tag.wasm") j=$(stat -c %s "$out/$tag.js")
         gw=$(gz "$out/$tag.wasm") gj=$(gz "$out/$tag.js")
+        if [[ -f $out/$tag.worker.js ]]; then
+            j=$((j + $(stat -c %s "$out/$tag.worker.js"))) gj=$((gj + $(gz "$out/$tag.worker.js")))
+        fi
         rows+=("$label${cl:+ + closure}|$w|$j|$((w + j))|$((gw + gj))")
     done
 done

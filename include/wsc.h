@@ -30,18 +30,30 @@
  *     ping and close concurrently. Messages from concurrent writers never
  *     interleave. wsc_close and wsc_close_now unblock every thread blocked on
  *     the connection, a reader or one advancing a nonblocking dial included.
- *   - Wasm, three ways to wait (README "In the browser" has sizes and speeds):
+ *   - Wasm, four ways to wait (README "In the browser" has sizes and speeds):
  *     events: a nonblocking dial and wsc_set_event_handler; the handler
  *       makes timeout-0 calls when the socket has something. Nothing blocks;
- *       no Asyncify; as fast as plain JavaScript. Pick this for new code.
+ *       no Asyncify; as fast as plain JavaScript, and the smallest build.
+ *       Pick this for new code.
  *     Asyncify: calls that wait (timeout_ms != 0, a blocking wsc_dial)
  *       suspend the C stack; link with the flags `make wasm-flags` prints
  *       (about 4 KB more gzipped, each wait a suspend and resume). Pick it
- *       to port blocking native code. (emcc 3.1.6: after main() suspended,
- *       its return value is lost; end the program with exit(status).)
+ *       to port blocking native code that must run on the page's thread.
+ *       (emcc 3.1.6: after main() suspended, its return value is lost; end
+ *       the program with exit(status).)
+ *     a Worker thread (-pthread): link libwsc-mt.a with -pthread
+ *       -sPROXY_TO_PTHREAD (`make wasm-flags`); main() runs on a Worker and
+ *       blocks as natively, sleeping on a futex (Atomics.wait) until an event
+ *       or its deadline, while the WebSocket lives on the main thread, whose
+ *       event loop must stay free. Each call is a round trip to the main
+ *       thread. Pages must be cross-origin isolated (COOP/COEP headers) for
+ *       SharedArrayBuffer. Pick it to port blocking code with threads; a
+ *       connection is used by one thread at a time; wsc_set_event_handler
+ *       works on the main thread only.
  *     a frame loop: timeout-0 calls from emscripten_set_main_loop or a
  *       timer, for programs that have one anyway.
- *     Without -sASYNCIFY calls that would wait return WSC_ENOTSUP at once.
+ *     Elsewhere (the main thread without Asyncify) calls that would wait
+ *     return WSC_ENOTSUP at once.
  *     Browsers send only close codes 1000 and 3000-4999: 1001-1014 are sent
  *     as 4001-4014.
  *   - Ownership: the library keeps no pointer you pass in after a call returns.
@@ -297,7 +309,8 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * would wait is returned at once, as when blocking. A dial closed by
  * wsc_close or wsc_close_now from another thread fails with WSC_ECLOSED.
  * Wasm: creates a WebSocket (binaryType "arraybuffer", subprotocols passed;
- * http(s) URLs become ws(s), user info is dropped) and waits for open or
+ * http(s) URLs become ws(s), user info is dropped; the browser's URL parser
+ * checks the URL, under the rules above) and waits for open or
  * failure (WSC_ECONNECT: browsers give no reason; also when subprotocols
  * were offered and the server chose none, which browsers and npm ws refuse);
  * resp reports 101 and no headers; headers, host, compression and TLS
@@ -505,7 +518,7 @@ WSC_API int wsc_writer_end(wsc_conn *c);
  * wsc_want_write() says whether to poll wsc_fd() for POLLOUT: while OPEN,
  * whether bytes are pending; while CONNECTING, whether the dial waits to
  * send (see wsc_poll_events).
- * Wasm: wsc_flush waits (Asyncify; without it WSC_ENOTSUP) up to timeout_ms
+ * Wasm: wsc_flush waits (Asyncify or a Worker thread; else WSC_ENOTSUP) up to timeout_ms
  * until the browser has sent what it queued (bufferedAmount 0), returning
  * WSC_ETIMEDOUT, or WSC_EAGAIN with timeout 0, while bytes remain; 0 once
  * none do or the socket is no longer open. wsc_want_write is false (there
@@ -540,8 +553,9 @@ typedef void (*wsc_event_fn)(wsc_conn *c, void *user);
  * wsc_conn_free included (then return at once).
  * It never runs while the program is suspended in a blocking call
  * (Asyncify); then once the call returned. Events may come in bursts and a
- * call may find nothing new. fn NULL removes the handler.
- * Native: WSC_ENOTSUP; an event loop polls wsc_fd() for wsc_poll_events()
+ * call may find nothing new. fn NULL removes the handler. In a -pthread
+ * build only the main thread may set one (elsewhere WSC_ENOTSUP: a Worker
+ * thread blocks instead). Native: WSC_ENOTSUP; an event loop polls wsc_fd() for wsc_poll_events()
  * instead (examples/epoll_echo_server.c). */
 WSC_API int wsc_set_event_handler(wsc_conn *c, wsc_event_fn fn, void *user);
 
@@ -563,9 +577,9 @@ WSC_API int wsc_ping(wsc_conn *c, int timeout_ms);
  * so without a reason (a reason with code 0 is WSC_EINVAL); otherwise code
  * must be 1000-1003, 1007-1014 or 3000-4999. On a connection still
  * CONNECTING it closes the socket (no close frame) and returns WSC_ECLOSED.
- * Wasm: WebSocket.close(code, reason), waiting (Asyncify) up to 10 s for
- * the close event; without Asyncify it starts the close and returns 0 (watch
- * wsc_get_state). Codes the browser refuses (1001-1014) are sent as
+ * Wasm: WebSocket.close(code, reason), waiting (Asyncify, or on a Worker
+ * thread) up to 10 s for the close event; where nothing can wait it starts
+ * the close and returns 0 (watch wsc_get_state). Codes the browser refuses (1001-1014) are sent as
  * 4000 + (code - 1000), e.g. 1008 as 4008. */
 WSC_API int wsc_close(wsc_conn *c, int code, const char *reason);
 

@@ -34,6 +34,7 @@ mergeInto(LibraryManager.library, {
       if (WSC.impl) return WSC.impl;
       if (typeof WebSocket !== 'undefined') {
         WSC.impl = WebSocket;
+#if ENVIRONMENT_MAY_BE_NODE
       } else if (typeof require === 'function') {
         try {
           WSC.impl = require('ws');
@@ -45,6 +46,7 @@ mergeInto(LibraryManager.library, {
         } catch (e) {
           throw new Error('wsc: this Node has no global WebSocket; install the npm package "ws"');
         }
+#endif
       } else {
         throw new Error('wsc: no WebSocket implementation available');
       }
@@ -147,16 +149,28 @@ mergeInto(LibraryManager.library, {
 
   wsc_js_open__deps: ['$WSC'],
   wsc_js_open__proxy: 'sync',
-  wsc_js_open: function(urlPtr, protoPtr, signal) {
-    var url = UTF8ToString(urlPtr), protos = UTF8ToString(protoPtr);
-    var ws;
+  wsc_js_open: function(urlPtr, protoPtr, signal, buf, cap) {
+    var raw = UTF8ToString(urlPtr), protos = UTF8ToString(protoPtr), u, ws;
+    // The native parser's rules (src/common/url.c), the rest is URL's.
     try {
-      var Impl = WSC.WebSocketClass();
-      ws = new Impl(url, protos ? protos.split(',') : [], WSC.options);
+      if (/[\0- \x7f]/.test(raw)) throw new Error('a space or control character');
+      if (!/^(wss?|https?):\/\/[^\/?#]/i.test(raw)) throw new Error('not ws://, wss://, http:// or https:// and a host');
+      u = new URL(raw);
+      if (u.port === '0') throw new Error('port 0 out of range (1-65535)');
     } catch (e) {
-      if (typeof console !== 'undefined') console.error('wsc: ' + e.message);
+      stringToUTF8('bad URL "' + raw + '": ' + e.message, buf, cap);
       return -1; // WSC_EINVAL
     }
+    var target = u.pathname + u.search;
+    try {
+      var Impl = WSC.WebSocketClass();
+      ws = new Impl((/^(https|wss)/.test(u.protocol) ? 'wss://' : 'ws://') + u.host + target,
+                    protos ? protos.split(',') : [], WSC.options);
+    } catch (e) {
+      stringToUTF8('the browser refused to open a WebSocket to ' + raw + ': ' + e.message, buf, cap);
+      return -1;
+    }
+    stringToUTF8(target, buf, cap);
     ws.binaryType = 'arraybuffer';
     var id = WSC.next++;
     var s = {ws: ws, signal: signal, queue: [], limit: 32768, code: -1, reason: '', closing: false,

@@ -60,6 +60,11 @@
  *
  * --read-limit N calls wsc_set_read_limit (-1: none). --timeout MS bounds each
  * read and write (default 10000) so that a broken peer cannot hang a test.
+ * --drive events|loop (wasm only, for builds without Asyncify or threads):
+ * nothing blocks; the dial is nonblocking and the steps run as far as they
+ * can with timeout-0 calls, resumed by wsc_set_event_handler's events
+ * ("events") or by emscripten_set_main_loop every frame ("loop"). The output
+ * is the same as when blocking; --timeout then bounds each step's wait.
  * --compress and --threshold set the permessage-deflate mode and threshold;
  * --ca, --ca-dir, --cert, --key and --insecure fill opts.tls; --proxy sets
  * opts.proxy ("" for none; absent: the environment decides).
@@ -69,6 +74,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __EMSCRIPTEN__
+#include <time.h>
+
+#include <emscripten.h>
+#include <emscripten/eventloop.h>
+#endif
 
 #define MAX_LIST 16
 
@@ -78,6 +89,25 @@ static wsc_msg_type g_last_type;
 static unsigned char *g_last;
 static size_t g_last_len;
 static int g_have_last;
+
+/* --drive: 0 blocking calls, else DRIVE_EVENTS or DRIVE_LOOP (wasm). */
+enum { DRIVE_BLOCKING, DRIVE_EVENTS, DRIVE_LOOP };
+static int g_drive;
+/* A step that cannot finish yet in a drive mode returns STEP_WAIT. */
+enum { STEP_DONE, STEP_WAIT };
+
+/* Ends the program. In a drive mode main returned long ago and left the
+ * runtime alive: only emscripten_force_exit reports the status then. */
+static void finish(int status) {
+    fflush(stdout);
+#ifdef __EMSCRIPTEN__
+    if (g_drive) {
+        if (g_drive == DRIVE_LOOP) emscripten_cancel_main_loop();
+        emscripten_force_exit(status);
+    }
+#endif
+    exit(status);
+}
 
 static void usage(void) {
     fprintf(stderr, "usage: client URL [--subprotocol X]... [--header 'Name: value']...\n"
@@ -103,10 +133,10 @@ static void fail(const char *step, int err) {
     char detail[512];
     snprintf(detail, sizeof detail, "%s", wsc_last_error());
     printf("FAIL %s %s %s\n", step, wsc_strerror(err), detail);
-    fflush(stdout);
     wsc_conn_free(g_conn);
+    g_conn = NULL;
     free(g_last);
-    exit(1);
+    finish(1);
 }
 
 static unsigned long fnv1a(const unsigned char *p, size_t n) {
@@ -216,8 +246,12 @@ static long parse_long(const char *s, const char *step) {
     return v;
 }
 
-static void run_step(const char *step) {
+/* Runs one step: STEP_DONE, or STEP_WAIT when a drive mode must come back
+ * later (only read and close steps wait). The timeout of each call is
+ * g_timeout when blocking, else 0. */
+static int run_step(const char *step) {
     wsc_conn *c = g_conn;
+    int wait = g_drive ? 0 : g_timeout;
     int rc;
     if (strncmp(step, "send-text:", 10) == 0) {
         const char *s = step + 10;
@@ -225,13 +259,13 @@ static void run_step(const char *step) {
         unsigned char *copy = malloc(n + 1);
         if (!copy) fail(step, WSC_ENOMEM);
         memcpy(copy, s, n + 1);
-        rc = wsc_write(c, WSC_TEXT, copy, n, g_timeout);
+        rc = wsc_write(c, WSC_TEXT, copy, n, wait);
         if (rc) fail(step, rc);
         set_last(WSC_TEXT, copy, n);
     } else if (strncmp(step, "send-bin:", 9) == 0) {
         size_t size = (size_t)parse_long(step + 9, step);
         unsigned char *buf = pattern(size);
-        rc = wsc_write(c, WSC_BINARY, buf, size, g_timeout);
+        rc = wsc_write(c, WSC_BINARY, buf, size, wait);
         if (rc) fail(step, rc);
         set_last(WSC_BINARY, buf, size);
     } else if (strncmp(step, "send-json:", 10) == 0 || strncmp(step, "send-random:", 12) == 0) {
@@ -244,7 +278,7 @@ static void run_step(const char *step) {
                                   : random_bytes(size, seed ? (unsigned long)parse_long(seed + 1, step) : 0,
                                                  period ? (size_t)parse_long(period + 1, step) : 0);
         wsc_msg_type type = json ? WSC_TEXT : WSC_BINARY;
-        rc = wsc_write(c, type, buf, size, g_timeout);
+        rc = wsc_write(c, type, buf, size, wait);
         if (rc) fail(step, rc);
         set_last(type, buf, size);
     } else if (strncmp(step, "send-frag:", 10) == 0) {
@@ -254,7 +288,7 @@ static void run_step(const char *step) {
         size_t size = (size_t)parse_long(p + 1, step);
         unsigned char *buf = pattern(size);
         size_t piece = size / (size_t)n, off = 0;
-        rc = wsc_writer_begin(c, WSC_BINARY, g_timeout);
+        rc = wsc_writer_begin(c, WSC_BINARY, wait);
         for (long i = 0; rc == 0 && i < n; i++) {
             size_t len = i == n - 1 ? size - off : piece;
             rc = wsc_writer_write(c, buf + off, len);
@@ -267,22 +301,21 @@ static void run_step(const char *step) {
         wsc_msg_type type;
         const void *data;
         size_t len;
-        rc = wsc_read(c, g_timeout, &type, &data, &len);
+        rc = wsc_read(c, wait, &type, &data, &len);
+        if (rc == WSC_EAGAIN && g_drive) return STEP_WAIT;
         if (rc) fail(step, rc);
         if (step[0] == 'r') {
             print_msg(type, data, len);
         } else if (!g_have_last) {
             printf("FAIL expect-echo nothing was sent before\n");
-            fflush(stdout);
-            exit(1);
+            finish(1);
         } else if (type != g_last_type || len != g_last_len ||
                    (len && memcmp(data, g_last, len) != 0)) {
             size_t at = 0;
             while (at < len && at < g_last_len && ((const unsigned char *)data)[at] == g_last[at]) at++;
             printf("FAIL expect-echo MISMATCH got %s len=%zu, want %s len=%zu, first difference at byte %zu\n",
                    wsc_msg_type_string(type), len, wsc_msg_type_string(g_last_type), g_last_len, at);
-            fflush(stdout);
-            exit(1);
+            finish(1);
         }
     } else if (strcmp(step, "ping") == 0) {
         rc = wsc_close_read(c);
@@ -293,7 +326,19 @@ static void run_step(const char *step) {
     } else if (strncmp(step, "close:", 6) == 0) {
         long code = parse_long(step + 6, step);
         const char *p = strchr(step + 6, ':');
-        rc = wsc_close(c, (int)code, p ? p + 1 : "");
+        if (!g_drive) {
+            rc = wsc_close(c, (int)code, p ? p + 1 : "");
+        } else {
+            /* As wsc_close: start the close, wait for the peer's answer. */
+            static int started;
+            if (!started) {
+                rc = wsc_close_start(c, (int)code, p ? p + 1 : "");
+                if (rc) fail(step, rc);
+                started = 1;
+            }
+            if (wsc_get_state(c) != WSC_STATE_CLOSED) return STEP_WAIT;
+            rc = wsc_close_status(c) < 0 ? WSC_ECLOSED : 0;
+        }
         if (rc) fail(step, rc);
         int status = wsc_close_status(c);
         printf("CLOSE status=%d reason=%s\n", status, wsc_close_reason(c));
@@ -305,9 +350,13 @@ static void run_step(const char *step) {
             wsc_msg_type type;
             const void *data;
             size_t len;
-            rc = wsc_read(c, g_timeout, &type, &data, &len);
+            rc = wsc_read(c, wait, &type, &data, &len);
             if (rc) break;
             print_msg(type, data, len);
+        }
+        if (rc == WSC_EAGAIN && g_drive) {
+            fflush(stdout);
+            return STEP_WAIT;
         }
         if (rc == WSC_ETIMEDOUT || rc == WSC_EAGAIN) fail(step, rc);
         char name[64];
@@ -319,7 +368,90 @@ static void run_step(const char *step) {
         usage();
     }
     fflush(stdout);
+    return STEP_DONE;
 }
+
+/* ---- drive modes (wasm): the steps resumed by events or every frame ---- */
+
+
+static void print_connected(void) {
+    printf("CONNECTED subprotocol=%s extensions=%s\n", wsc_subprotocol(g_conn),
+           wsc_extensions(g_conn));
+    fflush(stdout);
+}
+
+static void done(void) {
+    printf("OK\n");
+    wsc_conn_free(g_conn);
+    g_conn = NULL;
+    free(g_last);
+    finish(0); /* see main: a return from main can lose its status in wasm */
+}
+
+#ifdef __EMSCRIPTEN__
+static char **g_steps;
+static int g_n_steps, g_next_step, g_connected;
+static double g_deadline; /* of the dial or the waiting step, 0: none */
+
+static double now_ms(void) {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void advance(void);
+
+static void on_timer(void *user) {
+    (void)user;
+    advance();
+}
+
+/* Starts the clock on a wait (dial or step) unless it runs already. */
+static void start_wait(const char *what) {
+    if (g_deadline > 0) {
+        if (now_ms() < g_deadline) return;
+        printf("FAIL %s %s no progress within %d ms\n", what, wsc_strerror(WSC_ETIMEDOUT), g_timeout);
+        finish(1);
+    }
+    g_deadline = now_ms() + g_timeout;
+    if (g_drive == DRIVE_EVENTS) emscripten_set_timeout(on_timer, g_timeout + 1, NULL);
+}
+
+/* Runs what can run now: the end of the dial, then steps until one waits. */
+static void advance(void) {
+    if (!g_conn) return;
+    if (!g_connected) {
+        /* A failed dial passes through CLOSING (npm ws) to CLOSED without a
+         * close frame; one that opened is OPEN, or closed with a status. */
+        wsc_state st = wsc_get_state(g_conn);
+        if (st == WSC_STATE_CONNECTING || st == WSC_STATE_CLOSING) {
+            start_wait("dial");
+            return;
+        }
+        if (st == WSC_STATE_CLOSED && wsc_close_status(g_conn) < 0) {
+            printf("FAIL dial %s the WebSocket connection failed status=0\n", wsc_strerror(WSC_ECONNECT));
+            finish(1);
+        }
+        g_connected = 1;
+        g_deadline = 0;
+        print_connected();
+    }
+    while (g_next_step < g_n_steps) {
+        if (run_step(g_steps[g_next_step]) == STEP_WAIT) {
+            start_wait(g_steps[g_next_step]);
+            return;
+        }
+        g_next_step++;
+        g_deadline = 0;
+    }
+    done();
+}
+
+static void on_event(wsc_conn *c, void *user) {
+    (void)c, (void)user;
+    advance();
+}
+#endif
 
 int main(int argc, char **argv) {
     if (argc < 2) usage();
@@ -379,6 +511,12 @@ int main(int argc, char **argv) {
             opts.tls.key_file = v;
         } else if (strcmp(a, "--proxy") == 0) {
             opts.proxy = v;
+#ifdef __EMSCRIPTEN__
+        } else if (strcmp(a, "--drive") == 0 && strcmp(v, "events") == 0) {
+            g_drive = DRIVE_EVENTS;
+        } else if (strcmp(a, "--drive") == 0 && strcmp(v, "loop") == 0) {
+            g_drive = DRIVE_LOOP;
+#endif
         } else {
             usage();
         }
@@ -388,6 +526,7 @@ int main(int argc, char **argv) {
     opts.n_subprotocols = n_sub;
     opts.headers = headers;
     opts.n_headers = n_hdr;
+    opts.nonblocking = g_drive != DRIVE_BLOCKING;
     wsc_response resp = {0};
     int rc = wsc_dial(url, &opts, &g_conn, &resp);
     for (size_t k = 0; k < n_hdr; k++) free(header_buf[k]);  /* wsc keeps no pointer */
@@ -403,15 +542,21 @@ int main(int argc, char **argv) {
     }
     wsc_response_free(&resp);
     if (have_limit) wsc_set_read_limit(g_conn, (int64_t)limit);
-    printf("CONNECTED subprotocol=%s extensions=%s\n", wsc_subprotocol(g_conn),
-           wsc_extensions(g_conn));
-    fflush(stdout);
-
+#ifdef __EMSCRIPTEN__
+    if (g_drive) {
+        g_steps = argv + i;
+        g_n_steps = argc - i;
+        if (g_drive == DRIVE_EVENTS) {
+            rc = wsc_set_event_handler(g_conn, on_event, NULL);
+            if (rc) fail("set-event-handler", rc);
+            advance(); /* starts the dial's clock */
+        } else {
+            emscripten_set_main_loop(advance, 0, 0);
+        }
+        emscripten_exit_with_live_runtime(); /* the driver runs from now on */
+    }
+#endif
+    print_connected();
     for (; i < argc; i++) run_step(argv[i]);
-
-    printf("OK\n");
-    fflush(stdout);
-    wsc_conn_free(g_conn);
-    free(g_last);
-    exit(0); /* see above: a return from main can lose its status in wasm */
+    done();
 }

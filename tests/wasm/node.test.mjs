@@ -31,13 +31,27 @@ async function assertPeerClose(server, proc, code, reason, which = 0) {
   if (reason !== undefined) assert.equal(got.reason, reason, msg);
 }
 
-// Each blocking scenario runs twice: built with Asyncify (NAME.js) and with
-// -pthread (NAME.mt.js: main() blocks on a worker_threads Worker while the
-// socket lives on Node's main thread).
-for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
-  describe(`wasm in Node (${mt ? 'pthread' : 'Asyncify'}) against the ${kind} echo server`, () => {
-    const runWasm = (t, name, args, o = {}) => runWasmBuild(t, name, args, { mt: mt && !o.sync, ...o });
-    const startWasm = (t, name, args, o = {}) => startWasmBuild(t, name, args, { mt: mt && !o.sync, ...o });
+// The client scenarios run in the four ways a wasm program can wait:
+//   Asyncify  client.js: blocking calls suspend the C stack
+//   pthread   client.mt.js: main() blocks on a worker_threads Worker while
+//             the socket lives on Node's main thread
+//   events    client.sync.js --drive events: nothing blocks, the socket's
+//             events (wsc_set_event_handler) resume the steps
+//   loop      client.sync.js --drive loop: timeout-0 calls every frame
+//             (emscripten_set_main_loop)
+// Tests of api_client.c (the blocking API's corners) run in the first two.
+for (const kind of ['native', 'ws']) for (const mode of ['Asyncify', 'pthread', 'events', 'loop']) {
+  describe(`wasm in Node (${mode}) against the ${kind} echo server`, () => {
+    const mt = mode === 'pthread';
+    const drive = mode === 'events' || mode === 'loop' ? mode : null;
+    const blockingTest = drive ? () => {} : test;
+    const withMode = (name, args, o) => {
+      if (!drive || o.sync) return [name, args, { mt: mt && !o.sync, ...o }];
+      assert.equal(name, 'client', `only client.c has --drive (${name})`);
+      return [name, [args[0], '--drive', drive, ...args.slice(1)], { ...o, sync: true }];
+    };
+    const runWasm = (t, name, args, o = {}) => runWasmBuild(t, ...withMode(name, args, o));
+    const startWasm = (t, name, args, o = {}) => startWasmBuild(t, ...withMode(name, args, o));
     test('text, binary and empty messages echo unchanged', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'client', [srv.url,
@@ -68,7 +82,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       assert.deepEqual(msgLines(p).map(({ type, len, fnv }) => ({ type, len, fnv })), [want, want], p.describe());
     });
 
-    test('UTF-8 text messages from 0 bytes to 16 MiB', T, async (t) => {
+    blockingTest('UTF-8 text messages from 0 bytes to 16 MiB', T, async (t) => {
       const srv = await startServer(t, kind, { readLimit: -1 });
       const sizes = [0, 1, 2, 3, 4, 125, 126, 65535, 65536, MiB, 16 * MiB];
       const p = await runWasm(t, 'api_client', [srv.url, 'text-sizes', ...sizes.map(String)], { ms: 19000 });
@@ -76,7 +90,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       for (const n of sizes) line(p, new RegExp(`^ECHO text ${n}$`, 'm'));
     });
 
-    test('NUL bytes inside text and binary messages round-trip', T, async (t) => {
+    blockingTest('NUL bytes inside text and binary messages round-trip', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'api_client', [srv.url, 'nul']);
       assertOk(p);
@@ -84,7 +98,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       line(p, /^ECHO text 1 NUL only$/m);
     });
 
-    test('a text message starting with a UTF-8 BOM round-trips unchanged', T, async (t) => {
+    blockingTest('a text message starting with a UTF-8 BOM round-trips unchanged', T, async (t) => {
       // Outgoing text goes through TextDecoder, which drops a leading BOM
       // unless created with {ignoreBOM: true}; wsc_write must send the bytes.
       const srv = await startServer(t, kind);
@@ -177,7 +191,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       await assertPeerClose(srv, p, 1009);
     });
 
-    test('wsc_accept is WSC_ENOTSUP, wsc_ping returns 0, request target and other browser limits', T, async (t) => {
+    blockingTest('wsc_accept is WSC_ENOTSUP, wsc_ping returns 0, request target and other browser limits', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'api_client', [`${srv.url}/a/b?q=1`, 'api']);
       assertOk(p);
@@ -202,7 +216,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       assert.deepEqual(closedLine(p.stdout), { err: 'WSC_ECLOSED', status: -1, reason: '' }, p.describe());
     });
 
-    test('1000 messages queued while the C program is busy: none lost, order kept', T, async (t) => {
+    blockingTest('1000 messages queued while the C program is busy: none lost, order kept', T, async (t) => {
       const srv = await startServer(t, kind);
       if (kind === 'ws') {
         // the server sends them on open, unasked
@@ -229,7 +243,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       }
     });
 
-    test('stream API: bytes across message boundaries, a 1000 close is end of stream', T, async (t) => {
+    blockingTest('stream API: bytes across message boundaries, a 1000 close is end of stream', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'api_client', [srv.url, 'stream']);
       assertOk(p);
@@ -237,7 +251,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       await assertPeerClose(srv, p, 1000);
     });
 
-    test('stream API: a message of the other type fails with WSC_EPROTO, closed with 1003', T, async (t) => {
+    blockingTest('stream API: a message of the other type fails with WSC_EPROTO, closed with 1003', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'api_client', [srv.url, 'stream-mismatch']);
       assertOk(p);
@@ -246,7 +260,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
     });
 
     for (const when of ['before', 'after']) {
-      test(`wsc_close_read, then a data message (${when === 'before' ? 'already queued' : 'arriving later'}): the server sees 1008`, T, async (t) => {
+      blockingTest(`wsc_close_read, then a data message (${when === 'before' ? 'already queued' : 'arriving later'}): the server sees 1008`, T, async (t) => {
         const srv = await startServer(t, kind);
         const p = await runWasm(t, 'api_client', [srv.url, 'close-read', when]);
         assertOk(p);
@@ -258,7 +272,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
 
     // Only against the ws server, which can stop reading: a reader as fast
     // as the writer can keep Node's queue empty (seen once in CI).
-    if (kind === 'ws') test('wsc_buffered_amount follows npm ws\'s bufferedAmount; wsc_flush waits for it to drain', T, async (t) => {
+    if (kind === 'ws') blockingTest('wsc_buffered_amount follows npm ws\'s bufferedAmount; wsc_flush waits for it to drain', T, async (t) => {
       const srv = await startServer(t, kind, { readLimit: -1 });
       const p = await runWasm(t, 'api_client', [srv.url, 'buffered', 'pause'], { ms: 30000 });
       assertOk(p);
@@ -266,7 +280,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       line(p, /^FLUSHED$/m);
     });
 
-    if (!mt) for (const sync of [false, true]) {
+    if (mode === 'Asyncify') for (const sync of [false, true]) {
       test(`event handler${sync ? ' (no Asyncify)' : ''}: open, 100 echoes, an 8 MiB echo, the drain event, close, free inside it`, T, async (t) => {
         const srv = await startServer(t, kind, { readLimit: -1 });
         const p = await runWasm(t, 'event_client', [srv.url, '100'], { sync, ms: 30000 });
@@ -276,13 +290,13 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       });
     }
 
-    test('read timeouts: WSC_EAGAIN, WSC_ETIMEDOUT, and the connection still works', T, async (t) => {
+    blockingTest('read timeouts: WSC_EAGAIN, WSC_ETIMEDOUT, and the connection still works', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'api_client', [srv.url, 'timeout']);
       assertOk(p);
     });
 
-    if (!mt) test('frame loop without Asyncify: nonblocking dial, emscripten_set_main_loop, timeout-0 calls', T, async (t) => {
+    if (mode === 'Asyncify') test('frame loop without Asyncify: nonblocking dial, emscripten_set_main_loop, timeout-0 calls', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'frame_loop_client', [srv.url, '50'], { sync: true });
       assertOk(p);
@@ -294,7 +308,7 @@ for (const kind of ['native', 'ws']) for (const mt of [false, true]) {
       await assertPeerClose(srv, p, 1000, 'done');
     });
 
-    if (!mt) test('blocking calls without Asyncify fail with WSC_ENOTSUP (.sync.js)', T, async (t) => {
+    if (mode === 'Asyncify') test('blocking calls without Asyncify fail with WSC_ENOTSUP (.sync.js)', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'client', [srv.url, 'send-text:x'], { sync: true });
       assertFail(p, 'dial', 'WSC_ENOTSUP');
