@@ -225,28 +225,25 @@ mergeInto(LibraryManager.library, {
 #endif
   },
 
-  wsc_js_peek__deps: ['$WSC'],
-  wsc_js_peek__proxy: 'sync',
-  wsc_js_peek: function(id, typePtr, lenPtr) {
+  wsc_js_next__deps: ['$WSC'],
+  wsc_js_next__proxy: 'sync',
+  wsc_js_next: function(id, dst, cap, typePtr, lenPtr) {
     var s = WSC.socks[id];
-    if (!s || s.queue.length === 0) return 0;
-    var m = s.queue[0];
+    if (!s || s.queue.length === 0) return s && s.ws.readyState !== 3 ? 0 : -1;
+    var m = s.queue[0], n = m.bytes ? m.bytes.length : 0;
     HEAP32[typePtr >> 2] = m.type;
-    HEAPU32[lenPtr >> 2] = m.bytes ? m.bytes.length : 0;
+    HEAPU32[lenPtr >> 2] = n;
+    if (n > cap) return 2;
+    if (n) HEAPU8.set(m.bytes, dst);
+    s.queue.shift();
     return 1;
-  },
-
-  wsc_js_take__deps: ['$WSC'],
-  wsc_js_take__proxy: 'sync',
-  wsc_js_take: function(id, dst) {
-    var m = WSC.socks[id].queue.shift();
-    if (dst && m.bytes) HEAPU8.set(m.bytes, dst);
   },
 
   wsc_js_send__deps: ['$WSC'],
   wsc_js_send__proxy: 'sync',
   wsc_js_send: function(id, type, ptr, len) {
     var s = WSC.socks[id];
+    if (s && s.ws.readyState === 0) return -3; // WSC_EAGAIN: still connecting
     if (!s || s.ws.readyState !== 1 || s.closing) return -5; // WSC_ECLOSED
     var bytes = HEAPU8.subarray(ptr, ptr + len);
     // A browser copies what send() is given before it returns (but send()

@@ -32,14 +32,16 @@ int wsc_js_opened(int id);
  * the program was not linked with -sASYNCIFY. */
 int wsc_js_wait(int id, int timeout_ms);
 
-/* The head of the message queue: 0 when empty, else 1 with *type (1 text,
- * 2 binary, -1 "a message over the read limit arrived here") and *len. */
-int wsc_js_peek(int id, int *type, size_t *len);
+/* Takes the head of the message queue: 1 with *type (1 text, 2 binary, -1
+ * "a message over the read limit arrived here") and *len, its bytes copied
+ * to dst (text as UTF-8); 2 with *type and *len when len > cap (nothing
+ * taken: call again with room); 0 when the queue is empty, -1 when it is
+ * and the socket is closed. One call per message: in a -pthread build each
+ * is a round trip to the main thread. */
+int wsc_js_next(int id, void *dst, size_t cap, int *type, size_t *len);
 
-/* Copies the head message (as UTF-8 for text) to dst and drops it. */
-void wsc_js_take(int id, void *dst);
-
-/* Sends a message (text as UTF-8 bytes). 0, or WSC_ECLOSED when not open. */
+/* Sends a message (text as UTF-8 bytes). 0, WSC_EAGAIN while connecting,
+ * or WSC_ECLOSED when not open. */
 int wsc_js_send(int id, int type, const void *data, size_t len);
 
 /* WebSocket.close(code, reason), code 0 meaning close(). Codes a browser

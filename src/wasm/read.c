@@ -8,8 +8,10 @@
 #include "wasm/conn.h"
 #include "wasm/js.h"
 
-/* The message buffer is kept between messages up to this size; a larger
- * one is given back by a read that finds no message waiting. */
+/* The message buffer: allocated at MSG_MIN bytes, grown to fit a message,
+ * and kept between messages up to MSG_KEEP bytes (a larger one is given
+ * back by the next read). */
+#define MSG_MIN 1024
 #define MSG_KEEP (64 * 1024)
 
 /* Why there is no message to read and will be none. */
@@ -22,6 +24,21 @@ static int closed_error(wsc_conn *c)
                     *wsc_close_reason(c) ? ": " : "", wsc_close_reason(c));
 }
 
+/* Makes c->msg hold at least n bytes (its contents are not kept). Not
+ * realloc, which costs 1.5 KB of wasm. */
+static int msg_room(wsc_conn *c, size_t n)
+{
+    if (n <= c->msg_cap)
+        return 0;
+    uint8_t *p = malloc(n);
+    if (!p)
+        return wsc__fail(WSC_ENOMEM, "out of memory for a %zu-byte message", n - 1);
+    free(c->msg);
+    c->msg = p;
+    c->msg_cap = n;
+    return 0;
+}
+
 /* Moves the next message into c->msg, waiting up to d. */
 static int next_message(wsc_conn *c, wsc_deadline d)
 {
@@ -30,44 +47,36 @@ static int next_message(wsc_conn *c, wsc_deadline d)
     if (c->close_read)
         return wsc__fail(WSC_EINVAL, "wsc_close_read was called: this connection is read in the background");
     c->reader_open = false;
-    int type;
-    size_t len;
-    /* What the last read returned is done with; a big buffer goes back
-     * unless another message is already waiting for it. */
-    if (c->msg_cap > MSG_KEEP && !wsc_js_peek(c->id, &type, &len)) {
+    if (c->msg_cap > MSG_KEEP) { /* what the last read returned is done with */
         free(c->msg);
         c->msg = NULL;
         c->msg_cap = 0;
-        c->msg_len = 0;
     }
+    c->msg_len = 0;
+    int r = msg_room(c, MSG_MIN);
     for (;;) {
+        if (r < 0)
+            return r;
+        int type;
+        size_t len;
         /* As natively, data still queued when we closed is discarded. */
-        if (!c->close_called && wsc_js_peek(c->id, &type, &len)) {
-            if (type < 0) {
-                wsc_js_take(c->id, NULL);
-                return wsc__fail(WSC_EMSGSIZE, "a message was longer than the read limit (closed with 1009)");
-            }
-            if (len + 1 > c->msg_cap) {
-                /* Not realloc: nothing to keep, and realloc costs 1.5 KB of wasm. */
-                uint8_t *p = malloc(len + 1);
-                if (!p)
-                    return wsc__fail(WSC_ENOMEM, "out of memory for a %zu-byte message", len);
-                free(c->msg);
-                c->msg = p;
-                c->msg_cap = len + 1;
-            }
-            wsc_js_take(c->id, c->msg);
+        r = c->close_called ? (wsc_js_state(c->id) == WSC_STATE_CLOSED ? -1 : 0)
+                            : wsc_js_next(c->id, c->msg, c->msg_cap - 1, &type, &len);
+        if (r == 2) { /* too big for the buffer: make room, take it next time */
+            r = msg_room(c, len + 1);
+            continue;
+        }
+        if (r == 1 && type < 0)
+            return wsc__fail(WSC_EMSGSIZE, "a message was longer than the read limit (closed with 1009)");
+        if (r == 1) {
             c->msg[len] = '\0';
             c->msg_len = len;
             c->msg_type = (wsc_msg_type)type;
             return 0;
         }
-        int state = wsc_js_state(c->id);
-        if (state == WSC_STATE_CLOSED)
-            return closed_error(c);
-        int r = wsc__wasm_wait(c, d);
         if (r < 0)
-            return r;
+            return closed_error(c);
+        r = wsc__wasm_wait(c, d);
     }
 }
 

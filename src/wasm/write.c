@@ -8,17 +8,23 @@
 #include "wasm/conn.h"
 #include "wasm/js.h"
 
-static int send_message(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
+/* Sends, waiting up to d while the socket is still connecting (a
+ * nonblocking dial); once open the browser buffers: no blocking. */
+static int send_message(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, wsc_deadline d)
 {
-    int r = wsc_js_send(c->id, (int)type, data, len);
-    if (r < 0)
-        return wsc__fail(r, "the WebSocket is not open (state %d)", wsc_js_state(c->id));
-    return 0;
+    for (;;) {
+        int r = wsc_js_send(c->id, (int)type, data, len);
+        if (r == 0)
+            return 0;
+        if (r != WSC_EAGAIN)
+            return wsc__fail(r, "the WebSocket is not open (state %d)", wsc_js_state(c->id));
+        r = wsc__wasm_wait(c, d);
+        if (r < 0)
+            return r;
+    }
 }
 
-/* Checks the arguments and, as natively, waits up to timeout_ms for a
- * nonblocking dial to finish opening. */
-static int check(wsc_conn *c, wsc_msg_type type, int timeout_ms)
+static int check(wsc_conn *c, wsc_msg_type type)
 {
     if (!c)
         return wsc__fail(WSC_EINVAL, "NULL connection");
@@ -26,28 +32,25 @@ static int check(wsc_conn *c, wsc_msg_type type, int timeout_ms)
         return wsc__fail(WSC_EINVAL, "message type %d is neither WSC_TEXT nor WSC_BINARY", type);
     if (c->writing)
         return wsc__fail(WSC_EBUSY, "a message is being written with the writer API");
-    wsc_deadline d = wsc__deadline_in(timeout_ms);
-    while (wsc_js_state(c->id) == WSC_STATE_CONNECTING) {
-        int r = wsc__wasm_wait(c, d);
-        if (r < 0)
-            return r;
-    }
     return 0;
 }
 
 int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int timeout_ms)
 {
-    int r = check(c, type, timeout_ms); /* once open, the browser buffers: no blocking */
+    int r = check(c, type);
     if (r < 0)
         return r;
     if (len && !data)
         return wsc__fail(WSC_EINVAL, "wsc_write: NULL data");
-    return send_message(c, type, data, len);
+    return send_message(c, type, data, len, wsc__deadline_in(timeout_ms));
 }
 
 int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms)
 {
-    int r = check(c, type, timeout_ms);
+    int r = check(c, type);
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
+    while (r == 0 && wsc_js_state(c->id) == WSC_STATE_CONNECTING)
+        r = wsc__wasm_wait(c, d);
     if (r < 0)
         return r;
     if (wsc_js_state(c->id) != WSC_STATE_OPEN)
@@ -86,5 +89,5 @@ int wsc_writer_end(wsc_conn *c)
     if (!c || !c->writing)
         return wsc__fail(WSC_EINVAL, "wsc_writer_end without wsc_writer_begin");
     c->writing = false;
-    return send_message(c, c->wtype, c->wbuf, c->wlen);
+    return send_message(c, c->wtype, c->wbuf, c->wlen, WSC_NOWAIT);
 }
