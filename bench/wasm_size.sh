@@ -17,7 +17,8 @@
 #   wsc blocking, pthread    the same program with -pthread -sPROXY_TO_PTHREAD
 #                            and libwsc-mt.a: main() blocks on a Worker (its
 #                            .worker.js counted in the .js column)
-#   printf only              int main() { printf(...); }: Emscripten's floor
+#   printf only              int main() { printf(...); }: Emscripten's floor,
+#                            also with -pthread (the floor of the pthread row)
 # Size builds: emcc -Oz -sENVIRONMENT=web (what a page ships), into
 # build/wasm/size/. With --closure 1 as well when a working Closure Compiler
 # is configured: Debian's emcc 3.1.6 has none (its closure-compiler package is
@@ -66,6 +67,7 @@ variants=(
     "wsc_asyncify|wsc blocking (Asyncify)|$min|-DWSC_MIN_BLOCKING ASYNC WSC"
     "wsc_pthread|wsc blocking (pthread, Worker)|$min|-DWSC_MIN_BLOCKING MT"
     "printf_only|printf only (floor)|$out/src/printf_only.c|"
+    "printf_only_pthread|printf only, -pthread -sPROXY_TO_PTHREAD (floor)|$out/src/printf_only.c|PTHREAD"
 )
 
 # build OUT_JS ENV SOURCE FLAGS...: skipped when OUT_JS was built with the
@@ -85,6 +87,8 @@ build() {
             WSC) flags+=("${wsc_link[@]}") ;;
             ASYNC) flags+=("${asyncify[@]}") ;;
             MT) flags+=("${mt_link[@]}" -Wno-pthreads-mem-growth)
+                [[ $env == web ]] && flags+=(-sENVIRONMENT=web,worker) ;;
+            PTHREAD) flags+=(-pthread -sPROXY_TO_PTHREAD -sEXIT_RUNTIME=1)
                 [[ $env == web ]] && flags+=(-sENVIRONMENT=web,worker) ;;
             *) flags+=("$f") ;;
         esac
@@ -159,7 +163,7 @@ echo
 echo "-- each variant built for Node, run against a ws echo server on 127.0.0.1:$port:"
 for v in "${variants[@]}"; do
     IFS='|' read -r name label src flags <<<"$v"
-    [[ $name == printf_only ]] && continue
+    [[ $name == printf_only* ]] && continue
     for cl in "" ${closure:+closure}; do
         tag=$name${cl:+_closure}
         extra=()
