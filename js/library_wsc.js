@@ -151,7 +151,7 @@ mergeInto(LibraryManager.library, {
   wsc_js_open__proxy: 'sync',
   wsc_js_open: function(urlPtr, protoPtr, signal, buf, cap) {
     var raw = UTF8ToString(urlPtr), protos = UTF8ToString(protoPtr), u, ws;
-    // The native parser's rules (src/common/url.c), the rest is URL's.
+    // The native parser's rules (src/proto/url.c), the rest is URL's.
     try {
       if (/[\0- \x7f]/.test(raw)) throw new Error('a space or control character');
       if (!/^(wss?|https?):\/\/[^\/?#]/i.test(raw)) throw new Error('not ws://, wss://, http:// or https:// and a host');

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "common/url.h"
+#include "proto/url.h"
 #include "native/conn.h"
 #include "proto/handshake.h"
 #include "net/proxy.h"

@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
-#include "common/url.h"
+#include "proto/url.h"
 #include "native/conn.h"
 #include "proto/handshake.h"
 #include "net/proxy.h"

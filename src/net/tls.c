@@ -38,7 +38,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/error.h"
-#include "common/url.h"
+#include "proto/url.h"
 #include "net/tls.h"
 #include "net/tls13.h"
 

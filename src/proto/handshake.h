@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "wsc.h"
-#include "common/url.h"
+#include "proto/url.h"
 #include "proto/extension.h"
 #include "proto/http.h"
 

@@ -82,13 +82,16 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
         if (!o->subprotocols[i] || !*o->subprotocols[i] || strpbrk(o->subprotocols[i], " ,\t\r\n"))
             return wsc__fail(WSC_EINVAL, "subprotocol %zu is empty or has a space, comma or CR/LF", i);
     /* The browser parses the URL (js/library_wsc.js applies the native
-     * parser's rules on top): that costs 2 KB less wasm than src/common/url.c.
-     * The target it writes back is at most 3 bytes per byte of url. */
+     * parser's rules on top): that costs 2 KB less wasm than src/proto/url.c.
+     * It writes back the target (at most 3 bytes per byte of url, escaped)
+     * or why it refused. */
     size_t cap = strlen(url) * 3 + 2;
+    if (cap < 300)
+        cap = 300;
     wsc_conn *c = calloc(1, sizeof *c);
     char *protos = join_protocols(o);
     if (c)
-        c->target = malloc(cap < 300 ? 300 : cap);
+        c->target = malloc(cap);
     if (!c || !protos || !c->target) {
         free(protos);
         if (c)
@@ -96,11 +99,7 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
         free(c);
         return wsc__fail(WSC_ENOMEM, "out of memory");
     }
-#ifdef __EMSCRIPTEN_PTHREADS__
-    c->id = wsc_js_open(url, protos, &c->events, c->target, cap < 300 ? 300 : cap);
-#else
-    c->id = wsc_js_open(url, protos, NULL, c->target, cap < 300 ? 300 : cap);
-#endif
+    c->id = wsc_js_open(url, protos, &c->events, c->target, (int)cap);
     free(protos);
     if (c->id < 0) {
         int r = wsc__fail(WSC_EINVAL, "%s", c->target);

@@ -11,12 +11,13 @@
 #include "wsc.h"
 
 /* new WebSocket(url, protocols) with protocols comma-separated ("" none).
- * The URL must follow the native parser's rules (src/common/url.h: ws, wss,
+ * The URL must follow the native parser's rules (src/proto/url.h: ws, wss,
  * http or https, a host, port 1-65535, no spaces or control characters);
  * user info and the fragment are dropped. On success writes the request
  * target the browser sends (path and query, NUL-terminated) to buf; else
  * writes why to buf and returns WSC_EINVAL. signal (NULL: none) is a word JS
- * adds 1 to and notifies (Atomics) on each event, until wsc_js_free. In a
+ * adds 1 to and notifies (Atomics) on each event, until wsc_js_free (what
+ * a Worker thread of a -pthread build sleeps on). In a
  * -pthread build all of these but wsc_js_wait run on the main thread, the
  * caller waiting. Returns the handle (> 0). */
 int wsc_js_open(const char *url, const char *protocols, _Atomic uint32_t *signal, char *buf, int cap);

@@ -59,9 +59,10 @@ static int next_message(wsc_conn *c, wsc_deadline d)
             return r;
         int type;
         size_t len;
-        /* As natively, data still queued when we closed is discarded. */
-        r = c->close_called ? (wsc_js_state(c->id) == WSC_STATE_CLOSED ? -1 : 0)
-                            : wsc_js_next(c->id, c->msg, c->msg_cap - 1, &type, &len);
+        if (c->close_called) /* as natively, data still queued when we closed is discarded */
+            r = wsc_js_state(c->id) == WSC_STATE_CLOSED ? -1 : 0;
+        else
+            r = wsc_js_next(c->id, c->msg, c->msg_cap - 1, &type, &len);
         if (r == 2) { /* too big for the buffer: make room, take it next time */
             r = msg_room(c, len + 1);
             continue;

@@ -371,9 +371,6 @@ static int run_step(const char *step) {
     return STEP_DONE;
 }
 
-/* ---- drive modes (wasm): the steps resumed by events or every frame ---- */
-
-
 static void print_connected(void) {
     printf("CONNECTED subprotocol=%s extensions=%s\n", wsc_subprotocol(g_conn),
            wsc_extensions(g_conn));
@@ -387,6 +384,8 @@ static void done(void) {
     free(g_last);
     finish(0); /* see main: a return from main can lose its status in wasm */
 }
+
+/* ---- drive modes (wasm): the steps resumed by events or every frame ---- */
 
 #ifdef __EMSCRIPTEN__
 static char **g_steps;

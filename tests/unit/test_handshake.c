@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "wsc.h"
-#include "common/url.h"
+#include "proto/url.h"
 #include "proto/handshake.h"
 #include "proto/http.h"
 #include "check.h"

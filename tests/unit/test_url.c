@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "wsc.h"
-#include "common/url.h"
+#include "proto/url.h"
 #include "check.h"
 
 /* Equal strings, or both NULL. */

@@ -8,7 +8,7 @@
 
 #include "wsc.h"
 #include "common/error.h"
-#include "common/url.h"
+#include "proto/url.h"
 
 /* Writes a detail into err (if there is room) and returns WSC_EINVAL. */
 static int url_error(char *err, size_t err_size, const char *fmt, ...)
