@@ -10,8 +10,10 @@
 #   examples/*.c, bench/*.c        -> programs in $(BUILD)/examples, $(BUILD)/bench
 #
 # `make install PREFIX=/usr/local` (also DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
-# BINDIR, MANDIR) installs wsc.h, libwsc.a, libwsc.so.$(VERSION) with its
-# symlinks, wsc.pc (from wsc.pc.in), the wsc tool and its man page;
+# CMAKEDIR, BINDIR, MANDIR) installs wsc.h, libwsc.a, libwsc.so.$(VERSION) with
+# its symlinks, wsc.pc (from wsc.pc.in), the CMake package (wscConfig.cmake and
+# wscConfigVersion.cmake from their .in files: targets wsc::wsc and
+# wsc::wsc_static), the wsc tool and its man page;
 # `make uninstall` with the same variables removes them.
 
 SHELL   := /bin/bash
@@ -46,6 +48,7 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/wsc
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 
@@ -65,7 +68,7 @@ help:
 	@echo "make examples   build the examples into $(BUILD)/examples"
 	@echo "make bench      run the benchmarks and print the tables"
 	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60) each"
-	@echo "make install    install header, libraries and wsc.pc under PREFIX (default /usr/local; DESTDIR too)"
+	@echo "make install    install header, libraries, wsc.pc and the CMake package under PREFIX (default /usr/local; DESTDIR too)"
 	@echo "make uninstall  remove what make install put there (same PREFIX, DESTDIR)"
 	@echo "make clean      remove build/"
 
@@ -86,6 +89,9 @@ $(BUILD)/libwsc.so: $(LIB_OBJ)
 PC_SED := -e 's|@VERSION@|$(VERSION)|' -e 's|@PREFIX@|$(PREFIX)|' \
           -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
           -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|'
+CMAKE_SED := -e 's|@VERSION@|$(VERSION)|' -e 's|@SONAME@|$(SONAME)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+             -e "s|@SIZEOF_VOID_P@|$$(echo __SIZEOF_POINTER__ | $(CC) -E -P - | tail -n 1)|"
 LIB_FILES := libwsc.a libwsc.so.$(VERSION) $(SONAME) libwsc.so
 
 install: lib $(BUILD)/wsc
@@ -100,10 +106,15 @@ install: lib $(BUILD)/wsc
 	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libwsc.so
 	sed $(PC_SED) wsc.pc.in > $(BUILD)/wsc.pc
 	install -m 644 $(BUILD)/wsc.pc $(DESTDIR)$(PKGCONFIGDIR)/wsc.pc
+	install -d $(DESTDIR)$(CMAKEDIR)
+	sed $(CMAKE_SED) wscConfig.cmake.in > $(BUILD)/wscConfig.cmake
+	sed $(CMAKE_SED) wscConfigVersion.cmake.in > $(BUILD)/wscConfigVersion.cmake
+	install -m 644 $(BUILD)/wscConfig.cmake $(BUILD)/wscConfigVersion.cmake $(DESTDIR)$(CMAKEDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/wsc.h $(DESTDIR)$(PKGCONFIGDIR)/wsc.pc \
 	      $(DESTDIR)$(BINDIR)/wsc $(DESTDIR)$(MANDIR)/man1/wsc.1 \
+	      $(DESTDIR)$(CMAKEDIR)/wscConfig.cmake $(DESTDIR)$(CMAKEDIR)/wscConfigVersion.cmake \
 	      $(addprefix $(DESTDIR)$(LIBDIR)/,$(LIB_FILES))
 
 # Programs link the static library so they run from the build tree.

@@ -11,6 +11,7 @@
 #   openssl               the command the TLS tests and bench make certificates with
 #   zlib1g-dev            permessage-deflate
 #   pkg-config            library flags
+#   cmake                 the install check's find_package(wsc) consumer
 #   libuv1-dev            examples/libuv_echo_server.c (wsc in a libuv loop)
 #   python3-websockets    interop peer (checked by importing it in /usr/bin/python3)
 #   emscripten            emcc 3.1.6 for the wasm backend (checked: /usr/bin/emcc)
@@ -31,7 +32,7 @@ have_pkg() {
 }
 
 missing=()
-for p in clang libclang-rt-14-dev libssl-dev openssl zlib1g-dev pkg-config libuv1-dev; do
+for p in clang libclang-rt-14-dev libssl-dev openssl zlib1g-dev pkg-config cmake libuv1-dev; do
     have_pkg "$p" || missing+=("$p")
 done
 # The Debian module must be importable by the system python (a pyenv python3

@@ -11,6 +11,8 @@
 #      runs it against the installed libwsc.so (LD_LIBRARY_PATH) and
 #      BUILD/tests/progs/echo_server: one message echoed;
 #   3. links it again with `pkg-config --static --libs wsc` and libwsc.a, runs it;
+#   3b. builds it with CMake (find_package(wsc 0.1), targets wsc::wsc and
+#      wsc::wsc_static) and runs both; find_package(wsc 1.0) must fail;
 #   4. installs with DESTDIR and a different PREFIX and LIBDIR, checks wsc.pc;
 #   5. runs make uninstall for both and checks that no file is left.
 set -euo pipefail
@@ -40,6 +42,7 @@ run() {
 echo "== install check ($build)"
 command -v pkg-config >/dev/null || die "pkg-config not found (scripts/deps.sh installs it)"
 command -v readelf >/dev/null || die "readelf not found (binutils)"
+command -v cmake >/dev/null || die "cmake not found (scripts/deps.sh installs it)"
 server=$build/tests/progs/echo_server
 [[ -x $server ]] || die "$server is missing: run make $server (make install-check builds it)"
 
@@ -65,6 +68,8 @@ check_mode "$prefix/include/wsc.h" 644
 check_mode "$lib/libwsc.a" 644
 check_mode "$lib/libwsc.so.$version" 755
 check_mode "$lib/pkgconfig/wsc.pc" 644
+check_mode "$lib/cmake/wsc/wscConfig.cmake" 644
+check_mode "$lib/cmake/wsc/wscConfigVersion.cmake" 644
 check_link "$lib/$soname" "libwsc.so.$version"
 check_link "$lib/libwsc.so" "$soname"
 cmp -s include/wsc.h "$prefix/include/wsc.h" || die "installed wsc.h differs from include/wsc.h"
@@ -123,6 +128,35 @@ fi
 say "consumer-static $port (no libwsc.so needed)"
 env -u LD_LIBRARY_PATH "$tmp/consumer-static" "$port" || die "the static consumer failed"
 
+# ---- 3b. CMake: find_package(wsc) and its two targets
+proj=$tmp/cmake-consumer
+mkdir -p "$proj"
+cp tests/install/consumer.c "$proj/"
+cat >"$proj/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.13)
+project(consumer C)
+find_package(wsc ${WANT} REQUIRED)
+add_executable(consumer consumer.c)
+target_link_libraries(consumer PRIVATE wsc::wsc)
+add_executable(consumer_static consumer.c)
+target_link_libraries(consumer_static PRIVATE wsc::wsc_static)
+CMAKE
+say "cmake: find_package(wsc 0.1) with CMAKE_PREFIX_PATH=$prefix, targets wsc::wsc and wsc::wsc_static"
+run "cmake configure" cmake -S "$proj" -B "$proj/build" -DWANT=0.1 -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="-Wall -Werror"
+run "cmake build" cmake --build "$proj/build"
+readelf -d "$proj/build/consumer" | grep -q "(NEEDED).*\[$soname\]" || die "the CMake consumer does not need $soname"
+if readelf -d "$proj/build/consumer_static" | grep -q "(NEEDED).*libwsc"; then
+    die "the CMake consumer_static still needs a shared libwsc"
+fi
+LD_LIBRARY_PATH=$lib "$proj/build/consumer" "$port" || die "the CMake consumer (wsc::wsc) failed"
+env -u LD_LIBRARY_PATH "$proj/build/consumer_static" "$port" || die "the CMake consumer (wsc::wsc_static) failed"
+if cmake -S "$proj" -B "$proj/build1" -DWANT=1.0 -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/log" 2>&1; then
+    die "find_package(wsc 1.0) accepted version $version"
+fi
+grep -q "$version" "$tmp/log" || { cat "$tmp/log" >&2; die "find_package(wsc 1.0) failed without naming $version"; }
+say "CMake consumers ran (shared and static); find_package(wsc 1.0) refused $version"
+
 kill "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
 server_pid=
@@ -133,7 +167,8 @@ say "make install DESTDIR=$stage PREFIX=/opt/wsc LIBDIR=/opt/wsc/lib/multiarch"
 run "make install with DESTDIR" make --no-print-directory install BUILD="$build" \
     DESTDIR="$stage" PREFIX=/opt/wsc LIBDIR=/opt/wsc/lib/multiarch
 for f in include/wsc.h lib/multiarch/libwsc.a "lib/multiarch/libwsc.so.$version" \
-         "lib/multiarch/$soname" lib/multiarch/libwsc.so lib/multiarch/pkgconfig/wsc.pc; do
+         "lib/multiarch/$soname" lib/multiarch/libwsc.so lib/multiarch/pkgconfig/wsc.pc \
+         lib/multiarch/cmake/wsc/wscConfig.cmake lib/multiarch/cmake/wsc/wscConfigVersion.cmake; do
     [[ -e $stage/opt/wsc/$f ]] || die "DESTDIR install lacks $stage/opt/wsc/$f"
 done
 pc=$stage/opt/wsc/lib/multiarch/pkgconfig/wsc.pc
@@ -142,6 +177,8 @@ grep -qx 'prefix=/opt/wsc' "$pc" || die "$pc: prefix is not /opt/wsc"
 grep -qx 'libdir=${prefix}/lib/multiarch' "$pc" || die "$pc: libdir is not \${prefix}/lib/multiarch"
 # shellcheck disable=SC2016
 grep -qx 'includedir=${prefix}/include' "$pc" || die "$pc: includedir is not \${prefix}/include"
+grep -q '"/opt/wsc/lib/multiarch/libwsc.a"' "$stage/opt/wsc/lib/multiarch/cmake/wsc/wscConfig.cmake" ||
+    die "wscConfig.cmake does not point at /opt/wsc/lib/multiarch/libwsc.a"
 say "DESTDIR install ok"
 
 # ---- 5. make uninstall leaves no file
