@@ -331,6 +331,14 @@ typedef struct {
     const char *const *origin_patterns;
     size_t n_origin_patterns;
     bool insecure_skip_verify;   /* accept any Origin (not recommended) */
+    /* The Host header values this server answers to, a defence against DNS
+     * rebinding (a page on evil.example whose name now points at your
+     * server sends a matching Host and Origin): case-insensitive globs as
+     * above, each matched against the Host with and without its port
+     * ("localhost" allows "localhost:8080", "[::1]" allows "[::1]:80").
+     * None: any Host. Others get 403, before the Origin is looked at. */
+    const char *const *host_patterns;
+    size_t n_host_patterns;
     wsc_compression compression; /* permessage-deflate mode; see wsc_compression */
     int compression_threshold;   /* as in wsc_dial_options */
     const wsc_tls_server *tls;   /* non-NULL: fd is a TLS socket; the TLS
@@ -362,7 +370,7 @@ typedef struct {
  *        character in the target, a body (Content-Length other than 0,
  *        Transfer-Encoding), not exactly one Host, a missing, bad or
  *        repeated Sec-WebSocket-Key, a repeated Sec-WebSocket-Version
- *   403  refused Origin
+ *   403  a Host not in host_patterns, or a refused Origin
  *   405  not GET
  *   408  the whole request did not arrive within handshake_timeout_ms
  *   426  HTTP/1.0 or older; no "Connection: Upgrade" or "Upgrade: websocket";

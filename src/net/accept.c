@@ -65,6 +65,7 @@ static void free_options(wsc_accept_options *o)
 {
     free_strings((char **)o->subprotocols, o->n_subprotocols);
     free_strings((char **)o->origin_patterns, o->n_origin_patterns);
+    free_strings((char **)o->host_patterns, o->n_host_patterns);
     for (size_t i = 0; o->headers && i < o->n_headers; i++) {
         free((char *)o->headers[i].name);
         free((char *)o->headers[i].value);
@@ -79,6 +80,7 @@ static bool copy_options(wsc_accept_options *dst, const wsc_accept_options *src)
     dst->tls = NULL; /* only wsc_accept itself uses it */
     dst->subprotocols = copy_strings(src->subprotocols, src->n_subprotocols, &ok);
     dst->origin_patterns = copy_strings(src->origin_patterns, src->n_origin_patterns, &ok);
+    dst->host_patterns = copy_strings(src->host_patterns, src->n_host_patterns, &ok);
     wsc_header *h = src->n_headers ? calloc(src->n_headers, sizeof *h) : NULL;
     for (size_t i = 0; h && i < src->n_headers; i++) {
         h[i].name = strdup(src->headers[i].name);

@@ -358,6 +358,23 @@ bool wsc__hs_origin_allowed(const char *origin, const char *host,
     return false;
 }
 
+bool wsc__hs_host_allowed(const char *host, const char *const *patterns, size_t n_patterns)
+{
+    /* The host without its port: "[v6]" up to ']', else up to the last ':'
+     * (a name longer than any DNS name is refused). */
+    char name[256];
+    const char *end = host[0] == '[' ? strchr(host, ']') : strrchr(host, ':');
+    size_t n = end ? (size_t)(end - host) + (host[0] == '[') : strlen(host);
+    if (n >= sizeof name)
+        return false;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    for (size_t i = 0; i < n_patterns; i++)
+        if (wsc__hs_glob(patterns[i], host) || wsc__hs_glob(patterns[i], name))
+            return true;
+    return false;
+}
+
 static bool protocol_offered(const wsc_http_head *h, const char *name)
 {
     return wsc__http_has_token(h, "Sec-WebSocket-Protocol", name);
@@ -414,12 +431,15 @@ int wsc__hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
                  key ? key : "(missing)");
         return 400;
     }
+    const char *host = wsc__http_get(h, "Host"); /* exactly one, checked above */
+    if (o->n_host_patterns && !wsc__hs_host_allowed(host, o->host_patterns, o->n_host_patterns)) {
+        snprintf(err, err_size, "Host \"%s\" is not a name this server answers to", host);
+        return 403;
+    }
     const char *origin = wsc__http_get(h, "Origin");
     if (origin && !o->insecure_skip_verify &&
-        !wsc__hs_origin_allowed(origin, wsc__http_get(h, "Host"), o->origin_patterns,
-                               o->n_origin_patterns)) {
-        snprintf(err, err_size, "request Origin \"%s\" is not authorized for Host \"%s\"",
-                 origin, wsc__http_get(h, "Host") ? wsc__http_get(h, "Host") : "");
+        !wsc__hs_origin_allowed(origin, host, o->origin_patterns, o->n_origin_patterns)) {
+        snprintf(err, err_size, "request Origin \"%s\" is not authorized for Host \"%s\"", origin, host);
         return 403;
     }
     *proto = "";

@@ -71,6 +71,10 @@ char *wsc__hs_server_response(int status, const wsc_http_head *req, const char *
 bool wsc__hs_origin_allowed(const char *origin, const char *host,
                            const char *const *patterns, size_t n_patterns);
 
+/* Whether a Host header value matches one of the patterns, with or
+ * without its port (see wsc_accept_options.host_patterns). */
+bool wsc__hs_host_allowed(const char *host, const char *const *patterns, size_t n_patterns);
+
 /* Case-insensitive glob with '*' and '?'. */
 bool wsc__hs_glob(const char *pattern, const char *s);
 

@@ -195,6 +195,25 @@ test('a refused origin gets 403', T, async (t) => {
   assert.equal(none.status, 101);
 });
 
+test('a Host not in --allow-host gets 403 even with a matching Origin (DNS rebinding)', T, async (t) => {
+  const srv = await startEchoServer(t, ['--allow-host', '127.0.0.1', '--allow-host', 'chat.test']);
+  // A page of evil.example whose name now resolves to us: Host and Origin agree.
+  const refused = await wsRefused(t, srv.url, [], { headers: { Host: `evil.example:${srv.port}` },
+    origin: `http://evil.example:${srv.port}` });
+  assert.equal(refused.status, 403);
+  const raw = await rawRequest(srv.port, upgradeRequest(srv.port, { Host: 'evil.example' }));
+  assert.equal(raw.status, 403, raw.raw);
+  assert.match(raw.raw, /Host "evil\.example" is not a name this server answers to/);
+  await srv.proc.waitFor(/ACCEPT_FAIL WSC_EHANDSHAKE.*evil\.example/, { stream: 'stderr' });
+  // allowed: a listed name with or without a port, and its same-origin page
+  const ip = await connectWs(t, srv.url, [], { origin: `http://127.0.0.1:${srv.port}` });
+  ip.ws.close(1000);
+  const named = await connectWs(t, srv.url, [], { headers: { Host: `chat.test:${srv.port}` },
+    origin: `http://chat.test:${srv.port}` });
+  named.ws.close(1000);
+  assert.equal((await rawRequest(srv.port, upgradeRequest(srv.port, { Host: 'CHAT.test' }))).status, 101);
+});
+
 test('origin patterns: globs and scheme://host', T, async (t) => {
   const srv = await startEchoServer(t, ['--origin', '*.good.example', '--origin', 'https://exact.example']);
   const status = async (origin) => (await rawRequest(srv.port, upgradeRequest(srv.port, { Origin: origin }))).status;

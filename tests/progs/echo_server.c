@@ -4,6 +4,7 @@
  * tests (the node suites in tests/interop spawn it).
  *
  *   echo_server [--port N] [--subprotocol NAME]... [--origin PATTERN]...
+ *               [--allow-host PATTERN]...
  *               [--read-limit N] [--max-conns N]
  *               [--compress disabled|takeover|no-takeover] [--threshold N]
  *               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
@@ -61,6 +62,8 @@ static const char *g_subprotocols[MAX_LIST];
 static size_t g_n_subprotocols;
 static const char *g_origins[MAX_LIST];
 static size_t g_n_origins;
+static const char *g_hosts[MAX_LIST];
+static size_t g_n_hosts;
 static int64_t g_read_limit;
 static int g_have_read_limit;
 static long g_max_conns;
@@ -97,6 +100,7 @@ static const char *err_name(int err, char *buf, size_t cap) {
 static void usage(void) {
     fprintf(stderr,
             "usage: echo_server [--port N] [--subprotocol NAME]... [--origin PATTERN]...\n"
+            "                   [--allow-host PATTERN]...\n"
             "                   [--read-limit N] [--max-conns N]\n"
             "                   [--compress disabled|takeover|no-takeover] [--threshold N]\n"
             "                   [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n");
@@ -208,6 +212,8 @@ static void *conn_thread(void *arg) {
     opts.n_subprotocols = g_n_subprotocols;
     opts.origin_patterns = g_origins;
     opts.n_origin_patterns = g_n_origins;
+    opts.host_patterns = g_hosts;
+    opts.n_host_patterns = g_n_hosts;
     opts.compression = g_compression;
     opts.compression_threshold = g_threshold;
     opts.tls = g_tls;
@@ -277,6 +283,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--origin") == 0) {
             if (g_n_origins >= MAX_LIST) usage();
             g_origins[g_n_origins++] = v;
+        } else if (strcmp(a, "--allow-host") == 0) {
+            if (g_n_hosts >= MAX_LIST) usage();
+            g_hosts[g_n_hosts++] = v;
         } else if (strcmp(a, "--read-limit") == 0) {
             g_read_limit = parse_long(v);
             g_have_read_limit = 1;

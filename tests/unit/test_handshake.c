@@ -744,6 +744,47 @@ static void test_glob(void)
     CHECK(!wsc__hs_origin_allowed("localhost", "localhost", pats, 2), "an Origin without :// is refused");
 }
 
+/* host_patterns: the DNS-rebinding defence. */
+static void test_host_allowed(void)
+{
+    const char *pats[] = {"localhost", "127.0.0.1", "[::1]", "*.example.com", "chat.test:8443"};
+    struct {
+        const char *host;
+        bool ok;
+    } cases[] = {
+        {"localhost", true},         {"localhost:8080", true},   {"LOCALHOST:1", true},
+        {"127.0.0.1:80", true},      {"[::1]", true},            {"[::1]:9001", true},
+        {"a.example.com", true},     {"a.example.com:443", true}, {"chat.test:8443", true},
+        {"chat.test", false},        {"chat.test:80", false},    {"evil.example", false},
+        {"evil.example:8080", false}, {"localhost.evil", false}, {"127.0.0.2", false},
+        {"[::2]:80", false},         {"example.com", false},     {"", false},
+        {"[::1", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECKF(wsc__hs_host_allowed(cases[i].host, pats, 5) == cases[i].ok, "Host \"%s\" %s",
+               cases[i].host, cases[i].ok ? "allowed" : "refused");
+    char longhost[400];
+    memset(longhost, 'a', sizeof longhost - 1);
+    longhost[sizeof longhost - 1] = '\0';
+    const char *star[] = {"*"};
+    CHECK(!wsc__hs_host_allowed(longhost, star, 1), "a Host longer than any DNS name is refused");
+
+    /* In the request check: 403 before the Origin, none set: any Host. */
+    wsc_accept_options o = {0};
+    CHECK(req_status("GET", STD_HEADERS, &o) == 0, "no host_patterns: any Host passes");
+    const char *mine[] = {"example.com"}, *other[] = {"localhost"};
+    o.host_patterns = mine;
+    o.n_host_patterns = 1;
+    CHECK(req_status("GET", STD_HEADERS, &o) == 0, "Host example.com allowed by \"example.com\"");
+    CHECK(req_status("GET", STD_HEADERS "Origin: https://example.com\r\n", &o) == 0,
+          "allowed Host, same-origin Origin");
+    o.host_patterns = other;
+    CHECK(req_status("GET", STD_HEADERS, &o) == 403, "Host example.com refused by \"localhost\": 403");
+    o.insecure_skip_verify = true;
+    CHECK(req_status("GET", STD_HEADERS "Origin: https://example.com\r\n", &o) == 403,
+          "a matching Origin (or insecure_skip_verify) does not let a refused Host in");
+}
+
 int main(void)
 {
     test_accept_key();
@@ -753,5 +794,6 @@ int main(void)
     test_check_request();
     test_server_response();
     test_glob();
+    test_host_allowed();
     return check_summary("test_handshake");
 }

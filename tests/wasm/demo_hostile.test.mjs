@@ -127,6 +127,17 @@ test('chat_server prints a refused upgrade without raw control bytes', T, async 
   assert.match(proc.stdout, /x\\xc2\\x9b31m\.example\.com/, 'the Origin is printed escaped');
 });
 
+test('chat_server answers only to its own names: a rebinding page (Host and Origin evil.example) gets 403', T, async (t) => {
+  const { proc, port } = await startChat(t, ['--allow-host', 'chat.test']);
+  const status = async (host) => (await rawRequest(port, upgradeRequest(port,
+    { Host: host, Origin: `http://${host}` }, { target: '/ws' }), 2000)).status;
+  assert.equal(await status(`evil.example:${port}`), 403, 'evil.example pointed at 127.0.0.1');
+  await proc.waitFor(/ws handshake failed: .*Host "evil\.example:\d+" is not a name this server answers to/, { ms: 2000 });
+  for (const ok of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'chat.test']) {
+    assert.equal(await status(ok), 101, `Host ${ok} is the server's own`);
+  }
+});
+
 // ---- item 20: the request head has a deadline, handshakes are capped --------
 
 /** Sockets the process pid has open (its fds that are sockets). */

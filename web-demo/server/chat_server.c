@@ -3,7 +3,7 @@
  * chat_server - the web demo's server: one port for the page and the chat.
  *
  *   chat_server [--port N] [--www DIR]... [--head-timeout MS]
- *               [--max-pending N] [--rate N] [--burst N]
+ *               [--max-pending N] [--rate N] [--burst N] [--allow-host NAME]...
  *
  * One thread serves everything from an epoll loop (loop.c). Each connection
  * first has its HTTP request head read (http_head.c: the whole head within
@@ -15,7 +15,11 @@
  * must take within 10 s. At most --max-pending connections (default 256)
  * may be in that stage (reading a head or being answered); the next ones
  * get 503 at once.
- * --rate and --burst set each chat client's send limit (hub.h). When accept
+ * --rate and --burst set each chat client's send limit (hub.h). The chat
+ * answers upgrades naming localhost, 127.0.0.1 or [::1] in their Host, and
+ * each --allow-host NAME (a glob; a reverse proxy's name): others get 403,
+ * so that a page of another site whose name was rebound to 127.0.0.1 cannot
+ * join. When accept
  * fails (a full fd table) accepting pauses, 5 ms doubling to 1 s, and the
  * server says so at most once a minute. Prints "chat: serving http://127.0.0.1:PORT".
  * The log (joins, leaves, ...) on stdout is written out every tick (100 ms),
@@ -351,6 +355,8 @@ static int parse_option(const char *name, const char *value)
         return parse_int(value, 0, 1000000, &cfg.rate);
     if (strcmp(name, "--burst") == 0)
         return parse_int(value, 1, 1000000, &cfg.burst);
+    if (strcmp(name, "--allow-host") == 0)
+        return hub_allow_host(value);
     return -1;
 }
 
@@ -391,7 +397,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     if (parse_args(argc, argv) < 0) {
         fprintf(stderr, "usage: chat_server [--port N] [--www DIR]... [--head-timeout MS]\n"
-                        "                   [--max-pending N] [--rate N] [--burst N]\n");
+                        "                   [--max-pending N] [--rate N] [--burst N] [--allow-host NAME]...\n");
         return 2;
     }
     hub_set_rate(cfg.rate, cfg.burst);

@@ -71,6 +71,20 @@ void hub_set_rate(int per_second, int burst)
     rate_burst = burst;
 }
 
+/* The server listens on 127.0.0.1 only: its own names, and what a reverse
+ * proxy in front of it is reached by (--allow-host). */
+#define HOSTS_MAX 16
+static const char *hosts[HOSTS_MAX] = {"localhost", "127.0.0.1", "[::1]"};
+static size_t n_hosts = 3;
+
+int hub_allow_host(const char *pattern)
+{
+    if (n_hosts == HOSTS_MAX)
+        return -1;
+    hosts[n_hosts++] = pattern;
+    return 0;
+}
+
 static double now_seconds(void)
 {
     return loop_now_ms() / 1000.0;
@@ -363,7 +377,7 @@ static void client_ready(watcher *w, uint32_t events)
 void hub_serve(int fd, const void *head, size_t head_len)
 {
     client *cl = calloc(1, sizeof *cl);
-    wsc_accept_options opts = {.nonblocking = true};
+    wsc_accept_options opts = {.nonblocking = true, .host_patterns = hosts, .n_host_patterns = n_hosts};
     int r = cl ? wsc_accept_with(fd, head, head_len, &opts, &cl->conn) : WSC_ENOMEM;
     if (r < 0) {
         char why[512];

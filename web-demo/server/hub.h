@@ -17,6 +17,12 @@
  * limit) in bursts of up to `burst`. Call before the first hub_serve. */
 void hub_set_rate(int per_second, int burst);
 
+/* Adds a Host the chat answers to (a glob, see wsc_accept_options
+ * host_patterns), besides localhost, 127.0.0.1 and [::1]: a page whose
+ * request names any other host (DNS rebinding) gets 403. 0, or -1 when the
+ * list is full. Call before the first hub_serve; the pattern must last. */
+int hub_allow_host(const char *pattern);
+
 /* Takes a new chat client: accepts the upgrade on fd (head: the request
  * bytes already read) without blocking, then serves it from the event loop
  * (loop.h): it joins once its handshake is done, its messages are broadcast,
