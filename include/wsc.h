@@ -283,7 +283,10 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * #fragment is dropped; user:password@ becomes a Basic Authorization header
  * unless opts->headers has one). Tries every address the name resolves to
  * (or reaches it through a proxy, see opts->proxy), with TCP_NODELAY; wss
- * and https add TLS (see wsc_tls_options). On success *out is the
+ * and https add TLS (see wsc_tls_options). ws+unix:///path/to/socket:/target
+ * (wss+unix:// with TLS), as npm ws writes it, connects to a Unix socket
+ * instead: no proxy, Host "localhost" (opts->host overrides it), TLS
+ * verified against "localhost". On success *out is the
  * connection (free with wsc_conn_free).
  * resp may be NULL; otherwise it receives the status and headers of the
  * response, and up to 1024 bytes of its body when the upgrade was refused
@@ -314,9 +317,19 @@ WSC_API void wsc_response_free(wsc_response *resp);
  * failure (WSC_ECONNECT: browsers give no reason; also when subprotocols
  * were offered and the server chose none, which browsers and npm ws refuse);
  * resp reports 101 and no headers; headers, host, compression and TLS
- * options are ignored. */
+ * options are ignored; ws+unix:// URLs are WSC_EINVAL. */
 WSC_API int wsc_dial(const char *url, const wsc_dial_options *opts,
                      wsc_conn **out, wsc_response *resp);
+
+/* wsc_dial over a stream socket the caller has already connected (to the
+ * server, over a tunnel of its own, one end of a socketpair...): the URL
+ * still gives the Host header, the target and whether TLS runs on top
+ * (wss://, verified against the URL's host); nothing is resolved and no
+ * proxy is used. fd belongs to the connection from the call on, whatever
+ * it returns: wsc_conn_free closes it, and a failed dial already did.
+ * Wasm: WSC_ENOTSUP (and fd is left alone). */
+WSC_API int wsc_dial_fd(int fd, const char *url, const wsc_dial_options *opts,
+                        wsc_conn **out, wsc_response *resp);
 
 /* ---- Accepting (server) -------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* dial.c - wsc_dial: resolve, connect (every address, with deadlines), send
- * the upgrade request, check the response. A step function drives it so a
+/* dial.c - wsc_dial and wsc_dial_fd: resolve, connect (every address, with
+ * deadlines; or a Unix socket; or take the caller's socket), send the
+ * upgrade request, check the response. A step function drives it so a
  * non-blocking dial can advance a little on each later call. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -28,7 +30,9 @@ enum { STAGE_CONNECT, STAGE_PROXY, STAGE_TLS, STAGE_SEND, STAGE_RECEIVE };
 
 struct wsc_dialer {
     int stage;
-    struct addrinfo *addrs, *cur;
+    struct addrinfo *addrs, *cur; /* addrs from getaddrinfo, or NULL for ... */
+    struct addrinfo unix_addr;    /* ... the one address of a ws+unix:// URL */
+    struct sockaddr_un unix_sa;
     int fd;                    /* socket being connected, -1 between tries */
     wsc_deadline addr_deadline;
     wsc_deadline deadline;     /* the whole handshake */
@@ -386,6 +390,8 @@ void wsc_response_free(wsc_response *resp)
     memset(resp, 0, sizeof *resp);
 }
 
+/* Everything the dial needs from url and o; when dl->fd is already the
+ * caller's connected socket (wsc_dial_fd) the dial starts on it. */
 static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_dial_options *o)
 {
     char err[300];
@@ -401,7 +407,10 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     }
     dl->compression = o->compression;
     dl->threshold = o->compression_threshold;
-    wsc__host_port(dl->target_desc, sizeof dl->target_desc, u.host, u.port);
+    if (u.unix_path)
+        snprintf(dl->target_desc, sizeof dl->target_desc, "the Unix socket %s", u.unix_path);
+    else
+        wsc__host_port(dl->target_desc, sizeof dl->target_desc, u.host, u.port);
     if (u.tls && (r = wsc__tls_client_new(&o->tls, u.host, dl->target_desc, &dl->tls)) < 0)
         goto out;
     if ((r = wsc__hs_new_key(dl->key)) < 0)
@@ -421,12 +430,27 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
         r = wsc__fail(WSC_ENOMEM, "out of memory");
         goto out;
     }
+    snprintf(dl->connect_desc, sizeof dl->connect_desc, "%s", dl->target_desc);
+    if (dl->fd >= 0) { /* the caller's socket: nothing to resolve, no proxy */
+        r = take_socket(c, dl) ? 0 : WSC_ECLOSED;
+        enter_stage(c, dl, STAGE_PROXY);
+        goto out;
+    }
+    if (u.unix_path) {
+        dl->unix_sa.sun_family = AF_UNIX;
+        memcpy(dl->unix_sa.sun_path, u.unix_path, strlen(u.unix_path) + 1); /* fits: url.c checked */
+        dl->unix_addr.ai_family = AF_UNIX;
+        dl->unix_addr.ai_socktype = SOCK_STREAM;
+        dl->unix_addr.ai_addr = (struct sockaddr *)&dl->unix_sa;
+        dl->unix_addr.ai_addrlen = sizeof dl->unix_sa;
+        dl->cur = &dl->unix_addr;
+        goto out;
+    }
     /* Through a proxy, connect to it; the proxy resolves the server's name. */
     if ((r = wsc__proxy_tunnel_init(&dl->proxy, o->proxy, u.tls, u.host, u.port)) < 0)
         goto out;
     const char *host = u.host;
     int port = u.port;
-    snprintf(dl->connect_desc, sizeof dl->connect_desc, "%s", dl->target_desc);
     if (dl->proxy.url.host) {
         host = dl->proxy.url.host;
         port = dl->proxy.url.port;
@@ -448,23 +472,30 @@ out:
     return r;
 }
 
-int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_response *resp)
+/* wsc_dial, or wsc_dial_fd with fd >= 0 (closed here on failure). */
+static int dial(const char *url, const wsc_dial_options *opts, int fd, wsc_conn **out, wsc_response *resp)
 {
     static const wsc_dial_options defaults;
     const wsc_dial_options *o = opts ? opts : &defaults;
     if (resp)
         memset(resp, 0, sizeof *resp);
-    if (!url || !out)
+    if (out)
+        *out = NULL;
+    if (!url || !out) {
+        if (fd >= 0)
+            close(fd);
         return wsc__fail(WSC_EINVAL, "wsc_dial needs a URL and somewhere to put the connection");
-    *out = NULL;
+    }
     wsc_conn *c = wsc__conn_new(false);
     wsc_dialer *dl = calloc(1, sizeof *dl);
     if (!c || !dl) {
         free(dl);
         wsc_conn_free(c);
+        if (fd >= 0)
+            close(fd);
         return wsc__fail(WSC_ENOMEM, "out of memory");
     }
-    dl->fd = -1;
+    dl->fd = fd; /* -1, or the caller's socket: the dialer closes it if the dial fails early */
     dl->max_head = o->max_response_head ? o->max_response_head : 16384;
     int timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms : 30000;
     dl->deadline = wsc__deadline_in(timeout);
@@ -490,4 +521,19 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
     wsc__clear_error();
     *out = c;
     return 0;
+}
+
+int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_response *resp)
+{
+    return dial(url, opts, -1, out, resp);
+}
+
+int wsc_dial_fd(int fd, const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_response *resp)
+{
+    if (fd < 0) {
+        if (out)
+            *out = NULL;
+        return wsc__fail(WSC_EINVAL, "wsc_dial_fd needs a connected socket, not fd %d", fd);
+    }
+    return dial(url, opts, fd, out, resp);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "wsc.h"
 #include "common/error.h"
@@ -305,6 +306,20 @@ static int parse_name_host(const char *hp, size_t n, wsc_url *u, char **hh,
     return 0;
 }
 
+/* The request target: path and query t[0..n) ('#' excluded), "/" in
+ * front if missing. */
+static int set_target(wsc_url *u, const char *t, size_t n)
+{
+    size_t at = n > 0 && t[0] == '/' ? 0 : 1;
+    u->target = malloc(n + 2);
+    if (!u->target)
+        return WSC_ENOMEM;
+    u->target[0] = '/';
+    memcpy(u->target + at, t, n);
+    u->target[at + n] = '\0';
+    return 0;
+}
+
 /* Everything after the scheme's "//". */
 static int parse_rest(const char *s, bool tls, wsc_url *u,
                       char *err, size_t err_size)
@@ -359,21 +374,30 @@ static int parse_rest(const char *s, bool tls, wsc_url *u,
             return WSC_ENOMEM;
     }
 
-    /* Request target: path and query up to '#', "/" in front if missing. */
     t = s + auth_len;
     t_len = strcspn(t, "#");
-    u->target = malloc(t_len + 2);
-    if (!u->target)
+    return set_target(u, t, t_len);
+}
+
+/* After "ws+unix://": "/path/to/socket" and ":/target" (optional) up to
+ * '#'. The path is taken as written (no %-escapes), as npm ws does. */
+static int parse_unix(const char *s, wsc_url *u, char *err, size_t err_size)
+{
+    size_t path_len = strcspn(s, ":#");
+    const char *t = s + path_len;
+    if (path_len == 0 || s[0] != '/')
+        return url_error(err, err_size, "the socket path after \"+unix://\" must be absolute");
+    if (path_len >= sizeof ((struct sockaddr_un *)0)->sun_path)
+        return url_error(err, err_size, "socket path of %zu bytes, at most %zu fit", path_len,
+                         sizeof ((struct sockaddr_un *)0)->sun_path - 1);
+    if (*t == ':')
+        t++;
+    u->unix_path = copy_n(s, path_len);
+    u->host = copy_n("localhost", 9);
+    u->host_header = copy_n("localhost", 9);
+    if (!u->unix_path || !u->host || !u->host_header)
         return WSC_ENOMEM;
-    if (t_len > 0 && t[0] == '/') {
-        memcpy(u->target, t, t_len);
-        u->target[t_len] = '\0';
-    } else {
-        u->target[0] = '/';
-        memcpy(u->target + 1, t, t_len);
-        u->target[t_len + 1] = '\0';
-    }
-    return 0;
+    return set_target(u, t, strcspn(t, "#"));
 }
 
 int wsc__url_parse(const char *s, wsc_url *u, char *err, size_t err_size)
@@ -405,21 +429,26 @@ int wsc__url_parse(const char *s, wsc_url *u, char *err, size_t err_size)
     if (scheme_len == 0 || s[scheme_len] != ':')
         return url_error(err, err_size,
                          "missing scheme (want ws://, wss://, http:// or https://)");
-    if (word_equals(s, scheme_len, "ws") || word_equals(s, scheme_len, "http"))
+    bool unix_socket = word_equals(s, scheme_len, "ws+unix") || word_equals(s, scheme_len, "wss+unix");
+    if (word_equals(s, scheme_len, "ws") || word_equals(s, scheme_len, "http")
+        || word_equals(s, scheme_len, "ws+unix"))
         tls = false;
-    else if (word_equals(s, scheme_len, "wss")
-             || word_equals(s, scheme_len, "https"))
+    else if (word_equals(s, scheme_len, "wss") || word_equals(s, scheme_len, "https")
+             || word_equals(s, scheme_len, "wss+unix"))
         tls = true;
     else
         return url_error(err, err_size,
-                         "unknown scheme \"%.*s\" (want ws, wss, http or https)",
+                         "unknown scheme \"%.*s\" (want ws, wss, http, https, ws+unix or wss+unix)",
                          (int)(scheme_len < 16 ? scheme_len : 16), s);
     if (s[scheme_len + 1] != '/' || s[scheme_len + 2] != '/')
         return url_error(err, err_size, "missing \"//\" after \"%.*s:\"",
                          (int)scheme_len, s);
 
     u->tls = tls;
-    rc = parse_rest(s + scheme_len + 3, tls, u, err, err_size);
+    if (unix_socket)
+        rc = parse_unix(s + scheme_len + 3, u, err, err_size);
+    else
+        rc = parse_rest(s + scheme_len + 3, tls, u, err, err_size);
     if (rc) {
         wsc__url_free(u);
         if (rc == WSC_ENOMEM)
@@ -437,6 +466,7 @@ void wsc__url_free(wsc_url *u)
 {
     if (!u)
         return;
+    free(u->unix_path);
     free(u->host);
     free(u->target);
     free(u->host_header);

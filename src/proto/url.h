@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* url.h - parsing ws://, wss://, http:// and https:// URLs. */
+/* url.h - parsing ws://, wss://, http://, https://, ws+unix:// and
+ * wss+unix:// URLs. */
 #ifndef WSC_URL_H
 #define WSC_URL_H
 
@@ -7,7 +8,10 @@
 
 /* A parsed URL. All strings are owned by the struct (freed by wsc__url_free). */
 typedef struct {
-    bool tls;          /* wss or https */
+    bool tls;          /* wss, https or wss+unix */
+    char *unix_path;   /* ws+unix:///path/to/socket:/target (as npm ws
+                          writes it): the socket's path, else NULL; host is
+                          then "localhost" and port 0 */
     char *host;        /* host name or IP, IPv6 without brackets, lower case */
     int port;          /* explicit port, else 80 / 443 */
     char *target;      /* request target: path and query, "/" when empty;
@@ -20,8 +24,9 @@ typedef struct {
 
 /* Parses `s` into *u (zeroed first). Returns 0, or WSC_EINVAL with a detail
  * in `err` (err_size bytes, may be 0) for: unknown scheme (case-insensitive
- * ws/wss/http/https), empty host, bad IPv6 literal, port not in 1-65535,
- * spaces or control characters. On failure *u holds nothing to free. */
+ * ws/wss/http/https/ws+unix/wss+unix), empty host, bad IPv6 literal, port
+ * not in 1-65535, a socket path that is not absolute or too long for
+ * sockaddr_un, spaces or control characters. On failure *u holds nothing to free. */
 int wsc__url_parse(const char *s, wsc_url *u, char *err, size_t err_size);
 
 /* Percent-decodes s[0..n) into a new string (*out, caller frees). Returns 0,

@@ -272,6 +272,17 @@ void wsc_conn_free(wsc_conn *c)
 
 /* ---- What a browser cannot do ------------------------------------------- */
 
+int wsc_dial_fd(int fd, const char *url, const wsc_dial_options *opts, wsc_conn **out,
+                wsc_response *resp)
+{
+    (void)fd, (void)url, (void)opts;
+    if (out)
+        *out = NULL;
+    if (resp)
+        memset(resp, 0, sizeof *resp);
+    return wsc__fail(WSC_ENOTSUP, "wsc_dial_fd needs sockets: not available in the browser");
+}
+
 int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out)
 {
     return wsc_accept_with(fd, NULL, 0, opts, out);

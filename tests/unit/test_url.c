@@ -177,7 +177,47 @@ static const struct bad bads[] = {
     {__LINE__, "ws://a%@h", "escape"},
     {__LINE__, "ws://u:p%0@h", "escape"},
     {__LINE__, "ws://a%00b@h", "escape"},
+    /* Unix sockets */
+    {__LINE__, "ws+unix://", "absolute"},
+    {__LINE__, "ws+unix://relative.sock:/x", "absolute"},
+    {__LINE__, "ws+unix://:/x", "absolute"},
+    {__LINE__, "ws+unix:///" "0123456789012345678901234567890123456789012345678901234567890123456789"
+               "0123456789012345678901234567890123456789", "at most 107 fit"},
+    {__LINE__, "unix:///tmp/s", "scheme"},
 };
+
+/* ws+unix:// and wss+unix://: the socket path and the target. */
+static void test_unix(void)
+{
+    struct {
+        const char *in, *path, *target;
+        bool tls;
+    } cases[] = {
+        {"ws+unix:///tmp/a.sock", "/tmp/a.sock", "/", false},
+        {"ws+unix:///tmp/a.sock:/chat?room=1", "/tmp/a.sock", "/chat?room=1", false},
+        {"WS+UNIX:///tmp/a.sock:/x#frag", "/tmp/a.sock", "/x", false},
+        {"wss+unix:///run/w.sock:x", "/run/w.sock", "/x", true},
+        {"ws+unix:///a/b.sock:", "/a/b.sock", "/", false},
+        {"ws+unix:///a%20b.sock:/t", "/a%20b.sock", "/t", false}, /* taken as written */
+    };
+    char err[200];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wsc_url u;
+        int rc = wsc__url_parse(cases[i].in, &u, err, sizeof err);
+        CHECKF(rc == 0, "\"%s\" failed: %s", cases[i].in, err);
+        if (rc != 0)
+            continue;
+        CHECKF(same(u.unix_path, cases[i].path) && same(u.target, cases[i].target) && u.tls == cases[i].tls
+               && same(u.host, "localhost") && same(u.host_header, "localhost") && u.port == 0,
+               "\"%s\": got path=%s target=%s tls=%d host=%s host_header=%s port=%d", cases[i].in,
+               u.unix_path, u.target, u.tls, u.host, u.host_header, u.port);
+        wsc__url_free(&u);
+        CHECK(u.unix_path == NULL, "wsc__url_free frees the socket path");
+    }
+    wsc_url u;
+    CHECK(wsc__url_parse("ws://h/", &u, err, sizeof err) == 0 && u.unix_path == NULL, "ws:// has no socket path");
+    wsc__url_free(&u);
+}
 
 static void test_goods(void)
 {
@@ -270,6 +310,7 @@ static void test_host_port(void)
 
 int main(void)
 {
+    test_unix();
     test_goods();
     test_bads();
     test_err_buffer();
