@@ -184,6 +184,14 @@ typedef struct {
 typedef bool (*wsc_ping_fn)(void *user, const void *payload, size_t len);
 /* Called on the reading thread for every pong received. */
 typedef void (*wsc_pong_fn)(void *user, const void *payload, size_t len);
+/* Called once when the peer's close frame has been read (by a read, the
+ * background reader or wsc_close waiting for it), after our answer went out
+ * and the connection shut: code is its status (1005 when it had none) and
+ * reason its reason (NUL-terminated, len bytes, valid only during the
+ * call). Not called when the connection ends without one (1006). Calls on
+ * the connection from it return WSC_ECLOSED. Wasm: called by the first read
+ * (or wsc_close) that finds the close event's code. */
+typedef void (*wsc_close_fn)(void *user, int code, const char *reason, size_t len);
 
 /* TLS settings (OpenSSL, TLS 1.2 and 1.3). Client (wsc_dial_options.tls, for
  * wss:// and https://): the server's certificate and host name (or IP
@@ -243,7 +251,8 @@ typedef struct {
     size_t max_response_head;    /* bytes of HTTP response head; 0: 16384 */
     wsc_ping_fn on_ping;         /* NULL: always answer pings */
     wsc_pong_fn on_pong;
-    void *user;                  /* passed to on_ping / on_pong */
+    wsc_close_fn on_close;
+    void *user;                  /* passed to on_ping / on_pong / on_close */
     bool nonblocking;            /* return at once in WSC_STATE_CONNECTING; see
                                     wsc_get_state. Name resolution still blocks. */
     wsc_tls_options tls;
@@ -371,6 +380,7 @@ typedef struct {
     size_t n_headers;
     wsc_ping_fn on_ping;
     wsc_pong_fn on_pong;
+    wsc_close_fn on_close;
     void *user;
     bool nonblocking;            /* return at once in WSC_STATE_CONNECTING and
                                     go on as the socket is ready: see
@@ -584,6 +594,15 @@ WSC_API int wsc_set_event_handler(wsc_conn *c, wsc_event_fn fn, void *user);
  * is reading (a concurrent wsc_read, or wsc_close_read): without a reader the
  * ping times out. Many pings may be in flight. Wasm: does nothing, returns 0. */
 WSC_API int wsc_ping(wsc_conn *c, int timeout_ms);
+
+/* Sends a ping, or an unsolicited pong (a one-way heartbeat), with the
+ * application's payload (at most 125 bytes, else WSC_EINVAL) and returns
+ * once it went out, without waiting for an answer: the peer's pong reaches
+ * on_pong with the same payload. Errors and timeouts as for wsc_write;
+ * WSC_ECLOSED once our close went out. Wasm: WSC_ENOTSUP (browsers send
+ * neither). */
+WSC_API int wsc_send_ping(wsc_conn *c, const void *payload, size_t len, int timeout_ms);
+WSC_API int wsc_send_pong(wsc_conn *c, const void *payload, size_t len, int timeout_ms);
 
 /* ---- Closing ------------------------------------------------------------- */
 

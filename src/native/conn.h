@@ -67,6 +67,7 @@ struct wsc_conn {
 
     wsc_ping_fn on_ping;
     wsc_pong_fn on_pong;
+    wsc_close_fn on_close;
     void *user;
 
     pthread_mutex_t mu;

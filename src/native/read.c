@@ -116,6 +116,10 @@ static int on_close(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
     wsc__fail(WSC_ECLOSED, "the peer closed the connection: %d %s%s%s", code,
              wsc_status_string(code), ev->len ? ": " : "", c->peer_reason);
     wsc__conn_ended(c, WSC_ECLOSED);
+    if (c->on_close) {
+        c->on_close(c->user, code, c->peer_reason, ev->len);
+        wsc_conn_error(c); /* the detail again, whatever the callback did */
+    }
     return WSC_ECLOSED;
 }
 

@@ -439,6 +439,35 @@ void wsc__pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* wsc_send_ping and wsc_send_pong. */
+static int send_app_control(wsc_conn *c, uint8_t op, const void *payload, size_t len, int timeout_ms)
+{
+    if (!c || (len && !payload))
+        return wsc__fail(WSC_EINVAL, "NULL connection or payload");
+    if (len > 125)
+        return wsc__fail(WSC_EINVAL, "a control frame carries at most 125 bytes, not %zu", len);
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
+    int r = wsc__conn_ready(c, d);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&c->mu);
+    bool closing = wsc__closing_sent(&c->closing);
+    pthread_mutex_unlock(&c->mu);
+    if (closing)
+        return wsc__fail(WSC_ECLOSED, "the connection is closing");
+    return wsc__send_control(c, op, payload, len, d);
+}
+
+int wsc_send_ping(wsc_conn *c, const void *payload, size_t len, int timeout_ms)
+{
+    return send_app_control(c, WSC_OP_PING, payload, len, timeout_ms);
+}
+
+int wsc_send_pong(wsc_conn *c, const void *payload, size_t len, int timeout_ms)
+{
+    return send_app_control(c, WSC_OP_PONG, payload, len, timeout_ms);
+}
+
 int wsc_ping(wsc_conn *c, int timeout_ms)
 {
     if (!c)

@@ -313,6 +313,7 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
         return wsc__fail(WSC_ENOMEM, "out of memory");
     c->on_ping = o->on_ping;
     c->on_pong = o->on_pong;
+    c->on_close = o->on_close;
     c->user = o->user;
     int r = start(c, fd, head, head_len, o);
     /* A nonblocking accept goes as far as it can without waiting, so that

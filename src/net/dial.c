@@ -502,6 +502,7 @@ static int dial(const char *url, const wsc_dial_options *opts, int fd, wsc_conn 
     c->dialer = dl;
     c->on_ping = o->on_ping;
     c->on_pong = o->on_pong;
+    c->on_close = o->on_close;
     c->user = o->user;
     int r = setup_dialer(c, dl, url, o);
     if (r == 0)

@@ -107,6 +107,8 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
         return r;
     }
     wsc_set_read_limit(c, 32768);
+    c->on_close = o->on_close;
+    c->user = o->user;
     if (o->nonblocking) {
         *out = c;
         return 0;
@@ -212,8 +214,19 @@ int wsc_close(wsc_conn *c, int code, const char *reason)
         return wsc__fail(WSC_ETIMEDOUT, "the close handshake did not finish within %d s", CLOSE_WAIT_MS / 1000);
     if (wsc_js_close_code(c->id) == WSC_STATUS_ABNORMAL_CLOSURE)
         return wsc__fail(WSC_ECLOSED, "the connection ended before the peer's close frame arrived");
+    wsc__wasm_on_close(c);
     wsc__clear_error();
     return 0;
+}
+
+void wsc__wasm_on_close(wsc_conn *c)
+{
+    int code = wsc_close_status(c);
+    if (!c->on_close || c->on_close_called || code < 0)
+        return;
+    c->on_close_called = true;
+    const char *reason = wsc_close_reason(c);
+    c->on_close(c->user, code, reason, strlen(reason));
 }
 
 int wsc_close_now(wsc_conn *c)
@@ -307,6 +320,18 @@ int wsc_ping(wsc_conn *c, int timeout_ms)
 {
     (void)timeout_ms;
     return c ? 0 : wsc__fail(WSC_EINVAL, "NULL connection");
+}
+
+int wsc_send_ping(wsc_conn *c, const void *payload, size_t len, int timeout_ms)
+{
+    (void)c, (void)payload, (void)len, (void)timeout_ms;
+    return wsc__fail(WSC_ENOTSUP, "browsers cannot send pings");
+}
+
+int wsc_send_pong(wsc_conn *c, const void *payload, size_t len, int timeout_ms)
+{
+    (void)c, (void)payload, (void)len, (void)timeout_ms;
+    return wsc__fail(WSC_ENOTSUP, "browsers cannot send pongs");
 }
 
 int wsc_fd(const wsc_conn *c)

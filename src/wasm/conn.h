@@ -21,6 +21,9 @@ struct wsc_conn {
     char reason[128];       /* the peer's close reason, filled once closed */
     bool close_called;
     bool close_read;
+    wsc_close_fn on_close;  /* from the dial options, called once */
+    void *user;
+    bool on_close_called;
     /* The message being read: wsc_read returns it, the reader streams it. */
     uint8_t *msg;
     size_t msg_cap, msg_len;
@@ -43,6 +46,9 @@ struct wsc_conn {
  * wsc__deadline_error(d), or WSC_ENOTSUP (with a detail) when this thread
  * cannot block: the browser's main thread without Asyncify. */
 int wsc__wasm_wait(wsc_conn *c, wsc_deadline d);
+
+/* Calls c's on_close once, if the close event came with a close frame. */
+void wsc__wasm_on_close(wsc_conn *c);
 
 /* Sleeps until c's next event or ms (-1: no limit) passes: 0 on an event,
  * WSC_ETIMEDOUT, or WSC_ENOTSUP when this thread cannot block. */

@@ -17,6 +17,7 @@
 /* Why there is no message to read and will be none. */
 static int closed_error(wsc_conn *c)
 {
+    wsc__wasm_on_close(c);
     int code = wsc_close_status(c);
     if (code < 0)
         return wsc__fail(WSC_ECLOSED, "the connection ended without a close frame (1006)");

@@ -118,6 +118,39 @@ test('we ping ws: wsc_ping returns once the pong arrives', T, async (t) => {
   assert.equal(peer.pings.length, 1, 'the ws server saw one ping');
 });
 
+test('wsc_send_ping and wsc_send_pong carry our payloads; ws\'s pong reaches on_pong', T, async (t) => {
+  const got = [];
+  const srv = await startWsServer(t, {}, (peer) => {
+    peer.ws.on('ping', (d) => got.push(`ping:${d}`));
+    peer.ws.on('pong', (d) => got.push(`pong:${d}`));
+    peer.ws.on('message', (d, isBinary) => peer.ws.send(d, { binary: isBinary })); // after our control frames
+  });
+  const c = await runClient(t, srv.url, ['send-ping:are you there', 'send-pong:heartbeat', 'send-ping:',
+    'send-text:sync', 'expect-echo', 'close:1000:'], { opts: ['--print-control'] });
+  assertClientOk(c);
+  assert.deepEqual(got, ['ping:are you there', 'pong:heartbeat', 'ping:']);
+  // ws answered both pings; on_pong saw each answer, in order, before the echo
+  assert.match(c.stdout, /^ON_PONG are you there\nON_PONG \n/m, c.describe());
+  const big = await runClient(t, srv.url, [`send-ping:${'x'.repeat(126)}`], { opts: ['--print-control'] });
+  assertClientFail(big, `send-ping:${'x'.repeat(126)}`, 'WSC_EINVAL');
+  assert.match(big.stdout, /at most 125 bytes, not 126/);
+});
+
+test('on_close gets the peer\'s code and reason once, whoever closes first', T, async (t) => {
+  const srv = await startWsServer(t, {}, (peer) => peer.ws.close(4001, 'server says bye'));
+  const c = await runClient(t, srv.url, ['read-until-close'], { opts: ['--print-control'] });
+  assertClientOk(c);
+  assert.equal((c.stdout.match(/^ON_CLOSE .*$/gm) || []).join('|'), 'ON_CLOSE 4001 server says bye', c.describe());
+  const echo = await echoServer(t);
+  const d = await runClient(t, echo.url, ['send-text:x', 'expect-echo', 'close:4000:ours'], { opts: ['--print-control'] });
+  assertClientOk(d);
+  assert.equal((d.stdout.match(/^ON_CLOSE .*$/gm) || []).join('|'), 'ON_CLOSE 4000 ours', d.describe());
+  const none = await startWsServer(t, {}, (peer) => peer.ws.close());
+  const e = await runClient(t, none.url, ['read-until-close'], { opts: ['--print-control'] });
+  assertClientOk(e);
+  assert.match(e.stdout, /^ON_CLOSE 1005 $/m, e.describe());
+});
+
 test('we close with 4000 "bye": ws sees 4000 "bye"', T, async (t) => {
   const srv = await echoServer(t);
   const c = await runClient(t, srv.url, ['send-text:x', 'expect-echo', 'close:4000:bye']);

@@ -142,6 +142,19 @@ async with websockets.connect(url, extra_headers={'X-Custom': 'py value'}, ${PY_
   assert.match(srv.proc.stdout, /^ACCEPTED \/py\?a=b subprotocol= extensions=$/m);
 });
 
+test('on_close: the server sees the client\'s close code and reason once', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const py = await runPyClient(t, srv.url, `
+async with websockets.connect(url, ${PY_CONNECT}) as ws:
+    await ws.send('hi')
+    out(await ws.recv())
+    await ws.close(4002, 'python leaves')
+`);
+  assert.deepEqual(py.stdout.trim().split('\n'), ['hi']);
+  await srv.proc.waitFor(/^CLOSED /m);
+  assert.deepEqual(srv.proc.stdout.match(/^ON_CLOSE .*$/gm), ['ON_CLOSE 4002 python leaves'], srv.proc.stdout);
+});
+
 test('a refused origin gets 403', T, async (t) => {
   const srv = await startEchoServer(t, ['--origin', 'good.example']);
   const py = await runPyClient(t, srv.url, `

@@ -7,7 +7,7 @@
  *              [--read-limit N] [--timeout MS]
  *              [--compress disabled|takeover|no-takeover] [--threshold N]
  *              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]
- *              [--proxy URL] STEP...
+ *              [--proxy URL] [--print-control] STEP...
  *
  * Dials URL, prints "CONNECTED subprotocol=<name> extensions=<value>" (the
  * negotiated Sec-WebSocket-Extensions, empty when none), runs the steps in order and
@@ -43,6 +43,8 @@
  *                       fnv is the 32-bit FNV-1a hash of the whole payload;
  *                       <text> is the first 64 bytes of a text message
  *                       (control bytes shown as '.'), absent for binary
+ *   send-ping:TEXT      wsc_send_ping with TEXT as its payload (no waiting)
+ *   send-pong:TEXT      wsc_send_pong: an unsolicited pong with TEXT
  *   ping                wsc_close_read, then wsc_ping(c, 5000). Portable code
  *                       has no threads, and a ping needs a reader to collect
  *                       its pong, so this step hands reading to the library's
@@ -65,6 +67,8 @@
  * can with timeout-0 calls, resumed by wsc_set_event_handler's events
  * ("events") or by emscripten_set_main_loop every frame ("loop"). The output
  * is the same as when blocking; --timeout then bounds each step's wait.
+ * --print-control sets on_pong and on_close, which print "ON_PONG <payload>"
+ * and "ON_CLOSE <code> <reason>" when they are called.
  * --compress and --threshold set the permessage-deflate mode and threshold;
  * --ca, --ca-dir, --cert, --key and --insecure fill opts.tls; --proxy sets
  * opts.proxy ("" for none; absent: the environment decides).
@@ -114,7 +118,7 @@ static void usage(void) {
                     "              [--read-limit N] [--timeout MS]\n"
                     "              [--compress disabled|takeover|no-takeover] [--threshold N]\n"
                     "              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]\n"
-                    "              [--proxy URL] STEP...\n");
+                    "              [--proxy URL] [--print-control] STEP...\n");
     fflush(stdout);
     exit(2);
 }
@@ -317,6 +321,11 @@ static int run_step(const char *step) {
                    wsc_msg_type_string(type), len, wsc_msg_type_string(g_last_type), g_last_len, at);
             finish(1);
         }
+    } else if (strncmp(step, "send-ping:", 10) == 0 || strncmp(step, "send-pong:", 10) == 0) {
+        const char *text = step + 10;
+        rc = step[6] == 'i' ? wsc_send_ping(c, text, strlen(text), wait)
+                            : wsc_send_pong(c, text, strlen(text), wait);
+        if (rc) fail(step, rc);
     } else if (strcmp(step, "ping") == 0) {
         rc = wsc_close_read(c);
         if (rc) fail(step, rc);
@@ -369,6 +378,16 @@ static int run_step(const char *step) {
     }
     fflush(stdout);
     return STEP_DONE;
+}
+
+static void print_pong(void *user, const void *payload, size_t len) {
+    (void)user;
+    printf("ON_PONG %.*s\n", (int)len, (const char *)payload);
+}
+
+static void print_close(void *user, int code, const char *reason, size_t len) {
+    (void)user;
+    printf("ON_CLOSE %d %.*s\n", code, (int)len, reason);
 }
 
 static void print_connected(void) {
@@ -465,8 +484,13 @@ int main(int argc, char **argv) {
     int i = 2;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         const char *a = argv[i];
-        if (strcmp(a, "--insecure") == 0) {  /* the only flag without a value */
-            opts.tls.insecure_skip_verify = true;
+        if (strcmp(a, "--insecure") == 0 || strcmp(a, "--print-control") == 0) { /* no value */
+            if (a[2] == 'i') {
+                opts.tls.insecure_skip_verify = true;
+            } else {
+                opts.on_pong = print_pong;
+                opts.on_close = print_close;
+            }
             i--;
             continue;
         }

@@ -15,6 +15,8 @@
  *   stdout  "LISTENING <port>"                        once, when ready
  *           "ACCEPTED <target> subprotocol=<name> extensions=<value>"
  *                                                      per accepted connection
+ *           "ON_CLOSE <code> <reason>"                on_close: the peer's close
+ *                                                      frame arrived
  *           "CLOSED <err> status=<n> reason=<text>"   when a connection's read
  *                                                      fails (err: WSC_E... name,
  *                                                      status: wsc_close_status)
@@ -95,6 +97,11 @@ static const char *err_name(int err, char *buf, size_t cap) {
     memcpy(buf, s, n);
     buf[n] = '\0';
     return buf;
+}
+
+static void print_close(void *user, int code, const char *reason, size_t len) {
+    (void)user;
+    say(stdout, "ON_CLOSE %d %.*s\n", code, (int)len, reason);
 }
 
 static void usage(void) {
@@ -214,6 +221,7 @@ static void *conn_thread(void *arg) {
     opts.n_origin_patterns = g_n_origins;
     opts.host_patterns = g_hosts;
     opts.n_host_patterns = g_n_hosts;
+    opts.on_close = print_close;
     opts.compression = g_compression;
     opts.compression_threshold = g_threshold;
     opts.tls = g_tls;
