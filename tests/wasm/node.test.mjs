@@ -131,10 +131,11 @@ for (const kind of ['native', 'ws']) for (const mode of ['Asyncify', 'pthread', 
 
     test('the server closes with 4001 "x": wsc_close_status and wsc_close_reason', T, async (t) => {
       const srv = await startServer(t, kind);
-      const p = await runWasm(t, 'client', [srv.url, 'send-text:cmd:close 4001 x', 'read-until-close']);
+      const p = await runWasm(t, 'client', [srv.url, '--print-control', 'send-text:cmd:close 4001 x', 'read-until-close']);
       assertOk(p);
       const c = closedLine(p.stdout);
       assert.deepEqual(c, { err: 'WSC_ECLOSED', status: 4001, reason: 'x' }, p.describe());
+      assert.deepEqual(p.stdout.match(/^ON_CLOSE .*$/gm), ['ON_CLOSE 4001 x'], `on_close once\n${p.describe()}`);
     });
 
     test('server-initiated normal close after messages: they arrive, then WSC_ECLOSED 1000', T, async (t) => {
