@@ -164,15 +164,18 @@ deps:
 # line) on the normal build (and the install check) and again under
 # ASan + UBSan, replays the fuzz corpora, and runs the wasm tests in Node and
 # Chromium.
+# Each step builds what it needs on every core (-j), then runs its tests
+# one at a time (each step's tests are one recipe).
+JOBS := $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	@bash scripts/check_spdx.sh
-	@$(MAKE) --no-print-directory check BUILD=build/native
-	@$(MAKE) --no-print-directory install-check BUILD=build/native
-	@$(MAKE) --no-print-directory check BUILD=build/asan SAN=1
-	@$(MAKE) --no-print-directory tsan-check
-	@$(MAKE) --no-print-directory fuzz-regress
-	@$(MAKE) --no-print-directory wasm-check
-	@$(MAKE) --no-print-directory npm-check
+	@$(MAKE) --no-print-directory -j$(JOBS) check BUILD=build/native
+	@$(MAKE) --no-print-directory -j$(JOBS) install-check BUILD=build/native
+	@$(MAKE) --no-print-directory -j$(JOBS) check BUILD=build/asan SAN=1
+	@$(MAKE) --no-print-directory -j$(JOBS) tsan-check
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-regress
+	@$(MAKE) --no-print-directory -j$(JOBS) wasm-check
+	@$(MAKE) --no-print-directory -j$(JOBS) npm-check
 	@echo "make test: all passed"
 
 check: lib $(BUILD)/wsc $(UNIT) $(PROGS) $(EXAMPLES)
