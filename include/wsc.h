@@ -656,6 +656,40 @@ WSC_API const char *wsc_close_reason(const wsc_conn *c);
  * call on c has returned. NULL is fine. */
 WSC_API void wsc_conn_free(wsc_conn *c);
 
+/* ---- Groups: closing a server's connections together --------------------- */
+
+/* The connections a server closes together when it shuts down (ws's
+ * clients set, Go's http.Server.Shutdown). wsc_group_add puts a connection
+ * in; wsc_conn_free takes it out; the group never owns or frees them. Any
+ * thread may use a group; free it after its members, or when none can be
+ * freed meanwhile. */
+typedef struct wsc_group wsc_group;
+
+WSC_API int wsc_group_new(wsc_group **out);
+
+/* Adds c. WSC_EINVAL if c is in a group already, WSC_ECLOSED once
+ * wsc_group_close has been called on g, WSC_ENOMEM. */
+WSC_API int wsc_group_add(wsc_group *g, wsc_conn *c);
+
+/* How many connections are in g (not yet freed). */
+WSC_API size_t wsc_group_count(wsc_group *g);
+
+/* Shuts the group down: starts the close handshake (wsc_close_start, code
+ * and reason as for wsc_close; 1001 "going away" is the usual one) on every
+ * member, then waits up to timeout_ms for all of them to be closed: each
+ * member's reader (a thread in wsc_read, a background reader, an event
+ * loop) sees the peer's answer. Members still open then are closed with
+ * wsc_close_now and the call returns WSC_ETIMEDOUT; 0 when every member
+ * finished in time. timeout_ms 0 only starts the closes and returns 0: an
+ * event loop goes on reading and cuts what is left when it decides to. The
+ * members stay in the group until freed; it takes no new ones.
+ * Wasm: on the browser's main thread it cannot wait (as timeout 0); on a
+ * Worker thread (-pthread) it does. */
+WSC_API int wsc_group_close(wsc_group *g, int code, const char *reason, int timeout_ms);
+
+/* Frees g; its members stay open and belong to no group. NULL is fine. */
+WSC_API void wsc_group_free(wsc_group *g);
+
 /* ---- State and introspection -------------------------------------------- */
 
 /* What ended the connection, also when no call of yours saw it (a

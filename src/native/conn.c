@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* conn.c - connection lifetime, state, locks and the simple getters. */
+#include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/error.h"
+#include "common/group.h"
 #include "common/utf8.h"
 #include "native/conn.h"
 
@@ -257,10 +260,24 @@ int wsc_close_now(wsc_conn *c)
     return 0;
 }
 
+wsc_group **wsc__conn_group(wsc_conn *c)
+{
+    return &c->group;
+}
+
+int wsc__sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
 void wsc_conn_free(wsc_conn *c)
 {
     if (!c)
         return;
+    wsc__group_leave(c);
     /* Let a reader's reply to the peer's close go out first (it is bounded
      * by the close timeout), so the peer sees a clean close handshake. */
     pthread_mutex_lock(&c->mu);

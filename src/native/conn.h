@@ -48,6 +48,7 @@ typedef struct wsc_acceptor wsc_acceptor; /* accept.c: a server handshake in pro
 struct wsc_conn {
     wsc_transport tr;
     bool server;
+    wsc_group *group;             /* [the group's lock] see common/group.h */
     _Atomic int state;            /* wsc_state */
 
     /* Handshake results, fixed once open. */

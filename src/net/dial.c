@@ -137,10 +137,12 @@ static bool take_socket(wsc_conn *c, wsc_dialer *dl)
         c->dial_fd = dl->fd = -1;
     }
     pthread_mutex_unlock(&c->mu);
-    if (open) {
+    if (open && dl->addrs) { /* none for a Unix socket or the caller's fd */
         freeaddrinfo(dl->addrs);
-        dl->addrs = dl->cur = NULL;
+        dl->addrs = NULL;
     }
+    if (open)
+        dl->cur = NULL;
     return open;
 }
 

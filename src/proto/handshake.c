@@ -363,8 +363,16 @@ bool wsc__hs_host_allowed(const char *host, const char *const *patterns, size_t 
     /* The host without its port: "[v6]" up to ']', else up to the last ':'
      * (a name longer than any DNS name is refused). */
     char name[256];
-    const char *end = host[0] == '[' ? strchr(host, ']') : strrchr(host, ':');
-    size_t n = end ? (size_t)(end - host) + (host[0] == '[') : strlen(host);
+    size_t n = strlen(host);
+    if (host[0] == '[') {
+        const char *bracket = strchr(host, ']');
+        if (bracket)
+            n = (size_t)(bracket - host) + 1;
+    } else {
+        const char *colon = strrchr(host, ':');
+        if (colon)
+            n = (size_t)(colon - host);
+    }
     if (n >= sizeof name)
         return false;
     memcpy(name, host, n);

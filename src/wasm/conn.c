@@ -11,6 +11,7 @@
 
 #include "common/closecode.h"
 #include "common/error.h"
+#include "common/group.h"
 #include "wasm/conn.h"
 #include "wasm/js.h"
 
@@ -271,10 +272,28 @@ const char *wsc_close_reason(const wsc_conn *c)
     return c->reason;
 }
 
+wsc_group **wsc__conn_group(wsc_conn *c)
+{
+    return &c->group;
+}
+
+int wsc__sleep_ms(int ms)
+{
+#ifdef __EMSCRIPTEN_PTHREADS__
+    if (!emscripten_is_main_browser_thread()) {
+        emscripten_thread_sleep(ms);
+        return 0;
+    }
+#endif
+    (void)ms;
+    return WSC_ENOTSUP;
+}
+
 void wsc_conn_free(wsc_conn *c)
 {
     if (!c)
         return;
+    wsc__group_leave(c);
     if (c->id > 0)
         wsc_js_free(c->id);
     free(c->target);

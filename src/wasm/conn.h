@@ -15,6 +15,7 @@
 
 struct wsc_conn {
     int id;                 /* handle into the JS socket table */
+    wsc_group *group;       /* see common/group.h */
     char *target;           /* the URL's path and query */
     char subprotocol[128];  /* filled once open */
     char extensions[256];   /* filled once open */

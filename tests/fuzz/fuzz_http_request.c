@@ -10,7 +10,9 @@
  *   - a 101 we produce parses and passes the client's own check
  *     (wsc__hs_check_response) for the request's key, and the client reads
  *     the same permessage-deflate parameters the server picked (each mode);
- *   - error responses parse, carry the status and a matching Content-Length. */
+ *   - error responses parse, carry the status and a matching Content-Length;
+ *   - a Host the allow-list lets in is one of its names, with or without a
+ *     port. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -171,10 +173,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              .headers = extra, .n_headers = 1,
                              .compression = WSC_COMPRESSION_CONTEXT_TAKEOVER};
     check_with(&req, &o1);
+    static const char *const hosts[] = {"localhost", "[::1]", "*.example.com", "h.test:8080"};
     wsc_accept_options o2 = {.subprotocols = protos + 1, .n_subprotocols = 2,
-                             .insecure_skip_verify = true,
+                             .insecure_skip_verify = true, .host_patterns = hosts, .n_host_patterns = 4,
                              .compression = WSC_COMPRESSION_NO_CONTEXT_TAKEOVER};
     check_with(&req, &o2);
+    /* A request let through by the Host allow-list names one of the hosts. */
+    const char *host = wsc__http_get(&req, "Host");
+    if (host && wsc__http_count(&req, "Host") == 1 && wsc__hs_host_allowed(host, hosts, 4)) {
+        bool named = false;
+        for (size_t i = 0; i < 4; i++)
+            named = named || wsc__hs_glob(hosts[i], host) ||
+                    (strncasecmp(host, hosts[i], strlen(hosts[i])) == 0 && host[strlen(hosts[i])] == ':') ||
+                    (hosts[i][0] == '*' && strchr(host, ':'));
+        ASSERT(named);
+    }
 
     /* Lookups the library does on requests. */
     (void)wsc__http_has_token(&req, "Connection", "Upgrade");

@@ -2,9 +2,10 @@
 // A `ws` client (and raw HTTP requests) against our server (tests/progs/echo_server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import {
   TEST_TIMEOUT, MiB, pattern, startEchoServer, serverClosed, connectWs, wsRefused,
-  rawRequest, upgradeRequest, nLines,
+  rawRequest, upgradeRequest, nLines, withTimeout,
 } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT };
@@ -212,6 +213,41 @@ test('a Host not in --allow-host gets 403 even with a matching Origin (DNS rebin
     origin: `http://chat.test:${srv.port}` });
   named.ws.close(1000);
   assert.equal((await rawRequest(srv.port, upgradeRequest(srv.port, { Host: 'CHAT.test' }))).status, 101);
+});
+
+test('wsc_group_close: every connection closed with 1001; later ones too', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const peers = [];
+  for (let i = 0; i < 5; i++) peers.push(await connectWs(t, srv.url));
+  peers[2].ws.send('cmd:shutdown 5000');
+  const closes = await Promise.all(peers.map((p) => p.waitClosed()));
+  for (const c of closes) assert.deepEqual(c, { code: 1001, reason: 'server shutting down' });
+  await srv.proc.waitFor(/^SHUTDOWN OK 5$/m);
+  // a connection accepted after the shutdown began is closed at once
+  const late = await connectWs(t, srv.url);
+  assert.deepEqual(await late.waitClosed(), { code: 1001, reason: 'server shutting down' });
+});
+
+test('wsc_group_close: a peer that never answers the close is cut at the deadline', T, async (t) => {
+  const srv = await startEchoServer(t);
+  const silent = net.connect(srv.port, '127.0.0.1');
+  let got = Buffer.alloc(0);
+  silent.on('data', (d) => { got = Buffer.concat([got, d]); });
+  const ended = new Promise((r) => silent.on('close', r));
+  silent.write(upgradeRequest(srv.port));
+  await srv.proc.waitFor(/^ACCEPTED /m);
+  const ws = await connectWs(t, srv.url);
+  const started = Date.now();
+  ws.ws.send('cmd:shutdown 1000');
+  assert.deepEqual(await ws.waitClosed(), { code: 1001, reason: 'server shutting down' });
+  await srv.proc.waitFor(/^SHUTDOWN WSC_ETIMEDOUT 2$/m, { ms: 5000 });
+  await withTimeout(ended, 3000, 'the silent peer\'s socket closed');
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 900 && elapsed < 4000, `cut after the 1000 ms deadline, not ${elapsed} ms`);
+  // it got the 101, then our close frame (1001), then the end
+  const i = got.indexOf('\r\n\r\n') + 4;
+  assert.equal(got[i], 0x88, `a close frame after the 101: ${got.subarray(i).toString('hex')}`);
+  assert.equal(got.readUInt16BE(i + 2), 1001);
 });
 
 test('origin patterns: globs and scheme://host', T, async (t) => {

@@ -35,6 +35,10 @@
  *                           last one takes the rest) plus wsc_writer_end's
  *                           final frame
  *   cmd:send SIZE           one binary message of SIZE bytes, byte i = i % 251
+ *   cmd:shutdown MS         another thread runs wsc_group_close on every
+ *                           connection (1001 "server shutting down", MS ms
+ *                           to finish) and prints "SHUTDOWN <err> <members>"
+ *                           (err OK when all finished in time)
  *
  * --read-limit N sets wsc_set_read_limit on each connection (-1: no limit).
  * --compress / --threshold set the permessage-deflate mode and threshold.
@@ -97,6 +101,18 @@ static const char *err_name(int err, char *buf, size_t cap) {
     memcpy(buf, s, n);
     buf[n] = '\0';
     return buf;
+}
+
+/* Every accepted connection, for cmd:shutdown. */
+static wsc_group *g_group;
+
+static void *shutdown_thread(void *arg) {
+    int ms = (int)(intptr_t)arg;
+    size_t members = wsc_group_count(g_group);
+    int rc = wsc_group_close(g_group, 1001, "server shutting down", ms);
+    char name[64];
+    say(stdout, "SHUTDOWN %s %zu\n", rc ? err_name(rc, name, sizeof name) : "OK", members);
+    return NULL;
 }
 
 static void print_close(void *user, int code, const char *reason, size_t len) {
@@ -173,6 +189,13 @@ static int do_command(conn_ctx *ctx, const char *cmd) {
     if (strcmp(cmd, "subprotocol") == 0) {
         return reply_text(c, wsc_subprotocol(c));
     }
+    if (strncmp(cmd, "shutdown ", 9) == 0) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, shutdown_thread, (void *)(intptr_t)atoi(cmd + 9)) != 0)
+            return reply_text(c, "shutdown-fail pthread_create");
+        pthread_detach(t);
+        return 0;
+    }
     if (strcmp(cmd, "ping") == 0) {
         if (ctx->n_pings >= MAX_PINGS) return reply_text(c, "pong-fail too-many");
         if (pthread_create(&ctx->pings[ctx->n_pings], NULL, ping_thread, c) != 0)
@@ -236,6 +259,8 @@ static void *conn_thread(void *arg) {
         return NULL;
     }
     wsc_conn *c = ctx.c;
+    if (wsc_group_add(g_group, c) != 0)  /* shutting down: no new members */
+        wsc_close(c, 1001, "server shutting down");
     if (g_have_read_limit) wsc_set_read_limit(c, g_read_limit);
     say(stdout, "ACCEPTED %s subprotocol=%s extensions=%s\n", wsc_request_target(c),
         wsc_subprotocol(c), wsc_extensions(c));
@@ -276,6 +301,7 @@ static long parse_long(const char *s) {
 }
 
 int main(int argc, char **argv) {
+    if (wsc_group_new(&g_group) != 0) return 1;
     long port = 0;
     wsc_tls_options tls = {0};
     for (int i = 1; i < argc; i++) {
