@@ -332,6 +332,28 @@ async function allGot(cs, re, ms, what) {
   }
 }
 
+test('SIGTERM: chat_server closes every client with 1001, then exits 0; one that never answers does not hold it', T, async (t) => {
+  const { proc, port } = await startChat(t);
+  const cs = [];
+  for (let i = 0; i < 3; i++) cs.push(await chatClient(port));
+  // a client that joined but will never answer the close (reads nothing)
+  const silent = net.connect(port, '127.0.0.1');
+  const silentClosed = new Promise((r) => silent.on('close', r));
+  silent.on('error', () => {});
+  silent.resume(); // takes what arrives (its end included), answers nothing
+  silent.write(upgradeRequest(port, {}, { target: '/ws' }));
+  await proc.waitFor(/(?:joined[^]*){4}/, { ms: 5000 });
+  const t0 = Date.now();
+  proc.kill('SIGTERM');
+  for (const c of cs) assert.deepEqual(await c.closed, { code: 1001, reason: 'server shutting down' });
+  const exit = await withTimeout(proc.exited, 5000, 'chat_server to exit');
+  const took = Date.now() - t0;
+  assert.equal(exit.code, 0, proc.describe());
+  assert.ok(took < 4000, `exited ${took} ms after SIGTERM (bound: 2 s)`);
+  assert.match(proc.stdout, /^chat: closing 4 clients \(1001\)$/m, proc.describe());
+  await withTimeout(silentClosed, 2000, 'the silent client\'s socket to close');
+});
+
 test('a flooding client is slowed and closed with 1008; the others are not affected', T, async (t) => {
   const { proc, port } = await startChat(t);
   const good = [];

@@ -23,8 +23,10 @@
  * fails (a full fd table) accepting pauses, 5 ms doubling to 1 s, and the
  * server says so at most once a minute. Prints "chat: serving http://127.0.0.1:PORT".
  * The log (joins, leaves, ...) on stdout is written out every tick (100 ms),
- * not a system call per line, and on SIGTERM or SIGINT, which end the server
- * (exit status 0).
+ * not a system call per line. SIGTERM or SIGINT shut the server down: it
+ * stops listening, closes every chat client with 1001 "server shutting
+ * down" and exits (status 0) once they have answered, or after 2 s (a
+ * second signal: at once).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -381,6 +383,18 @@ static int parse_args(int argc, char **argv)
     return 0;
 }
 
+#define SHUTDOWN_MS 2000
+static long long shutdown_by;
+
+/* While shutting down: stops the loop once every client is gone, or at
+ * the deadline. */
+static void tick_shutdown(long long now)
+{
+    tick_all(now);
+    if (hub_count() == 0 || now >= shutdown_by)
+        loop_stop();
+}
+
 static void on_stop_signal(int sig)
 {
     (void)sig;
@@ -416,6 +430,13 @@ int main(int argc, char **argv)
     printf("chat: serving http://127.0.0.1:%d\n", bound);
     fflush(stdout);
     int r = loop_run(after_batch, tick_all);
+    if (r == 0 && hub_shutdown() > 0) {
+        lis.delay_ms = 0; /* no accept pause to resume: the listener goes */
+        loop_forget(&lis.w);
+        close(lfd);
+        shutdown_by = loop_now_ms() + SHUTDOWN_MS;
+        r = loop_run(after_batch, tick_shutdown);
+    }
     fflush(stdout);
     return r < 0 ? 1 : 0;
 }

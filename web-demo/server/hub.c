@@ -61,6 +61,7 @@ typedef struct client {
 } client;
 
 static client *clients, *to_flush, *dead;
+static wsc_group *group; /* every client's conn, for hub_shutdown */
 static int next_guest = 1;
 static int rate_per_second = HUB_RATE_DEFAULT;
 static int rate_burst = HUB_BURST_DEFAULT;
@@ -386,6 +387,8 @@ void hub_serve(int fd, const void *head, size_t head_len)
         free(cl);
         return;
     }
+    if ((group || wsc_group_new(&group) == 0) && wsc_group_add(group, cl->conn) == WSC_ECLOSED)
+        wsc_close_start(cl->conn, WSC_STATUS_GOING_AWAY, "server shutting down");
     cl->w.ready = client_ready;
     cl->w.fd = fd;
     cl->next = clients;
@@ -393,6 +396,21 @@ void hub_serve(int fd, const void *head, size_t head_len)
         clients->prev = cl;
     clients = cl;
     client_ready(&cl->w, 0);
+}
+
+size_t hub_shutdown(void)
+{
+    size_t n = wsc_group_count(group);
+    if (n) {
+        printf("chat: closing %zu clients (1001)\n", n);
+        wsc_group_close(group, WSC_STATUS_GOING_AWAY, "server shutting down", 0);
+    }
+    return n;
+}
+
+size_t hub_count(void)
+{
+    return wsc_group_count(group);
 }
 
 void hub_after(void)

@@ -29,6 +29,14 @@ int hub_allow_host(const char *pattern);
  * and its leaving is announced. Owns fd from then on. */
 void hub_serve(int fd, const void *head, size_t head_len);
 
+/* Starts closing every client with 1001 "server shutting down" (its group,
+ * wsc_group_close without waiting: the loop goes on reading the answers)
+ * and returns how many there were; clients that come later are closed too. */
+size_t hub_shutdown(void);
+
+/* Clients not yet gone. */
+size_t hub_count(void);
+
 /* The hub's part of each loop turn: after the batch of events (writes what
  * the queues gained, frees the clients that left) and on each tick
  * (handshake and close deadlines). */

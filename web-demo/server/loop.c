@@ -57,6 +57,7 @@ int loop_run(void (*after)(void), void (*tick)(long long now_ms))
 {
     struct epoll_event evs[256];
     long long next_tick = loop_now_ms() + LOOP_TICK_MS;
+    stopping = 0; /* a run after a stop (the server's shutdown) */
     while (!stopping) {
         long long now = loop_now_ms();
         int n = epoll_wait(ep, evs, 256, next_tick > now ? (int)(next_tick - now) : 0);
