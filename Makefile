@@ -13,7 +13,8 @@
 # CMAKEDIR, BINDIR, MANDIR) installs wsc.h, libwsc.a, libwsc.so.$(VERSION) with
 # its symlinks, wsc.pc (from wsc.pc.in), the CMake package (wscConfig.cmake and
 # wscConfigVersion.cmake from their .in files: targets wsc::wsc and
-# wsc::wsc_static), the wsc tool and its man page;
+# wsc::wsc_static), the wsc tool and its man page, and the library's man pages
+# (include/man3, section 3);
 # `make uninstall` with the same variables removes them.
 
 SHELL   := /bin/bash
@@ -53,7 +54,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 
 .PHONY: all lib test check fuzz fuzz-regress examples bench deps demo demo-echo demo-build clean help wasm wasm-flags wasm-progs wasm-check tsan-check
-.PHONY: install uninstall install-check
+.PHONY: install uninstall install-check man
 .PHONY: npm-check
 .DEFAULT_GOAL := all
 
@@ -68,7 +69,8 @@ help:
 	@echo "make examples   build the examples into $(BUILD)/examples"
 	@echo "make bench      run the benchmarks and print the tables"
 	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60) each"
-	@echo "make install    install header, libraries, wsc.pc and the CMake package under PREFIX (default /usr/local; DESTDIR too)"
+	@echo "make install    install header, libraries, wsc.pc, the CMake package and man pages under PREFIX (default /usr/local; DESTDIR too)"
+	@echo "make man        regenerate include/man3 (the library's man pages) from include/wsc.h"
 	@echo "make uninstall  remove what make install put there (same PREFIX, DESTDIR)"
 	@echo "make clean      remove build/"
 
@@ -93,12 +95,19 @@ CMAKE_SED := -e 's|@VERSION@|$(VERSION)|' -e 's|@SONAME@|$(SONAME)|' -e 's|@LIBD
              -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
              -e "s|@SIZEOF_VOID_P@|$$(echo __SIZEOF_POINTER__ | $(CC) -E -P - | tail -n 1)|"
 LIB_FILES := libwsc.a libwsc.so.$(VERSION) $(SONAME) libwsc.so
+# The library's man pages, generated from include/wsc.h by `make man`
+# (scripts/man.mjs) and kept in git; make test checks they still match.
+MAN3 := $(wildcard include/man3/*.3)
+man:
+	node scripts/man.mjs
 
 install: lib $(BUILD)/wsc
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 	           $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BUILD)/wsc $(DESTDIR)$(BINDIR)/wsc
 	install -m 644 src/cli/wsc.1 $(DESTDIR)$(MANDIR)/man1/wsc.1
+	install -d $(DESTDIR)$(MANDIR)/man3
+	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 include/wsc.h $(DESTDIR)$(INCLUDEDIR)/wsc.h
 	install -m 644 $(BUILD)/libwsc.a $(DESTDIR)$(LIBDIR)/libwsc.a
 	install -m 755 $(BUILD)/libwsc.so $(DESTDIR)$(LIBDIR)/libwsc.so.$(VERSION)
@@ -114,6 +123,7 @@ install: lib $(BUILD)/wsc
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/wsc.h $(DESTDIR)$(PKGCONFIGDIR)/wsc.pc \
 	      $(DESTDIR)$(BINDIR)/wsc $(DESTDIR)$(MANDIR)/man1/wsc.1 \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
 	      $(DESTDIR)$(CMAKEDIR)/wscConfig.cmake $(DESTDIR)$(CMAKEDIR)/wscConfigVersion.cmake \
 	      $(addprefix $(DESTDIR)$(LIBDIR)/,$(LIB_FILES))
 
@@ -169,6 +179,7 @@ deps:
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	@bash scripts/check_spdx.sh
+	@node scripts/man.mjs --check
 	@$(MAKE) --no-print-directory -j$(JOBS) check BUILD=build/native
 	@$(MAKE) --no-print-directory -j$(JOBS) install-check BUILD=build/native
 	@$(MAKE) --no-print-directory -j$(JOBS) check BUILD=build/asan SAN=1

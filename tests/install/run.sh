@@ -75,6 +75,10 @@ check_link "$lib/libwsc.so" "$soname"
 cmp -s include/wsc.h "$prefix/include/wsc.h" || die "installed wsc.h differs from include/wsc.h"
 check_mode "$prefix/bin/wsc" 755
 check_mode "$prefix/share/man/man1/wsc.1" 644
+for page in include/man3/*.3; do
+    check_mode "$prefix/share/man/man3/$(basename "$page")" 644
+done
+[[ -f $prefix/share/man/man3/wsc_dial.3 ]] || die "no wsc_dial.3 among the library's man pages"
 "$prefix/bin/wsc" --help >/dev/null || die "the installed wsc tool does not run (wsc --help)"
 say "files, modes and symlinks ok; the wsc tool runs"
 
