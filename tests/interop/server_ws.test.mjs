@@ -219,6 +219,9 @@ test('wsc_group_close: every connection closed with 1001; later ones too', T, as
   const srv = await startEchoServer(t);
   const peers = [];
   for (let i = 0; i < 5; i++) peers.push(await connectWs(t, srv.url));
+  // in the group: the server says ACCEPTED after wsc_group_add (a client's
+  // open can come first)
+  await srv.proc.waitFor(nLines(/^ACCEPTED /gm, 5));
   peers[2].ws.send('cmd:shutdown 5000');
   const closes = await Promise.all(peers.map((p) => p.waitClosed()));
   for (const c of closes) assert.deepEqual(c, { code: 1001, reason: 'server shutting down' });
