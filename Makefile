@@ -243,13 +243,16 @@ WASM_ASYNCIFY := -sASYNCIFY -sASYNCIFY_IMPORTS='["wsc_js_wait"]'
 # Blocking calls on a Worker thread instead: libwsc-mt.a, main() on a pthread.
 WASM_PTHREAD := -pthread -sPROXY_TO_PTHREAD -sENVIRONMENT=web,worker,node -Wno-pthreads-mem-growth
 
+# -MMD: an object is rebuilt when a header it includes changes (a struct
+# that grew, say), as the native objects are.
 build/wasm/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(WASM_ENV) $(EMCC) $(CPPFLAGS_ALL) $(WASM_CFLAGS) -c $< -o $@
+	$(WASM_ENV) $(EMCC) $(CPPFLAGS_ALL) $(WASM_CFLAGS) -MMD -MP -c $< -o $@
 
 build/wasm/obj-mt/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(WASM_ENV) $(EMCC) $(CPPFLAGS_ALL) $(WASM_CFLAGS) -pthread -c $< -o $@
+	$(WASM_ENV) $(EMCC) $(CPPFLAGS_ALL) $(WASM_CFLAGS) -pthread -MMD -MP -c $< -o $@
+-include $(WASM_OBJ:.o=.d) $(WASM_MT_OBJ:.o=.d)
 
 build/wasm/libwsc.a: $(WASM_OBJ)
 	@rm -f $@
