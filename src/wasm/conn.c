@@ -100,7 +100,12 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
         free(c);
         return wsc__fail(WSC_ENOMEM, "out of memory");
     }
-    c->id = wsc_js_open(url, protos, &c->events, c->target, (int)cap);
+#ifdef __EMSCRIPTEN_PTHREADS__
+    _Atomic uint32_t *signal = &c->events; /* what a Worker thread sleeps on */
+#else
+    _Atomic uint32_t *signal = NULL; /* one thread: no Atomics on each event */
+#endif
+    c->id = wsc_js_open(url, protos, signal, c->target, (int)cap);
     free(protos);
     if (c->id < 0) {
         int r = wsc__fail(WSC_EINVAL, "%s", c->target);
