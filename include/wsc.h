@@ -342,6 +342,51 @@ WSC_API int wsc_dial_fd(int fd, const char *url, const wsc_dial_options *opts,
 
 /* ---- Accepting (server) -------------------------------------------------- */
 
+/* An upgrade request as the accept hook (wsc_accept_options.on_request)
+ * sees it. Every pointer is valid only during the hook's call. */
+typedef struct {
+    const char *target;              /* "/path?query" */
+    const wsc_header *headers;       /* every request header, in order */
+    size_t n_headers;
+    const char *const *subprotocols; /* offered by the client, in its order */
+    size_t n_subprotocols;
+    const char *extensions;          /* Sec-WebSocket-Extensions offered ("" none) */
+    const char *peer;                /* the client's address, "192.0.2.7:51234" or
+                                        "[2001:db8::7]:443"; "" when not IP */
+    int fd;                          /* the socket, for getpeername, SO_PEERCRED... */
+    bool tls;                        /* whether the request came over TLS */
+} wsc_request;
+
+/* The answer the hook shapes (opaque; valid only during the hook's call). */
+typedef struct wsc_reply wsc_reply;
+
+/* The accept hook: called once per upgrade request that passed wsc's own
+ * checks (a well-formed request, host_patterns, origin_patterns), before
+ * the answer is sent. Return 0 to accept (the 101), or an HTTP status
+ * 300-599 to refuse (the accept then fails with WSC_EHANDSHAKE, "the
+ * accept hook refused the upgrade with 401"); other values refuse with
+ * 500. It runs on the thread advancing the handshake (wsc_accept, or the
+ * call that advances a nonblocking one), so it should not block for long:
+ * the handshake deadline keeps running. To judge the Origin yourself, set
+ * insecure_skip_verify and read it from req->headers. */
+typedef int (*wsc_accept_fn)(void *user, const wsc_request *req, wsc_reply *reply);
+
+/* From the hook, shaping its answer (each copies what it is given):
+ * wsc_reply_subprotocol chooses the subprotocol of the 101: one of
+ *   req->subprotocols, or "" for none (else WSC_EINVAL); without it the
+ *   first of opts->subprotocols the client offered is chosen.
+ * wsc_reply_header adds a header to the answer, 101 or refusal (after
+ *   opts->headers): refused with WSC_EINVAL as opts->headers are, and for
+ *   Content-Type (give it to wsc_reply_body).
+ * wsc_reply_body sets a refusal's body (content_type NULL:
+ *   "text/plain; charset=utf-8"); without it the body is the status's
+ *   reason phrase. At most 65536 bytes (else WSC_EINVAL).
+ * All three: WSC_ENOMEM. */
+WSC_API int wsc_reply_subprotocol(wsc_reply *r, const char *name);
+WSC_API int wsc_reply_header(wsc_reply *r, const char *name, const char *value);
+WSC_API int wsc_reply_body(wsc_reply *r, const char *content_type, const void *body,
+                           size_t len);
+
 typedef struct {
     const char *const *subprotocols; /* supported, in order of preference; the
                                         first one the client offers is chosen */
@@ -381,7 +426,10 @@ typedef struct {
     wsc_ping_fn on_ping;
     wsc_pong_fn on_pong;
     wsc_close_fn on_close;
-    void *user;
+    wsc_accept_fn on_request;    /* the accept hook: decides about each
+                                    request (see wsc_accept_fn) */
+    void *user;                  /* passed to on_ping / on_pong / on_close /
+                                    on_request */
     bool nonblocking;            /* return at once in WSC_STATE_CONNECTING and
                                     go on as the socket is ready: see
                                     wsc_accept */
@@ -395,6 +443,7 @@ typedef struct {
  *        repeated Sec-WebSocket-Key, a repeated Sec-WebSocket-Version
  *   403  a Host not in host_patterns, or a refused Origin
  *   405  not GET
+ *   (any) what the accept hook (opts->on_request) returned
  *   408  the whole request did not arrive within handshake_timeout_ms
  *   426  HTTP/1.0 or older; no "Connection: Upgrade" or "Upgrade: websocket";
  *        a Sec-WebSocket-Version other than 13 (the answer names 13)
@@ -432,9 +481,10 @@ typedef struct {
 WSC_API int wsc_accept(int fd, const wsc_accept_options *opts, wsc_conn **out);
 
 /* Like wsc_accept, for servers that already read bytes from fd themselves
- * (their own HTTP router): `head` holds those bytes (the start of the request,
- * complete or not), copied before the call returns. Not with opts->tls
- * (WSC_EINVAL). */
+ * (their own HTTP router, a port serving both TLS and plain HTTP): `head`
+ * holds those bytes, copied before the call returns: the start of the
+ * request, complete or not, or with opts->tls the start of the TLS
+ * handshake (the ClientHello, whole or in part). */
 WSC_API int wsc_accept_with(int fd, const void *head, size_t head_len,
                             const wsc_accept_options *opts, wsc_conn **out);
 

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "native/conn.h"
 #include "proto/handshake.h"
+#include "proto/reply.h"
 #include "net/tls.h"
 
 enum { STAGE_TLS, STAGE_RECEIVE, STAGE_ANSWER, STAGE_DONE };
@@ -30,6 +31,8 @@ struct wsc_acceptor {
     size_t max_head;
     wsc_tls *tls;               /* until the TLS handshake is done */
     short tls_want;
+    bool over_tls;
+    wsc_reply reply;            /* what the accept hook said */
     char *answer;               /* the response head (and body) to send */
     size_t answer_len, answer_pos;
     int refused;                /* the error a refusal ends with, 0: 101 */
@@ -101,6 +104,7 @@ void wsc__acceptor_free(wsc_acceptor *ac)
     if (!ac)
         return;
     free_options(&ac->o);
+    wsc__reply_free(&ac->reply);
     wsc__tls_free(ac->tls);
     free(ac->answer);
     free(ac);
@@ -115,7 +119,8 @@ static int refuse(wsc_acceptor *ac, int status, const wsc_http_head *req, const 
     ac->refused = status == 408 ? WSC_ETIMEDOUT : WSC_EHANDSHAKE;
     snprintf(ac->why, sizeof ac->why, "refused the upgrade with %d: %s", status, detail);
     free(ac->answer);
-    ac->answer = wsc__hs_server_response(status, req, NULL, NULL, &ac->o, detail, &ac->answer_len);
+    ac->answer = wsc__hs_server_response(status, req, NULL, NULL, &ac->o, &ac->reply, detail,
+                                        &ac->answer_len);
     ac->answer_pos = 0;
     ac->answer_by = wsc__deadline_in(REFUSAL_MS);
     ac->stage = STAGE_ANSWER;
@@ -140,6 +145,22 @@ static int step_tls(wsc_conn *c, wsc_acceptor *ac, wsc_deadline d)
     return 0;
 }
 
+/* Runs the accept hook on the request: what it returned, or WSC_ENOMEM. */
+static int ask_hook(wsc_conn *c, wsc_acceptor *ac)
+{
+    char peer[WSC_PEER_NAME_MAX];
+    wsc_request_view v;
+    wsc__peer_name(c->tr.fd, peer, sizeof peer);
+    int r = wsc__request_view_init(&v, &c->peer_head, peer, c->tr.fd, ac->over_tls);
+    if (r < 0)
+        return r;
+    ac->reply.req = &v.req;
+    int status = ac->o.on_request(ac->o.user, &v.req, &ac->reply);
+    ac->reply.req = NULL;
+    wsc__request_view_free(&v);
+    return status;
+}
+
 /* Judges the complete request head rbuf[0, end): the 101 or a refusal. */
 static int judge_request(wsc_conn *c, wsc_acceptor *ac, size_t end)
 {
@@ -150,6 +171,20 @@ static int judge_request(wsc_conn *c, wsc_acceptor *ac, size_t end)
     int status = wsc__hs_check_request(&c->peer_head, &ac->o, &proto, err, sizeof err);
     if (status)
         return refuse(ac, status, &c->peer_head, err);
+    if (ac->o.on_request) {
+        int said = ask_hook(c, ac);
+        if (said == WSC_ENOMEM)
+            return said;
+        status = said == 0 || (said >= 300 && said <= 599) ? said : 500;
+        if (status) {
+            refuse(ac, status, &c->peer_head, wsc__hs_status_text(status));
+            snprintf(ac->why, sizeof ac->why, "the accept hook refused the upgrade with %d%s",
+                     status, status == said ? "" : " (it returned neither 0 nor a status 300-599)");
+            return 0;
+        }
+        if (ac->reply.subprotocol)
+            proto = ac->reply.subprotocol;
+    }
     wsc_pmd_params pmd;
     wsc__pmd_accept(&c->peer_head, ac->o.compression, &pmd);
     int r = wsc__conn_set_pmd(c, &pmd, pmd.header, ac->o.compression, ac->o.compression_threshold);
@@ -159,8 +194,8 @@ static int judge_request(wsc_conn *c, wsc_acceptor *ac, size_t end)
     free(c->target);
     c->subprotocol = strdup(proto);
     c->target = strdup(c->peer_head.target);
-    ac->answer = wsc__hs_server_response(101, &c->peer_head, proto, pmd.header, &ac->o, "",
-                                        &ac->answer_len);
+    ac->answer = wsc__hs_server_response(101, &c->peer_head, proto, pmd.header, &ac->o,
+                                        &ac->reply, "", &ac->answer_len);
     if (!ac->answer || !c->subprotocol || !c->target)
         return wsc__fail(WSC_ENOMEM, "out of memory");
     c->rpos = end; /* frames the client sent right after its request stay */
@@ -273,6 +308,7 @@ static int start(wsc_conn *c, int fd, const void *head, size_t head_len, const w
     ac->max_head = o->max_request_head ? o->max_request_head : 8192;
     ac->deadline = wsc__deadline_in(o->handshake_timeout_ms ? o->handshake_timeout_ms : 10000);
     ac->stage = o->tls ? STAGE_TLS : STAGE_RECEIVE;
+    ac->over_tls = o->tls != NULL;
     ac->tls_want = POLLIN;
     atomic_store(&c->hs_want, stage_events(ac));
     int r = wsc__conn_rbuf_reserve(c, ac->max_head);
@@ -285,7 +321,7 @@ static int start(wsc_conn *c, int fd, const void *head, size_t head_len, const w
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (o->tls)
-        return wsc__tls_server_session(o->tls, fd, &ac->tls);
+        return wsc__tls_server_session(o->tls, fd, head, head_len, &ac->tls);
     if (head_len > ac->max_head)
         return refuse(ac, 431, NULL, "the request head is too large");
     if (head_len)
@@ -301,8 +337,6 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     const wsc_accept_options *o = opts ? opts : &defaults;
     if (fd < 0 || !out || (head_len && !head))
         return wsc__fail(WSC_EINVAL, "wsc_accept needs a socket and somewhere to put the connection");
-    if (head_len && o->tls)
-        return wsc__fail(WSC_EINVAL, "wsc_accept_with cannot take bytes already read from a TLS socket");
     char err[300];
     if (!wsc__hs_headers_ok(o->headers, o->n_headers, err, sizeof err) ||
         !wsc__hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, sizeof err))

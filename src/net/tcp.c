@@ -2,6 +2,8 @@
 /* tcp.c - the plain TCP transport and the transport helpers every transport
  * uses: waiting with poll, receiving and sending within a deadline. */
 #include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,6 +12,7 @@
 #include "wsc.h"
 #include "common/error.h"
 #include "net/transport.h"
+#include "proto/url.h"
 
 static ptrdiff_t tcp_recv(wsc_transport *t, void *buf, size_t n, int mode, short *want)
 {
@@ -194,4 +197,17 @@ void wsc__transport_release(wsc_transport *t)
     t->ops = NULL;
     t->fd = -1;
     t->state = NULL;
+}
+
+void wsc__peer_name(int fd, char *buf, size_t size)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    buf[0] = '\0';
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0 &&
+        (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) &&
+        getnameinfo((struct sockaddr *)&sa, len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        wsc__host_port(buf, size, host, atoi(port));
 }

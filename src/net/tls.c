@@ -45,6 +45,8 @@
 /* Plaintext given to one SSL_write: four full records. */
 #define TLS_CHUNK (4 * 16384)
 #define HOST_MAX 256
+/* The receive buffer's size (rx). */
+#define RX_CAP (64 * 1024)
 
 struct wsc_tls_server {
     SSL_CTX *ctx;
@@ -317,7 +319,7 @@ static int bio_read(BIO *b, char *buf, int len)
 {
     wsc_tls *s = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    if (s->buffered)
+    if (s->buffered || s->rx_pos < s->rx_len) /* or bytes wsc_accept_with got */
         return rx_take(b, s, buf, len);
     for (;;) {
         ssize_t n = recv(s->fd, buf, (size_t)len, MSG_DONTWAIT);
@@ -706,20 +708,28 @@ int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *
     return 0;
 }
 
-int wsc__tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out)
+int wsc__tls_server_session(const wsc_tls_server *srv, int fd, const void *head,
+                            size_t head_len, wsc_tls **out)
 {
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof sa;
-    char host[INET6_ADDRSTRLEN + IF_NAMESIZE], port[8], peer[sizeof host + sizeof port + 4];
-    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0 &&
-        getnameinfo((struct sockaddr *)&sa, len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-        wsc__host_port(peer, sizeof peer, host, atoi(port));
-    else
-        snprintf(peer, sizeof peer, "of unknown address");
-    char desc[sizeof peer + 8];
-    snprintf(desc, sizeof desc, "client %s", peer);
+    char peer[WSC_PEER_NAME_MAX], desc[WSC_PEER_NAME_MAX + 32];
+    *out = NULL;
+    wsc__peer_name(fd, peer, sizeof peer);
+    snprintf(desc, sizeof desc, "client %s", *peer ? peer : "of unknown address");
+    if (head_len > RX_CAP)
+        return wsc__fail(WSC_EINVAL, "%zu bytes already read is more than a TLS client's "
+                         "first flight (at most %d)", head_len, RX_CAP);
     *out = session_new(srv->ctx, true, "", desc);
+    if (*out && head_len) {
+        /* The handshake's BIO reads these before the socket (bio_read);
+         * rx is sized as rx_fill expects. */
+        if (((*out)->rx = malloc(RX_CAP)) == NULL) {
+            wsc__tls_free(*out);
+            *out = NULL;
+        } else {
+            memcpy((*out)->rx, head, head_len);
+            (*out)->rx_len = head_len;
+        }
+    }
     return *out ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
 }
 
@@ -885,8 +895,6 @@ static int open_some(wsc_tls *s, uint8_t *buf, size_t n, size_t *got)
     }
     return 0;
 }
-
-#define RX_CAP (64 * 1024)
 
 /* Receives ciphertext into rx, outside mu (the reader's own buffer; mu
  * only guards its bounds, which SSL_read moves). 0 when something came (or

@@ -19,8 +19,10 @@ int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *
                        wsc_tls **out);
 
 /* A server session for the accepted socket fd (named in messages by its
- * peer's address). 0 or WSC_ENOMEM / WSC_ETLS. */
-int wsc__tls_server_session(const wsc_tls_server *srv, int fd, wsc_tls **out);
+ * peer's address); head[0, head_len) are bytes of the client's handshake
+ * already read from fd (copied), read before the socket. 0 or WSC_ENOMEM. */
+int wsc__tls_server_session(const wsc_tls_server *srv, int fd, const void *head,
+                            size_t head_len, wsc_tls **out);
 
 /* Advances the handshake on fd without blocking: 0 when done, WSC_EAGAIN
  * with *want = POLLIN or POLLOUT, else WSC_ETLS with the detail set. */

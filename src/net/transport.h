@@ -88,4 +88,11 @@ size_t wsc__transport_pending(const wsc_transport *t);
  * fd -1): a failed accept hands the socket back. */
 void wsc__transport_release(wsc_transport *t);
 
+/* The address of fd's peer as "192.0.2.7:51234" or "[2001:db8::7]:443" in
+ * buf; "" when it has none that is IP (a Unix socket) or cannot be had. */
+void wsc__peer_name(int fd, char *buf, size_t size);
+
+/* Room for any wsc__peer_name. */
+#define WSC_PEER_NAME_MAX 72
+
 #endif

@@ -459,29 +459,43 @@ int wsc__hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
     return 0;
 }
 
-static const char *status_text(int status)
+const char *wsc__hs_status_text(int status)
 {
     switch (status) {
     case 101: return "Switching Protocols";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
+    case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
     case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    default: return status < 400 ? "Redirect" : "Error";
     }
 }
 
 char *wsc__hs_server_response(int status, const wsc_http_head *req, const char *proto,
                              const char *extensions, const wsc_accept_options *o,
-                             const char *detail, size_t *len)
+                             const wsc_reply *r, const char *detail, size_t *len)
 {
     strbuf b = {0};
     char line[64];
-    snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+    snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, wsc__hs_status_text(status));
     sb_str(&b, line);
+    bool own_body = r && r->body;
     if (status == 101) {
         char accept[29];
         wsc__hs_accept_key(wsc__http_get(req, "Sec-WebSocket-Key"), accept);
@@ -499,15 +513,20 @@ char *wsc__hs_server_response(int status, const wsc_http_head *req, const char *
         }
         if (status == 405)
             sb_header(&b, "Allow", "GET");
-        snprintf(line, sizeof line, "%zu", strlen(detail) + 1);
-        sb_header(&b, "Content-Type", "text/plain; charset=utf-8");
+        snprintf(line, sizeof line, "%zu", own_body ? r->body_len : strlen(detail) + 1);
+        sb_header(&b, "Content-Type", own_body && r->content_type ? r->content_type
+                                                                  : "text/plain; charset=utf-8");
         sb_header(&b, "Content-Length", line);
         sb_header(&b, "Connection", "close");
     }
     for (size_t i = 0; o && i < o->n_headers; i++)
         sb_header(&b, o->headers[i].name, o->headers[i].value);
+    for (size_t i = 0; r && i < r->n_headers; i++)
+        sb_header(&b, r->headers[i].name, r->headers[i].value);
     sb_add(&b, "\r\n", 2);
-    if (status != 101) {
+    if (status != 101 && own_body) {
+        sb_add(&b, r->body, r->body_len);
+    } else if (status != 101) {
         sb_str(&b, detail);
         sb_add(&b, "\n", 1);
     }

@@ -10,6 +10,7 @@
 #include "proto/url.h"
 #include "proto/extension.h"
 #include "proto/http.h"
+#include "proto/reply.h"
 
 /* base64(SHA-1(key + RFC 6455 GUID)) into out (29 bytes with the NUL). */
 void wsc__hs_accept_key(const char *key, char out[29]);
@@ -61,11 +62,15 @@ int wsc__hs_check_request(const wsc_http_head *h, const wsc_accept_options *o,
 /* The server's answer: a 101 (status 101, for the request's key, the
  * chosen subprotocol and extensions, each NULL or "" for none) or an error
  * response with `detail` as a text/plain body, both with o's extra headers
- * (which must have passed wsc__hs_headers_ok). NUL-terminated, malloc'd,
- * caller frees; NULL when out of memory. */
+ * (which must have passed wsc__hs_headers_ok), then the accept hook's
+ * reply r's (NULL: none; its body, if set, replaces the detail).
+ * NUL-terminated, malloc'd, caller frees; NULL when out of memory. */
 char *wsc__hs_server_response(int status, const wsc_http_head *req, const char *proto,
                              const char *extensions, const wsc_accept_options *o,
-                             const char *detail, size_t *len);
+                             const wsc_reply *r, const char *detail, size_t *len);
+
+/* The reason phrase of an HTTP status ("Unauthorized"). */
+const char *wsc__hs_status_text(int status);
 
 /* Whether an Origin is acceptable (see wsc_accept_options). */
 bool wsc__hs_origin_allowed(const char *origin, const char *host,

@@ -334,6 +334,25 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     return wsc__fail(WSC_ENOTSUP, "a browser cannot accept WebSocket connections");
 }
 
+/* No accept hook ever runs in a browser, so there is never a reply. */
+int wsc_reply_subprotocol(wsc_reply *r, const char *name)
+{
+    (void)r, (void)name;
+    return wsc__fail(WSC_EINVAL, "wsc_reply_* may only be called from the accept hook");
+}
+
+int wsc_reply_header(wsc_reply *r, const char *name, const char *value)
+{
+    (void)name, (void)value;
+    return wsc_reply_subprotocol(r, NULL);
+}
+
+int wsc_reply_body(wsc_reply *r, const char *content_type, const void *body, size_t len)
+{
+    (void)content_type, (void)body, (void)len;
+    return wsc_reply_subprotocol(r, NULL);
+}
+
 const char *wsc_handshake_header(const wsc_conn *c, const char *name)
 {
     (void)c, (void)name;

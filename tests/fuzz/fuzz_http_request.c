@@ -12,7 +12,8 @@
  *     the same permessage-deflate parameters the server picked (each mode);
  *   - error responses parse, carry the status and a matching Content-Length;
  *   - a Host the allow-list lets in is one of its names, with or without a
- *     port. */
+ *     port;
+ *   - the accept hook's view of the offered subprotocols and extensions. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #include "proto/handshake.h"
 #include "proto/http.h"
+#include "proto/reply.h"
 #include "fuzz_common.h"
 
 static bool is_tchar(unsigned char ch)
@@ -84,7 +86,7 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     size_t len = 0;
     if (status != 0) {
         ASSERT(err[0]);
-        char *resp = wsc__hs_server_response(status, req, NULL, NULL, o, err, &len);
+        char *resp = wsc__hs_server_response(status, req, NULL, NULL, o, NULL, err, &len);
         ASSERT(resp && len == strlen(resp));
         check_error_response(status, resp, len);
         free(resp);
@@ -113,7 +115,7 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     ASSERT(!pmd.enabled || (pmd.server_bits >= 8 && pmd.server_bits <= 15 &&
                             pmd.client_bits >= 8 && pmd.client_bits <= 15));
     ASSERT(pmd.enabled || !pmd.header[0]);
-    char *resp = wsc__hs_server_response(101, req, proto, pmd.header, o, "", &len);
+    char *resp = wsc__hs_server_response(101, req, proto, pmd.header, o, NULL, "", &len);
     ASSERT(resp && len == strlen(resp));
     /* Our 101 must satisfy our own client. */
     size_t end = wsc__http_head_end(resp, len);
@@ -135,6 +137,27 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
                seen.server_bits == pmd.server_bits && seen.client_bits == pmd.client_bits);
     wsc__http_free(&h);
     free(resp);
+}
+
+/* What the accept hook would see: every offered subprotocol non-empty,
+ * trimmed, without a comma, offered per wsc__http_has_token, and the
+ * extensions text holding each Sec-WebSocket-Extensions value. */
+static void check_view(const wsc_http_head *req)
+{
+    wsc_request_view v;
+    ASSERT(wsc__request_view_init(&v, req, "peer", 3, false) == 0);
+    ASSERT(v.req.target == req->target && v.req.n_headers == req->n_headers);
+    for (size_t i = 0; i < v.req.n_subprotocols; i++) {
+        const char *p = v.req.subprotocols[i];
+        size_t n = strlen(p);
+        ASSERT(n && !strchr(p, ',') && p[0] != ' ' && p[0] != '\t' && p[n - 1] != ' ' &&
+               p[n - 1] != '\t');
+        ASSERT(wsc__http_has_token(req, "Sec-WebSocket-Protocol", p));
+    }
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (strcasecmp(req->headers[i].name, "Sec-WebSocket-Extensions") == 0)
+            ASSERT(strstr(v.req.extensions, req->headers[i].value));
+    wsc__request_view_free(&v);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -188,6 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     (hosts[i][0] == '*' && strchr(host, ':'));
         ASSERT(named);
     }
+
+    check_view(&req);
 
     /* Lookups the library does on requests. */
     (void)wsc__http_has_token(&req, "Connection", "Upgrade");

@@ -326,15 +326,19 @@ export async function connectWs(t, url, protocols = [], options = {}) {
   return peer;
 }
 
-/** A ws client that must be refused: resolves {status, headers} of the answer. */
+/** A ws client that must be refused: resolves {status, headers, body} of the answer. */
 export async function wsRefused(t, url, protocols = [], options = {}) {
   const ws = new WebSocket(url, protocols, { perMessageDeflate: false, ...options });
   t.after(() => ws.terminate());
   return withTimeout(new Promise((resolve, reject) => {
     ws.once('open', () => reject(new Error('the connection was accepted')));
     ws.once('unexpected-response', (req, res) => {
-      resolve({ status: res.statusCode, headers: res.headers });
-      req.destroy();
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() });
+        req.destroy();
+      });
     });
     ws.on('error', () => {});
   }), 5000, `refusal of ${url}`);

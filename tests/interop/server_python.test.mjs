@@ -168,3 +168,23 @@ async with websockets.connect(url, origin='http://good.example', ${PY_CONNECT}) 
 `);
   assert.deepEqual(py.stdout.trim().split('\n'), ['STATUS 403', 'GOOD']);
 });
+
+test('accept hook: python sees the 401 and its headers, then gets in with the token', T, async (t) => {
+  const srv = await startEchoServer(t, ['--require-token', 'py-tok', '--pick-last-subprotocol']);
+  const py = await runPyClient(t, srv.url, `
+try:
+    async with websockets.connect(url, ${PY_CONNECT}) as ws:
+        out('OPENED')
+except websockets.InvalidStatusCode as e:
+    out('REFUSED', e.status_code, e.headers['WWW-Authenticate'], e.headers['Content-Type'])
+async with websockets.connect(url + '/py', ${PY_CONNECT}, subprotocols=['one', 'two'],
+                              extra_headers={'Authorization': 'Bearer py-tok'}) as ws:
+    out('PROTOCOL', ws.subprotocol, ws.response_headers['X-Peer'].startswith('127.0.0.1:'))
+    await ws.send('hello')
+    out('ECHO', await ws.recv())
+`);
+  assert.deepEqual(py.stdout.trim().split('\n'), [
+    'REFUSED 401 Bearer realm="echo" application/json', 'PROTOCOL two True', 'ECHO hello',
+  ]);
+  await srv.proc.waitFor(/^HOOK \/py peer=127\.0\.0\.1:\d+ tls=0 offered=one,two$/m);
+});

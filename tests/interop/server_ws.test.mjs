@@ -2,11 +2,14 @@
 // A `ws` client (and raw HTTP requests) against our server (tests/progs/echo_server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import {
   TEST_TIMEOUT, MiB, pattern, startEchoServer, serverClosed, connectWs, wsRefused,
-  rawRequest, upgradeRequest, nLines, withTimeout,
+  rawRequest, upgradeRequest, nLines, withTimeout, WsPeer,
 } from './lib.mjs';
+import { makePki } from './certs.mjs';
+import { WebSocket } from 'ws';
 
 const T = { timeout: TEST_TIMEOUT };
 
@@ -213,6 +216,56 @@ test('a Host not in --allow-host gets 403 even with a matching Origin (DNS rebin
     origin: `http://chat.test:${srv.port}` });
   named.ws.close(1000);
   assert.equal((await rawRequest(srv.port, upgradeRequest(srv.port, { Host: 'CHAT.test' }))).status, 101);
+});
+
+test('accept hook: 401 with WWW-Authenticate and a JSON body, or in with its subprotocol and header', T, async (t) => {
+  const srv = await startEchoServer(t, ['--require-token', 's3cret', '--pick-last-subprotocol']);
+  const refused = await wsRefused(t, srv.url, ['a', 'b']);
+  assert.equal(refused.status, 401);
+  assert.equal(refused.headers['www-authenticate'], 'Bearer realm="echo"');
+  assert.equal(refused.headers['content-type'], 'application/json');
+  assert.deepEqual(JSON.parse(refused.body), { error: 'a bearer token is required' });
+  await srv.proc.waitFor(/ACCEPT_FAIL WSC_EHANDSHAKE .*the accept hook refused the upgrade with 401/,
+    { stream: 'stderr' });
+  const wrong = await wsRefused(t, srv.url, [], { headers: { Authorization: 'Bearer s3cre' } });
+  assert.equal(wrong.status, 401);
+
+  const ws = new WebSocket(srv.url + '/room?x=1', ['chat.v1', 'chat.v2', 'mqtt'],
+    { perMessageDeflate: false, headers: { Authorization: 'Bearer s3cret' } });
+  const peer = new WsPeer(ws);
+  t.after(() => ws.terminate());
+  let upgrade;
+  ws.once('upgrade', (res) => { upgrade = res; });
+  await withTimeout(new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (req, res) => reject(new Error(`unexpected ${res.statusCode}`)));
+  }), 5000, 'open');
+  assert.equal(ws.protocol, 'mqtt', 'the hook chose the last offered subprotocol');
+  const port = ws._socket.localPort;
+  assert.equal(upgrade.headers['x-peer'], `127.0.0.1:${port}`, 'the hook saw the peer address');
+  await srv.proc.waitFor(new RegExp(`^HOOK /room\\?x=1 peer=127\\.0\\.0\\.1:${port} tls=0 offered=chat\\.v1,chat\\.v2,mqtt$`, 'm'));
+  await peer.send('cmd:subprotocol');
+  assert.equal((await peer.nextMessage()).data.toString(), 'mqtt');
+  await expectEcho(peer, 'after the hook', false);
+  // browsers cannot set headers: the token in the query
+  const q = await connectWs(t, `${srv.url}/?token=s3cret`);
+  await expectEcho(q, 'query', false);
+});
+
+test('accept hook over TLS, the first bytes of the ClientHello read by the server (--peek)', T, async (t) => {
+  const pki = makePki();
+  const srv = await startEchoServer(t, ['--tls-cert', pki.certFile, '--tls-key', pki.keyFile,
+    '--require-token', 'tok', '--peek', '5']);
+  const url = `wss://127.0.0.1:${srv.port}`;
+  const refused = await wsRefused(t, url, [], { ca: fs.readFileSync(pki.caFile) });
+  assert.equal(refused.status, 401);
+  assert.deepEqual(JSON.parse(refused.body), { error: 'a bearer token is required' });
+  const peer = await connectWs(t, url, [], { ca: fs.readFileSync(pki.caFile), headers: { Authorization: 'Bearer tok' } });
+  await expectEcho(peer, pattern(30000), true);
+  await srv.proc.waitFor(/^HOOK \/ peer=127\.0\.0\.1:\d+ tls=1 offered=$/m);
+  peer.ws.close(1000);
+  assert.equal((await peer.waitClosed()).code, 1000);
 });
 
 test('wsc_group_close: every connection closed with 1001; later ones too', T, async (t) => {

@@ -8,6 +8,7 @@
  *               [--read-limit N] [--max-conns N]
  *               [--compress disabled|takeover|no-takeover] [--threshold N]
  *               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+ *               [--require-token TOKEN] [--pick-last-subprotocol] [--peek N]
  *
  * Binds 127.0.0.1:N (N = 0, the default, picks a free port), prints
  * "LISTENING <port>" and serves each connection on its own thread:
@@ -44,6 +45,14 @@
  * --compress / --threshold set the permessage-deflate mode and threshold.
  * --tls-cert / --tls-key make it a wss server (wsc_tls_server_new once, then
  * every accept runs TLS); --tls-client-ca also requires client certificates.
+ * --require-token / --pick-last-subprotocol install an accept hook
+ * (on_request): it refuses requests without "Authorization: Bearer TOKEN"
+ * (or "token=TOKEN" in the query, for browsers) with 401, a
+ * WWW-Authenticate header and a JSON body; it chooses the last subprotocol
+ * the client offered; it answers with "X-Peer: <address>", and prints
+ * "HOOK <target> peer=<address> tls=<0|1> offered=<a,b>".
+ * --peek N reads the first N bytes of each connection itself and hands
+ * them to wsc_accept_with (over TLS: the ClientHello's first bytes).
  * --max-conns N exits (status 0) once N connections have finished, accepted
  * or not. SIGTERM ends the process (default action; every line is flushed).
  */
@@ -58,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -76,6 +86,9 @@ static long g_max_conns;
 static wsc_compression g_compression;
 static int g_threshold;
 static wsc_tls_server *g_tls;
+static const char *g_token;
+static int g_pick_last;
+static long g_peek;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static long g_finished;
@@ -126,7 +139,8 @@ static void usage(void) {
             "                   [--allow-host PATTERN]...\n"
             "                   [--read-limit N] [--max-conns N]\n"
             "                   [--compress disabled|takeover|no-takeover] [--threshold N]\n"
-            "                   [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n");
+            "                   [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+            "                   [--require-token TOKEN] [--pick-last-subprotocol] [--peek N]\n");
     exit(2);
 }
 
@@ -234,6 +248,48 @@ static int do_command(conn_ctx *ctx, const char *cmd) {
     return reply_text(c, "unknown-command");
 }
 
+/* The accept hook of --require-token and --pick-last-subprotocol. */
+static int on_request(void *user, const wsc_request *req, wsc_reply *reply) {
+    (void)user;
+    char offered[256] = "";
+    for (size_t i = 0; i < req->n_subprotocols; i++)
+        snprintf(offered + strlen(offered), sizeof offered - strlen(offered), "%s%s",
+                 i ? "," : "", req->subprotocols[i]);
+    say(stdout, "HOOK %s peer=%s tls=%d offered=%s\n", req->target, req->peer, req->tls, offered);
+    if (g_token) {
+        char bearer[256], query[256];
+        snprintf(bearer, sizeof bearer, "Bearer %s", g_token);
+        snprintf(query, sizeof query, "token=%s", g_token);
+        bool ok = strstr(req->target, query) != NULL;
+        for (size_t i = 0; i < req->n_headers; i++)
+            if (strcasecmp(req->headers[i].name, "Authorization") == 0 &&
+                strcmp(req->headers[i].value, bearer) == 0)
+                ok = true;
+        if (!ok) {
+            static const char body[] = "{\"error\":\"a bearer token is required\"}";
+            wsc_reply_header(reply, "WWW-Authenticate", "Bearer realm=\"echo\"");
+            wsc_reply_body(reply, "application/json", body, sizeof body - 1);
+            return 401;
+        }
+    }
+    if (g_pick_last && req->n_subprotocols &&
+        wsc_reply_subprotocol(reply, req->subprotocols[req->n_subprotocols - 1]) != 0)
+        return 500;
+    return wsc_reply_header(reply, "X-Peer", req->peer) == 0 ? 0 : 500;
+}
+
+/* --peek: the first bytes of the connection, read here. */
+static size_t peek_head(int fd, unsigned char *buf, size_t want) {
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n = recv(fd, buf + got, want - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
 static void *conn_thread(void *arg) {
     int fd = (int)(intptr_t)arg;
     char name[64];
@@ -248,8 +304,11 @@ static void *conn_thread(void *arg) {
     opts.compression = g_compression;
     opts.compression_threshold = g_threshold;
     opts.tls = g_tls;
+    if (g_token || g_pick_last) opts.on_request = on_request;
     conn_ctx ctx = {0};
-    int rc = wsc_accept(fd, &opts, &ctx.c);
+    unsigned char head[64];
+    size_t head_len = peek_head(fd, head, (size_t)g_peek);
+    int rc = wsc_accept_with(fd, head, head_len, &opts, &ctx.c);
     if (rc != 0) {
         char detail[512];
         snprintf(detail, sizeof detail, "%s", wsc_last_error());
@@ -306,6 +365,10 @@ int main(int argc, char **argv) {
     wsc_tls_options tls = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--pick-last-subprotocol") == 0) {
+            g_pick_last = 1;
+            continue;
+        }
         if (i + 1 >= argc) usage();
         const char *v = argv[++i];
         if (strcmp(a, "--port") == 0) {
@@ -338,6 +401,11 @@ int main(int argc, char **argv) {
             tls.key_file = v;
         } else if (strcmp(a, "--tls-client-ca") == 0) {
             tls.ca_file = v;
+        } else if (strcmp(a, "--require-token") == 0) {
+            g_token = v;
+        } else if (strcmp(a, "--peek") == 0) {
+            g_peek = parse_long(v);
+            if (g_peek < 0 || g_peek > 64) usage();
         } else {
             usage();
         }

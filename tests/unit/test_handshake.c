@@ -596,7 +596,7 @@ static void test_server_response(void)
     CHECK(!wsc__hs_headers_ok(reserved, 1, err, sizeof err) && err[0],
           "Sec-WebSocket-Accept fails wsc__hs_headers_ok (accept refuses it)");
     size_t len = 0;
-    char *resp = wsc__hs_server_response(101, &req, "chat", NULL, &o, "", &len);
+    char *resp = wsc__hs_server_response(101, &req, "chat", NULL, &o, NULL, "", &len);
     CHECK(resp && len == strlen(resp), "101 response built, length right");
     if (resp) {
         CHECK(strncmp(resp, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0, "101 status line");
@@ -621,7 +621,7 @@ static void test_server_response(void)
         }
         free(resp);
     }
-    resp = wsc__hs_server_response(101, &req, "", NULL, NULL, "", &len);
+    resp = wsc__hs_server_response(101, &req, "", NULL, NULL, NULL, "", &len);
     CHECK(resp && !contains(resp, "Sec-WebSocket-Protocol") && contains(resp, RFC_ACCEPT),
           "101 without a subprotocol has no Sec-WebSocket-Protocol");
     free(resp);
@@ -642,7 +642,7 @@ static void test_server_response(void)
         const char *detail = "the reason, in words";
         /* 408 and 431 happen before a request was parsed. */
         const wsc_http_head *r = errs[i].status == 408 || errs[i].status == 431 ? NULL : &req;
-        resp = wsc__hs_server_response(errs[i].status, r, NULL, NULL, NULL, detail, &len);
+        resp = wsc__hs_server_response(errs[i].status, r, NULL, NULL, NULL, NULL, detail, &len);
         CHECKF(resp && len == strlen(resp), "%d built", errs[i].status);
         if (!resp)
             continue;
@@ -673,7 +673,7 @@ static void test_server_response(void)
     /* Extra headers go on error responses too. */
     wsc_header one[] = {{"X-Server", "wsc"}};
     wsc_accept_options o1 = {.headers = one, .n_headers = 1};
-    resp = wsc__hs_server_response(403, &req, NULL, NULL, &o1, "no", &len);
+    resp = wsc__hs_server_response(403, &req, NULL, NULL, &o1, NULL, "no", &len);
     CHECK(resp && contains(resp, "\r\nX-Server: wsc\r\n"), "403 carries the extra headers");
     free(resp);
     wsc__http_free(&req);

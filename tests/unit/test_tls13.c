@@ -23,37 +23,7 @@
 #include "check.h"
 #include "net/tls.h"
 #include "net/tls13.h"
-
-static char cert_path[] = "/tmp/wsc-tls13-cert-XXXXXX";
-static char key_path[] = "/tmp/wsc-tls13-key-XXXXXX";
-
-/* A self-signed P-256 certificate for localhost, in two temporary files. */
-static int make_cert(void)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    if (!k || !x)
-        return -1;
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, k);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    X509_sign(x, k, EVP_sha256());
-    int cfd = mkstemp(cert_path), kfd = mkstemp(key_path);
-    FILE *cf = cfd >= 0 ? fdopen(cfd, "w") : NULL, *kf = kfd >= 0 ? fdopen(kfd, "w") : NULL;
-    int ok = cf && kf && PEM_write_X509(cf, x) && PEM_write_PrivateKey(kf, k, NULL, NULL, 0, NULL, NULL);
-    if (cf)
-        fclose(cf);
-    if (kf)
-        fclose(kf);
-    X509_free(x);
-    EVP_PKEY_free(k);
-    return ok ? 0 : -1;
-}
+#include "cert.h"
 
 static uint8_t byte_at(size_t i)
 {
@@ -181,7 +151,7 @@ static wsc_tls *our_handshake(bool server, int fd)
 {
     wsc_tls *s = NULL;
     wsc_tls_options o = {.insecure_skip_verify = true};
-    int r = server ? wsc__tls_server_session(g_srv, fd, &s)
+    int r = server ? wsc__tls_server_session(g_srv, fd, NULL, 0, &s)
                    : wsc__tls_client_new(&o, "localhost", "localhost:443", &s);
     if (r < 0)
         return NULL;
