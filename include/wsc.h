@@ -253,6 +253,8 @@ typedef struct {
     wsc_pong_fn on_pong;
     wsc_close_fn on_close;
     void *user;                  /* passed to on_ping / on_pong / on_close */
+    int heartbeat_ms;            /* see "Heartbeat and idle timeout"; 0: off */
+    int idle_timeout_ms;         /* (Wasm: heartbeat_ms ignored) */
     bool nonblocking;            /* return at once in WSC_STATE_CONNECTING; see
                                     wsc_get_state. Name resolution still blocks. */
     wsc_tls_options tls;
@@ -430,6 +432,8 @@ typedef struct {
                                     request (see wsc_accept_fn) */
     void *user;                  /* passed to on_ping / on_pong / on_close /
                                     on_request */
+    int heartbeat_ms;            /* as in wsc_dial_options */
+    int idle_timeout_ms;
     bool nonblocking;            /* return at once in WSC_STATE_CONNECTING and
                                     go on as the socket is ready: see
                                     wsc_accept */
@@ -639,6 +643,33 @@ typedef void (*wsc_event_fn)(wsc_conn *c, void *user);
  * thread blocks instead). Native: WSC_ENOTSUP; an event loop polls wsc_fd() for wsc_poll_events()
  * instead (examples/epoll_echo_server.c). */
 WSC_API int wsc_set_event_handler(wsc_conn *c, wsc_event_fn fn, void *user);
+
+/* Heartbeat and idle timeout (options of wsc_dial and wsc_accept, both 0
+ * by default: off). With heartbeat_ms, once nothing has been received for
+ * that long the reader sends a ping (empty payload; its pong reaches
+ * on_pong); with idle_timeout_ms (default: twice heartbeat_ms), once
+ * nothing has been received for that long (and at least heartbeat_ms
+ * after that ping, which a reader that starts after a pause sends first)
+ * the connection is given up: a
+ * close frame with 1001 and the reason goes out if the socket takes it at
+ * once, the socket is shut, and the read returns WSC_ECLOSED with the
+ * detail "no pong within N ms of our heartbeat ping" or "nothing received
+ * for N ms (idle timeout)" (wsc_close_status: -1, as for 1006). Anything
+ * received counts, data or control, so a live peer's pong keeps a quiet
+ * connection open and a dead one (unplugged, a NAT that forgot it) is cut.
+ * It runs inside whatever reads: a blocking wsc_read or reader, the
+ * wsc_close_read thread, the wsc_stream_fd pump, or an event loop's
+ * timeout-0 reads, made when wsc_next_timeout says (without a reader
+ * nothing is sent or cut). Wasm: browsers cannot send pings, so
+ * heartbeat_ms is ignored; idle_timeout_ms works as natively (the browser
+ * closes with 4001 "nothing received for N ms (idle timeout)"). */
+
+/* Milliseconds until c's heartbeat or idle timeout needs a read (0: now;
+ * -1: neither is set, or c is not open): an event loop that reads with
+ * timeout 0 when the socket is readable also reads when this passes,
+ * e.g. by taking the smallest over its connections as its poll timeout.
+ * Any thread. Wasm: -1 (the browser keeps the timer). */
+WSC_API int wsc_next_timeout(const wsc_conn *c);
 
 /* Sends a ping and waits for its pong. The pong is read by whichever thread
  * is reading (a concurrent wsc_read, or wsc_close_read): without a reader the

@@ -83,6 +83,24 @@ mergeInto(LibraryManager.library, {
       {{{ makeDynCall('vii', 's.fn') }}}(s.conn, s.user);
     },
 
+    // The idle timeout: closes with 1001 (4001) once nothing arrived for
+    // s.idle ms. One timer, re-armed for what is left when it fires, so a
+    // message costs only a clock read.
+    armIdle: function(s) {
+      var left = s.lastRx + s.idle - performance.now();
+      s.idleTimer = setTimeout(function() {
+        s.idleTimer = null;
+        if (s.ws.readyState !== 1 || s.closing) return;
+        if (s.lastRx + s.idle > performance.now()) {
+          WSC.armIdle(s);
+          return;
+        }
+        WSC.close(s, 1001, 'nothing received for ' + s.idle + ' ms (idle timeout)');
+        WSC.wake(s);
+        WSC.fire(s);
+      }, left > 0 ? left : 0);
+    },
+
     // While bytes are queued, looks every 4 ms whether they went.
     watchDrain: function(s) {
       if (!s.fn || s.drainTimer || s.ws.bufferedAmount === 0) return;
@@ -120,6 +138,7 @@ mergeInto(LibraryManager.library, {
     },
 
     onmessage: function(s, data) {
+      if (s.idle) s.lastRx = performance.now();
       if (s.closing) return; // data arriving during the close handshake is dropped
       if (s.closeRead) {
         s.queue.length = 0;
@@ -175,9 +194,17 @@ mergeInto(LibraryManager.library, {
     var id = WSC.next++;
     var s = {ws: ws, signal: signal, queue: [], limit: 32768, code: -1, reason: '', closing: false,
              closeRead: false, opened: false, waiter: null, fn: 0, conn: 0, user: 0, deferred: false,
-             drainTimer: null};
+             drainTimer: null, idle: 0, idleTimer: null, lastRx: 0};
     WSC.socks[id] = s;
-    ws.onopen = function() { s.opened = true; WSC.wake(s); WSC.fire(s); };
+    ws.onopen = function() {
+      s.opened = true;
+      if (s.idle) {
+        s.lastRx = performance.now();
+        WSC.armIdle(s);
+      }
+      WSC.wake(s);
+      WSC.fire(s);
+    };
     ws.onerror = function() { WSC.wake(s); WSC.fire(s); };
     ws.onclose = function(ev) {
       s.code = ev.code;
@@ -291,6 +318,12 @@ mergeInto(LibraryManager.library, {
     WSC.socks[id].limit = limit;
   },
 
+  wsc_js_set_idle__deps: ['$WSC'],
+  wsc_js_set_idle__proxy: 'sync',
+  wsc_js_set_idle: function(id, ms) {
+    WSC.socks[id].idle = ms; // armed when the socket opens
+  },
+
   wsc_js_close_read__deps: ['$WSC'],
   wsc_js_close_read__proxy: 'sync',
   wsc_js_close_read: function(id) {
@@ -328,6 +361,7 @@ mergeInto(LibraryManager.library, {
     s.fn = 0;
     s.signal = 0; // the C side frees it next
     if (s.drainTimer) clearTimeout(s.drainTimer);
+    if (s.idleTimer) clearTimeout(s.idleTimer);
     if (s.ws.readyState < 2) WSC.close(s, 1001, '');
     s.ws.onopen = s.ws.onclose = s.ws.onmessage = null;
     s.ws.onerror = function() {}; // npm ws reports closing a CONNECTING socket as an error

@@ -70,6 +70,12 @@ struct wsc_conn {
     wsc_pong_fn on_pong;
     wsc_close_fn on_close;
     void *user;
+    int heartbeat_ms, idle_ms;    /* the options' heartbeat_ms and idle_timeout_ms
+                                     (0: off); see heartbeat.c */
+    _Atomic int64_t last_rx_ms;   /* [r] when bytes last arrived (wsc__now_ms),
+                                     from the open on; any thread may read it */
+    _Atomic int64_t beat_ms;      /* [r] when our ping for the current silence
+                                     went out, 0: not yet; any thread may read */
 
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -229,6 +235,12 @@ void wsc__stream_fd_stop(wsc_conn *c);
 
 /* Frees wsc_read's message buffer (read.c). */
 void wsc__msg_free(wsc_conn *c);
+
+/* The heartbeat (heartbeat.c): when the reader's next receive must wake
+ * for it (WSC_FOREVER: never), and what it does then: sends the ping, or
+ * fails the connection after the idle timeout (its error). */
+wsc_deadline wsc__heartbeat_due(const wsc_conn *c);
+int wsc__heartbeat(wsc_conn *c);
 
 /* Marks the ping with this payload answered (reader side, any thread). */
 void wsc__pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len);

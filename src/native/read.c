@@ -37,8 +37,8 @@ static bool closed_for_reading(wsc_conn *c)
 /* The transport ended or failed under a reader. */
 static int read_ended(wsc_conn *c, ptrdiff_t r)
 {
-    if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT)
-        return (int)r;
+    if (r == WSC_EAGAIN || r == WSC_ETIMEDOUT || r == WSC_ECLOSED) /* ECLOSED: the */
+        return (int)r; /* heartbeat closed it (transports never say it); detail set */
     pthread_mutex_lock(&c->mu);
     bool local = c->closing.called || wsc__closing_received(&c->closing);
     pthread_mutex_unlock(&c->mu);
@@ -48,6 +48,31 @@ static int read_ended(wsc_conn *c, ptrdiff_t r)
         return wsc__conn_fail(c, 0, WSC_ECLOSED,
                              "the peer closed the TCP connection without a close frame (1006)");
     return wsc__conn_fail(c, 0, (int)r, "reading failed: %s", wsc_last_error());
+}
+
+/* Receives into buf within d (all: see wsc__transport_recv), keeping the
+ * heartbeat: while nothing arrives it wakes when a ping or the idle
+ * timeout is due (heartbeat.c). */
+static ptrdiff_t receive(wsc_conn *c, void *buf, size_t n, wsc_deadline d, bool all)
+{
+    for (;;) {
+        wsc_deadline due = wsc__heartbeat_due(c);
+        ptrdiff_t r = wsc__transport_recv(&c->tr, buf, n, wsc__deadline_min(d, due),
+                                          all && due == WSC_FOREVER);
+        if (r > 0) {
+            atomic_store(&c->last_rx_ms, wsc__now_ms());
+            atomic_store(&c->beat_ms, 0);
+            return r;
+        }
+        if ((r != WSC_EAGAIN && r != WSC_ETIMEDOUT) || due == WSC_FOREVER ||
+            wsc__deadline_left(due) > 0)
+            return r;
+        int b = wsc__heartbeat(c);
+        if (b < 0)
+            return b;
+        if (d == WSC_NOWAIT || (d != WSC_FOREVER && wsc__deadline_left(d) == 0))
+            return wsc__deadline_error(d);
+    }
 }
 
 /* Makes at least `need` bytes (<= rcap) available at rbuf + rpos. */
@@ -64,7 +89,7 @@ static int fill(wsc_conn *c, size_t need, wsc_deadline d)
             c->rend -= c->rpos;
             c->rpos = 0;
         }
-        ptrdiff_t n = wsc__transport_recv(&c->tr, c->rbuf + c->rend, c->rcap - c->rend, d, false);
+        ptrdiff_t n = receive(c, c->rbuf + c->rend, c->rcap - c->rend, d, false);
         if (n == WSC_EAGAIN || n == WSC_ETIMEDOUT)
             wsc__conn_rbuf_release(c); /* idle: no buffer while nothing comes */
         if (n <= 0)
@@ -133,7 +158,7 @@ static int next_event(wsc_conn *c, uint8_t *out, size_t cap, wsc_deadline d, boo
         uint64_t left = c->rpos == c->rend ? wsc__decode_payload_left(&c->dec) : 0;
         size_t want = left < cap ? (size_t)left : cap;
         if (want >= DIRECT_READ_MIN) {
-            ptrdiff_t n = wsc__transport_recv(&c->tr, out, want, d, all);
+            ptrdiff_t n = receive(c, out, want, d, all);
             if (n <= 0)
                 return read_ended(c, n);
             size_t used;

@@ -349,6 +349,8 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     c->on_pong = o->on_pong;
     c->on_close = o->on_close;
     c->user = o->user;
+    c->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : 0;
+    c->idle_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 0;
     int r = start(c, fd, head, head_len, o);
     /* A nonblocking accept goes as far as it can without waiting, so that
      * wsc_fd and wsc_poll_events have something to say. */

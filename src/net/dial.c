@@ -506,6 +506,8 @@ static int dial(const char *url, const wsc_dial_options *opts, int fd, wsc_conn 
     c->on_pong = o->on_pong;
     c->on_close = o->on_close;
     c->user = o->user;
+    c->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : 0;
+    c->idle_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 0;
     int r = setup_dialer(c, dl, url, o);
     if (r == 0)
         r = wsc__conn_rbuf_reserve(c, dl->max_head);

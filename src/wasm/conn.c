@@ -113,6 +113,8 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
         return r;
     }
     wsc_set_read_limit(c, 32768);
+    if (o->idle_timeout_ms > 0)
+        wsc_js_set_idle(c->id, o->idle_timeout_ms);
     c->on_close = o->on_close;
     c->user = o->user;
     if (o->nonblocking) {
@@ -332,6 +334,12 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     if (out)
         *out = NULL;
     return wsc__fail(WSC_ENOTSUP, "a browser cannot accept WebSocket connections");
+}
+
+int wsc_next_timeout(const wsc_conn *c)
+{
+    (void)c;
+    return -1; /* the browser's timer closes an idle socket */
 }
 
 /* No accept hook ever runs in a browser, so there is never a reply. */

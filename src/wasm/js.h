@@ -63,6 +63,10 @@ void wsc_js_extensions(int id, char *buf, int cap);
  * leave a marker in the queue. */
 void wsc_js_set_read_limit(int id, double limit);
 
+/* The idle timeout (idle_timeout_ms): from the open on, ms > 0 of silence
+ * close the socket with 1001 (4001). Call before it opens. */
+void wsc_js_set_idle(int id, int ms);
+
 /* From now on a data message closes the socket with 1008. */
 void wsc_js_close_read(int id);
 

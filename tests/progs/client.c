@@ -7,7 +7,8 @@
  *              [--read-limit N] [--timeout MS]
  *              [--compress disabled|takeover|no-takeover] [--threshold N]
  *              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]
- *              [--proxy URL] [--print-control] STEP...
+ *              [--proxy URL] [--print-control] [--heartbeat MS] [--idle MS]
+ *              STEP...
  *
  * Dials URL, prints "CONNECTED subprotocol=<name> extensions=<value>" (the
  * negotiated Sec-WebSocket-Extensions, empty when none), runs the steps in order and
@@ -72,6 +73,7 @@
  * --compress and --threshold set the permessage-deflate mode and threshold;
  * --ca, --ca-dir, --cert, --key and --insecure fill opts.tls; --proxy sets
  * opts.proxy ("" for none; absent: the environment decides).
+ * --heartbeat and --idle set opts.heartbeat_ms and opts.idle_timeout_ms.
  */
 #include "wsc.h"
 
@@ -118,7 +120,8 @@ static void usage(void) {
                     "              [--read-limit N] [--timeout MS]\n"
                     "              [--compress disabled|takeover|no-takeover] [--threshold N]\n"
                     "              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]\n"
-                    "              [--proxy URL] [--print-control] STEP...\n");
+                    "              [--proxy URL] [--print-control] [--heartbeat MS] [--idle MS]\n"
+                    "              STEP...\n");
     fflush(stdout);
     exit(2);
 }
@@ -524,6 +527,10 @@ int main(int argc, char **argv) {
             else usage();
         } else if (strcmp(a, "--threshold") == 0) {
             opts.compression_threshold = atoi(v);
+        } else if (strcmp(a, "--heartbeat") == 0) {
+            opts.heartbeat_ms = atoi(v);
+        } else if (strcmp(a, "--idle") == 0) {
+            opts.idle_timeout_ms = atoi(v);
         } else if (strcmp(a, "--ca") == 0) {
             opts.tls.ca_file = v;
         } else if (strcmp(a, "--ca-dir") == 0) {

@@ -9,6 +9,7 @@
  *               [--compress disabled|takeover|no-takeover] [--threshold N]
  *               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
  *               [--require-token TOKEN] [--pick-last-subprotocol] [--peek N]
+ *               [--heartbeat MS] [--idle MS]
  *
  * Binds 127.0.0.1:N (N = 0, the default, picks a free port), prints
  * "LISTENING <port>" and serves each connection on its own thread:
@@ -53,6 +54,7 @@
  * "HOOK <target> peer=<address> tls=<0|1> offered=<a,b>".
  * --peek N reads the first N bytes of each connection itself and hands
  * them to wsc_accept_with (over TLS: the ClientHello's first bytes).
+ * --heartbeat / --idle set heartbeat_ms and idle_timeout_ms.
  * --max-conns N exits (status 0) once N connections have finished, accepted
  * or not. SIGTERM ends the process (default action; every line is flushed).
  */
@@ -89,6 +91,7 @@ static wsc_tls_server *g_tls;
 static const char *g_token;
 static int g_pick_last;
 static long g_peek;
+static int g_heartbeat, g_idle;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static long g_finished;
@@ -140,7 +143,8 @@ static void usage(void) {
             "                   [--read-limit N] [--max-conns N]\n"
             "                   [--compress disabled|takeover|no-takeover] [--threshold N]\n"
             "                   [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
-            "                   [--require-token TOKEN] [--pick-last-subprotocol] [--peek N]\n");
+            "                   [--require-token TOKEN] [--pick-last-subprotocol] [--peek N]\n"
+            "                   [--heartbeat MS] [--idle MS]\n");
     exit(2);
 }
 
@@ -305,6 +309,8 @@ static void *conn_thread(void *arg) {
     opts.compression_threshold = g_threshold;
     opts.tls = g_tls;
     if (g_token || g_pick_last) opts.on_request = on_request;
+    opts.heartbeat_ms = g_heartbeat;
+    opts.idle_timeout_ms = g_idle;
     conn_ctx ctx = {0};
     unsigned char head[64];
     size_t head_len = peek_head(fd, head, (size_t)g_peek);
@@ -403,6 +409,10 @@ int main(int argc, char **argv) {
             tls.ca_file = v;
         } else if (strcmp(a, "--require-token") == 0) {
             g_token = v;
+        } else if (strcmp(a, "--heartbeat") == 0) {
+            g_heartbeat = (int)parse_long(v);
+        } else if (strcmp(a, "--idle") == 0) {
+            g_idle = (int)parse_long(v);
         } else if (strcmp(a, "--peek") == 0) {
             g_peek = parse_long(v);
             if (g_peek < 0 || g_peek > 64) usage();

@@ -423,6 +423,18 @@ for (const kind of BOTH) for (const [mt, ext, drive] of BUILDS) if (!ext || kind
     });
   }
 
+  test(`${kind}${mt}: idle_timeout_ms closes a silent server's connection with 4001 and the reason`, T, async (t) => {
+    const peer = await PEERS[kind](t);
+    // (no message first: a Worker may start later than 300 ms after the open)
+    const res = await runPage(t, `client${ext}.js`, drv(drive, [peer.url, '--idle', '300',
+      'read-until-close']));
+    assertOk(res);
+    const got = await peer.closed();
+    assert.equal(got.code, 4001, `close code the server received\n${res.describe()}`);
+    assert.equal(got.reason, 'nothing received for 300 ms (idle timeout)');
+    assert.equal(closedLine(res.stdout).status, 4001, res.describe());
+  });
+
   for (const [code, reason] of some([[4321, 'bye from server'], [1001, 'going away'], [1008, ''], [1000, '']])) {
     test(`${kind}${mt}: server closes with ${code}: read fails WSC_ECLOSED with its code and reason`, T, async (t) => {
       const peer = await PEERS[kind](t);

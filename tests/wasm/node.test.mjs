@@ -151,6 +151,22 @@ for (const kind of ['native', 'ws']) for (const mode of ['Asyncify', 'pthread', 
       await assertPeerClose(srv, p, 1000);
     });
 
+    test('idle_timeout_ms: a server silent for 300 ms is closed with 1001 and the reason', T, async (t) => {
+      const srv = await startServer(t, kind);
+      const started = Date.now();
+      // --heartbeat is ignored (no pings in wasm), so only the idle timeout acts
+      const p = await runWasm(t, 'client', [srv.url, '--idle', '300', '--heartbeat', '50',
+        'read-until-close']);
+      assertOk(p);
+      const took = Date.now() - started;
+      // npm ws (Node's WebSocket here) sends 1001 as it is; browsers 4001
+      const got = await srv.peerClose(0);
+      assert.equal(got.code, 1001, `${JSON.stringify(got)}\n${p.describe()}`);
+      assert.match(got.reason, /^nothing received for 300 ms \(idle timeout\)$/);
+      assert.equal(closedLine(p.stdout).status, 1001, p.describe());
+      assert.ok(took >= 300, `closed after ${took} ms`);
+    });
+
     test('wsc_close_now: the server sees 1001', T, async (t) => {
       const srv = await startServer(t, kind);
       const p = await runWasm(t, 'client', [srv.url, 'send-text:hi', 'expect-echo', 'close-now']);
