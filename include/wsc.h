@@ -274,6 +274,19 @@ typedef struct {
      * WSC_ECONNECT, its status in wsc_last_error() (resp->status stays 0).
      * Wasm: ignored, the browser decides. */
     const char *proxy;
+    /* Redirects (301, 302, 303, 307, 308 with a Location) to follow, as a
+     * browser does not but curl -L, coder/websocket and npm ws do; 0 (the
+     * default): none, the dial fails with WSC_EHANDSHAKE naming the
+     * Location. Each hop is a new connection to the new URL with the same
+     * options, within the same handshake_timeout_ms; a relative Location is
+     * resolved against the URL that answered. Never from TLS to plain
+     * (wss or https to ws or http: WSC_EHANDSHAKE, "it would drop TLS"),
+     * never to or from a Unix socket or wsc_dial_fd's socket. To another
+     * host (another Host value) Authorization and Cookie headers, the URL's
+     * user info and the Host override are not sent. More than
+     * max_redirects: WSC_EHANDSHAKE "too many redirects". resp->url says
+     * where the dial ended. Wasm: ignored (the browser never follows). */
+    int max_redirects;
 } wsc_dial_options;
 
 /* The HTTP response to the upgrade request. Everything in it is owned by it
@@ -284,6 +297,8 @@ typedef struct {
     size_t n_headers;
     char *body;                  /* up to 1024 bytes of body, failures only */
     size_t body_len;
+    char *url;                   /* the URL that answered: the dial's, or where
+                                    redirects led (max_redirects); Wasm: NULL */
 } wsc_response;
 
 /* Frees what wsc_dial put in *resp and zeroes it. NULL is fine. */

@@ -51,6 +51,7 @@ typedef struct {
     const char *cert_file;
     const char *key_file;
     const char *proxy;
+    int max_redirects;
     int close_code;
     const char *close_reason;
 } cli_options;

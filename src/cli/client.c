@@ -35,6 +35,7 @@ static void dial_options(const cli_options *o, wsc_dial_options *d)
     d->compression = o->compression;
     d->handshake_timeout_ms = o->timeout_ms;
     d->proxy = o->proxy;
+    d->max_redirects = o->max_redirects;
     d->tls.ca_file = o->ca_file;
     d->tls.cert_file = o->cert_file;
     d->tls.key_file = o->key_file;

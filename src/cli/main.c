@@ -42,6 +42,7 @@ static const char usage_text[] =
     "      --tls-cert FILE       certificate chain (server: required for TLS; client: client cert)\n"
     "      --tls-key FILE        its private key\n"
     "      --proxy URL           HTTP CONNECT proxy (default: from http_proxy etc.; \"\" none)\n"
+    "      --max-redirects N     follow up to N redirects (default 0; never from wss to ws)\n"
     "  -l, --listen [HOST:]PORT  be a server (HOST default 127.0.0.1; PORT 0: any free port)\n"
     "  -e, --echo                server: echo every message back, every client on one thread\n"
     "  -v, --verbose             connection details on stderr\n"
@@ -151,7 +152,7 @@ static int parse_compress(const char *arg, cli_options *o)
 
 enum {
     OPT_RAW = 256, OPT_COMPRESS, OPT_PING, OPT_CLOSE, OPT_WAIT, OPT_TIMEOUT,
-    OPT_MAX_SIZE, OPT_CA, OPT_CERT, OPT_KEY, OPT_PROXY
+    OPT_MAX_SIZE, OPT_CA, OPT_CERT, OPT_KEY, OPT_PROXY, OPT_REDIRECTS
 };
 
 static const struct option long_options[] = {
@@ -170,6 +171,7 @@ static const struct option long_options[] = {
     {"tls-cert", required_argument, NULL, OPT_CERT},
     {"tls-key", required_argument, NULL, OPT_KEY},
     {"proxy", required_argument, NULL, OPT_PROXY},
+    {"max-redirects", required_argument, NULL, OPT_REDIRECTS},
     {"listen", required_argument, NULL, 'l'},
     {"echo", no_argument, NULL, 'e'},
     {"verbose", no_argument, NULL, 'v'},
@@ -197,6 +199,17 @@ static int parse_max_size(const char *arg, cli_options *o)
     return 0;
 }
 
+static int parse_redirects(const char *arg, cli_options *o)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 0 || v > 100)
+        return usage_error("--max-redirects wants a number from 0 to 100", arg);
+    o->max_redirects = (int)v;
+    return 0;
+}
+
 /* One option; returns 0, -1 for --help, or an exit code. */
 static int parse_one(int opt, char *arg, cli_options *o)
 {
@@ -220,6 +233,7 @@ static int parse_one(int opt, char *arg, cli_options *o)
     case OPT_CERT: o->cert_file = arg; return 0;
     case OPT_KEY: o->key_file = arg; return 0;
     case OPT_PROXY: o->proxy = arg; return 0;
+    case OPT_REDIRECTS: return parse_redirects(arg, o);
     case 'l': o->listen = arg; return 0;
     case 'e': o->echo = true; return 0;
     case 'v': o->verbose = true; return 0;

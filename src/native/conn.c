@@ -300,6 +300,7 @@ void wsc_conn_free(wsc_conn *c)
         c->tr.ops->destroy(&c->tr);
     wsc__http_free(&c->peer_head);
     free(c->target);
+    free(c->url);
     free(c->subprotocol);
     free(c->extensions);
     wsc__deflate_free(c->pmd);

@@ -53,6 +53,8 @@ struct wsc_conn {
 
     /* Handshake results, fixed once open. */
     char *target;                 /* request target */
+    char *url;                    /* client: the URL that answered when a redirect
+                                     was followed, else NULL */
     char *subprotocol;            /* "" when none */
     char *extensions;             /* negotiated Sec-WebSocket-Extensions, NULL: none */
     wsc_deflate *pmd;             /* permessage-deflate state, NULL: not negotiated;

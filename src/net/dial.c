@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -50,12 +51,72 @@ struct wsc_dialer {
     int threshold;
     wsc_tls *tls;              /* wss/https until the TLS handshake is done */
     short tls_want;            /* what the TLS handshake waits for */
+    /* Redirects (opts.max_redirects > 0): what the next request is built
+     * from, copied, and the URL this one went to. */
+    int redirects_left;
+    bool fixed_socket;         /* a Unix socket or the caller's: no redirects */
+    wsc_dial_options o;        /* its strings and arrays owned here */
+    char *url;
 };
+
+/* ---- the options a redirect needs, copied ------------------------------- */
+
+static void free_options(wsc_dial_options *o)
+{
+    for (size_t i = 0; o->headers && i < o->n_headers; i++) {
+        free((char *)o->headers[i].name);
+        free((char *)o->headers[i].value);
+    }
+    free((wsc_header *)o->headers);
+    for (size_t i = 0; o->subprotocols && i < o->n_subprotocols; i++)
+        free((char *)o->subprotocols[i]);
+    free((char **)o->subprotocols);
+    free((char *)o->host);
+    free((char *)o->proxy);
+    free((char *)o->tls.ca_file);
+    free((char *)o->tls.ca_dir);
+    free((char *)o->tls.cert_file);
+    free((char *)o->tls.key_file);
+    memset(o, 0, sizeof *o);
+}
+
+static bool copy_string(const char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return !src || *dst;
+}
+
+static bool copy_options(wsc_dial_options *dst, const wsc_dial_options *src)
+{
+    *dst = *src;
+    dst->headers = NULL;
+    dst->subprotocols = NULL;
+    bool ok = copy_string(&dst->host, src->host) && copy_string(&dst->proxy, src->proxy) &&
+              copy_string(&dst->tls.ca_file, src->tls.ca_file) &&
+              copy_string(&dst->tls.ca_dir, src->tls.ca_dir) &&
+              copy_string(&dst->tls.cert_file, src->tls.cert_file) &&
+              copy_string(&dst->tls.key_file, src->tls.key_file);
+    wsc_header *h = src->n_headers ? calloc(src->n_headers, sizeof *h) : NULL;
+    const char **p = src->n_subprotocols ? calloc(src->n_subprotocols, sizeof *p) : NULL;
+    dst->headers = h;
+    dst->subprotocols = p;
+    ok = ok && (h || !src->n_headers) && (p || !src->n_subprotocols);
+    for (size_t i = 0; ok && i < src->n_headers; i++)
+        ok = copy_string(&h[i].name, src->headers[i].name) &&
+             copy_string(&h[i].value, src->headers[i].value);
+    for (size_t i = 0; ok && i < src->n_subprotocols; i++)
+        ok = copy_string(&p[i], src->subprotocols[i]);
+    if (!ok)
+        free_options(dst);
+    return ok;
+}
 
 void wsc__dialer_free(wsc_dialer *dl)
 {
     if (!dl)
         return;
+    free_options(&dl->o);
+    free(dl->url);
     if (dl->addrs)
         freeaddrinfo(dl->addrs);
     if (dl->fd >= 0)
@@ -203,6 +264,14 @@ static int step_send(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
     return wsc__transport_send_rest(&c->tr, dl->req, dl->req_len, &dl->req_pos, d);
 }
 
+/* step_receive's answer for a redirect to follow (follow_redirect). */
+#define REDIRECTED 1
+
+static bool is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
 {
     char err[300];
@@ -212,6 +281,14 @@ static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
             if (wsc__http_parse((char *)c->rbuf, end, false, &c->peer_head, err, sizeof err) < 0)
                 return wsc__fail(WSC_EHANDSHAKE, "bad handshake response from %s: %s", dl->target_desc, err);
             c->rpos = end;
+            if (is_redirect(c->peer_head.status)) {
+                const char *loc = wsc__http_get(&c->peer_head, "Location");
+                if (dl->redirects_left >= 0)
+                    return REDIRECTED;
+                return wsc__fail(WSC_EHANDSHAKE, "%s answered %d %s, a redirect to %s (not "
+                                 "followed: set max_redirects)", dl->target_desc,
+                                 c->peer_head.status, c->peer_head.reason, loc ? loc : "nowhere");
+            }
             const char *proto;
             wsc_pmd_params pmd;
             int r = wsc__hs_check_response(&c->peer_head, dl->key, (const char *const *)dl->protos,
@@ -301,21 +378,122 @@ static int dial_timed_out(const wsc_dialer *dl)
     return wsc__fail(WSC_ETIMEDOUT, "the handshake with %s timed out", dl->target_desc);
 }
 
+static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_dial_options *o);
+
+/* Drops the headers that carry credentials (a redirect to another host). */
+static void drop_credentials(wsc_dial_options *o)
+{
+    wsc_header *h = (wsc_header *)o->headers;
+    size_t kept = 0;
+    for (size_t i = 0; i < o->n_headers; i++) {
+        if (strcasecmp(h[i].name, "Authorization") == 0 || strcasecmp(h[i].name, "Cookie") == 0) {
+            free((char *)h[i].name);
+            free((char *)h[i].value);
+        } else {
+            h[kept++] = h[i];
+        }
+    }
+    o->n_headers = kept;
+    free((char *)o->host); /* a Host override was for the first host */
+    o->host = NULL;
+}
+
+/* The response was a redirect and redirects are on: checks where it leads
+ * and starts the dial over to there (same options, same deadline). */
+static int follow_redirect(wsc_conn *c, wsc_dialer *dl)
+{
+    int status = c->peer_head.status;
+    const char *loc = wsc__http_get(&c->peer_head, "Location");
+    if (!loc)
+        return wsc__fail(WSC_EHANDSHAKE, "%s answered %d, a redirect without a Location",
+                         dl->target_desc, status);
+    if (dl->fixed_socket)
+        return wsc__fail(WSC_EHANDSHAKE, "%s answered %d, a redirect to %s: not followed from a "
+                         "Unix socket or the caller's socket", dl->target_desc, status, loc);
+    if (dl->redirects_left == 0)
+        return wsc__fail(WSC_EHANDSHAKE, "too many redirects: %d followed, then %s answered %d "
+                         "to %s", dl->o.max_redirects, dl->target_desc, status, loc);
+    char err[300], *next;
+    wsc_url from, to;
+    int r = wsc__url_resolve(dl->url, loc, &next, err, sizeof err);
+    if (r == WSC_ENOMEM)
+        return wsc__fail(r, "out of memory");
+    if (r < 0)
+        return wsc__fail(WSC_EHANDSHAKE, "%s answered %d with a bad Location \"%.200s\": %s",
+                         dl->target_desc, status, loc, err);
+    if (wsc__url_parse(next, &to, err, sizeof err) < 0) {
+        r = wsc__fail(WSC_EHANDSHAKE, "%s redirected to a bad URL \"%.200s\": %s", dl->target_desc,
+                      next, err);
+        free(next);
+        return r;
+    }
+    wsc__url_parse(dl->url, &from, err, sizeof err); /* parsed before: cannot fail */
+    if (from.tls && !to.tls)
+        r = wsc__fail(WSC_EHANDSHAKE, "refused the redirect from %s to %s: it would drop TLS",
+                      dl->url, next);
+    else if (to.unix_path)
+        r = wsc__fail(WSC_EHANDSHAKE, "refused the redirect from %s to the Unix socket %s",
+                      dl->url, next);
+    else if (strcasecmp(from.host_header, to.host_header) != 0)
+        drop_credentials(&dl->o);
+    wsc__url_free(&from);
+    wsc__url_free(&to);
+    if (r < 0) {
+        free(next);
+        return r;
+    }
+    /* Start over on the new URL: the old connection and its state go. */
+    pthread_mutex_lock(&c->mu);
+    if (c->tr.ops)
+        c->tr.ops->destroy(&c->tr);
+    memset(&c->tr, 0, sizeof c->tr);
+    c->tr.fd = -1;
+    pthread_mutex_unlock(&c->mu);
+    c->rpos = c->rend = 0;
+    wsc__http_free(&c->peer_head);
+    if (dl->addrs)
+        freeaddrinfo(dl->addrs);
+    dl->addrs = dl->cur = NULL;
+    for (size_t i = 0; i < dl->n_protos; i++)
+        free(dl->protos[i]);
+    free(dl->protos);
+    dl->protos = NULL;
+    dl->n_protos = 0;
+    free(dl->req);
+    dl->req = NULL;
+    dl->req_len = dl->req_pos = 0;
+    wsc__proxy_tunnel_free(&dl->proxy);
+    memset(&dl->proxy, 0, sizeof dl->proxy);
+    wsc__tls_free(dl->tls);
+    dl->tls = NULL;
+    dl->errors[0] = '\0';
+    free(dl->url);
+    dl->url = next;
+    dl->redirects_left--;
+    enter_stage(c, dl, STAGE_CONNECT);
+    return setup_dialer(c, dl, next, &dl->o);
+}
+
 int wsc__dial_step(wsc_conn *c, wsc_deadline d)
 {
     wsc_dialer *dl = c->dialer;
     wsc_deadline wait = wsc__deadline_min(d, dl->deadline);
-    int r = 0;
-    if (dl->stage == STAGE_CONNECT && (r = step_connect(c, dl, d)) == 0)
-        enter_stage(c, dl, STAGE_PROXY);
-    if (r == 0 && dl->stage == STAGE_PROXY && (r = step_proxy(c, dl, wait)) == 0)
-        enter_stage(c, dl, STAGE_TLS);
-    if (r == 0 && dl->stage == STAGE_TLS && (r = step_tls(c, dl, wait)) == 0)
-        enter_stage(c, dl, STAGE_SEND);
-    if (r == 0 && dl->stage == STAGE_SEND && (r = step_send(c, dl, wait)) == 0)
-        enter_stage(c, dl, STAGE_RECEIVE);
-    if (r == 0 && dl->stage == STAGE_RECEIVE)
-        r = step_receive(c, dl, wait);
+    int r = REDIRECTED;
+    while (r == REDIRECTED) {
+        r = 0;
+        if (dl->stage == STAGE_CONNECT && (r = step_connect(c, dl, d)) == 0)
+            enter_stage(c, dl, STAGE_PROXY);
+        if (r == 0 && dl->stage == STAGE_PROXY && (r = step_proxy(c, dl, wait)) == 0)
+            enter_stage(c, dl, STAGE_TLS);
+        if (r == 0 && dl->stage == STAGE_TLS && (r = step_tls(c, dl, wait)) == 0)
+            enter_stage(c, dl, STAGE_SEND);
+        if (r == 0 && dl->stage == STAGE_SEND && (r = step_send(c, dl, wait)) == 0)
+            enter_stage(c, dl, STAGE_RECEIVE);
+        if (r == 0 && dl->stage == STAGE_RECEIVE)
+            r = step_receive(c, dl, wait);
+        if (r == REDIRECTED && (r = follow_redirect(c, dl)) == 0)
+            r = REDIRECTED;
+    }
     if (atomic_load(&c->state) == WSC_STATE_CLOSED) /* wsc_close or wsc_close_now meanwhile */
         return wsc__conn_handshake_failed(c, wsc__fail(WSC_ECLOSED, "the connection was closed during its handshake"));
     if (r == WSC_EIO)
@@ -331,6 +509,10 @@ int wsc__dial_step(wsc_conn *c, wsc_deadline d)
     /* Open, unless a close won the race; waiters (a background reader) wake. */
     if (!wsc__conn_handshake_done(c))
         return wsc__conn_handshake_failed(c, wsc__fail(WSC_ECLOSED, "the connection was closed during its handshake"));
+    if (dl->redirects_left < dl->o.max_redirects) { /* redirected: keep where to */
+        c->url = dl->url;
+        dl->url = NULL;
+    }
     wsc__dialer_free(dl);
     c->dialer = NULL;
     return 0;
@@ -389,6 +571,7 @@ void wsc_response_free(wsc_response *resp)
     }
     free(resp->headers);
     free(resp->body);
+    free(resp->url);
     memset(resp, 0, sizeof *resp);
 }
 
@@ -433,6 +616,7 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
         goto out;
     }
     snprintf(dl->connect_desc, sizeof dl->connect_desc, "%s", dl->target_desc);
+    dl->fixed_socket = dl->fd >= 0 || u.unix_path;
     if (dl->fd >= 0) { /* the caller's socket: nothing to resolve, no proxy */
         r = take_socket(c, dl) ? 0 : WSC_ECLOSED;
         enter_stage(c, dl, STAGE_PROXY);
@@ -502,6 +686,14 @@ static int dial(const char *url, const wsc_dial_options *opts, int fd, wsc_conn 
     int timeout = o->handshake_timeout_ms ? o->handshake_timeout_ms : 30000;
     dl->deadline = wsc__deadline_in(timeout);
     c->dialer = dl;
+    dl->redirects_left = -1;
+    if (o->max_redirects > 0) {
+        dl->redirects_left = o->max_redirects;
+        if (!copy_options(&dl->o, o) || !(dl->url = strdup(url))) {
+            wsc_conn_free(c); /* frees dl, closing fd */
+            return wsc__fail(WSC_ENOMEM, "out of memory");
+        }
+    }
     c->on_ping = o->on_ping;
     c->on_pong = o->on_pong;
     c->on_close = o->on_close;
@@ -519,6 +711,8 @@ static int dial(const char *url, const wsc_dial_options *opts, int fd, wsc_conn 
         r = 0;
     if (resp && c->peer_head.raw)
         fill_response(c, resp, r < 0);
+    if (resp) /* the URL that answered: the last redirect's, or url */
+        resp->url = strdup(c->url ? c->url : c->dialer && c->dialer->url ? c->dialer->url : url);
     if (r < 0) {
         wsc_conn_free(c);
         return r;

@@ -474,3 +474,63 @@ void wsc__url_free(wsc_url *u)
     free(u->password);
     memset(u, 0, sizeof *u);
 }
+
+int wsc__url_resolve(const char *base, const char *location, char **out, char *err,
+                     size_t err_size)
+{
+    *out = NULL;
+    size_t loc_len = strlen(location);
+    if (!loc_len)
+        return url_error(err, err_size, "an empty Location");
+    for (size_t i = 0; i < loc_len; i++)
+        if ((unsigned char)location[i] <= ' ' || location[i] == 0x7f)
+            return url_error(err, err_size, "a space or control character in the Location");
+    /* Absolute: a scheme (letters, digits, + - .) and ':' before any '/', '?' or '#'. */
+    size_t scheme = 0;
+    while (is_alpha(location[scheme]) || (scheme && (is_digit(location[scheme]) ||
+           location[scheme] == '+' || location[scheme] == '-' || location[scheme] == '.')))
+        scheme++;
+    size_t keep; /* how much of base comes first */
+    const char *base_rest = strstr(base, "://");
+    if (scheme && location[scheme] == ':') {
+        keep = 0;
+    } else if (!base_rest) {
+        return url_error(err, err_size, "the base URL has no scheme");
+    } else if (location[0] == '/' && location[1] == '/') {
+        keep = (size_t)(base_rest - base) + 1;           /* "ws:" */
+    } else {
+        const char *auth = base_rest + 3;
+        const char *path = auth + strcspn(auth, "/?#");  /* end of the authority */
+        if (location[0] == '/') {
+            keep = (size_t)(path - base);
+        } else {
+            /* Beside the last segment: up to its '/', before any query. */
+            const char *end = path + strcspn(path, "?#");
+            if (location[0] == '?') {
+                keep = (size_t)(end - base);
+            } else {
+                const char *slash = end;
+                while (slash > path && slash[-1] != '/')
+                    slash--;
+                keep = (size_t)(slash - base);
+                if (slash == path) { /* no path: "/" before the segment */
+                    char *s = malloc(keep + 1 + loc_len + 1);
+                    if (!s)
+                        return WSC_ENOMEM;
+                    memcpy(s, base, keep);
+                    s[keep] = '/';
+                    memcpy(s + keep + 1, location, loc_len + 1);
+                    *out = s;
+                    return 0;
+                }
+            }
+        }
+    }
+    char *s = malloc(keep + loc_len + 1);
+    if (!s)
+        return WSC_ENOMEM;
+    memcpy(s, base, keep);
+    memcpy(s + keep, location, loc_len + 1);
+    *out = s;
+    return 0;
+}

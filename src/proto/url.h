@@ -38,6 +38,16 @@ int wsc__percent_decode(const char *s, size_t n, char **out);
  * brackets: "[::1]:443". */
 void wsc__host_port(char *buf, size_t size, const char *host, int port);
 
+/* Where a redirect's Location leads from the URL base (RFC 3986 section 5,
+ * what HTTP clients do): an absolute URL as it is; "//host/path" with
+ * base's scheme; "/path" on base's scheme and authority; "path" (or
+ * "?query") beside base's last path segment. The #fragment and dot
+ * segments are left to the parser and the server. *out is malloc'd
+ * (caller frees). 0, WSC_ENOMEM, or WSC_EINVAL for an empty Location or
+ * one with spaces or control characters (with a detail in err). */
+int wsc__url_resolve(const char *base, const char *location, char **out, char *err,
+                     size_t err_size);
+
 /* Frees the strings of u and zeroes it. */
 void wsc__url_free(wsc_url *u);
 

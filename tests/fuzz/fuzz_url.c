@@ -64,6 +64,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         wsc__url_free(&u);
         ASSERT(!u.host && !u.target && !u.host_header && !u.unix_path && !u.user && !u.password);
     }
+    /* The same bytes as a redirect's Location from a few bases: what comes
+     * out keeps the Location whole and starts with a scheme. */
+    static const char *const bases[] = {"ws://h:81/a/b?q=1", "wss://[::1]/", "ws://h"};
+    for (size_t i = 0; i < 3; i++) {
+        char *out = NULL;
+        r = wsc__url_resolve(bases[i], s, &out, err, sizeof err);
+        ASSERT(r == 0 || r == WSC_EINVAL || r == WSC_ENOMEM);
+        ASSERT((r == 0) == (out != NULL));
+        if (out) {
+            size_t n = strlen(out), len = strlen(s);
+            ASSERT(n >= len && strcmp(out + n - len, s) == 0);
+            ASSERT(strstr(out, ":") != NULL);
+        }
+        free(out);
+    }
     free(s);
     return 0;
 }

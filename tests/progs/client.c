@@ -8,7 +8,7 @@
  *              [--compress disabled|takeover|no-takeover] [--threshold N]
  *              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]
  *              [--proxy URL] [--print-control] [--heartbeat MS] [--idle MS]
- *              STEP...
+ *              [--max-redirects N] STEP...
  *
  * Dials URL, prints "CONNECTED subprotocol=<name> extensions=<value>" (the
  * negotiated Sec-WebSocket-Extensions, empty when none), runs the steps in order and
@@ -74,6 +74,8 @@
  * --ca, --ca-dir, --cert, --key and --insecure fill opts.tls; --proxy sets
  * opts.proxy ("" for none; absent: the environment decides).
  * --heartbeat and --idle set opts.heartbeat_ms and opts.idle_timeout_ms.
+ * --max-redirects N sets opts.max_redirects and prints "URL <resp.url>"
+ * after a successful dial.
  */
 #include "wsc.h"
 
@@ -121,7 +123,7 @@ static void usage(void) {
                     "              [--compress disabled|takeover|no-takeover] [--threshold N]\n"
                     "              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]\n"
                     "              [--proxy URL] [--print-control] [--heartbeat MS] [--idle MS]\n"
-                    "              STEP...\n");
+                    "              [--max-redirects N] STEP...\n");
     fflush(stdout);
     exit(2);
 }
@@ -531,6 +533,8 @@ int main(int argc, char **argv) {
             opts.heartbeat_ms = atoi(v);
         } else if (strcmp(a, "--idle") == 0) {
             opts.idle_timeout_ms = atoi(v);
+        } else if (strcmp(a, "--max-redirects") == 0) {
+            opts.max_redirects = atoi(v);
         } else if (strcmp(a, "--ca") == 0) {
             opts.tls.ca_file = v;
         } else if (strcmp(a, "--ca-dir") == 0) {
@@ -570,6 +574,7 @@ int main(int argc, char **argv) {
          * from main() after the program suspended is lost (exit status 0). */
         exit(1);
     }
+    if (opts.max_redirects && resp.url) printf("URL %s\n", resp.url);
     wsc_response_free(&resp);
     if (have_limit) wsc_set_read_limit(g_conn, (int64_t)limit);
 #ifdef __EMSCRIPTEN__

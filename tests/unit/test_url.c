@@ -2,6 +2,7 @@
 /* test_url.c - wsc__url_parse on tables of good and bad URLs. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wsc.h"
@@ -308,8 +309,40 @@ static void test_host_port(void)
     CHECK(strcmp(buf, "[fe80::1%eth0]:9001") == 0, "IPv6 with a zone in brackets");
 }
 
+static void test_resolve(void)
+{
+    static const struct { const char *base, *loc, *want; } cases[] = {
+        {"ws://h:81/a/b?q=1", "wss://other/x", "wss://other/x"},
+        {"ws://h:81/a/b?q=1", "HTTPS://Other", "HTTPS://Other"},
+        {"wss://h/a/b", "//cdn.example/y", "wss://cdn.example/y"},
+        {"ws://h:81/a/b?q=1", "/root?z", "ws://h:81/root?z"},
+        {"ws://u:p@h:81/a/b?q=1", "c", "ws://u:p@h:81/a/c"},
+        {"ws://h/a/b/", "c", "ws://h/a/b/c"},
+        {"ws://h/a/b?q=1", "?r=2", "ws://h/a/b?r=2"},
+        {"ws://h", "c", "ws://h/c"},
+        {"ws://h?q", "c", "ws://h/c"},
+        {"ws://[::1]:9/a", "b", "ws://[::1]:9/b"},
+        {"ws://h/a", "../up", "ws://h/../up"}, /* dot segments: the server's */
+        {"ws://h/a#frag", "b", "ws://h/b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = NULL, err[200];
+        int r = wsc__url_resolve(cases[i].base, cases[i].loc, &out, err, sizeof err);
+        CHECKF(r == 0 && out && strcmp(out, cases[i].want) == 0, "%s + %s = %s (got %s)",
+               cases[i].base, cases[i].loc, cases[i].want, out ? out : err);
+        free(out);
+    }
+    static const char *const bad[] = {"", "/a b", "/a\r\nX: y", "\x7f"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *out = (char *)1, err[200] = "";
+        CHECKF(wsc__url_resolve("ws://h/", bad[i], &out, err, sizeof err) == WSC_EINVAL && !out && err[0],
+               "bad Location %zu refused", i);
+    }
+}
+
 int main(void)
 {
+    test_resolve();
     test_unix();
     test_goods();
     test_bads();
