@@ -28,8 +28,15 @@
  * mallinfo2() has no peak. Not with sanitizers (their allocator replaces
  * malloc): the peaks are then "n/a".
  *
- * Output: a table on stdout and machine-readable lines
+ * Then, with context takeover, the same total per pair for each window
+ * size 9..15 (wsc_deflate_options.window_bits and peer_window_bits on both
+ * sides, so each side compresses and inflates with it), at zlib's default
+ * mem_level 8 and at mem_level window-7 (the hash table scaled down with
+ * the window, as a memory-tight server would set it).
+ *
+ * Output: tables on stdout and machine-readable lines
  *   RESULT <mode>.<step> <bytes per pair>   RESULT <mode>.peak_<op>_<size> <bytes>
+ *   RESULT takeover.bits<B>.mem<M> <bytes per pair>
  */
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -164,6 +171,7 @@ static size_t make_json(char *buf, size_t cap, unsigned n)
 typedef struct {
     int lfd, n;
     wsc_compression mode;
+    const wsc_deflate_options *tune;
     wsc_conn **conns;
 } acceptor;
 
@@ -174,7 +182,7 @@ static void *accept_main(void *arg)
         int fd = accept(a->lfd, NULL, NULL);
         if (fd < 0)
             die("accept", 0);
-        wsc_accept_options o = {.compression = a->mode};
+        wsc_accept_options o = {.compression = a->mode, .deflate = *a->tune};
         int err = wsc_accept(fd, &o, &a->conns[i]);
         if (err < 0)
             die("wsc_accept", err);
@@ -196,17 +204,18 @@ static int listen_any(int *port)
 }
 
 /* Opens n pairs: clients[i] <-> servers[i]. */
-static void open_pairs(int n, wsc_compression mode, wsc_conn **clients, wsc_conn **servers)
+static void open_pairs(int n, wsc_compression mode, const wsc_deflate_options *tune,
+                       wsc_conn **clients, wsc_conn **servers)
 {
     int port;
     int lfd = listen_any(&port);
-    acceptor a = {.lfd = lfd, .n = n, .mode = mode, .conns = servers};
+    acceptor a = {.lfd = lfd, .n = n, .mode = mode, .tune = tune, .conns = servers};
     pthread_t t;
     if (pthread_create(&t, NULL, accept_main, &a) != 0)
         die("pthread_create", 0);
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/", port);
-    wsc_dial_options o = {.compression = mode, .proxy = ""};
+    wsc_dial_options o = {.compression = mode, .proxy = "", .deflate = *tune};
     for (int i = 0; i < n; i++) {
         int err = wsc_dial(url, &o, &clients[i], NULL);
         if (err < 0)
@@ -258,7 +267,7 @@ static void peak_of(wsc_conn *client, wsc_conn *server, const char *msg, size_t 
     *r = atomic_load(&peak_bytes) - base;
 }
 
-static mode_result run_mode(int n, wsc_compression mode)
+static mode_result run_mode(int n, wsc_compression mode, const wsc_deflate_options *tune)
 {
     mode_result res = {0};
     wsc_conn **clients = calloc((size_t)n, sizeof *clients);
@@ -272,7 +281,7 @@ static mode_result run_mode(int n, wsc_compression mode)
         memcpy(msgs[i], buf, lens[i]);
     }
     long long h0 = heap();
-    open_pairs(n, mode, clients, servers);
+    open_pairs(n, mode, tune, clients, servers);
     long long h[NSTEPS];
     h[0] = heap();
     for (int i = 0; i < n; i++) {
@@ -333,10 +342,11 @@ int main(int argc, char **argv)
         return 2;
     }
     mallopt(M_ARENA_MAX, 1);
+    static const wsc_deflate_options defaults;
     /* warm up: first-use allocations (OpenSSL, name resolution) are not per connection */
     {
         wsc_conn *c, *s;
-        open_pairs(1, WSC_COMPRESSION_CONTEXT_TAKEOVER, &c, &s);
+        open_pairs(1, WSC_COMPRESSION_CONTEXT_TAKEOVER, &defaults, &c, &s);
         wsc_close_now(c);
         wsc_conn_free(c);
         wsc_close_now(s);
@@ -353,7 +363,7 @@ int main(int argc, char **argv)
     mode_result r[3];
     for (int m = 0; m < 3; m++) {
         fprintf(stderr, "  deflate_mem: %s, %d connection pairs...\n", modes[m].name, n);
-        r[m] = run_mode(n, modes[m].mode);
+        r[m] = run_mode(n, modes[m].mode, &defaults);
     }
     bool counting = atomic_load(&counting_works);
     printf("heap growth per connection pair (client + server), bytes, %d pairs, mallinfo2:\n", n);
@@ -386,6 +396,26 @@ int main(int argc, char **argv)
         } else {
             printf("%-12s | %12s | %12s | %13s | %12s\n", modes[m].name, "n/a", "n/a", "n/a", "n/a");
         }
+    }
+
+    /* Context takeover at each window size: the steady state per pair. */
+    printf("\ncontext takeover, heap per connection pair after the exchange, bytes, by window bits\n"
+           "(window_bits = peer_window_bits = B on both sides):\n");
+    printf("%-6s | %14s | %16s\n", "B", "mem_level 8", "mem_level B-7");
+    printf("-------|----------------|-----------------\n");
+    for (int bits = 9; bits <= 15; bits++) {
+        double total[2];
+        for (int k = 0; k < 2; k++) {
+            int mem = k == 0 ? 8 : bits - 7 < 1 ? 1 : bits - 7;
+            wsc_deflate_options t = {.window_bits = bits, .peer_window_bits = bits, .mem_level = mem};
+            fprintf(stderr, "  deflate_mem: takeover, window bits %d, mem_level %d...\n", bits, mem);
+            mode_result w = run_mode(n, WSC_COMPRESSION_CONTEXT_TAKEOVER, &t);
+            total[k] = 0;
+            for (int s = 0; s < NSTEPS; s++)
+                total[k] += w.step[s];
+            printf("RESULT takeover.bits%d.mem%d %.0f\n", bits, mem, total[k]);
+        }
+        printf("%-6d | %14.0f | %16.0f\n", bits, total[0], total[1]);
     }
     return 0;
 }

@@ -167,6 +167,29 @@ typedef enum {
     WSC_COMPRESSION_NO_CONTEXT_TAKEOVER = 2
 } wsc_compression;
 
+/* Tuning permessage-deflate (wsc_dial_options.deflate,
+ * wsc_accept_options.deflate); a zero field keeps its default. zlib's
+ * memory per direction: compressing 2^(window_bits+2) + 2^(mem_level+9)
+ * bytes (256 KiB at the defaults), inflating 2^peer_window_bits + 7 KiB.
+ *   level             1 (fastest) to 9 (smallest); 0: zlib's 6.
+ *   mem_level         1 to 9, the size of zlib's hash table; 0: 8.
+ *   window_bits       9 to 15, how far back our compressor looks; 0: 15
+ *                     (or the smaller window the peer asked for).
+ *   peer_window_bits  8 to 15, the window we ask the peer to compress
+ *                     with, and so what our inflater needs: a client
+ *                     offers server_max_window_bits=N (a server answering
+ *                     with a larger one fails the dial); a server answers
+ *                     client_max_window_bits=N to clients that offered the
+ *                     parameter (those that did not keep 15, and so does
+ *                     our inflater for them). 0: 15, ask nothing.
+ * Other values fail the dial or accept with WSC_EINVAL. Wasm: ignored. */
+typedef struct {
+    int level;
+    int mem_level;
+    int window_bits;
+    int peer_window_bits;
+} wsc_deflate_options;
+
 /* "text", "binary", or "unknown". */
 WSC_API const char *wsc_msg_type_string(wsc_msg_type type);
 /* "NormalClosure", "GoingAway", ... as Go names them; "StatusCode(4000)" style
@@ -247,6 +270,7 @@ typedef struct {
     int compression_threshold;   /* wsc_write sends messages shorter than
                                     this uncompressed; 0: 512 without
                                     takeover, 128 with it; -1: none */
+    wsc_deflate_options deflate; /* zlib level, memory and windows */
     int handshake_timeout_ms;    /* connect + TLS + HTTP; 0: 30000, -1: none */
     size_t max_response_head;    /* bytes of HTTP response head; 0: 16384 */
     wsc_ping_fn on_ping;         /* NULL: always answer pings */
@@ -425,6 +449,7 @@ typedef struct {
     size_t n_host_patterns;
     wsc_compression compression; /* permessage-deflate mode; see wsc_compression */
     int compression_threshold;   /* as in wsc_dial_options */
+    wsc_deflate_options deflate; /* as in wsc_dial_options */
     const wsc_tls_server *tls;   /* non-NULL: fd is a TLS socket; the TLS
                                     handshake runs first, within
                                     handshake_timeout_ms (failure: WSC_ETLS,
@@ -625,6 +650,14 @@ WSC_API int wsc_writer_end(wsc_conn *c);
  * is no descriptor to poll). */
 WSC_API int wsc_flush(wsc_conn *c, int timeout_ms);
 WSC_API bool wsc_want_write(const wsc_conn *c);
+
+/* Whether the messages written from now on may be compressed (the
+ * default: yes, when permessage-deflate was negotiated and the message is
+ * not under the threshold). false sends them uncompressed, e.g. data that
+ * is compressed already (gorilla's EnableWriteCompression, ws's compress
+ * option); a message already begun with wsc_writer_begin keeps its choice.
+ * Any thread. WSC_EINVAL for NULL. Wasm: ignored (returns 0). */
+WSC_API int wsc_set_write_compression(wsc_conn *c, bool enabled);
 
 /* Bytes of messages wsc_write and the writer accepted that are not yet
  * handed to the network, for backpressure: a producer that writes with

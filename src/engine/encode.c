@@ -42,7 +42,7 @@ int wsc__encode_message(wsc_encoder *e, uint8_t op, const void *data, size_t len
 {
     if (e->closed)
         return WSC_ECLOSED;
-    if (e->pmd && wsc__deflate_wanted(e->pmd, len)) {
+    if (e->pmd && !e->plain && wsc__deflate_wanted(e->pmd, len)) {
         const uint8_t *out;
         size_t n;
         int r = wsc__deflate_piece(e->pmd, data, len, true, len, &out, &n);
@@ -73,7 +73,7 @@ int wsc__encode_piece(wsc_encoder *e, const void *data, size_t len, bool fin,
     if (e->closed)
         return WSC_ECLOSED;
     *framed = true;
-    if (!e->pmd) {
+    if (!e->pmd || e->plain) {
         frame_make(e, op, 0, fin, data, len, key, false, f);
         return 0;
     }

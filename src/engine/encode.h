@@ -37,6 +37,8 @@ typedef struct {
     uint8_t msg_op;      /* the message being written piece by piece, 0: none */
     bool msg_framed;     /* a frame of it is on its way: continuations follow */
     bool closed;         /* our close frame is on its way: no data frame may follow */
+    bool plain;          /* the message being written goes uncompressed (set by
+                            the writer before it starts a message) */
 } wsc_encoder;
 
 void wsc__encoder_init(wsc_encoder *e, bool server, wsc_deflate *pmd);

@@ -30,6 +30,7 @@ wsc_conn *wsc__conn_new(bool server)
     c->server = server;
     c->tr.fd = -1;
     c->dial_fd = -1;
+    atomic_store(&c->write_compression, true);
     c->peer_code = -1;
     wsc__decoder_init(&c->dec, server, NULL);
     wsc__encoder_init(&c->enc, server, NULL);
@@ -326,11 +327,15 @@ const char *wsc_subprotocol(const wsc_conn *c)
 }
 
 int wsc__conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
-                     wsc_compression mode, int threshold)
+                     wsc_compression mode, int threshold, const wsc_deflate_options *t)
 {
     if (!p->enabled)
         return 0;
     c->pmd = wsc__deflate_new(p, c->server, mode, threshold);
+    /* The peer's window, when it agreed to the smaller one we asked for. */
+    int peer_bits = c->server ? p->client_bits : p->server_bits;
+    if (c->pmd)
+        wsc__deflate_tune(c->pmd, t, t->peer_window_bits && peer_bits < 15 ? peer_bits : 0);
     c->dec.pmd = c->pmd;
     c->enc.pmd = c->pmd;
     c->extensions = strdup(header);

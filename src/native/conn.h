@@ -132,15 +132,16 @@ struct wsc_conn {
     uint8_t wr_op;                /* the message writer's opcode, 0: none */
     bool wr_begun;                /* a frame went out, or the compressor took a piece */
     int wr_timeout;               /* the begin call's timeout_ms */
+    _Atomic bool write_compression; /* wsc_set_write_compression, true at first */
 };
 
 /* Allocates a connection with no transport yet (dial or accept gives it). */
 wsc_conn *wsc__conn_new(bool server);
 
-/* Records the negotiated extensions: *p (when enabled) and the header value.
- * 0 or WSC_ENOMEM. */
+/* Records the negotiated extensions: *p (when enabled), tuned by t, and
+ * the header value. 0 or WSC_ENOMEM. */
 int wsc__conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
-                     wsc_compression mode, int threshold);
+                     wsc_compression mode, int threshold, const wsc_deflate_options *t);
 
 /* Sends a control frame (close, ping, pong; at most 125 bytes), after
  * whatever a timeout-0 write left pending; serialised with other frames by

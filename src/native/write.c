@@ -268,6 +268,7 @@ static int msg_acquire(wsc_conn *c, wsc_deadline d)
         if (!c->msg_busy) {
             c->msg_busy = true;
             c->msg_owner = pthread_self();
+            c->enc.plain = !atomic_load(&c->write_compression); /* for this message */
             break;
         }
         if (pthread_equal(c->msg_owner, pthread_self())) {
@@ -506,4 +507,12 @@ int wsc_ping(wsc_conn *c, int timeout_ms)
         }
     pthread_mutex_unlock(&c->mu);
     return r;
+}
+
+int wsc_set_write_compression(wsc_conn *c, bool enabled)
+{
+    if (!c)
+        return wsc__fail(WSC_EINVAL, "NULL connection");
+    atomic_store(&c->write_compression, enabled);
+    return 0;
 }

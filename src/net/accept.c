@@ -186,8 +186,9 @@ static int judge_request(wsc_conn *c, wsc_acceptor *ac, size_t end)
             proto = ac->reply.subprotocol;
     }
     wsc_pmd_params pmd;
-    wsc__pmd_accept(&c->peer_head, ac->o.compression, &pmd);
-    int r = wsc__conn_set_pmd(c, &pmd, pmd.header, ac->o.compression, ac->o.compression_threshold);
+    wsc__pmd_accept(&c->peer_head, ac->o.compression, ac->o.deflate.peer_window_bits, &pmd);
+    int r = wsc__conn_set_pmd(c, &pmd, pmd.header, ac->o.compression, ac->o.compression_threshold,
+                              &ac->o.deflate);
     if (r < 0)
         return r;
     free(c->subprotocol);
@@ -339,6 +340,7 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
         return wsc__fail(WSC_EINVAL, "wsc_accept needs a socket and somewhere to put the connection");
     char err[300];
     if (!wsc__hs_headers_ok(o->headers, o->n_headers, err, sizeof err) ||
+        !wsc__deflate_options_ok(&o->deflate, err, sizeof err) ||
         !wsc__hs_subprotocols_ok(o->subprotocols, o->n_subprotocols, err, sizeof err))
         return wsc__fail(WSC_EINVAL, "bad wsc_accept_options, nothing was read or sent: %s", err);
     *out = NULL;

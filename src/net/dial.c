@@ -49,6 +49,7 @@ struct wsc_dialer {
     size_t max_head;
     wsc_compression compression; /* what we offered */
     int threshold;
+    wsc_deflate_options deflate;
     wsc_tls *tls;              /* wss/https until the TLS handshake is done */
     short tls_want;            /* what the TLS handshake waits for */
     /* Redirects (opts.max_redirects > 0): what the next request is built
@@ -297,7 +298,13 @@ static int step_receive(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
             if (r < 0)
                 return wsc__fail(r, "handshake with %s failed: %s", dl->target_desc, err);
             const char *ext = wsc__http_get(&c->peer_head, "Sec-WebSocket-Extensions");
-            if ((r = wsc__conn_set_pmd(c, &pmd, ext ? ext : "", dl->compression, dl->threshold)) < 0)
+            if (pmd.enabled && dl->deflate.peer_window_bits &&
+                pmd.server_bits > dl->deflate.peer_window_bits)
+                return wsc__fail(WSC_EHANDSHAKE, "handshake with %s failed: the server chose "
+                                 "server_max_window_bits=%d, more than the %d asked for",
+                                 dl->target_desc, pmd.server_bits, dl->deflate.peer_window_bits);
+            if ((r = wsc__conn_set_pmd(c, &pmd, ext ? ext : "", dl->compression, dl->threshold,
+                                       &dl->deflate)) < 0)
                 return r;
             char *p = strdup(proto);
             if (!p)
@@ -592,6 +599,11 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     }
     dl->compression = o->compression;
     dl->threshold = o->compression_threshold;
+    dl->deflate = o->deflate;
+    if (!wsc__deflate_options_ok(&o->deflate, err, sizeof err)) {
+        r = wsc__fail(WSC_EINVAL, "%s", err);
+        goto out;
+    }
     if (u.unix_path)
         snprintf(dl->target_desc, sizeof dl->target_desc, "the Unix socket %s", u.unix_path);
     else

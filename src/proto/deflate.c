@@ -3,6 +3,7 @@
  * deflate streams, one per direction, kept between messages with context
  * takeover and made per message without it; compression windows and hash
  * tables sized to what was negotiated (and, per message, to the message). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -14,6 +15,7 @@
 
 struct wsc_deflate {
     int tx_bits, rx_bits;      /* windows: ours, and the peer's */
+    int level, mem_level;      /* zlib's, for our compressor */
     bool tx_reset, rx_reset;   /* no context takeover on our side / the peer's */
     size_t threshold;
     z_stream tx, rx;
@@ -43,6 +45,8 @@ wsc_deflate *wsc__deflate_new(const wsc_pmd_params *p, bool server, wsc_compress
      * the window minus 262 bytes, here 250. */
     if (z->tx_bits < 9)
         z->tx_bits = 9;
+    z->level = Z_DEFAULT_COMPRESSION;
+    z->mem_level = 8;
     if (threshold < 0)
         z->threshold = 0;
     else if (threshold > 0)
@@ -50,6 +54,34 @@ wsc_deflate *wsc__deflate_new(const wsc_pmd_params *p, bool server, wsc_compress
     else
         z->threshold = takeover ? 128 : 512;
     return z;
+}
+
+bool wsc__deflate_options_ok(const wsc_deflate_options *t, char *err, size_t err_size)
+{
+    const char *what = NULL;
+    if (t->level < 0 || t->level > 9)
+        what = "level (1-9)";
+    else if (t->mem_level < 0 || t->mem_level > 9)
+        what = "mem_level (1-9)";
+    else if (t->window_bits && (t->window_bits < 9 || t->window_bits > 15))
+        what = "window_bits (9-15)";
+    else if (t->peer_window_bits && (t->peer_window_bits < 8 || t->peer_window_bits > 15))
+        what = "peer_window_bits (8-15)";
+    if (what)
+        snprintf(err, err_size, "deflate option %s out of range", what);
+    return what == NULL;
+}
+
+void wsc__deflate_tune(wsc_deflate *z, const wsc_deflate_options *t, int rx_bits)
+{
+    if (t->level)
+        z->level = t->level;
+    if (t->mem_level)
+        z->mem_level = t->mem_level;
+    if (t->window_bits && t->window_bits < z->tx_bits)
+        z->tx_bits = t->window_bits;
+    if (rx_bits)
+        z->rx_bits = rx_bits;
 }
 
 void wsc__deflate_free(wsc_deflate *z)
@@ -79,17 +111,17 @@ bool wsc__deflate_takeover(const wsc_deflate *z)
  * a 1 KiB message takes about 10 KiB of zlib memory instead of 256 KiB. */
 static int tx_start(wsc_deflate *z, size_t whole_len)
 {
-    int bits = z->tx_bits, mem_level = 8;
+    int bits = z->tx_bits, mem_level = z->mem_level;
     if (z->tx_reset && whole_len) {
         int b = 9;
         while (b < bits && ((size_t)1 << b) < whole_len + 262)
             b++;
         bits = b;
-        mem_level = b - 7 < 1 ? 1 : b - 7 > 8 ? 8 : b - 7;
+        if (b - 7 < mem_level)
+            mem_level = b - 7 < 1 ? 1 : b - 7;
     }
     memset(&z->tx, 0, sizeof z->tx);
-    int r = deflateInit2(&z->tx, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, mem_level,
-                         Z_DEFAULT_STRATEGY);
+    int r = deflateInit2(&z->tx, z->level, Z_DEFLATED, -bits, mem_level, Z_DEFAULT_STRATEGY);
     if (r != Z_OK)
         return wsc__fail(r == Z_MEM_ERROR ? WSC_ENOMEM : WSC_EIO, "zlib deflateInit2 failed (%d)", r);
     z->tx_live = true;

@@ -20,6 +20,14 @@ wsc_deflate *wsc__deflate_new(const wsc_pmd_params *p, bool server, wsc_compress
                              int threshold);
 void wsc__deflate_free(wsc_deflate *z);
 
+/* Whether t's values are in range; false with a detail in err. */
+bool wsc__deflate_options_ok(const wsc_deflate_options *t, char *err, size_t err_size);
+
+/* Applies t (checked) to a new z: our compressor's level, memLevel and
+ * window; rx_bits 8..15 is the window to inflate with (0: 15), for a peer
+ * that agreed to the smaller window we asked for. */
+void wsc__deflate_tune(wsc_deflate *z, const wsc_deflate_options *t, int rx_bits);
+
 /* Whether wsc_write should compress a message of len bytes. */
 bool wsc__deflate_wanted(const wsc_deflate *z, size_t len);
 

@@ -189,14 +189,21 @@ static bool read_params(const element *e, bool response, wsc_pmd_params *p, give
     return true;
 }
 
-const char *wsc__pmd_offer(wsc_compression mode)
+const char *wsc__pmd_offer(wsc_compression mode, int server_bits, char *buf, size_t size)
 {
+    const char *base;
     if (mode == WSC_COMPRESSION_CONTEXT_TAKEOVER)
-        return "permessage-deflate; client_max_window_bits";
-    if (mode == WSC_COMPRESSION_NO_CONTEXT_TAKEOVER)
-        return "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+        base = "permessage-deflate; client_max_window_bits";
+    else if (mode == WSC_COMPRESSION_NO_CONTEXT_TAKEOVER)
+        base = "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
                "client_max_window_bits";
-    return NULL;
+    else
+        return NULL;
+    if (server_bits >= 8 && server_bits < 15)
+        snprintf(buf, size, "%s; server_max_window_bits=%d", base, server_bits);
+    else
+        snprintf(buf, size, "%s", base);
+    return buf;
 }
 
 int wsc__pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pmd_params *p,
@@ -211,7 +218,8 @@ int wsc__pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pm
         element e;
         int r;
         while ((r = next_element(&s, &e)) > 0) {
-            if (strcasecmp(e.name, "permessage-deflate") != 0 || !wsc__pmd_offer(mode)) {
+            if (strcasecmp(e.name, "permessage-deflate") != 0 ||
+                mode == WSC_COMPRESSION_DISABLED) {
                 snprintf(err, err_size, "the server enabled extension \"%s\" that was not offered",
                          e.name);
                 return WSC_EHANDSHAKE;
@@ -238,10 +246,11 @@ int wsc__pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pm
     return 0;
 }
 
-void wsc__pmd_accept(const wsc_http_head *req, wsc_compression mode, wsc_pmd_params *p)
+void wsc__pmd_accept(const wsc_http_head *req, wsc_compression mode, int client_bits,
+                     wsc_pmd_params *p)
 {
     memset(p, 0, sizeof *p);
-    if (!wsc__pmd_offer(mode))
+    if (mode != WSC_COMPRESSION_CONTEXT_TAKEOVER && mode != WSC_COMPRESSION_NO_CONTEXT_TAKEOVER)
         return;
     char why[128];
     for (size_t i = 0; i < req->n_headers; i++) {
@@ -259,17 +268,22 @@ void wsc__pmd_accept(const wsc_http_head *req, wsc_compression mode, wsc_pmd_par
             bool no_takeover = mode == WSC_COMPRESSION_NO_CONTEXT_TAKEOVER;
             p->server_no_takeover |= no_takeover;
             p->client_no_takeover |= no_takeover;
-            char server_bits[32] = "", client_bits[32] = "";
+            /* A smaller window for the client, if it said it takes a limit. */
+            if (g.client_bits && client_bits >= 8 && client_bits < p->client_bits) {
+                p->client_bits = client_bits;
+                g.client_value = true;
+            }
+            char server_param[32] = "", client_param[32] = "";
             if (g.server_bits) /* must be answered (7.1.2.1) */
-                snprintf(server_bits, sizeof server_bits, "; server_max_window_bits=%d",
+                snprintf(server_param, sizeof server_param, "; server_max_window_bits=%d",
                          p->server_bits);
             if (g.client_value)
-                snprintf(client_bits, sizeof client_bits, "; client_max_window_bits=%d",
+                snprintf(client_param, sizeof client_param, "; client_max_window_bits=%d",
                          p->client_bits);
             snprintf(p->header, sizeof p->header, "permessage-deflate%s%s%s%s",
                      p->server_no_takeover ? "; server_no_context_takeover" : "",
-                     p->client_no_takeover ? "; client_no_context_takeover" : "", server_bits,
-                     client_bits);
+                     p->client_no_takeover ? "; client_no_context_takeover" : "", server_param,
+                     client_param);
             return;
         }
     }

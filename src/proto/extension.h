@@ -21,8 +21,10 @@ typedef struct {
     char header[160];          /* server side: the value our 101 answers with */
 } wsc_pmd_params;
 
-/* The client's Sec-WebSocket-Extensions value for mode, NULL for DISABLED. */
-const char *wsc__pmd_offer(wsc_compression mode);
+/* The client's Sec-WebSocket-Extensions value for mode, in buf (96 bytes
+ * are enough), asking for server_max_window_bits=server_bits when it is
+ * 8..14; NULL for DISABLED. */
+const char *wsc__pmd_offer(wsc_compression mode, int server_bits, char *buf, size_t size);
 
 /* Client: checks the response's Sec-WebSocket-Extensions headers against
  * what `mode` offered. 0 with *p filled (p->enabled false when the server
@@ -33,8 +35,10 @@ int wsc__pmd_check_response(const wsc_http_head *h, wsc_compression mode, wsc_pm
 
 /* Server: picks the first permessage-deflate offer of the request that has
  * valid parameters (offers with bad ones are declined, not fatal) and fills
- * *p with the answer, including p->header. p->enabled is false when mode is
- * DISABLED or no offer fits. */
-void wsc__pmd_accept(const wsc_http_head *req, wsc_compression mode, wsc_pmd_params *p);
+ * *p with the answer, including p->header; client_bits 8..14 limits the
+ * client's window when its offer allows a limit (0: no wish). p->enabled
+ * is false when mode is DISABLED or no offer fits. */
+void wsc__pmd_accept(const wsc_http_head *req, wsc_compression mode, int client_bits,
+                     wsc_pmd_params *p);
 
 #endif

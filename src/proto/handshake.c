@@ -211,8 +211,9 @@ char *wsc__hs_client_request(const wsc_url *u, const wsc_dial_options *o,
     sb_header(&b, "Connection", "Upgrade");
     sb_header(&b, "Sec-WebSocket-Key", key);
     sb_header(&b, "Sec-WebSocket-Version", "13");
-    if (wsc__pmd_offer(o->compression))
-        sb_header(&b, "Sec-WebSocket-Extensions", wsc__pmd_offer(o->compression));
+    char offer[128];
+    if (wsc__pmd_offer(o->compression, o->deflate.peer_window_bits, offer, sizeof offer))
+        sb_header(&b, "Sec-WebSocket-Extensions", offer);
     if (o->n_subprotocols) {
         sb_str(&b, "Sec-WebSocket-Protocol: ");
         for (size_t i = 0; i < o->n_subprotocols; i++) {

@@ -336,6 +336,12 @@ int wsc_accept_with(int fd, const void *head, size_t head_len, const wsc_accept_
     return wsc__fail(WSC_ENOTSUP, "a browser cannot accept WebSocket connections");
 }
 
+int wsc_set_write_compression(wsc_conn *c, bool enabled)
+{
+    (void)enabled;
+    return c ? 0 : wsc__fail(WSC_EINVAL, "NULL connection"); /* the browser decides */
+}
+
 int wsc_next_timeout(const wsc_conn *c)
 {
     (void)c;

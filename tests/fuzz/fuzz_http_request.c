@@ -110,7 +110,7 @@ static void check_with(const wsc_http_head *req, const wsc_accept_options *o)
     const char *key = wsc__http_get(req, "Sec-WebSocket-Key");
     ASSERT(key && wsc__hs_key_valid(key));
     wsc_pmd_params pmd, seen;
-    wsc__pmd_accept(req, o->compression, &pmd);
+    wsc__pmd_accept(req, o->compression, o->deflate.peer_window_bits, &pmd);
     ASSERT(!pmd.enabled || o->compression != WSC_COMPRESSION_DISABLED);
     ASSERT(!pmd.enabled || (pmd.server_bits >= 8 && pmd.server_bits <= 15 &&
                             pmd.client_bits >= 8 && pmd.client_bits <= 15));
@@ -194,7 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wsc_accept_options o1 = {.subprotocols = protos, .n_subprotocols = 3,
                              .origin_patterns = origins, .n_origin_patterns = 3,
                              .headers = extra, .n_headers = 1,
-                             .compression = WSC_COMPRESSION_CONTEXT_TAKEOVER};
+                             .compression = WSC_COMPRESSION_CONTEXT_TAKEOVER,
+                             .deflate.peer_window_bits = 10};
     check_with(&req, &o1);
     static const char *const hosts[] = {"localhost", "[::1]", "*.example.com", "h.test:8080"};
     wsc_accept_options o2 = {.subprotocols = protos + 1, .n_subprotocols = 2,

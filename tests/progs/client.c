@@ -8,7 +8,8 @@
  *              [--compress disabled|takeover|no-takeover] [--threshold N]
  *              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]
  *              [--proxy URL] [--print-control] [--heartbeat MS] [--idle MS]
- *              [--max-redirects N] STEP...
+ *              [--max-redirects N] [--level N] [--mem-level N] [--window-bits N]
+ *              [--peer-window-bits N] STEP...
  *
  * Dials URL, prints "CONNECTED subprotocol=<name> extensions=<value>" (the
  * negotiated Sec-WebSocket-Extensions, empty when none), runs the steps in order and
@@ -56,6 +57,7 @@
  *                       be empty) and prints "CLOSE status=<n> reason=<r>", the
  *                       peer's answering close frame
  *   close-now           wsc_close_now(c)
+ *   compress:off|on     wsc_set_write_compression for the messages after it
  *   read-until-close    reads (printing MSG lines as "read" does) until a read
  *                       fails, then prints
  *                         CLOSED <WSC_E... name> status=<n> reason=<r>
@@ -74,6 +76,7 @@
  * --ca, --ca-dir, --cert, --key and --insecure fill opts.tls; --proxy sets
  * opts.proxy ("" for none; absent: the environment decides).
  * --heartbeat and --idle set opts.heartbeat_ms and opts.idle_timeout_ms.
+ * --level, --mem-level, --window-bits, --peer-window-bits fill opts.deflate.
  * --max-redirects N sets opts.max_redirects and prints "URL <resp.url>"
  * after a successful dial.
  */
@@ -123,7 +126,8 @@ static void usage(void) {
                     "              [--compress disabled|takeover|no-takeover] [--threshold N]\n"
                     "              [--ca FILE] [--ca-dir DIR] [--cert FILE --key FILE] [--insecure]\n"
                     "              [--proxy URL] [--print-control] [--heartbeat MS] [--idle MS]\n"
-                    "              [--max-redirects N] STEP...\n");
+                    "              [--max-redirects N] [--level N] [--mem-level N] [--window-bits N]\n"
+                    "              [--peer-window-bits N] STEP...\n");
     fflush(stdout);
     exit(2);
 }
@@ -359,6 +363,9 @@ static int run_step(const char *step) {
     } else if (strcmp(step, "close-now") == 0) {
         rc = wsc_close_now(c);
         if (rc) fail(step, rc);
+    } else if (strcmp(step, "compress:off") == 0 || strcmp(step, "compress:on") == 0) {
+        rc = wsc_set_write_compression(c, step[9] == 'o' && step[10] == 'n');
+        if (rc) fail(step, rc);
     } else if (strcmp(step, "read-until-close") == 0) {
         for (;;) {
             wsc_msg_type type;
@@ -533,6 +540,14 @@ int main(int argc, char **argv) {
             opts.heartbeat_ms = atoi(v);
         } else if (strcmp(a, "--idle") == 0) {
             opts.idle_timeout_ms = atoi(v);
+        } else if (strcmp(a, "--level") == 0) {
+            opts.deflate.level = atoi(v);
+        } else if (strcmp(a, "--mem-level") == 0) {
+            opts.deflate.mem_level = atoi(v);
+        } else if (strcmp(a, "--window-bits") == 0) {
+            opts.deflate.window_bits = atoi(v);
+        } else if (strcmp(a, "--peer-window-bits") == 0) {
+            opts.deflate.peer_window_bits = atoi(v);
         } else if (strcmp(a, "--max-redirects") == 0) {
             opts.max_redirects = atoi(v);
         } else if (strcmp(a, "--ca") == 0) {

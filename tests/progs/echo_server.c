@@ -10,6 +10,7 @@
  *               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
  *               [--require-token TOKEN] [--pick-last-subprotocol] [--peek N]
  *               [--heartbeat MS] [--idle MS]
+ *               [--level N] [--mem-level N] [--window-bits N] [--peer-window-bits N]
  *
  * Binds 127.0.0.1:N (N = 0, the default, picks a free port), prints
  * "LISTENING <port>" and serves each connection on its own thread:
@@ -55,6 +56,7 @@
  * --peek N reads the first N bytes of each connection itself and hands
  * them to wsc_accept_with (over TLS: the ClientHello's first bytes).
  * --heartbeat / --idle set heartbeat_ms and idle_timeout_ms.
+ * --level, --mem-level, --window-bits, --peer-window-bits fill opts.deflate.
  * --max-conns N exits (status 0) once N connections have finished, accepted
  * or not. SIGTERM ends the process (default action; every line is flushed).
  */
@@ -92,6 +94,7 @@ static const char *g_token;
 static int g_pick_last;
 static long g_peek;
 static int g_heartbeat, g_idle;
+static wsc_deflate_options g_deflate;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static long g_finished;
@@ -144,7 +147,8 @@ static void usage(void) {
             "                   [--compress disabled|takeover|no-takeover] [--threshold N]\n"
             "                   [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
             "                   [--require-token TOKEN] [--pick-last-subprotocol] [--peek N]\n"
-            "                   [--heartbeat MS] [--idle MS]\n");
+            "                   [--heartbeat MS] [--idle MS]\n"
+            "                   [--level N] [--mem-level N] [--window-bits N] [--peer-window-bits N]\n");
     exit(2);
 }
 
@@ -310,6 +314,7 @@ static void *conn_thread(void *arg) {
     opts.tls = g_tls;
     if (g_token || g_pick_last) opts.on_request = on_request;
     opts.heartbeat_ms = g_heartbeat;
+    opts.deflate = g_deflate;
     opts.idle_timeout_ms = g_idle;
     conn_ctx ctx = {0};
     unsigned char head[64];
@@ -409,6 +414,14 @@ int main(int argc, char **argv) {
             tls.ca_file = v;
         } else if (strcmp(a, "--require-token") == 0) {
             g_token = v;
+        } else if (strcmp(a, "--level") == 0) {
+            g_deflate.level = (int)parse_long(v);
+        } else if (strcmp(a, "--mem-level") == 0) {
+            g_deflate.mem_level = (int)parse_long(v);
+        } else if (strcmp(a, "--window-bits") == 0) {
+            g_deflate.window_bits = (int)parse_long(v);
+        } else if (strcmp(a, "--peer-window-bits") == 0) {
+            g_deflate.peer_window_bits = (int)parse_long(v);
         } else if (strcmp(a, "--heartbeat") == 0) {
             g_heartbeat = (int)parse_long(v);
         } else if (strcmp(a, "--idle") == 0) {

@@ -30,16 +30,22 @@ static int make_head(bool request, const char *const *values, wsc_http_head *h)
 }
 
 /* The server's answer to offers (one header line each); "" when declined. */
-static const char *accept_offers(wsc_compression mode, const char *const *offers, wsc_pmd_params *p)
+static const char *accept_offers_bits(wsc_compression mode, const char *const *offers,
+                                     int client_bits, wsc_pmd_params *p)
 {
     static char out[200];
     wsc_http_head h;
     if (make_head(true, offers, &h) != 0)
         return "(unparsable)";
-    wsc__pmd_accept(&h, mode, p);
+    wsc__pmd_accept(&h, mode, client_bits, p);
     snprintf(out, sizeof out, "%s", p->enabled ? p->header : "");
     wsc__http_free(&h);
     return out;
+}
+
+static const char *accept_offers(wsc_compression mode, const char *const *offers, wsc_pmd_params *p)
+{
+    return accept_offers_bits(mode, offers, 0, p);
 }
 
 static int check_answer(wsc_compression mode, const char *value, wsc_pmd_params *p)
@@ -58,12 +64,35 @@ static int check_answer(wsc_compression mode, const char *value, wsc_pmd_params 
 
 static void test_offers(void)
 {
-    CHECK(wsc__pmd_offer(DISABLED) == NULL, "no offer when disabled");
-    CHECK(strcmp(wsc__pmd_offer(TAKEOVER), "permessage-deflate; client_max_window_bits") == 0,
+    char b[128];
+    CHECK(wsc__pmd_offer(DISABLED, 0, b, sizeof b) == NULL, "no offer when disabled");
+    CHECK(strcmp(wsc__pmd_offer(TAKEOVER, 0, b, sizeof b),
+                 "permessage-deflate; client_max_window_bits") == 0,
           "takeover offer");
-    CHECK(strstr(wsc__pmd_offer(NO_TAKEOVER), "server_no_context_takeover") &&
-              strstr(wsc__pmd_offer(NO_TAKEOVER), "client_no_context_takeover"),
+    CHECK(strstr(wsc__pmd_offer(NO_TAKEOVER, 0, b, sizeof b), "server_no_context_takeover") &&
+              strstr(b, "client_no_context_takeover"),
           "no-takeover offer asks both sides to drop context");
+    CHECK(strcmp(wsc__pmd_offer(TAKEOVER, 10, b, sizeof b),
+                 "permessage-deflate; client_max_window_bits; server_max_window_bits=10") == 0,
+          "peer_window_bits 10: the server is asked for a 10-bit window");
+    CHECK(strcmp(wsc__pmd_offer(TAKEOVER, 15, b, sizeof b),
+                 "permessage-deflate; client_max_window_bits") == 0,
+          "peer_window_bits 15 asks nothing");
+
+    /* A server's wish for the client's window, when the offer allows one. */
+    wsc_pmd_params p;
+    const char *with[] = {"permessage-deflate; client_max_window_bits", NULL};
+    CHECK(strcmp(accept_offers_bits(TAKEOVER, with, 9, &p),
+                 "permessage-deflate; client_max_window_bits=9") == 0 && p.client_bits == 9,
+          "client_max_window_bits offered: answered with the server's 9");
+    const char *valued[] = {"permessage-deflate; client_max_window_bits=8", NULL};
+    CHECK(strcmp(accept_offers_bits(TAKEOVER, valued, 12, &p),
+                 "permessage-deflate; client_max_window_bits=8") == 0 && p.client_bits == 8,
+          "the client's own smaller limit wins");
+    const char *without[] = {"permessage-deflate", NULL};
+    CHECK(strcmp(accept_offers_bits(TAKEOVER, without, 9, &p), "permessage-deflate") == 0 &&
+              p.client_bits == 15,
+          "no client_max_window_bits in the offer: the client keeps 15");
 }
 
 static void test_accept(void)
