@@ -10,6 +10,10 @@
 #   echo_bench wss,       the round-trip and 16 KiB stream workloads again over
 #   ws_echo.mjs --tls     TLS, with certificates made here by openssl
 #   deflate_bench, deflate_mem   permessage-deflate speed, ratio and memory
+#                         (deflate_mem also by window bits 9..15)
+#   broadcast_bench       one 1 KiB message to 1,000 connections: prepared
+#                         (wsc_write_prepared) vs plain writes, with and
+#                         without permessage-deflate
 #   idle_rss              server RSS after one big message per connection
 #   conns_bench           idle memory per connection and new connections/s:
 #                         `wsc --listen --echo` (one thread) vs a `ws` server;
@@ -173,6 +177,12 @@ if [[ -x $build/bench/deflate_mem ]]; then
     echo "-- deflate_mem: heap per connection"
     timeout -k 5 120 "$build/bench/deflate_mem" 200 2>&1 | grep -v '^RESULT' ||
         { echo "deflate_mem failed"; failed=1; }
+fi
+if [[ -x $build/bench/broadcast_bench ]]; then
+    echo
+    echo "-- broadcast_bench: one message to 1,000 connections"
+    timeout -k 5 120 "$build/bench/broadcast_bench" 1000 2>&1 | grep -v '^RESULT' ||
+        { echo "broadcast_bench failed"; failed=1; }
 fi
 echo
 

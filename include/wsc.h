@@ -616,6 +616,25 @@ WSC_API int wsc_close_read(wsc_conn *c);
 WSC_API int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data,
                       size_t len, int timeout_ms);
 
+/* Prepared messages, for broadcasting one message to many connections
+ * (gorilla's PreparedMessage): wsc_prepared_new copies the message once;
+ * wsc_write_prepared writes it to c as wsc_write would, but a connection
+ * that compresses each message alone (permessage-deflate without context
+ * takeover on our side) sends the copy compressed on the first such
+ * connection of the same window, level and memLevel: one compression for
+ * all of them. Connections with context takeover compress it themselves
+ * (their window follows their own messages); without compression it goes
+ * as it is. Errors and timeouts as wsc_write. Any number of threads may
+ * write one prepared message to different connections at once; free it
+ * (wsc_prepared_free, NULL is fine) once no write of it is running.
+ * Wasm: a wsc_write of the copy (the browser compresses). */
+typedef struct wsc_prepared wsc_prepared;
+
+WSC_API int wsc_prepared_new(wsc_msg_type type, const void *data, size_t len,
+                             wsc_prepared **out);
+WSC_API int wsc_write_prepared(wsc_conn *c, wsc_prepared *p, int timeout_ms);
+WSC_API void wsc_prepared_free(wsc_prepared *p);
+
 /* Streaming write: begin a message (waits up to timeout_ms for other writers
  * to finish theirs), write its pieces, end it. Each wsc_writer_write sends one
  * frame (an empty piece sends nothing); wsc_writer_end sends the final frame.

@@ -59,6 +59,15 @@ int wsc__encode_message(wsc_encoder *e, uint8_t op, const void *data, size_t len
     return 0;
 }
 
+int wsc__encode_ready(wsc_encoder *e, uint8_t op, const void *data, size_t len, bool deflated,
+                      const uint8_t key[4], wsc_frame_out *f)
+{
+    if (e->closed)
+        return WSC_ECLOSED;
+    frame_make(e, op, deflated ? 0x4 : 0, true, data, len, key, false, f);
+    return 0;
+}
+
 void wsc__encode_begin(wsc_encoder *e, uint8_t op)
 {
     e->msg_op = op;

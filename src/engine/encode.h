@@ -56,6 +56,12 @@ int wsc__encode_control(wsc_encoder *e, uint8_t op, const void *p, size_t len,
 int wsc__encode_message(wsc_encoder *e, uint8_t op, const void *data, size_t len,
                         const uint8_t key[4], wsc_frame_out *f);
 
+/* A whole data message whose payload is ready: `deflated` bytes made by
+ * wsc__deflate_alone (sent with RSV1), or bytes to send as they are (never
+ * compressed here). 0 or WSC_ECLOSED after our close frame. */
+int wsc__encode_ready(wsc_encoder *e, uint8_t op, const void *data, size_t len, bool deflated,
+                      const uint8_t key[4], wsc_frame_out *f);
+
 /* Piece by piece: wsc__encode_begin starts a message; each
  * wsc__encode_piece gives the next piece, fin the last (it may be empty).
  * With compression a piece may make no frame yet (*framed false): the

@@ -245,6 +245,11 @@ void wsc__msg_free(wsc_conn *c);
 wsc_deadline wsc__heartbeat_due(const wsc_conn *c);
 int wsc__heartbeat(wsc_conn *c);
 
+/* wsc_write of a message whose payload is ready (write.c): deflated by
+ * wsc__deflate_alone for c's shape, or plain and sent plain. */
+int wsc__write_ready(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, bool deflated,
+                     int timeout_ms);
+
 /* Marks the ping with this payload answered (reader side, any thread). */
 void wsc__pong_arrived(wsc_conn *c, const uint8_t *payload, size_t len);
 #endif

@@ -203,7 +203,10 @@ static int frame_send(wsc_conn *c, const wsc_frame_out *f, wsc_deadline d, bool 
 
 /* What send_encoded sends: a control frame, a whole message, or the next
  * piece of the message being written (fin: the last). */
-typedef enum { SEND_CONTROL, SEND_MESSAGE, SEND_PIECE, SEND_LAST_PIECE } send_kind;
+typedef enum {
+    SEND_CONTROL, SEND_MESSAGE, SEND_PIECE, SEND_LAST_PIECE,
+    SEND_READY_PLAIN, SEND_READY_DEFLATED /* a whole message, payload ready */
+} send_kind;
 
 /* Encodes and sends one frame within d. A compressed piece may make no
  * frame (the compressor holds it): *framed says whether one went out. A
@@ -226,6 +229,8 @@ static int send_encoded(wsc_conn *c, send_kind kind, uint8_t op, const void *dat
         r = wsc__encode_control(&c->enc, op, data, len, key, &f);
     else if (kind == SEND_MESSAGE)
         r = wsc__encode_message(&c->enc, op, data, len, key, &f);
+    else if (kind == SEND_READY_PLAIN || kind == SEND_READY_DEFLATED)
+        r = wsc__encode_ready(&c->enc, op, data, len, kind == SEND_READY_DEFLATED, key, &f);
     else
         r = wsc__encode_piece(&c->enc, data, len, kind == SEND_LAST_PIECE, key, &f, framed);
     if (r < 0) {
@@ -309,6 +314,20 @@ int wsc_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, int 
         return r;
     bool framed;
     r = send_encoded(c, SEND_MESSAGE, (uint8_t)type, data, len, d, &framed);
+    msg_release(c);
+    return r;
+}
+
+int wsc__write_ready(wsc_conn *c, wsc_msg_type type, const void *data, size_t len, bool deflated,
+                     int timeout_ms)
+{
+    wsc_deadline d = wsc__deadline_in(timeout_ms);
+    int r = wsc__conn_ready(c, d);
+    if (r < 0 || (r = msg_acquire(c, d)) < 0)
+        return r;
+    bool framed;
+    r = send_encoded(c, deflated ? SEND_READY_DEFLATED : SEND_READY_PLAIN, (uint8_t)type, data,
+                     len, d, &framed);
     msg_release(c);
     return r;
 }

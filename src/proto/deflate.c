@@ -187,6 +187,33 @@ int wsc__deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, s
     return 0;
 }
 
+bool wsc__deflate_alone_shape(const wsc_deflate *z, size_t len, wsc_deflate_shape *shape)
+{
+    if (!z->tx_reset || !wsc__deflate_wanted(z, len))
+        return false;
+    shape->bits = z->tx_bits;
+    shape->level = z->level;
+    shape->mem_level = z->mem_level;
+    return true;
+}
+
+int wsc__deflate_alone(const wsc_deflate_shape *shape, const void *data, size_t len,
+                      uint8_t **out, size_t *out_len)
+{
+    wsc_deflate z = {.tx_bits = shape->bits, .level = shape->level,
+                     .mem_level = shape->mem_level, .tx_reset = true};
+    const uint8_t *made;
+    int r = wsc__deflate_piece(&z, data, len, true, len, &made, out_len);
+    if (z.tx_live)
+        deflateEnd(&z.tx);
+    if (r < 0) {
+        free(z.out);
+        return r;
+    }
+    *out = z.out; /* made points into it */
+    return 0;
+}
+
 int wsc__inflate_begin(wsc_deflate *z)
 {
     z->rx_ended = false;

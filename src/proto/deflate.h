@@ -47,6 +47,24 @@ int wsc__deflate_piece(wsc_deflate *z, const void *data, size_t len, bool fin, s
  * message needs is given back (an idle connection keeps at most 256 KiB). */
 void wsc__deflate_done(wsc_deflate *z);
 
+/* Prepared messages (compressed once, sent on many connections): a
+ * compressed message made alone fits every connection that compresses
+ * each message alone (no context takeover on our side) with the same
+ * window, level and memLevel (the two last only shape the ratio). */
+typedef struct {
+    int bits, level, mem_level;
+} wsc_deflate_shape;
+
+/* Whether a message of len bytes sent on z would be compressed alone, and
+ * how (*shape). False with context takeover or under the threshold. */
+bool wsc__deflate_alone_shape(const wsc_deflate *z, size_t len, wsc_deflate_shape *shape);
+
+/* Compresses data alone as *shape says: *out (malloc'd, the caller's)
+ * holds *out_len bytes of a message payload (tail removed). 0, or
+ * WSC_ENOMEM / WSC_EIO with a detail. */
+int wsc__deflate_alone(const wsc_deflate_shape *shape, const void *data, size_t len,
+                      uint8_t **out, size_t *out_len);
+
 /* Inflating one received message: begin, feed (in pieces, then the 4-byte
  * tail), end. wsc__inflate_some inflates from in[0..in_len) into out[0..cap),
  * telling how much it used and made; 0, WSC_EPROTO (not valid deflate data,

@@ -91,3 +91,39 @@ int wsc_writer_end(wsc_conn *c)
     c->writing = false;
     return send_message(c, c->wtype, c->wbuf, c->wlen, WSC_NOWAIT);
 }
+
+/* ---- prepared messages: a copy, written as wsc_write does ---------------- */
+
+struct wsc_prepared {
+    wsc_msg_type type;
+    size_t len;
+    unsigned char data[];
+};
+
+int wsc_prepared_new(wsc_msg_type type, const void *data, size_t len, wsc_prepared **out)
+{
+    if (!out || (len && !data) || (type != WSC_TEXT && type != WSC_BINARY))
+        return wsc__fail(WSC_EINVAL, "wsc_prepared_new needs a type, the data and somewhere to "
+                         "put the message");
+    wsc_prepared *p = malloc(sizeof *p + len);
+    *out = p;
+    if (!p)
+        return wsc__fail(WSC_ENOMEM, "out of memory");
+    p->type = type;
+    p->len = len;
+    if (len)
+        memcpy(p->data, data, len);
+    return 0;
+}
+
+int wsc_write_prepared(wsc_conn *c, wsc_prepared *p, int timeout_ms)
+{
+    if (!p)
+        return wsc__fail(WSC_EINVAL, "wsc_write_prepared: NULL message");
+    return wsc_write(c, p->type, p->data, p->len, timeout_ms);
+}
+
+void wsc_prepared_free(wsc_prepared *p)
+{
+    free(p);
+}

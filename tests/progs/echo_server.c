@@ -38,6 +38,11 @@
  *                           last one takes the rest) plus wsc_writer_end's
  *                           final frame
  *   cmd:send SIZE           one binary message of SIZE bytes, byte i = i % 251
+ *   cmd:broadcast SIZE      one text message of SIZE bytes ("bcast " and then
+ *                           "lorem ipsum " repeated) prepared once
+ *                           (wsc_prepared_new) and written to every open
+ *                           connection with wsc_write_prepared; prints
+ *                           "BROADCAST <connections> <failed writes>"
  *   cmd:shutdown MS         another thread runs wsc_group_close on every
  *                           connection (1001 "server shutting down", MS ms
  *                           to finish) and prints "SHUTDOWN <err> <members>"
@@ -120,6 +125,49 @@ static const char *err_name(int err, char *buf, size_t cap) {
     memcpy(buf, s, n);
     buf[n] = '\0';
     return buf;
+}
+
+/* Every connection being served, for cmd:broadcast (removed under the
+ * lock before it is freed, so a broadcast never writes to a freed one). */
+#define MAX_SERVED 1024
+static wsc_conn *g_served[MAX_SERVED];
+static pthread_mutex_t g_served_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void served(wsc_conn *c, bool add) {
+    pthread_mutex_lock(&g_served_mu);
+    for (int i = 0; i < MAX_SERVED; i++)
+        if (g_served[i] == (add ? NULL : c)) {
+            g_served[i] = add ? c : NULL;
+            break;
+        }
+    pthread_mutex_unlock(&g_served_mu);
+}
+
+static int reply_text(wsc_conn *c, const char *s);
+
+static int broadcast(wsc_conn *from, long size) {
+    char *text = malloc(size > 0 ? (size_t)size : 1);
+    if (!text) return reply_text(from, "no-memory");
+    static const char lorem[] = "lorem ipsum ";
+    for (long i = 0; i < size; i++)
+        text[i] = i < 6 ? "bcast "[i] : lorem[(i - 6) % 12];
+    wsc_prepared *p;
+    if (wsc_prepared_new(WSC_TEXT, text, (size_t)size, &p) != 0) {
+        free(text);
+        return reply_text(from, "no-memory");
+    }
+    free(text); /* the prepared message has its own copy */
+    int n = 0, failed = 0;
+    pthread_mutex_lock(&g_served_mu);
+    for (int i = 0; i < MAX_SERVED; i++)
+        if (g_served[i]) {
+            n++;
+            failed += wsc_write_prepared(g_served[i], p, 5000) != 0;
+        }
+    pthread_mutex_unlock(&g_served_mu);
+    wsc_prepared_free(p);
+    say(stdout, "BROADCAST %d %d\n", n, failed);
+    return 0;
 }
 
 /* Every accepted connection, for cmd:shutdown. */
@@ -211,6 +259,8 @@ static int do_command(conn_ctx *ctx, const char *cmd) {
     if (strcmp(cmd, "subprotocol") == 0) {
         return reply_text(c, wsc_subprotocol(c));
     }
+    if (strncmp(cmd, "broadcast ", 10) == 0)
+        return broadcast(c, strtol(cmd + 10, NULL, 10));
     if (strncmp(cmd, "shutdown ", 9) == 0) {
         pthread_t t;
         if (pthread_create(&t, NULL, shutdown_thread, (void *)(intptr_t)atoi(cmd + 9)) != 0)
@@ -332,6 +382,7 @@ static void *conn_thread(void *arg) {
     if (wsc_group_add(g_group, c) != 0)  /* shutting down: no new members */
         wsc_close(c, 1001, "server shutting down");
     if (g_have_read_limit) wsc_set_read_limit(c, g_read_limit);
+    served(c, true);
     say(stdout, "ACCEPTED %s subprotocol=%s extensions=%s\n", wsc_request_target(c),
         wsc_subprotocol(c), wsc_extensions(c));
 
@@ -357,6 +408,7 @@ static void *conn_thread(void *arg) {
     say(stdout, "CLOSED %s status=%d reason=%s\n", name, status, wsc_close_reason(c));
     if (rc != WSC_ECLOSED) say(stderr, "READ_END %s %s\n", name, detail);
     for (int i = 0; i < ctx.n_pings; i++) pthread_join(ctx.pings[i], NULL);
+    served(c, false);
     wsc_conn_free(c);
     connection_finished();
     return NULL;

@@ -171,8 +171,8 @@ test('a page closed for sending too fast says why, until it is connected again',
 });
 
 // A ws client of the hub on `p`; resolves once open. `closed` resolves with the code.
-function wsClient({ paused = false, p = port } = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${p}/ws`, { origin: `http://127.0.0.1:${p}` });
+function wsClient({ paused = false, p = port, deflate = false } = {}) {
+  const ws = new WebSocket(`ws://127.0.0.1:${p}/ws`, { origin: `http://127.0.0.1:${p}`, perMessageDeflate: deflate });
   ws.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
@@ -182,6 +182,28 @@ function wsClient({ paused = false, p = port } = {}) {
     });
   });
 }
+
+test('a long line reaches compressing and plain clients alike (one prepared message)', T, async () => {
+  const zipped = await wsClient({ deflate: true });
+  const plain = await wsClient();
+  assert.match(zipped.extensions, /permessage-deflate/, 'the hub accepts compression');
+  assert.equal(plain.extensions, '');
+  const heard = (ws, want) => new Promise((resolve) => ws.on('message', (d) => {
+    if (d.toString().endsWith(want)) resolve(d.toString());
+  }));
+  const line = 'lorem ipsum dolor sit amet '.repeat(120); // 3240 bytes: compressed for zipped
+  const got = [heard(zipped, line), heard(plain, line)];
+  plain.send(line);
+  const [a, b] = await Promise.all(got);
+  assert.equal(a, b, 'both received the same line');
+  assert.ok(a.endsWith(`: ${line}`), a.slice(0, 40));
+  // the compressed one travelled compressed: ws counts the bytes it received
+  assert.ok(zipped._socket.bytesRead < plain._socket.bytesRead - 2000,
+    `compressed ${zipped._socket.bytesRead} B vs plain ${plain._socket.bytesRead} B`);
+  zipped.close(1000);
+  plain.close(1000);
+  await Promise.all([zipped.closed, plain.closed]);
+});
 
 test('the server closes a message over its limit with 1009', T, async () => {
   const ws = await wsClient();

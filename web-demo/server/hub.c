@@ -32,11 +32,12 @@
 #define CLOSE_WAIT_MS 5000      /* for the peer's close frame after ours */
 #define READ_BURST 32           /* messages read from one client per turn */
 
-/* One message, shared by every queue it is in. */
+/* One message, shared by every queue it is in: prepared once, so that
+ * clients that compress (permessage-deflate without context takeover, as
+ * the hub accepts it) share one compression of it. */
 typedef struct msg {
     int refs;
-    size_t len;
-    char data[];
+    wsc_prepared *prep;
 } msg;
 
 typedef struct client {
@@ -93,19 +94,23 @@ static double now_seconds(void)
 
 static msg *msg_new(const char *data, size_t len)
 {
-    msg *m = malloc(sizeof *m + len);
+    msg *m = malloc(sizeof *m);
     if (!m)
         return NULL;
+    if (wsc_prepared_new(WSC_TEXT, data, len, &m->prep) != 0) {
+        free(m);
+        return NULL;
+    }
     m->refs = 1;
-    m->len = len;
-    memcpy(m->data, data, len);
     return m;
 }
 
 static void msg_unref(msg *m)
 {
-    if (--m->refs == 0)
+    if (--m->refs == 0) {
+        wsc_prepared_free(m->prep);
         free(m);
+    }
 }
 
 /* Copies s into out (cap bytes, at least 8) with every byte that is not
@@ -241,7 +246,7 @@ static void flush(client *cl)
     int r = wsc_flush(cl->conn, 0);
     while (r == 0 && cl->count > 0 && !cl->close_by) {
         msg *m = cl->queue[cl->head];
-        r = wsc_write(cl->conn, WSC_TEXT, m->data, m->len, 0);
+        r = wsc_write_prepared(cl->conn, m->prep, 0);
         if (r == 0) {
             msg_unref(m);
             cl->head = (cl->head + 1) % HUB_QUEUE_MAX;
@@ -378,7 +383,8 @@ static void client_ready(watcher *w, uint32_t events)
 void hub_serve(int fd, const void *head, size_t head_len)
 {
     client *cl = calloc(1, sizeof *cl);
-    wsc_accept_options opts = {.nonblocking = true, .host_patterns = hosts, .n_host_patterns = n_hosts};
+    wsc_accept_options opts = {.nonblocking = true, .host_patterns = hosts, .n_host_patterns = n_hosts,
+                               .compression = WSC_COMPRESSION_NO_CONTEXT_TAKEOVER};
     int r = cl ? wsc_accept_with(fd, head, head_len, &opts, &cl->conn) : WSC_ENOMEM;
     if (r < 0) {
         char why[512];
