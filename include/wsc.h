@@ -282,10 +282,16 @@ typedef struct {
     bool nonblocking;            /* return at once in WSC_STATE_CONNECTING; see
                                     wsc_get_state. Name resolution still blocks. */
     wsc_tls_options tls;
-    /* HTTP proxy for a CONNECT tunnel: "http://[user:password@]host[:port]"
-     * (default port 1080; "host:port" alone means http://; the user info,
-     * percent-decoded, becomes Basic Proxy-Authorization). https:// and
-     * socks proxies fail with WSC_ENOTSUP.
+    /* The proxy to tunnel through:
+     *   "http://[user:password@]host[:port]": HTTP CONNECT ("host:port"
+     *     alone means http://; the user info, percent-decoded, becomes Basic
+     *     Proxy-Authorization);
+     *   "socks5h://[user:password@]host[:port]": SOCKS5, the proxy resolves
+     *     the server's name; "socks5://...": SOCKS5 with the name resolved
+     *     here and the address sent (as curl does); the user info, decoded,
+     *     is sent with RFC 1929's user name and password method (at most
+     *     255 bytes each).
+     * Default port 1080. https:// proxies and SOCKS4 fail with WSC_ENOTSUP.
      * NULL: from the environment as curl reads it (http_proxy, lower case
      * only, for ws:// and http://; https_proxy or HTTPS_PROXY for wss:// and
      * https://; else all_proxy / ALL_PROXY; empty values count as unset).
@@ -295,7 +301,8 @@ typedef struct {
      * ignored. A proxy given here is always used (no_proxy does not apply).
      * The proxy resolves the server's name; Host, SNI and certificate checks
      * stay the server's. A proxy that refuses the tunnel fails the dial with
-     * WSC_ECONNECT, its status in wsc_last_error() (resp->status stays 0).
+     * WSC_ECONNECT, its status or SOCKS reply in wsc_last_error() (e.g.
+     * "connection refused (5)"; resp->status stays 0).
      * Wasm: ignored, the browser decides. */
     const char *proxy;
     /* Redirects (301, 302, 303, 307, 308 with a Location) to follow, as a

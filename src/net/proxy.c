@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* proxy.c - HTTP CONNECT proxies for wsc_dial: choosing the proxy (option,
- * environment, no_proxy), parsing its URL, and opening the tunnel. */
+/* proxy.c - proxies for wsc_dial, HTTP CONNECT and SOCKS5: choosing the
+ * proxy (option, environment, no_proxy), parsing its URL, and opening the
+ * tunnel. */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "proto/url.h"
 #include "native/conn.h"
 #include "proto/handshake.h"
+#include "proto/socks5.h"
 #include "net/proxy.h"
 
 #define DEFAULT_PROXY_PORT 1080
@@ -286,6 +289,11 @@ static int parse_auth(const char *ui, size_t n, wsc_proxy_url *p, char *err, siz
     int r = wsc__percent_decode(ui, user_len, &user);
     if (r == 0)
         r = wsc__percent_decode(colon ? colon + 1 : "", colon ? n - user_len - 1 : 0, &password);
+    if (r == 0 && p->kind != WSC_PROXY_HTTP) { /* SOCKS sends them as they are */
+        p->user = user;
+        p->password = password;
+        return 0;
+    }
     if (r == 0) {
         p->auth = wsc__hs_basic_auth(user, password);
         if (!p->auth)
@@ -300,22 +308,32 @@ static int parse_auth(const char *ui, size_t n, wsc_proxy_url *p, char *err, siz
     return 0;
 }
 
-/* Checks the scheme of s, if it has one (http only). */
-static int check_scheme(const char *s, const char *rest, char *err, size_t err_size)
+/* Checks the scheme of s, if it has one, and says what it speaks. */
+static int check_scheme(const char *s, const char *rest, wsc_proxy_kind *kind, char *err,
+                        size_t err_size)
 {
+    *kind = WSC_PROXY_HTTP;
     if (rest == s)
         return 0; /* "host:port", as curl takes it */
     int n = (int)(rest - s - 3);
     if (n == 4 && strncasecmp(s, "http", 4) == 0)
         return 0;
+    if (n == 6 && strncasecmp(s, "socks5", 6) == 0) {
+        *kind = WSC_PROXY_SOCKS5;
+        return 0;
+    }
+    if (n == 7 && strncasecmp(s, "socks5h", 7) == 0) {
+        *kind = WSC_PROXY_SOCKS5H;
+        return 0;
+    }
     if (n == 5 && strncasecmp(s, "https", 5) == 0)
         return parse_error(err, err_size, WSC_ENOTSUP,
                            "https:// proxies (TLS to the proxy) are not supported: use http://");
     if (n >= 5 && strncasecmp(s, "socks", 5) == 0)
         return parse_error(err, err_size, WSC_ENOTSUP,
-                           "SOCKS proxies are not supported: wsc speaks HTTP CONNECT "
-                           "(http://host:port)");
-    return parse_error(err, err_size, WSC_EINVAL, "unknown proxy scheme \"%.*s\" (want http://)",
+                           "SOCKS4 proxies are not supported: use socks5:// or socks5h://");
+    return parse_error(err, err_size, WSC_EINVAL,
+                       "unknown proxy scheme \"%.*s\" (want http://, socks5:// or socks5h://)",
                        n < 16 ? n : 16, s);
 }
 
@@ -325,9 +343,11 @@ int wsc__proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_
     if (err && err_size > 0)
         err[0] = '\0';
     const char *rest = after_scheme(s);
-    int r = check_scheme(s, rest, err, err_size);
+    wsc_proxy_kind kind;
+    int r = check_scheme(s, rest, &kind, err, err_size);
     if (r < 0)
         return r;
+    p->kind = kind;
 
     /* The user info ends at the last '@' (a password may hold '/' or '@'),
      * and wsc__url_parse never sees it, so its messages cannot show it. */
@@ -366,6 +386,8 @@ void wsc__proxy_url_free(wsc_proxy_url *p)
     free(p->host);
     free(p->desc);
     free_secret(p->auth);
+    free_secret(p->user);
+    free_secret(p->password);
     memset(p, 0, sizeof *p);
 }
 
@@ -468,6 +490,146 @@ int wsc__proxy_check_response(const wsc_http_head *h, const char *proxy_desc, co
 
 /* ---- The tunnel stage ------------------------------------------------------ */
 
+/* SOCKS5: the conversation's stages, each a message sent or an answer read. */
+enum { SOCKS_GREET, SOCKS_METHOD, SOCKS_LOGIN, SOCKS_LOGIN_REPLY, SOCKS_CONNECT, SOCKS_REPLY,
+       SOCKS_OPEN };
+
+/* Room for the largest message we send (the user name and password). */
+#define SOCKS_MSG_MAX 513
+
+/* SOCKS5: the target (resolved here for socks5://) and the greeting. */
+static int socks_init(wsc_proxy_tunnel *t, const char *host, int port)
+{
+    t->port = port;
+    snprintf(t->host, sizeof t->host, "%s", host);
+    if (t->url.kind == WSC_PROXY_SOCKS5) {
+        /* socks5:// sends an address: the name is resolved here (as curl does). */
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+        int g = getaddrinfo(host, NULL, &hints, &ai);
+        if (g != 0)
+            return wsc__fail(WSC_EDNS, "cannot resolve %s for the SOCKS5 proxy %s: %s (socks5h:// "
+                             "lets the proxy resolve it)", host, t->url.desc, gai_strerror(g));
+        const void *addr = ai->ai_family == AF_INET6
+                               ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                               : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        inet_ntop(ai->ai_family, addr, t->host, sizeof t->host);
+        freeaddrinfo(ai);
+    } else if (strlen(host) > 255) {
+        return wsc__fail(WSC_EINVAL, "the host name %.40s... is too long for SOCKS5", host);
+    }
+    if (t->url.user && (strlen(t->url.user) > 255 || strlen(t->url.password) > 255))
+        return wsc__fail(WSC_EINVAL, "SOCKS5 user names and passwords are at most 255 bytes");
+    t->req = malloc(SOCKS_MSG_MAX);
+    if (!t->req)
+        return wsc__fail(WSC_ENOMEM, "out of memory");
+    t->req_len = wsc__socks5_greeting(t->url.user != NULL, (uint8_t *)t->req);
+    t->socks_stage = SOCKS_GREET;
+    return 0;
+}
+
+/* Reads until c->rbuf holds `need` bytes of the proxy's answer (never
+ * more: what follows is the server's). */
+static int socks_read(wsc_proxy_tunnel *t, wsc_conn *c, size_t need, wsc_deadline d)
+{
+    while (c->rend < need) {
+        ptrdiff_t n = wsc__transport_recv(&c->tr, c->rbuf + c->rend, need - c->rend, d, false);
+        if (n == WSC_EAGAIN || n == WSC_ETIMEDOUT)
+            return (int)n;
+        if (n == 0)
+            return wsc__fail(WSC_ECONNECT, "the SOCKS5 proxy %s closed the connection while "
+                             "opening a tunnel to %s", t->url.desc, t->target);
+        if (n < 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", wsc_last_error());
+            return wsc__fail(WSC_ECONNECT, "lost the connection to the SOCKS5 proxy %s: %s",
+                             t->url.desc, why);
+        }
+        c->rend += (size_t)n;
+    }
+    return 0;
+}
+
+/* Sends t->req, then moves to `next` with the answer buffer empty. */
+static int socks_send(wsc_proxy_tunnel *t, wsc_conn *c, int next, wsc_deadline d)
+{
+    int r = wsc__transport_send_rest(&c->tr, t->req, t->req_len, &t->req_pos, d);
+    if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", wsc_last_error());
+        return wsc__fail(WSC_ECONNECT, "sending to the SOCKS5 proxy %s failed: %s", t->url.desc, why);
+    }
+    if (r == 0) {
+        OPENSSL_cleanse(t->req, t->req_len); /* it may have held the password */
+        t->req_len = t->req_pos = 0;
+        c->rpos = c->rend = 0;
+        t->socks_stage = next;
+    }
+    return r;
+}
+
+static int socks_refused(const wsc_proxy_tunnel *t, const char *why)
+{
+    return wsc__fail(WSC_ECONNECT, "the SOCKS5 proxy %s (from %s) did not open a tunnel to %s: %s",
+                     t->url.desc, t->source, t->target, why);
+}
+
+/* The SOCKS5 conversation, resumable stage by stage. */
+static int socks_step(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
+{
+    char err[300];
+    int r = wsc__conn_rbuf_reserve(c, 16384);
+    while (r == 0 && t->socks_stage != SOCKS_OPEN) {
+        uint8_t *in = c->rbuf, *out = (uint8_t *)t->req;
+        switch (t->socks_stage) {
+        case SOCKS_GREET:
+            r = socks_send(t, c, SOCKS_METHOD, d);
+            break;
+        case SOCKS_METHOD:
+            if ((r = socks_read(t, c, 2, d)) < 0)
+                break;
+            int method = wsc__socks5_method(in, t->url.user != NULL, err, sizeof err);
+            if (method < 0)
+                return socks_refused(t, err);
+            if (method == 2) {
+                t->req_len = wsc__socks5_password_msg(t->url.user, t->url.password, out);
+                t->socks_stage = SOCKS_LOGIN;
+            } else {
+                t->req_len = wsc__socks5_connect_msg(t->host, t->port, out);
+                t->socks_stage = SOCKS_CONNECT;
+            }
+            break;
+        case SOCKS_LOGIN:
+            r = socks_send(t, c, SOCKS_LOGIN_REPLY, d);
+            break;
+        case SOCKS_LOGIN_REPLY:
+            if ((r = socks_read(t, c, 2, d)) < 0)
+                break;
+            if (wsc__socks5_password_ok(in, err, sizeof err) < 0)
+                return socks_refused(t, err);
+            t->req_len = wsc__socks5_connect_msg(t->host, t->port, out);
+            t->socks_stage = SOCKS_CONNECT;
+            break;
+        case SOCKS_CONNECT:
+            r = socks_send(t, c, SOCKS_REPLY, d);
+            break;
+        default: { /* SOCKS_REPLY */
+            size_t used = 0;
+            int need = wsc__socks5_reply(in, c->rend, &used, err, sizeof err);
+            if (need < 0)
+                return socks_refused(t, err);
+            if (need > 0)
+                r = socks_read(t, c, (size_t)need, d);
+            else {
+                c->rpos = c->rend = 0; /* the server's bytes start in a clean buffer */
+                t->socks_stage = SOCKS_OPEN;
+            }
+            break;
+        }
+        }
+    }
+    return r;
+}
+
 int wsc__proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, const char *host,
                           int port)
 {
@@ -485,6 +647,8 @@ int wsc__proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, co
         return wsc__fail(r, "cannot use the proxy \"%s\" from %s: %s", shown, t->source, err);
     }
     wsc__host_port(t->target, sizeof t->target, host, port);
+    if (t->url.kind != WSC_PROXY_HTTP)
+        return socks_init(t, host, port);
     t->req = wsc__proxy_request(host, port, t->url.auth, &t->req_len);
     if (!t->req)
         return wsc__fail(WSC_ENOMEM, "out of memory");
@@ -526,6 +690,8 @@ int wsc__proxy_tunnel_step(wsc_proxy_tunnel *t, wsc_conn *c, wsc_deadline d)
 {
     if (!t->url.host)
         return 0;
+    if (t->url.kind != WSC_PROXY_HTTP)
+        return socks_step(t, c, d);
     int r = send_request(t, c, d);
     if (r == 0) /* the dial's buffer for its response head, at least 16 KiB */
         r = wsc__conn_rbuf_reserve(c, 16384);
@@ -558,7 +724,7 @@ void wsc__proxy_tunnel_free(wsc_proxy_tunnel *t)
 {
     wsc__proxy_url_free(&t->url);
     if (t->req) {
-        OPENSSL_cleanse(t->req, t->req_len);
+        OPENSSL_cleanse(t->req, t->url.kind == WSC_PROXY_HTTP ? t->req_len : SOCKS_MSG_MAX);
         free(t->req);
     }
     memset(t, 0, sizeof *t);

@@ -51,19 +51,26 @@ const char *wsc__proxy_choose(const char *option, const wsc_proxy_env *env, bool
  * suffix on an entry is ignored. Names are never resolved. */
 bool wsc__no_proxy_match(const char *list, const char *host);
 
+/* What a proxy speaks. SOCKS5 resolves the server's name here and sends
+ * the address; SOCKS5H sends the name (as curl's socks5:// and socks5h://). */
+typedef enum { WSC_PROXY_HTTP, WSC_PROXY_SOCKS5, WSC_PROXY_SOCKS5H } wsc_proxy_kind;
+
 /* A parsed proxy URL. Strings owned by it (wsc__proxy_url_free). */
 typedef struct {
+    wsc_proxy_kind kind;
     char *host;   /* name or address, lower case, IPv6 without brackets */
     int port;     /* 1080 unless given */
-    char *auth;   /* "Basic <base64(user:password)>", NULL without user info */
+    char *auth;   /* HTTP: "Basic <base64(user:password)>", NULL without user info */
+    char *user, *password; /* SOCKS: the user info, decoded; NULL without */
     char *desc;   /* "host:port" ("[v6]:port") for messages; never credentials */
 } wsc_proxy_url;
 
-/* Parses "http://[user:password@]host[:port][/]" (scheme case-insensitive;
- * a scheme-less "host:port" counts as http://). The user info runs up to the
- * last '@' and is percent-decoded. Returns 0, WSC_ENOMEM, WSC_ENOTSUP (https://
- * or socks proxies) or WSC_EINVAL (anything else wrong), with a sentence in
- * err that never contains the user info. On failure *p holds nothing. */
+/* Parses "http://[user:password@]host[:port][/]", or socks5:// or
+ * socks5h:// (scheme case-insensitive; a scheme-less "host:port" counts as
+ * http://). The user info runs up to the last '@' and is percent-decoded.
+ * Returns 0, WSC_ENOMEM, WSC_ENOTSUP (https:// proxies, SOCKS4) or
+ * WSC_EINVAL (anything else wrong), with a sentence in err that never
+ * contains the user info. On failure *p holds nothing. */
 int wsc__proxy_url_parse(const char *s, wsc_proxy_url *p, char *err, size_t err_size);
 void wsc__proxy_url_free(wsc_proxy_url *p);
 
@@ -88,8 +95,14 @@ typedef struct {
     wsc_proxy_url url;    /* url.host NULL: connect directly */
     const char *source;   /* where the URL came from (a static string) */
     char target[300];     /* "host:port" of the server, for CONNECT and messages */
-    char *req;            /* the CONNECT request; req_pos of req_len bytes sent */
+    char *req;            /* the message being sent (HTTP: CONNECT; SOCKS: the
+                             greeting, credentials or request); req_pos of
+                             req_len bytes sent */
     size_t req_len, req_pos;
+    int socks_stage;      /* SOCKS: where the conversation is (proxy.c) */
+    char host[256];       /* SOCKS: what to connect to: the server's name, or
+                             its address when resolved here (socks5://) */
+    int port;
 } wsc_proxy_tunnel;
 
 /* Decides whether a dial to host:port (tls: wss/https) goes through a proxy
@@ -100,8 +113,9 @@ typedef struct {
 int wsc__proxy_tunnel_init(wsc_proxy_tunnel *t, const char *option, bool tls, const char *host,
                           int port);
 
-/* Opens the tunnel over c's connected transport: sends CONNECT, reads the
- * proxy's answer into c->rbuf (up to c->rcap bytes) and checks it. Resumable:
+/* Opens the tunnel over c's connected transport: sends CONNECT (HTTP, or
+ * the SOCKS5 greeting, credentials and request), reads the proxy's
+ * answers into c->rbuf (up to c->rcap bytes) and checks them. Resumable:
  * WSC_EAGAIN / WSC_ETIMEDOUT when d passed (call again to go on). 0 when the
  * tunnel is open, with c->rbuf emptied for the server's bytes; else
  * WSC_ECONNECT (refused, malformed answer, connection lost) with the detail

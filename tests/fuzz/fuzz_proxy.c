@@ -8,7 +8,10 @@
  * as a response head. Checked: a parsed URL has a host, a port in 1-65535, a
  * description without '@', and neither it, the redacted URL nor any error
  * mentions the password; a Basic header only with user info; matching and
- * choosing never crash; only a 2xx answer opens the tunnel. */
+ * choosing never crash; only a 2xx answer opens the tunnel; the response
+ * bytes as SOCKS5 answers (method choice, login status, CONNECT reply: a
+ * reply is whole, incomplete with how much it needs, or refused with a
+ * reason) and the host as a SOCKS5 CONNECT target. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 
 #include "proto/http.h"
 #include "net/proxy.h"
+#include "proto/socks5.h"
 #include "fuzz_common.h"
 
 /* The next NUL-terminated field of data (copied), advancing *pos. */
@@ -95,6 +99,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ASSERT(r == 0 ? h.status >= 200 && h.status <= 299 : r == WSC_ECONNECT && err[0]);
         wsc__http_free(&h);
     }
+
+    /* The same bytes as a SOCKS5 proxy's answers. */
+    const uint8_t *in = data + pos;
+    if (head_len >= 2) {
+        int m = wsc__socks5_method(in, data[0] & 1, err, sizeof err);
+        ASSERT(m == 0 || m == 2 || (m == -1 && err[0]));
+        ASSERT(m != 2 || (data[0] & 1));
+        ASSERT(wsc__socks5_password_ok(in, err, sizeof err) == (in[1] ? -1 : 0));
+    }
+    size_t used = 0;
+    err[0] = '\0';
+    r = wsc__socks5_reply(in, head_len, &used, err, sizeof err);
+    ASSERT(r == -1 ? err[0] != '\0' : r == 0 ? used >= 7 && used <= head_len && in[1] == 0
+                                              : (size_t)r > head_len && r <= 262);
+    /* and the host as a CONNECT target: a name fits or is refused */
+    uint8_t req[262];
+    size_t n = wsc__socks5_connect_msg(host, 443, req);
+    ASSERT(n == 0 ? strlen(host) == 0 || strlen(host) > 255 : n >= 8 && n <= 262);
     free(url);
     free(list);
     free(host);

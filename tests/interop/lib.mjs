@@ -75,14 +75,14 @@ export function withTimeout(p, ms, what) {
 
 /** A child process whose stdout and stderr are collected. */
 export class Proc {
-  constructor(cmd, args, { stdin = 'ignore' } = {}) {
+  constructor(cmd, args, { stdin = 'ignore', env = process.env } = {}) {
     this.cmd = cmd;
     this.args = args;
     this.stdout = '';
     this.stderr = '';
     this.exitInfo = null;
     this._waiters = [];
-    this.child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] });
+    this.child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'], env });
     live.add(this);
     this.child.stdout.setEncoding('utf8');
     this.child.stderr.setEncoding('utf8');

@@ -231,9 +231,10 @@ struct bad_url {
 };
 
 static const struct bad_url bad_urls[] = {
-    {__LINE__, "socks5://proxy:1080", WSC_ENOTSUP, "SOCKS"},
-    {__LINE__, "socks5h://u:secret@proxy:1080", WSC_ENOTSUP, "SOCKS"},
-    {__LINE__, "SOCKS4://proxy", WSC_ENOTSUP, "SOCKS"},
+    {__LINE__, "SOCKS4://proxy", WSC_ENOTSUP, "SOCKS4 proxies are not supported"},
+    {__LINE__, "socks4a://u:secret@proxy", WSC_ENOTSUP, "use socks5:// or socks5h://"},
+    {__LINE__, "socks://proxy", WSC_ENOTSUP, "SOCKS4"},
+    {__LINE__, "socks5x://proxy", WSC_ENOTSUP, "SOCKS4"},
     {__LINE__, "https://proxy:443", WSC_ENOTSUP, "https://"},
     {__LINE__, "ftp://proxy", WSC_EINVAL, "unknown proxy scheme \"ftp\""},
     {__LINE__, "ws://proxy", WSC_EINVAL, "unknown proxy scheme"},
@@ -263,6 +264,24 @@ static void test_url_parse(void)
                  __FILE__, t->line, what);
         wsc__proxy_url_free(&p);
         CHECK(p.host == NULL && p.auth == NULL, "wsc__proxy_url_free zeroes");
+    }
+    {
+        /* SOCKS5: the user info kept as it is (RFC 1929 sends it so), no Basic. */
+        wsc_proxy_url sp;
+        char serr[300];
+        CHECK(wsc__proxy_url_parse("SOCKS5H://al%40ice:p%3Aw@Proxy", &sp, serr, sizeof serr) == 0 &&
+                  sp.kind == WSC_PROXY_SOCKS5H && same(sp.host, "proxy") && sp.port == 1080 &&
+                  same(sp.user, "al@ice") && same(sp.password, "p:w") && !sp.auth &&
+                  same(sp.desc, "proxy:1080"),
+              "socks5h:// with user info");
+        wsc__proxy_url_free(&sp);
+        CHECK(wsc__proxy_url_parse("socks5://[::1]:9050", &sp, serr, sizeof serr) == 0 &&
+                  sp.kind == WSC_PROXY_SOCKS5 && same(sp.host, "::1") && sp.port == 9050 && !sp.user,
+              "socks5:// without user info");
+        wsc__proxy_url_free(&sp);
+        CHECK(wsc__proxy_url_parse("http://proxy", &sp, serr, sizeof serr) == 0 && sp.kind == WSC_PROXY_HTTP,
+              "http:// is HTTP CONNECT");
+        wsc__proxy_url_free(&sp);
     }
     for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
         const struct bad_url *t = &bad_urls[i];
@@ -570,11 +589,17 @@ static void test_env_init(void)
     wsc__proxy_tunnel_free(&t);
 
     clear_env();
-    setenv("https_proxy", "socks5://u:hunter2@sock:1080", 1);
+    setenv("https_proxy", "socks5h://u:hunter2@sock:1080", 1);
+    r = wsc__proxy_tunnel_init(&t, NULL, true, "example.com", 443);
+    CHECKF(r == 0 && t.url.kind == WSC_PROXY_SOCKS5H && same(t.url.host, "sock") &&
+               same(t.source, "https_proxy") && same(t.host, "example.com") && t.port == 443,
+           "a SOCKS5 https_proxy: %s", wsc_last_error());
+    wsc__proxy_tunnel_free(&t);
+    setenv("https_proxy", "socks4://u:hunter2@sock:1080", 1);
     r = wsc__proxy_tunnel_init(&t, NULL, true, "example.com", 443);
     CHECKF(r == WSC_ENOTSUP && contains(wsc_last_error(), "https_proxy") &&
-               contains(wsc_last_error(), "socks5://***@sock:1080") && !contains(wsc_last_error(), "hunter2"),
-           "a SOCKS https_proxy: %s", wsc_last_error());
+               contains(wsc_last_error(), "socks4://***@sock:1080") && !contains(wsc_last_error(), "hunter2"),
+           "a SOCKS4 https_proxy: %s", wsc_last_error());
     wsc__proxy_tunnel_free(&t);
 
     setenv("https_proxy", "http://u:hunter2@sock:99999", 1);
@@ -695,10 +720,10 @@ static void test_dial_unreachable(void)
            "unreachable proxy: %s", wsc_last_error());
     CHECK(c == NULL, "no connection");
 
-    o.proxy = "socks5://127.0.0.1:1080";
-    r = wsc_dial("ws://example.com/", &o, &c, NULL);
-    CHECKF(r == WSC_ENOTSUP && contains(wsc_last_error(), "SOCKS") && contains(wsc_last_error(), "the proxy option"),
-           "SOCKS proxy option: %s", wsc_last_error());
+    snprintf(proxy, sizeof proxy, "socks5h://user:hunter2@127.0.0.1:%d", ntohs(a.sin_port));
+    r = wsc_dial("ws://example.invalid/", &o, &c, NULL);
+    CHECKF(r == WSC_ECONNECT && contains(wsc_last_error(), want) && !contains(wsc_last_error(), "hunter2"),
+           "unreachable SOCKS5 proxy: %s", wsc_last_error());
 }
 
 int main(void)
