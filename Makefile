@@ -161,10 +161,13 @@ demo-echo:
 
 # The chat demo's native server (web-demo/server) and wasm client
 # (web-demo/client -> build/demo/www/chat.js + chat.wasm, no Asyncify).
+# With hiredis (scripts/deps.sh installs it) the server can share its room
+# through Redis (--redis); without, it is built with that option refusing.
 DEMO_SERVER_SRC := $(wildcard web-demo/server/*.c)
+HIREDIS_FLAGS := $(shell pkg-config --cflags --libs hiredis 2>/dev/null || echo -DCHAT_NO_REDIS)
 $(BUILD)/demo/chat_server: $(DEMO_SERVER_SRC) $(wildcard web-demo/server/*.h) $(BUILD)/libwsc.a
 	@mkdir -p $(dir $@)
-	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) $(DEMO_SERVER_SRC) -o $@ $(BUILD)/libwsc.a $(LDLIBS)
+	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) $(DEMO_SERVER_SRC) -o $@ $(BUILD)/libwsc.a $(LDLIBS) $(HIREDIS_FLAGS)
 
 deps:
 	@bash scripts/deps.sh

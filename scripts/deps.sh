@@ -14,6 +14,8 @@
 #   cmake                 the install check's find_package(wsc) consumer
 #   groff-base            groff, which make test renders the man pages with
 #   libuv1-dev            examples/libuv_echo_server.c (wsc in a libuv loop)
+#   libhiredis-dev        the chat demo's --redis (one room over several servers)
+#   redis-server          the Redis that tests/wasm/demo_redis.test.mjs starts
 #   python3-websockets    interop peer (checked by importing it in /usr/bin/python3)
 #   emscripten            emcc 3.1.6 for the wasm backend (checked: /usr/bin/emcc)
 #   chromium              browser for tests/wasm/browser.test.mjs and the browser
@@ -33,7 +35,8 @@ have_pkg() {
 }
 
 missing=()
-for p in clang libclang-rt-14-dev libssl-dev openssl zlib1g-dev pkg-config cmake groff-base libuv1-dev; do
+for p in clang libclang-rt-14-dev libssl-dev openssl zlib1g-dev pkg-config cmake groff-base libuv1-dev \
+         libhiredis-dev redis-server; do
     have_pkg "$p" || missing+=("$p")
 done
 # The Debian module must be importable by the system python (a pyenv python3

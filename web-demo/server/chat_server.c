@@ -4,6 +4,7 @@
  *
  *   chat_server [--port N] [--www DIR]... [--head-timeout MS]
  *               [--max-pending N] [--rate N] [--burst N] [--allow-host NAME]...
+ *               [--redis HOST:PORT|/path/to/redis.sock]
  *
  * One thread serves everything from an epoll loop (loop.c). Each connection
  * first has its HTTP request head read (http_head.c: the whole head within
@@ -19,7 +20,11 @@
  * answers upgrades naming localhost, 127.0.0.1 or [::1] in their Host, and
  * each --allow-host NAME (a glob; a reverse proxy's name): others get 403,
  * so that a page of another site whose name was rebound to 127.0.0.1 cannot
- * join. When accept
+ * join. With --redis, servers started with the same Redis share one room
+ * (relay.c): each line goes out through its pub/sub channel, guests are
+ * named "guest-TAG-N" (TAG: 4 random hex digits per server), and while
+ * Redis is down a server chats alone and reconnects every second.
+ * When accept
  * fails (a full fd table) accepting pauses, 5 ms doubling to 1 s, and the
  * server says so at most once a minute. Prints "chat: serving http://127.0.0.1:PORT".
  * The log (joins, leaves, ...) on stdout is written out every tick (100 ms),
@@ -47,6 +52,7 @@
 #include "http_static.h"
 #include "hub.h"
 #include "loop.h"
+#include "relay.h"
 
 #define SEND_TIMEOUT_MS 10000  /* a page's reader must take its answer in this time */
 #define LINGER_MS 2000          /* after an answer, for the client to close first */
@@ -60,6 +66,7 @@ typedef struct config {
     int max_pending;
     int rate;                   /* chat messages a second per client, 0: no limit */
     int burst;
+    const char *redis;          /* --redis: the Redis server to share the room through */
 } config;
 
 static config cfg = {.port = 8080, .head_timeout_ms = 10000, .max_pending = 256,
@@ -307,6 +314,7 @@ static void tick_all(long long now)
     if (lis.delay_ms && now >= lis.resume_at)
         loop_watch(&lis.w, EPOLLIN);
     tick(now);
+    relay_tick(now);
     fflush(stdout);
 }
 
@@ -359,6 +367,10 @@ static int parse_option(const char *name, const char *value)
         return parse_int(value, 1, 1000000, &cfg.burst);
     if (strcmp(name, "--allow-host") == 0)
         return hub_allow_host(value);
+    if (strcmp(name, "--redis") == 0) {
+        cfg.redis = value;
+        return 0;
+    }
     return -1;
 }
 
@@ -411,7 +423,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     if (parse_args(argc, argv) < 0) {
         fprintf(stderr, "usage: chat_server [--port N] [--www DIR]... [--head-timeout MS]\n"
-                        "                   [--max-pending N] [--rate N] [--burst N] [--allow-host NAME]...\n");
+                        "                   [--max-pending N] [--rate N] [--burst N] [--allow-host NAME]...\n"
+                        "                   [--redis HOST:PORT|/path/to/redis.sock]\n");
         return 2;
     }
     hub_set_rate(cfg.rate, cfg.burst);
@@ -423,6 +436,16 @@ int main(int argc, char **argv)
     if (loop_init() < 0) {
         fprintf(stderr, "chat: epoll: %s\n", strerror(errno));
         return 1;
+    }
+    if (cfg.redis) {
+        unsigned char r[2];
+        char tag[8];
+        if (getentropy(r, sizeof r) != 0)
+            r[0] = (unsigned char)getpid(), r[1] = (unsigned char)(getpid() >> 8);
+        snprintf(tag, sizeof tag, "%02x%02x", r[0], r[1]);
+        hub_set_name_tag(tag);
+        if (relay_start(cfg.redis) < 0)
+            return 2;
     }
     lis.w.ready = accept_ready;
     lis.w.fd = lfd;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "relay.h"
 #include "wsc.h"
 
 #define TELL_EVERY_S 5.0        /* "you are sending too fast", at most this often */
@@ -64,8 +65,14 @@ typedef struct client {
 static client *clients, *to_flush, *dead;
 static wsc_group *group; /* every client's conn, for hub_shutdown */
 static int next_guest = 1;
+static char name_tag[16]; /* hub_set_name_tag: "TAG-", or "" */
 static int rate_per_second = HUB_RATE_DEFAULT;
 static int rate_burst = HUB_BURST_DEFAULT;
+
+void hub_set_name_tag(const char *tag)
+{
+    snprintf(name_tag, sizeof name_tag, "%s-", tag);
+}
 
 void hub_set_rate(int per_second, int burst)
 {
@@ -209,7 +216,7 @@ static void client_push(client *cl, msg *m, bool droppable)
     }
 }
 
-static void broadcast(const char *data, size_t len, bool droppable)
+void hub_deliver(const char *data, size_t len, bool droppable)
 {
     msg *m = msg_new(data, len);
     if (!m)
@@ -217,6 +224,16 @@ static void broadcast(const char *data, size_t len, bool droppable)
     for (client *cl = clients; cl; cl = cl->next)
         client_push(cl, m, droppable);
     msg_unref(m);
+}
+
+/* To every client of the room: through Redis when the room is shared
+ * (relay.c delivers it back here), else here at once. */
+static void broadcast(const char *data, size_t len, bool droppable)
+{
+    if (relay_active())
+        relay_publish(data, len, droppable);
+    else
+        hub_deliver(data, len, droppable);
 }
 
 /* Queues a line for cl alone (not droppable). */
@@ -343,7 +360,7 @@ static void join(client *cl)
 {
     cl->joined = true;
     wsc_set_read_limit(cl->conn, HUB_READ_LIMIT);
-    snprintf(cl->name, sizeof cl->name, "guest-%d", next_guest++);
+    snprintf(cl->name, sizeof cl->name, "guest-%s%d", name_tag, next_guest++);
     cl->tokens = rate_burst;
     cl->refilled_at = now_seconds();
     cl->told_at = cl->refilled_at - TELL_EVERY_S;

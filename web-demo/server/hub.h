@@ -4,6 +4,7 @@
 #ifndef CHAT_HUB_H
 #define CHAT_HUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HUB_QUEUE_MAX 64      /* messages waiting for one client's writer */
@@ -16,6 +17,14 @@
 /* Sets every client's send limit: `per_second` messages a second (0: no
  * limit) in bursts of up to `burst`. Call before the first hub_serve. */
 void hub_set_rate(int per_second, int burst);
+
+/* Names become "guest-TAG-N" instead of "guest-N" (servers sharing a room
+ * through Redis each pick a tag, so their guests' names differ). */
+void hub_set_name_tag(const char *tag);
+
+/* Queues a line for every client of this server (droppable: a join or
+ * leave notice, see hub.c). The relay delivers the room's lines with it. */
+void hub_deliver(const char *data, size_t len, bool droppable);
 
 /* Adds a Host the chat answers to (a glob, see wsc_accept_options
  * host_patterns), besides localhost, 127.0.0.1 and [::1]: a page whose
