@@ -416,7 +416,8 @@ typedef struct wsc_reply wsc_reply;
  * 500. It runs on the thread advancing the handshake (wsc_accept, or the
  * call that advances a nonblocking one), so it should not block for long:
  * the handshake deadline keeps running. To judge the Origin yourself, set
- * insecure_skip_verify and read it from req->headers. */
+ * insecure_skip_verify and read it from req->headers. Wasm: never called
+ * (wsc_accept fails). */
 typedef int (*wsc_accept_fn)(void *user, const wsc_request *req, wsc_reply *reply);
 
 /* From the hook, shaping its answer (each copies what it is given):
@@ -429,7 +430,7 @@ typedef int (*wsc_accept_fn)(void *user, const wsc_request *req, wsc_reply *repl
  * wsc_reply_body sets a refusal's body (content_type NULL:
  *   "text/plain; charset=utf-8"); without it the body is the status's
  *   reason phrase. At most 65536 bytes (else WSC_EINVAL).
- * All three: WSC_ENOMEM. */
+ * All three: WSC_ENOMEM; WSC_EINVAL outside the hook (and always in Wasm). */
 WSC_API int wsc_reply_subprotocol(wsc_reply *r, const char *name);
 WSC_API int wsc_reply_header(wsc_reply *r, const char *name, const char *value);
 WSC_API int wsc_reply_body(wsc_reply *r, const char *content_type, const void *body,
