@@ -175,8 +175,9 @@ deps:
 # `make test`: the README's test command. Installs what is missing, then runs
 # the whole suite (after checking every source file has its SPDX licence
 # line) on the normal build (and the install check) and again under
-# ASan + UBSan, replays the fuzz corpora, and runs the wasm tests in Node and
-# Chromium.
+# ASan + UBSan (there the ws deflate matrix runs its pairwise subset: the
+# full product ran on the normal build), replays the fuzz corpora, and runs
+# the wasm tests in Node and Chromium.
 # Each step builds what it needs on every core (-j), then runs its tests
 # one at a time (each step's tests are one recipe).
 JOBS := $(shell nproc 2>/dev/null || echo 2)
@@ -196,7 +197,8 @@ check: lib $(BUILD)/wsc $(UNIT) $(PROGS) $(EXAMPLES)
 	@echo "== unit tests ($(BUILD))"
 	@for t in $(UNIT); do echo "-- $$t"; $$t || exit 1; done
 	@echo "== interop tests ($(BUILD))"
-	WSC_BUILD=$(BUILD) node --test --test-reporter=spec --test-concurrency=1 tests/interop/
+	WSC_BUILD=$(BUILD) WSC_DEFLATE_PAIRWISE=$(if $(SAN),1,0) \
+	    node --test --test-reporter=spec --test-concurrency=1 tests/interop/
 
 # make install into a temporary prefix, build and run a pkg-config consumer
 # against it (shared and static), make uninstall (tests/install/run.sh).
