@@ -15,6 +15,8 @@
 #                         (wsc_write_prepared) vs plain writes, with and
 #                         without permessage-deflate
 #   idle_rss              server RSS after one big message per connection
+#   dial_bench            new connections/s made by a client (wsc, ws's client
+#                         via ws_dial.mjs, and a bare TCP connect) to wsc --echo
 #   conns_bench           idle memory per connection and new connections/s:
 #                         `wsc --listen --echo` (one thread) vs a `ws` server;
 #                         new connections/s to the chat demo's server
@@ -237,6 +239,28 @@ if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
     printf '%-32s | %12s\n' "new connections/s, chat server" "${result[cchat.conns_per_s]:--}"
 else
     echo "$build/bench/conns_bench or $build/wsc is missing: build them with make bench"
+    failed=1
+fi
+
+# ---- new connections made by a client -----------------------------------------
+# dial_bench: the client's side, against the one-thread `wsc --listen --echo`:
+# wsc_dial + wsc_close one after another, npm ws's client doing the same
+# (ws_dial.mjs), and the floor, a TCP connect and close.
+echo
+echo "== new connections made by one client, one after another, to wsc --listen --echo (median of ${reps} runs)"
+if [[ -x $build/bench/dial_bench && -x $build/wsc ]]; then
+    run_variant dwsc "$build/bench/dial_bench" wsc "$build/wsc" --listen 127.0.0.1:0 --echo || failed=1
+    run_variant dtcp "$build/bench/dial_bench" tcp "$build/wsc" --listen 127.0.0.1:0 --echo || failed=1
+    if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+        run_variant dws node bench/ws_dial.mjs "$build/wsc" --listen 127.0.0.1:0 --echo || true
+    fi
+    a=${result[dwsc.dials_per_s]:-} b=${result[dws.dials_per_s]:-} c=${result[dtcp.dials_per_s]:-}
+    printf '%-34s | %10s | %10s | %10s | %8s | %8s\n' client "wsc" "ws" "TCP" "wsc/ws" "wsc/TCP"
+    printf '%s\n' "-----------------------------------|------------|------------|------------|----------|---------"
+    printf '%-34s | %10s | %10s | %10s | %8s | %8s\n' "new connections/s" "${a:--}" "${b:--}" "${c:--}" \
+        "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
+else
+    echo "$build/bench/dial_bench or $build/wsc is missing: build them with make bench"
     failed=1
 fi
 

@@ -321,7 +321,15 @@ mergeInto(LibraryManager.library, {
   wsc_js_set_idle__deps: ['$WSC'],
   wsc_js_set_idle__proxy: 'sync',
   wsc_js_set_idle: function(id, ms) {
-    WSC.socks[id].idle = ms; // armed when the socket opens
+    var s = WSC.socks[id];
+    s.idle = ms; // armed when the socket opens...
+    // ...unless it opened already: from a Worker (-pthread) each call is a
+    // round trip to the main thread, which may run the open event between
+    // wsc_js_open and this call.
+    if (s.opened && !s.idleTimer) {
+      s.lastRx = performance.now();
+      WSC.armIdle(s);
+    }
   },
 
   wsc_js_close_read__deps: ['$WSC'],

@@ -63,8 +63,8 @@ void wsc_js_extensions(int id, char *buf, int cap);
  * leave a marker in the queue. */
 void wsc_js_set_read_limit(int id, double limit);
 
-/* The idle timeout (idle_timeout_ms): from the open on, ms > 0 of silence
- * close the socket with 1001 (4001). Call before it opens. */
+/* The idle timeout (idle_timeout_ms): from the open on (or from now, if it
+ * opened already), ms > 0 of silence close the socket with 1001 (4001). */
 void wsc_js_set_idle(int id, int ms);
 
 /* From now on a data message closes the socket with 1008. */
