@@ -52,8 +52,10 @@ void wsc__conn_shutdown(wsc_conn *c)
 {
     pthread_mutex_lock(&c->mu);
     atomic_store(&c->state, WSC_STATE_CLOSED);
-    if (c->tr.ops)
+    if (c->tr.ops && !c->tr_shut) { /* once: later calls only cost a system call */
         c->tr.ops->shutdown(&c->tr);
+        c->tr_shut = true;
+    }
     else if (c->dial_fd >= 0)
         shutdown(c->dial_fd, SHUT_RDWR); /* wakes a thread waiting for the TCP connect */
     pthread_cond_broadcast(&c->cond);

@@ -82,6 +82,7 @@ struct wsc_conn {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool reading;                 /* [mu] */
+    bool tr_shut;                 /* [mu] the transport was shut (wsc__conn_shutdown) */
     bool close_draining;          /* [mu] wsc_close holds the reader role */
     bool msg_busy;                /* [mu] */
     pthread_t msg_owner;          /* [mu] the thread holding msg_busy */

@@ -184,14 +184,16 @@ static void connect_next(wsc_conn *c, wsc_dialer *dl)
     }
 }
 
-/* The TCP connection is up: the transport takes the socket. False if the
- * connection was closed meanwhile. */
-static bool take_socket(wsc_conn *c, wsc_dialer *dl)
+/* The TCP connection is up: the transport takes the socket (ours: made by
+ * connect_next, else the caller's). False if the connection was closed
+ * meanwhile. */
+static bool take_socket(wsc_conn *c, wsc_dialer *dl, bool ours)
 {
     int one = 1;
     setsockopt(dl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    /* Blocking from now on: calls with a deadline ask for MSG_DONTWAIT. */
-    fcntl(dl->fd, F_SETFL, fcntl(dl->fd, F_GETFL) & ~O_NONBLOCK);
+    /* Blocking from now on: calls with a deadline ask for MSG_DONTWAIT. (A
+     * socket of ours has no other status flag: one call clears it.) */
+    fcntl(dl->fd, F_SETFL, ours ? 0 : fcntl(dl->fd, F_GETFL) & ~O_NONBLOCK);
     pthread_mutex_lock(&c->mu);
     bool open = atomic_load(&c->state) != WSC_STATE_CLOSED;
     if (open) {
@@ -225,7 +227,7 @@ static int step_connect(wsc_conn *c, wsc_dialer *dl, wsc_deadline d)
         int err = 0;
         socklen_t len = sizeof err;
         if (r == 0 && getsockopt(dl->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
-            return take_socket(c, dl) ? 0 : WSC_ECLOSED;
+            return take_socket(c, dl, true) ? 0 : WSC_ECLOSED;
         if (r < 0) {
             if (dl->deadline != WSC_FOREVER && wsc__deadline_left(dl->deadline) == 0)
                 return wsc__fail(WSC_ETIMEDOUT, "connecting to %s timed out", dl->connect_desc);
@@ -610,8 +612,9 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
         wsc__host_port(dl->target_desc, sizeof dl->target_desc, u.host, u.port);
     if (u.tls && (r = wsc__tls_client_new(&o->tls, u.host, dl->target_desc, &dl->tls)) < 0)
         goto out;
-    if ((r = wsc__hs_new_key(dl->key)) < 0)
+    if ((r = wsc__hs_new_key(dl->key, c->keys, sizeof c->keys)) < 0)
         goto out;
+    c->keys_pos = 0; /* the masking keys came with the key */
     dl->req = wsc__hs_client_request(&u, o, dl->key, &dl->req_len, err, sizeof err);
     if (!dl->req) {
         r = wsc__fail(WSC_EINVAL, "cannot build the upgrade request: %s", err);
@@ -630,7 +633,7 @@ static int setup_dialer(wsc_conn *c, wsc_dialer *dl, const char *url, const wsc_
     snprintf(dl->connect_desc, sizeof dl->connect_desc, "%s", dl->target_desc);
     dl->fixed_socket = dl->fd >= 0 || u.unix_path;
     if (dl->fd >= 0) { /* the caller's socket: nothing to resolve, no proxy */
-        r = take_socket(c, dl) ? 0 : WSC_ECLOSED;
+        r = take_socket(c, dl, false) ? 0 : WSC_ECLOSED;
         enter_stage(c, dl, STAGE_PROXY);
         goto out;
     }

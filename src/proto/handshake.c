@@ -30,16 +30,19 @@ void wsc__hs_accept_key(const char *key, char out[29])
     EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
 }
 
-int wsc__hs_new_key(char out[25])
+int wsc__hs_new_key(char out[25], unsigned char *more, size_t more_len)
 {
-    unsigned char raw[16];
+    unsigned char raw[16 + 256];
+    size_t want = 16 + (more_len < 256 ? more_len : 256);
     ssize_t n;
-    do /* 16 bytes come whole once the pool is ready; a signal may come first */
-        n = getrandom(raw, sizeof raw, 0);
+    do /* up to 256 bytes come whole once the pool is ready; a signal may come first */
+        n = getrandom(raw, want, 0);
     while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof raw)
+    if (n != (ssize_t)want)
         return wsc__fail(WSC_EIO, "getrandom failed: %s", n < 0 ? strerror(errno) : "short read");
-    EVP_EncodeBlock((unsigned char *)out, raw, sizeof raw);
+    EVP_EncodeBlock((unsigned char *)out, raw, 16);
+    memcpy(more, raw + 16, want - 16);
+    OPENSSL_cleanse(raw, sizeof raw);
     return 0;
 }
 

@@ -15,8 +15,10 @@
 /* base64(SHA-1(key + RFC 6455 GUID)) into out (29 bytes with the NUL). */
 void wsc__hs_accept_key(const char *key, char out[29]);
 
-/* A new random Sec-WebSocket-Key into out (25 bytes with the NUL). */
-int wsc__hs_new_key(char out[25]);
+/* A new random Sec-WebSocket-Key into out (25 bytes with the NUL), and
+ * from the same system call more_len (at most 256) further random bytes
+ * into more (a client's first masking keys: one call per dial). */
+int wsc__hs_new_key(char out[25], unsigned char *more, size_t more_len);
 
 /* Whether key is base64 of exactly 16 bytes. */
 bool wsc__hs_key_valid(const char *key);
