@@ -41,7 +41,8 @@ int wsc__hs_new_key(char out[25], unsigned char *more, size_t more_len)
     if (n != (ssize_t)want)
         return wsc__fail(WSC_EIO, "getrandom failed: %s", n < 0 ? strerror(errno) : "short read");
     EVP_EncodeBlock((unsigned char *)out, raw, 16);
-    memcpy(more, raw + 16, want - 16);
+    if (want > 16)
+        memcpy(more, raw + 16, want - 16);
     OPENSSL_cleanse(raw, sizeof raw);
     return 0;
 }

@@ -48,10 +48,14 @@ static void test_accept_key(void)
 
     char key[25];
     memset(key, 'x', sizeof key);
-    CHECK(wsc__hs_new_key(key) == 0, "wsc__hs_new_key succeeds");
+    unsigned char more[64] = {0}, more2[64] = {0}, zero[64] = {0};
+    CHECK(wsc__hs_new_key(key, more, sizeof more) == 0, "wsc__hs_new_key succeeds");
     CHECK(strlen(key) == 24 && wsc__hs_key_valid(key), "a new key is 24 characters of valid base64");
     char key2[25];
-    CHECK(wsc__hs_new_key(key2) == 0 && !streq(key, key2), "two new keys differ");
+    CHECK(wsc__hs_new_key(key2, more2, sizeof more2) == 0 && !streq(key, key2), "two new keys differ");
+    CHECK(memcmp(more, zero, sizeof more) != 0 && memcmp(more, more2, sizeof more) != 0,
+          "the extra random bytes (masking keys) are filled, and differ between calls");
+    CHECK(wsc__hs_new_key(key, NULL, 0) == 0 && wsc__hs_key_valid(key), "no extra bytes asked for");
 }
 
 static void test_key_valid(void)
