@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "common/error.h"
+#include "common/owned.h"
 #include "native/conn.h"
 #include "proto/handshake.h"
 #include "proto/reply.h"
@@ -42,38 +43,12 @@ struct wsc_acceptor {
 /* ---- the options, copied (the caller's may be gone before the handshake
  * ends) ---------------------------------------------------------------------- */
 
-static void free_strings(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-static const char *const *copy_strings(const char *const *v, size_t n, bool *ok)
-{
-    if (!n)
-        return NULL;
-    char **copy = calloc(n, sizeof *copy);
-    for (size_t i = 0; copy && i < n; i++) {
-        if (!(copy[i] = strdup(v[i]))) {
-            free_strings(copy, i);
-            copy = NULL;
-        }
-    }
-    *ok = *ok && copy;
-    return (const char *const *)copy;
-}
-
 static void free_options(wsc_accept_options *o)
 {
-    free_strings((char **)o->subprotocols, o->n_subprotocols);
-    free_strings((char **)o->origin_patterns, o->n_origin_patterns);
-    free_strings((char **)o->host_patterns, o->n_host_patterns);
-    for (size_t i = 0; o->headers && i < o->n_headers; i++) {
-        free((char *)o->headers[i].name);
-        free((char *)o->headers[i].value);
-    }
-    free((wsc_header *)o->headers);
+    wsc__strv_free(o->subprotocols, o->n_subprotocols);
+    wsc__strv_free(o->origin_patterns, o->n_origin_patterns);
+    wsc__strv_free(o->host_patterns, o->n_host_patterns);
+    wsc__headers_free(o->headers, o->n_headers);
 }
 
 static bool copy_options(wsc_accept_options *dst, const wsc_accept_options *src)
@@ -81,17 +56,10 @@ static bool copy_options(wsc_accept_options *dst, const wsc_accept_options *src)
     bool ok = true;
     *dst = *src;
     dst->tls = NULL; /* only wsc_accept itself uses it */
-    dst->subprotocols = copy_strings(src->subprotocols, src->n_subprotocols, &ok);
-    dst->origin_patterns = copy_strings(src->origin_patterns, src->n_origin_patterns, &ok);
-    dst->host_patterns = copy_strings(src->host_patterns, src->n_host_patterns, &ok);
-    wsc_header *h = src->n_headers ? calloc(src->n_headers, sizeof *h) : NULL;
-    for (size_t i = 0; h && i < src->n_headers; i++) {
-        h[i].name = strdup(src->headers[i].name);
-        h[i].value = strdup(src->headers[i].value);
-        ok = ok && h[i].name && h[i].value;
-    }
-    dst->headers = h;
-    ok = ok && (h || !src->n_headers);
+    dst->subprotocols = wsc__strv_copy(src->subprotocols, src->n_subprotocols, &ok);
+    dst->origin_patterns = wsc__strv_copy(src->origin_patterns, src->n_origin_patterns, &ok);
+    dst->host_patterns = wsc__strv_copy(src->host_patterns, src->n_host_patterns, &ok);
+    dst->headers = wsc__headers_copy(src->headers, src->n_headers, &ok);
     if (!ok) {
         free_options(dst);
         memset(dst, 0, sizeof *dst);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/owned.h"
 #include "proto/url.h"
 #include "native/conn.h"
 #include "proto/handshake.h"
@@ -64,49 +65,27 @@ struct wsc_dialer {
 
 static void free_options(wsc_dial_options *o)
 {
-    for (size_t i = 0; o->headers && i < o->n_headers; i++) {
-        free((char *)o->headers[i].name);
-        free((char *)o->headers[i].value);
-    }
-    free((wsc_header *)o->headers);
-    for (size_t i = 0; o->subprotocols && i < o->n_subprotocols; i++)
-        free((char *)o->subprotocols[i]);
-    free((char **)o->subprotocols);
-    free((char *)o->host);
-    free((char *)o->proxy);
-    free((char *)o->tls.ca_file);
-    free((char *)o->tls.ca_dir);
-    free((char *)o->tls.cert_file);
-    free((char *)o->tls.key_file);
+    wsc__headers_free(o->headers, o->n_headers);
+    wsc__strv_free(o->subprotocols, o->n_subprotocols);
+    const char *strings[] = {o->host, o->proxy, o->tls.ca_file, o->tls.ca_dir, o->tls.cert_file,
+                             o->tls.key_file};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        free((char *)strings[i]);
     memset(o, 0, sizeof *o);
-}
-
-static bool copy_string(const char **dst, const char *src)
-{
-    *dst = src ? strdup(src) : NULL;
-    return !src || *dst;
 }
 
 static bool copy_options(wsc_dial_options *dst, const wsc_dial_options *src)
 {
+    bool ok = true;
     *dst = *src;
-    dst->headers = NULL;
-    dst->subprotocols = NULL;
-    bool ok = copy_string(&dst->host, src->host) && copy_string(&dst->proxy, src->proxy) &&
-              copy_string(&dst->tls.ca_file, src->tls.ca_file) &&
-              copy_string(&dst->tls.ca_dir, src->tls.ca_dir) &&
-              copy_string(&dst->tls.cert_file, src->tls.cert_file) &&
-              copy_string(&dst->tls.key_file, src->tls.key_file);
-    wsc_header *h = src->n_headers ? calloc(src->n_headers, sizeof *h) : NULL;
-    const char **p = src->n_subprotocols ? calloc(src->n_subprotocols, sizeof *p) : NULL;
-    dst->headers = h;
-    dst->subprotocols = p;
-    ok = ok && (h || !src->n_headers) && (p || !src->n_subprotocols);
-    for (size_t i = 0; ok && i < src->n_headers; i++)
-        ok = copy_string(&h[i].name, src->headers[i].name) &&
-             copy_string(&h[i].value, src->headers[i].value);
-    for (size_t i = 0; ok && i < src->n_subprotocols; i++)
-        ok = copy_string(&p[i], src->subprotocols[i]);
+    dst->headers = wsc__headers_copy(src->headers, src->n_headers, &ok);
+    dst->subprotocols = wsc__strv_copy(src->subprotocols, src->n_subprotocols, &ok);
+    dst->host = wsc__str_copy(src->host, &ok);
+    dst->proxy = wsc__str_copy(src->proxy, &ok);
+    dst->tls.ca_file = wsc__str_copy(src->tls.ca_file, &ok);
+    dst->tls.ca_dir = wsc__str_copy(src->tls.ca_dir, &ok);
+    dst->tls.cert_file = wsc__str_copy(src->tls.cert_file, &ok);
+    dst->tls.key_file = wsc__str_copy(src->tls.key_file, &ok);
     if (!ok)
         free_options(dst);
     return ok;
@@ -574,11 +553,7 @@ void wsc_response_free(wsc_response *resp)
 {
     if (!resp)
         return;
-    for (size_t i = 0; i < resp->n_headers; i++) {
-        free((char *)resp->headers[i].name);
-        free((char *)resp->headers[i].value);
-    }
-    free(resp->headers);
+    wsc__headers_free(resp->headers, resp->n_headers);
     free(resp->body);
     free(resp->url);
     memset(resp, 0, sizeof *resp);

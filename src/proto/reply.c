@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "common/error.h"
+#include "common/owned.h"
 #include "proto/handshake.h"
 #include "proto/reply.h"
 
@@ -100,11 +101,7 @@ void wsc__request_view_free(wsc_request_view *v)
 
 void wsc__reply_free(wsc_reply *r)
 {
-    for (size_t i = 0; i < r->n_headers; i++) {
-        free((char *)r->headers[i].name);
-        free((char *)r->headers[i].value);
-    }
-    free(r->headers);
+    wsc__headers_free(r->headers, r->n_headers);
     free(r->subprotocol);
     free(r->content_type);
     free(r->body);
