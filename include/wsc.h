@@ -666,7 +666,25 @@ WSC_API int wsc_writer_begin(wsc_conn *c, wsc_msg_type type, int timeout_ms);
 WSC_API int wsc_writer_write(wsc_conn *c, const void *data, size_t len);
 WSC_API int wsc_writer_end(wsc_conn *c);
 
-/* Sends what a timeout-0 write left pending. WSC_EAGAIN if some remains.
+/* Gathers the frames of the messages written from now on (wsc_write, the
+ * streaming writer, prepared messages) in memory instead of sending each
+ * one, until wsc_flush sends them together and ends the cork: for a
+ * producer with several messages ready, since a stream of small messages
+ * otherwise costs a system call each (an echo server: cork, echo what has
+ * arrived, reading with timeout 0 until WSC_EAGAIN, then flush). At most
+ * 64 KiB are gathered: a write that would pass that sends what is gathered
+ * first, as its timeout allows. Pings, pongs and close frames are never
+ * held: what is gathered goes out before them (the cork stays). Gathered
+ * bytes count in wsc_buffered_amount and make wsc_want_write true, so an
+ * event loop that flushes on POLLOUT sends them on its next turn. The cork
+ * belongs to the connection: other threads' messages are gathered too.
+ * 0, or WSC_EINVAL (NULL), WSC_ECLOSED (closing or closed).
+ * Wasm: returns 0 and changes nothing (each write is a WebSocket.send; the
+ * browser gathers what it queues). */
+WSC_API int wsc_cork(wsc_conn *c);
+
+/* Sends what a timeout-0 write left pending and what wsc_cork gathered,
+ * and ends the cork. WSC_EAGAIN if some remains.
  * wsc_want_write() says whether to poll wsc_fd() for POLLOUT: while OPEN,
  * whether bytes are pending; while CONNECTING, whether the dial waits to
  * send (see wsc_poll_events).

@@ -48,7 +48,9 @@ typedef struct client {
     void *held;                 /* an echo the socket could not take yet */
     size_t held_len;
     wsc_msg_type held_type;
-    long long held_since;       /* when it started waiting; 0: nothing held */
+    long long stalled_since;    /* since when the client takes none of what
+                                   it is owed (see owing); 0: it owes nothing */
+    size_t owed;                /* what it owed then */
     char peer[80];
     struct client *prev, *next; /* all clients */
     struct client *ready_next;
@@ -79,7 +81,8 @@ static long long now_ms(void)
 
 static uint32_t epoll_events(const client *cl)
 {
-    int want = cl->held ? POLLOUT : wsc_poll_events(cl->c);
+    /* While echoes wait for room, only room matters (see echo). */
+    int want = cl->open && (cl->held || wsc_want_write(cl->c)) ? POLLOUT : wsc_poll_events(cl->c);
     return (want & POLLIN ? EPOLLIN : 0) | (want & POLLOUT ? EPOLLOUT : 0);
 }
 
@@ -135,47 +138,67 @@ static void ended(server *s, client *cl, int r)
     drop(s, cl, false);
 }
 
-/* Echoes what cl sent, BURST messages at most. False when cl was dropped. */
+/* cl's socket did not take all it owes its client (the rest of echoes, or
+ * a held one): the --timeout clock runs, restarted whenever some went out. */
+static void owing(client *cl)
+{
+    size_t left = wsc_buffered_amount(cl->c) + (cl->held ? cl->held_len : 0);
+    if (!cl->stalled_since || left < cl->owed)
+        cl->stalled_since = now_ms();
+    cl->owed = left;
+}
+
+/* Keeps a copy of an echo the socket had no room for. 0 or WSC_ENOMEM. */
+static int hold(client *cl, wsc_msg_type type, const void *data, size_t len)
+{
+    if (!(cl->held = malloc(len ? len : 1)))
+        return WSC_ENOMEM;
+    memcpy(cl->held, data, len);
+    cl->held_len = len;
+    cl->held_type = type;
+    return 0;
+}
+
+/* Echoes what cl sent, BURST messages at most, gathered (wsc_cork) and
+ * sent together. Until the socket has taken what earlier echoes left,
+ * nothing more is read: the client's own sends then wait in its socket.
+ * False when cl was dropped. */
 static bool echo(server *s, client *cl)
 {
-    int r = 0;
-    if (cl->held) {
-        r = wsc_write(cl->c, cl->held_type, cl->held, cl->held_len, 0);
-        if (r == WSC_EAGAIN)
-            return true;
+    int r = wsc_flush(cl->c, 0);
+    if (r == 0 && cl->held && (r = wsc_write(cl->c, cl->held_type, cl->held, cl->held_len, 0)) == 0) {
         free(cl->held);
         cl->held = NULL;
-        cl->held_since = 0;
     }
-    for (int i = 0; r == 0 && i < BURST; i++) {
-        wsc_msg_type type;
-        const void *data;
-        size_t len;
-        r = wsc_read(cl->c, 0, &type, &data, &len);
-        if (r == WSC_EAGAIN)
-            return true;
-        if (r == 0 && (r = wsc_write(cl->c, type, data, len, 0)) == WSC_EAGAIN) {
-            /* The socket is full: keep the echo and stop reading until it
-             * drains (the client's own sends then wait in its socket). */
-            if (!(cl->held = malloc(len ? len : 1))) {
-                r = WSC_ENOMEM;
+    int n = 0;
+    if (r == 0 && (r = wsc_cork(cl->c)) == 0) {
+        for (; r == 0 && n < BURST; n++) {
+            wsc_msg_type type;
+            const void *data;
+            size_t len;
+            if ((r = wsc_read(cl->c, 0, &type, &data, &len)) == 0 &&
+                (r = wsc_write(cl->c, type, data, len, 0)) == WSC_EAGAIN &&
+                (r = hold(cl, type, data, len)) == 0)
                 break;
-            }
-            memcpy(cl->held, data, len);
-            cl->held_len = len;
-            cl->held_type = type;
-            cl->held_since = now_ms();
-            return true;
         }
+        if (r == 0 || r == WSC_EAGAIN)
+            r = wsc_flush(cl->c, 0);
     }
-    if (r == 0) { /* BURST reached: more may wait in wsc's buffer */
+    if (r == WSC_EAGAIN || (r == 0 && cl->held)) {
+        owing(cl);
+        return true;
+    }
+    if (r < 0) {
+        ended(s, cl, r);
+        return false;
+    }
+    cl->stalled_since = 0;
+    if (n == BURST) { /* more may wait in wsc's buffer */
         cl->ready = true;
         cl->ready_next = s->ready;
         s->ready = cl;
-        return true;
     }
-    ended(s, cl, r);
-    return false;
+    return true;
 }
 
 /* Whatever cl is ready for: its handshake, its messages. */
@@ -285,7 +308,7 @@ static void tick(server *s, long long now)
         next = cl->next;
         if (!cl->open) {
             serve(s, cl);
-        } else if (cl->held && now - cl->held_since >= s->write_ms) {
+        } else if (cl->stalled_since && now - cl->stalled_since >= s->write_ms) {
             cli_err("%s: an echo was not taken within %g s (the client does not read): "
                     "disconnected", cl->peer, s->write_ms / 1000.0);
             drop(s, cl, false);

@@ -119,8 +119,12 @@ struct wsc_conn {
     /* Writing [w]. */
     pthread_mutex_t frame_mu;
     wsc_encoder enc;              /* the protocol state of what is sent */
-    uint8_t *pend;                /* bytes a timeout-0 write left unsent */
-    size_t pend_len, pend_pos;
+    uint8_t *pend;                /* bytes to send before any other frame: what a
+                                     timeout-0 write left unsent and what wsc_cork
+                                     gathered; [pend_pos, pend_len) of pend_cap,
+                                     freed once all went out */
+    size_t pend_len, pend_pos, pend_cap;
+    _Atomic bool cork;            /* wsc_cork: data frames are gathered in pend */
     _Atomic size_t pend_left;     /* pend_len - pend_pos, for any thread */
     _Atomic bool close_queued;    /* wsc_close_start's frame waits in close_frame
                                      (written before this is set; sent under

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* write.c - sending frames and messages: wsc_write, the message writer,
  * compressed messages, wsc_ping, and the pending bytes a non-blocking write
- * leaves behind. */
+ * leaves behind or wsc_cork gathers. */
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "native/conn.h"
 
 #define WBUF_SIZE (64 * 1024)
+#define CORK_LIMIT (64 * 1024) /* bytes wsc_cork gathers at most */
 
 /* The next random 4-byte masking key. [w] */
 static int next_key(wsc_conn *c, uint8_t key[4])
@@ -35,7 +36,7 @@ static int flush_pending(wsc_conn *c, wsc_deadline d)
     if (c->pend_pos == c->pend_len) { /* all went: nothing stays allocated */
         free(c->pend);
         c->pend = NULL;
-        c->pend_pos = c->pend_len = 0;
+        c->pend_pos = c->pend_len = c->pend_cap = 0;
     }
     atomic_store(&c->pend_left, c->pend_len - c->pend_pos);
     if (r == 0 && atomic_load(&c->close_queued)) {
@@ -77,20 +78,33 @@ static uint8_t *thread_scratch(void)
     return p;
 }
 
-/* Keeps what the socket did not take of f (all but its first `sent`
- * bytes), as they go on the wire, to send before anything else. [w] */
-static int keep_pending(wsc_conn *c, const wsc_frame_out *f, size_t sent)
+/* Appends what the socket did not take of f (all but its first `sent`
+ * bytes), as they go on the wire, to the pending bytes, which are sent
+ * before anything else; the encoder then counts f as sent. [w] */
+static int append_pending(wsc_conn *c, const wsc_frame_out *f, size_t sent)
 {
-    size_t n = wsc__frame_out_size(f) - sent;
-    uint8_t *p = malloc(n ? n : 1);
-    if (!p)
-        return wsc__fail(WSC_ENOMEM, "out of memory for the rest of a frame");
-    wsc__frame_out_copy(f, sent, p, n);
-    free(c->pend);
-    c->pend = p;
-    c->pend_pos = 0;
-    c->pend_len = n;
-    atomic_store(&c->pend_left, n);
+    size_t n = wsc__frame_out_size(f) - sent, held = c->pend_len - c->pend_pos;
+    if (c->pend_pos > 0) {
+        memmove(c->pend, c->pend + c->pend_pos, held);
+        c->pend_pos = 0;
+        c->pend_len = held;
+    }
+    if (held + n > c->pend_cap) {
+        size_t cap = held + n;
+        if (cap < 2 * c->pend_cap)
+            cap = 2 * c->pend_cap;
+        if (cap < 4096)
+            cap = 4096;
+        uint8_t *p = realloc(c->pend, cap);
+        if (!p)
+            return wsc__fail(WSC_ENOMEM, "out of memory for the rest of a frame");
+        c->pend = p;
+        c->pend_cap = cap;
+    }
+    wsc__frame_out_copy(f, sent, c->pend + c->pend_len, n);
+    c->pend_len += n;
+    atomic_store(&c->pend_left, c->pend_len);
+    wsc__encode_sent(&c->enc, f);
     return 0;
 }
 
@@ -109,10 +123,9 @@ static int send_failed(wsc_conn *c, const wsc_frame_out *f, int r, size_t sent,
         return r; /* nothing of the frame left: the connection is intact */
     }
     if (d == WSC_NOWAIT || f->committed) {
-        int k = keep_pending(c, f, sent);
+        int k = append_pending(c, f, sent);
         if (k == 0) {
             *fail_conn = false;
-            wsc__encode_sent(&c->enc, f);
             return 0;
         }
         r = k;
@@ -130,9 +143,11 @@ static int lock_frames(wsc_conn *c, wsc_deadline d)
     return 0;
 }
 
-/* Takes frame_mu and sends what a timeout-0 write left pending. On failure
- * frame_mu is released (and a broken socket fails the connection). */
-static int frames_begin(wsc_conn *c, wsc_deadline d)
+/* Takes frame_mu and sends the pending bytes, unless the frame will be
+ * gathered: *gather says so when the connection is corked and the frame
+ * may be (data, not control). On failure frame_mu is released (and a
+ * broken socket fails the connection). */
+static int frames_begin(wsc_conn *c, wsc_deadline d, bool may_gather, bool *gather)
 {
     int r = lock_frames(c, d);
     if (r < 0)
@@ -141,6 +156,9 @@ static int frames_begin(wsc_conn *c, wsc_deadline d)
         pthread_mutex_unlock(&c->frame_mu);
         return wsc__fail(WSC_ECLOSED, "the connection is closed");
     }
+    *gather = may_gather && atomic_load(&c->cork); /* wsc_flush clears it under frame_mu */
+    if (*gather)
+        return 0;
     r = flush_pending(c, d);
     if (r < 0) {
         pthread_mutex_unlock(&c->frame_mu);
@@ -201,6 +219,28 @@ static int frame_send(wsc_conn *c, const wsc_frame_out *f, wsc_deadline d, bool 
     return 0;
 }
 
+/* wsc_cork: adds f to the pending bytes. When they would pass CORK_LIMIT
+ * they are sent first, within d, and f too if it alone is larger; a
+ * committed frame the socket has no room for stays pending regardless.
+ * Returns as frame_send. [w] */
+static int gather_frame(wsc_conn *c, const wsc_frame_out *f, wsc_deadline d, bool *fail_conn)
+{
+    size_t n = wsc__frame_out_size(f);
+    *fail_conn = false;
+    if (c->pend_len - c->pend_pos + n > CORK_LIMIT) {
+        int r = flush_pending(c, d);
+        if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT) {
+            *fail_conn = true;
+            return r;
+        }
+        if (r < 0 && !f->committed)
+            return r; /* nothing of f went out: the connection is intact */
+        if (r == 0 && n > CORK_LIMIT)
+            return frame_send(c, f, d, fail_conn);
+    }
+    return append_pending(c, f, 0);
+}
+
 /* What send_encoded sends: a control frame, a whole message, or the next
  * piece of the message being written (fin: the last). */
 typedef enum {
@@ -216,9 +256,9 @@ typedef enum {
 static int send_encoded(wsc_conn *c, send_kind kind, uint8_t op, const void *data, size_t len,
                         wsc_deadline d, bool *framed)
 {
-    bool fail_conn = false;
+    bool fail_conn = false, gather;
     *framed = true;
-    int r = frames_begin(c, d);
+    int r = frames_begin(c, d, kind != SEND_CONTROL, &gather);
     if (r < 0)
         return r;
     uint8_t key[4];
@@ -245,7 +285,7 @@ static int send_encoded(wsc_conn *c, send_kind kind, uint8_t op, const void *dat
         return wsc__conn_fail_within(c, d, WSC_STATUS_INTERNAL_ERROR, r, "%s", wsc_last_error());
     }
     if (*framed)
-        r = frame_send(c, &f, d, &fail_conn);
+        r = gather ? gather_frame(c, &f, d, &fail_conn) : frame_send(c, &f, d, &fail_conn);
     return frames_end(c, r, fail_conn);
 }
 
@@ -407,6 +447,16 @@ int wsc_writer_end(wsc_conn *c)
     return 0;
 }
 
+int wsc_cork(wsc_conn *c)
+{
+    if (!c)
+        return wsc__fail(WSC_EINVAL, "wsc_cork: NULL connection");
+    if (atomic_load(&c->state) >= WSC_STATE_CLOSING)
+        return wsc__fail(WSC_ECLOSED, "the connection is closed (or closing)");
+    atomic_store(&c->cork, true);
+    return 0;
+}
+
 int wsc_flush(wsc_conn *c, int timeout_ms)
 {
     if (!c)
@@ -415,6 +465,7 @@ int wsc_flush(wsc_conn *c, int timeout_ms)
     int r = lock_frames(c, d);
     if (r < 0)
         return r;
+    atomic_store(&c->cork, false);
     r = flush_pending(c, d);
     pthread_mutex_unlock(&c->frame_mu);
     if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)

@@ -422,6 +422,16 @@ size_t wsc_buffered_amount(const wsc_conn *c)
     return c ? (size_t)wsc_js_buffered_amount(c->id) : 0;
 }
 
+/* Each write is a WebSocket.send already; the browser gathers its queue. */
+int wsc_cork(wsc_conn *c)
+{
+    if (!c)
+        return wsc__fail(WSC_EINVAL, "wsc_cork: NULL connection");
+    if (wsc_js_state(c->id) >= WSC_STATE_CLOSING)
+        return wsc__fail(WSC_ECLOSED, "the connection is closed (or closing)");
+    return 0;
+}
+
 /* The browser has no event for its queue draining: look every few ms. */
 #define DRAIN_POLL_MS 4
 

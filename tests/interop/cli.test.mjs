@@ -303,6 +303,19 @@ test('server: --listen --echo serves several ws clients at once', T, async (t) =
   assert.equal((await b.nextMessage()).data.toString(), 'still here');
 });
 
+test('server: --echo sends the whole echo of a message larger than the socket buffers', T, async (t) => {
+  // The write takes what the socket has room for; the rest goes out as the
+  // client drains it, with no further message arriving to push it.
+  const { port } = await startToolServer(t, ['--echo']);
+  const a = await connectWs(t, `ws://127.0.0.1:${port}/`);
+  const big = Buffer.alloc(8 << 20);
+  for (let i = 0; i < big.length; i += 4096) big[i] = i >> 12;
+  await a.send(big, { binary: true });
+  const m = await a.nextMessage();
+  assert.equal(m.data.length, big.length);
+  assert.ok(m.data.equals(big), 'the echo is the message');
+});
+
 /**
  * Starts `wsc ARGS` under a limit (prlimit options such as --nproc=4), stdin a
  * pipe. RLIMIT_NPROC does not bind root, so the tool runs as an otherwise

@@ -19,8 +19,10 @@
  *                       returns 0 (a no-op); wsc_flush 0; wsc_want_write false;
  *                       wsc_fd -1; wsc_poll_events 0; wsc_handshake_header
  *                       NULL; wsc_accept, wsc_accept_with and wsc_stream_fd
- *                       WSC_ENOTSUP; a reason over 123 bytes WSC_EINVAL;
- *                       closes with 1000.
+ *                       WSC_ENOTSUP; wsc_cork 0 (WSC_EINVAL for NULL), two
+ *                       messages written corked echo in order after
+ *                       wsc_flush; a reason over 123 bytes WSC_EINVAL;
+ *                       closes with 1000, then wsc_cork is WSC_ECLOSED.
  *   nul                 text and binary messages with NUL bytes inside (and
  *                       multi-byte UTF-8) echo unchanged; text is NUL-terminated
  *   bom                 a text message starting with a UTF-8 BOM echoes unchanged
@@ -233,6 +235,17 @@ static void scenario_api(const char *url)
     r = wsc_stream_fd(c, WSC_BINARY, &fd);
     if (r != WSC_ENOTSUP)
         fail("stream_fd", r, "want WSC_ENOTSUP");
+    if ((r = wsc_cork(NULL)) != WSC_EINVAL)
+        fail("cork-null", r, "want WSC_EINVAL");
+    if ((r = wsc_cork(c)) != 0)
+        fail("cork", r, "want 0");
+    write_msg(c, WSC_TEXT, "corked 1", 8);
+    write_msg(c, WSC_BINARY, "corked 2", 8);
+    if ((r = wsc_flush(c, 5000)) != 0)
+        fail("cork-flush", r, "want 0");
+    expect_echo(c, WSC_TEXT, "corked 1", 8, "the first corked message");
+    expect_echo(c, WSC_BINARY, "corked 2", 8, "the second corked message");
+    printf("CORK 0\n");
     char reason[125];
     memset(reason, 'r', 124);
     reason[124] = '\0';
@@ -249,6 +262,8 @@ static void scenario_api(const char *url)
     r = wsc_close(c, WSC_STATUS_NORMAL_CLOSURE, "");
     if (r != WSC_ECLOSED)
         fail("close-again", r, "a second wsc_close: want WSC_ECLOSED");
+    if ((r = wsc_cork(c)) != WSC_ECLOSED)
+        fail("cork-closed", r, "after the close: want WSC_ECLOSED");
     finish();
 }
 

@@ -546,6 +546,7 @@ for (const kind of BOTH) {
     assertOk(res);
     assert.match(res.stdout, /^PING 0$/m);
     assert.match(res.stdout, /^ACCEPT WSC_ENOTSUP/m);
+    assert.match(res.stdout, /^CORK 0$/m);
   });
 }
 

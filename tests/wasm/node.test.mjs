@@ -217,6 +217,7 @@ for (const kind of ['native', 'ws']) for (const mode of ['Asyncify', 'pthread', 
       assertOk(p);
       line(p, /^ACCEPT WSC_ENOTSUP/m);
       line(p, /^PING 0$/m);
+      line(p, /^CORK 0$/m);
       assert.equal((await srv.accepted(0)).target, '/a/b?q=1');
       await assertPeerClose(srv, p, 1000);
       // client.c's ping step: wsc_close_read, then wsc_ping(5000) returns 0 at once
