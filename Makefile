@@ -210,7 +210,8 @@ TSAN_TESTS := build/tsan/test_concurrency build/tsan/test_partial_write build/ts
               build/tsan/test_write_errors build/tsan/test_stream_fd build/tsan/test_accept_nonblocking \
               build/tsan/test_close_start build/tsan/test_writer_nowait build/tsan/test_tls13 \
               build/tsan/test_buffered_amount build/tsan/test_group build/tsan/test_heartbeat \
-              build/tsan/test_accept_hook build/tsan/test_prepared build/tsan/test_cork
+              build/tsan/test_accept_hook build/tsan/test_prepared build/tsan/test_cork \
+              build/tsan/test_tls_resume
 build/tsan/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS_ALL) -std=c11 -g -O1 -fsanitize=thread $< $(LIB_SRC) -o $@ $(LDLIBS)

@@ -226,8 +226,13 @@ typedef void (*wsc_close_fn)(void *user, int code, const char *reason, size_t le
  * signed by them. Both ends send close_notify when the connection closes.
  * OpenSSL does every handshake; once a TLS 1.3 handshake is done, wsc
  * protects the records itself with OpenSSL's ciphers (as kernel TLS would),
- * so an idle connection holds no OpenSSL session (about 14 KB less). Servers
- * issue no session tickets (clients make a full handshake each time).
+ * so an idle connection holds no OpenSSL session (about 14 KB less).
+ * Session resumption (RFC 8446 2.2), unless no_resumption: servers issue
+ * session tickets (stateless: nothing is kept per client), and clients keep
+ * the latest session of each server in a process-wide cache (64 servers at
+ * most; a session serves one later dial with the same host, port and trust
+ * options), so a reconnecting client skips the certificate exchange and
+ * its signatures (wsc_tls_did_resume says whether it did).
  * Wasm: ignored, the browser decides. */
 typedef struct {
     const char *ca_file;         /* PEM bundle to trust instead of the system store */
@@ -236,6 +241,9 @@ typedef struct {
     const char *key_file;        /* its private key (PEM) */
     bool insecure_skip_verify;   /* tests only: accept any certificate and name
                                     (client; a server ignores it) */
+    bool no_resumption;          /* client: neither offer nor keep sessions
+                                    (a full handshake every time); server:
+                                    issue no session tickets */
 } wsc_tls_options;
 
 /* A loaded server certificate and key, shared by every wsc_accept that uses it
@@ -889,6 +897,11 @@ WSC_API const char *wsc_subprotocol(const wsc_conn *c);
 /* The negotiated Sec-WebSocket-Extensions value, e.g. "permessage-deflate;
  * client_max_window_bits=15", "" when none. Wasm: WebSocket.extensions. */
 WSC_API const char *wsc_extensions(const wsc_conn *c);
+
+/* Whether c's TLS handshake resumed an earlier session (see
+ * wsc_tls_options) instead of a full one: false for plain connections, NULL
+ * and handshakes still running. Wasm: false (the browser does not say). */
+WSC_API bool wsc_tls_did_resume(const wsc_conn *c);
 
 /* The socket, for the caller's own poll loop: poll it for wsc_poll_events(c),
  * then call the functions with timeout 0 (wsc_get_state while CONNECTING).

@@ -13,6 +13,7 @@
 #include "common/group.h"
 #include "common/utf8.h"
 #include "native/conn.h"
+#include "net/tls.h"
 
 wsc_conn *wsc__conn_new(bool server)
 {
@@ -349,6 +350,11 @@ int wsc__conn_set_pmd(wsc_conn *c, const wsc_pmd_params *p, const char *header,
 const char *wsc_extensions(const wsc_conn *c)
 {
     return c && c->extensions ? c->extensions : "";
+}
+
+bool wsc_tls_did_resume(const wsc_conn *c)
+{
+    return c && atomic_load(&c->state) != WSC_STATE_CONNECTING && wsc__tls_resumed(&c->tr);
 }
 
 const char *wsc_request_target(const wsc_conn *c)

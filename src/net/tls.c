@@ -18,7 +18,11 @@
  * over from OpenSSL once its handshake is done (tls13.c seals and opens its
  * records with the traffic secrets OpenSSL's key log gives us) and its SSL
  * object freed, so an idle connection holds a few hundred bytes, not
- * OpenSSL's 14 KB. TLS 1.2 sessions stay with OpenSSL. */
+ * OpenSSL's 14 KB. TLS 1.2 sessions stay with OpenSSL. A client that
+ * resumes sessions takes over only after its first read, once the server's
+ * session tickets (which follow the handshake) went to the cache
+ * (tls_cache.c); the records OpenSSL protected until then are counted, as
+ * tls13.c's sequence numbers must go on from them. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -41,6 +45,7 @@
 #include "proto/url.h"
 #include "net/tls.h"
 #include "net/tls13.h"
+#include "net/tls_cache.h"
 
 /* Plaintext given to one SSL_write: four full records. */
 #define TLS_CHUNK (4 * 16384)
@@ -69,6 +74,14 @@ struct wsc_tls {
      * plaintext opened in place in rx, not yet read. */
     wsc_tls13 *rec, *logged;
     uint8_t secrets;       /* traffic secrets logged: 1 ours, 2 the peer's */
+    bool finished[2];      /* [0] the peer's Finished was read, [1] ours sent */
+    uint64_t records[2];   /* records read [0] and sent [1] since then: under
+                              the application keys (count_records) */
+    bool key_updated;      /* a KeyUpdate went through OpenSSL */
+    bool resumed;          /* the handshake resumed a session */
+    bool late;             /* a client caching sessions: take over after the
+                              first read, when the tickets came */
+    char *cache_key;       /* a client caching sessions: its key (malloc'd) */
     const uint8_t *pt;
     size_t pt_len;
     /* Ciphertext received, not yet decrypted: the reader's alone (it fills
@@ -400,15 +413,53 @@ static void take_over(wsc_tls *s)
     int suite = c ? (int)SSL_CIPHER_get_protocol_id(c) : 0;
     wsc_tls13 *t = s->logged;
     s->logged = NULL;
-    if (t && s->secrets == 3 && SSL_version(s->ssl) == TLS1_3_VERSION &&
+    if (t && s->secrets == 3 && SSL_version(s->ssl) == TLS1_3_VERSION && !s->key_updated &&
         !SSL_has_pending(s->ssl) && wsc__tls13_init(t, suite, s->server) == 0) {
+        t->rd.seq = s->records[0];
+        t->wr.seq = s->records[1];
         s->rec = t;
         SSL_free(s->ssl);
         s->ssl = NULL;
         return;
     }
     rec_free(t);
+    SSL_set_msg_callback(s->ssl, NULL);
     SSL_set_read_ahead(s->ssl, 1); /* one recv for several records */
+}
+
+/* OpenSSL's message callback: counts the records each direction protects
+ * after its Finished, i.e. under the application keys, from which tls13.c
+ * numbers its own. A record's header is reported before the messages in
+ * it, on both sides, so the Finished's own record is not counted. A
+ * KeyUpdate either way (a peer's, before a late take-over) moves the keys
+ * past the logged secrets: OpenSSL then keeps the session. */
+static void count_records(int write_p, int version, int type, const void *buf, size_t len,
+                          SSL *ssl, void *arg)
+{
+    (void)version, (void)arg;
+    wsc_tls *s = SSL_get_app_data(ssl);
+    uint8_t msg = type == SSL3_RT_HANDSHAKE && len > 0 ? *(const uint8_t *)buf : 0;
+    if (!s)
+        return;
+    if (msg == SSL3_MT_FINISHED)
+        s->finished[write_p != 0] = true;
+    else if (msg == SSL3_MT_KEY_UPDATE)
+        s->key_updated = true;
+    else if (type == SSL3_RT_HEADER && s->finished[write_p != 0])
+        s->records[write_p != 0]++;
+}
+
+/* A client's session handed over by OpenSSL: a copy is cached for the next
+ * dial to the same server with the same options. (A copy, as OpenSSL marks
+ * the session of an SSL freed without close_notify not resumable: take_over
+ * frees it so.) 0: OpenSSL keeps its reference. */
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    wsc_tls *s = SSL_get_app_data(ssl);
+    SSL_SESSION *copy;
+    if (s && s->cache_key && SSL_SESSION_is_resumable(sess) && (copy = SSL_SESSION_dup(sess)))
+        wsc__tls_cache_put(s->cache_key, copy);
+    return 0;
 }
 
 const wsc_tls13 *wsc__tls_records(const wsc_tls *s)
@@ -519,12 +570,24 @@ static int load_cert(SSL_CTX *ctx, const wsc_tls_options *o)
 static pthread_mutex_t g_ctx_mu = PTHREAD_MUTEX_INITIALIZER;
 static SSL_CTX *g_default_ctx;
 
+/* A client context: ctx_new's settings, and sessions handed to new_session
+ * (OpenSSL keeps none itself). */
+static SSL_CTX *client_ctx_new(void)
+{
+    SSL_CTX *ctx = ctx_new(TLS_client_method());
+    if (ctx) {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, new_session);
+    }
+    return ctx;
+}
+
 static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
 {
     bool custom = o->ca_file || o->ca_dir || o->cert_file || o->key_file;
     if (!custom) {
         pthread_mutex_lock(&g_ctx_mu);
-        if (!g_default_ctx && (g_default_ctx = ctx_new(TLS_client_method())) != NULL)
+        if (!g_default_ctx && (g_default_ctx = client_ctx_new()) != NULL)
             SSL_CTX_set_default_verify_paths(g_default_ctx);
         if (g_default_ctx)
             SSL_CTX_up_ref(g_default_ctx);
@@ -533,7 +596,7 @@ static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
         ERR_clear_error();
         return *out ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     }
-    SSL_CTX *ctx = ctx_new(TLS_client_method());
+    SSL_CTX *ctx = client_ctx_new();
     if (!ctx)
         return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     int r;
@@ -592,10 +655,14 @@ int wsc_tls_server_new(const wsc_tls_options *opts, wsc_tls_server **out)
     static const unsigned char sid[] = "wsc";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-    /* No session tickets: they would go out under the application key
-     * before take_over() (whose sequence numbers start at 0), and wsc
-     * clients do not resume. */
-    SSL_CTX_set_num_tickets(ctx, 0);
+    /* Resumption by stateless tickets only (OpenSSL's default two after a
+     * full handshake, one after a resumption; take_over() numbers its
+     * records after them): no per-client state in a server cache. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (opts->no_resumption) {
+        SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    }
     srv->ctx = ctx;
     *out = srv;
     return 0;
@@ -635,6 +702,7 @@ static wsc_tls *session_new(SSL_CTX *ctx, bool server, const char *host, const c
     BIO_set_data(bio, s);
     SSL_set_bio(s->ssl, bio, bio);
     SSL_set_app_data(s->ssl, s);
+    SSL_set_msg_callback(s->ssl, count_records);
     if (server)
         SSL_set_accept_state(s->ssl);
     else
@@ -684,6 +752,35 @@ static int client_setup(wsc_tls *s, const wsc_tls_options *o)
     return SSL_set1_host(ssl, s->host);
 }
 
+/* Session resumption for a client: its cache key names the server (desc)
+ * and every option that decides whom we trust; a session cached under it
+ * is offered. 0 or WSC_ENOMEM. */
+static int cache_setup(wsc_tls *s, const wsc_tls_options *o)
+{
+    const char *parts[] = {s->desc, o->ca_file, o->ca_dir, o->cert_file, o->key_file,
+                           o->insecure_skip_verify ? "insecure" : "verify"};
+    size_t len = 1;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        len += (parts[i] ? strlen(parts[i]) : 0) + 1;
+    if (!(s->cache_key = malloc(len)))
+        return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
+    char *p = s->cache_key;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t n = parts[i] ? strlen(parts[i]) : 0;
+        memcpy(p, parts[i] ? parts[i] : "", n);
+        p[n] = '\n'; /* file names with newlines only cost a miss */
+        p += n + 1;
+    }
+    *p = '\0';
+    SSL_SESSION *sess = wsc__tls_cache_get(s->cache_key);
+    if (sess) {
+        SSL_set_session(s->ssl, sess);
+        SSL_SESSION_free(sess);
+    }
+    s->late = true;
+    return 0;
+}
+
 int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *desc,
                        wsc_tls **out)
 {
@@ -703,6 +800,10 @@ int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *
         queue_text(reasons, sizeof reasons);
         wsc__tls_free(s);
         return wsc__fail(WSC_ETLS, "TLS: cannot set up verification for %s: %s", host, reasons);
+    }
+    if (!o->no_resumption && (r = cache_setup(s, o)) < 0) {
+        wsc__tls_free(s);
+        return r;
     }
     *out = s;
     return 0;
@@ -741,7 +842,9 @@ int wsc__tls_handshake(wsc_tls *s, int fd, short *want)
     ERR_clear_error();
     int r = SSL_do_handshake(s->ssl);
     if (r == 1) {
-        take_over(s);
+        s->resumed = SSL_session_reused(s->ssl);
+        if (!s->late)
+            take_over(s);
         return 0;
     }
     int e = SSL_get_error(s->ssl, r);
@@ -759,6 +862,7 @@ void wsc__tls_free(wsc_tls *s)
     SSL_free(s->ssl);
     rec_free(s->rec);
     rec_free(s->logged);
+    free(s->cache_key);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->tx_mu);
     free(s->end_msg);
@@ -1026,6 +1130,10 @@ static ptrdiff_t tls_recv(wsc_transport *t, void *buf, size_t n, int mode, short
             wsc__fail(st, "%s", s->end_msg ? s->end_msg : "TLS: reading failed");
         else if (st == 0)
             st = (s->rec ? open_some : read_some)(s, (uint8_t *)buf + got, n - got, &k);
+        if (s->late && k > 0 && !SSL_has_pending(s->ssl)) {
+            s->late = false; /* the tickets come before the first data */
+            take_over(s);
+        }
         bool output = s->tx_len > 0;
         pthread_mutex_unlock(&s->mu);
         if (output) {
@@ -1245,4 +1353,9 @@ void wsc__tls_transport(wsc_transport *t, wsc_tls *s)
     t->ops = &tls_ops;
     t->fd = s->fd;
     t->state = s;
+}
+
+bool wsc__tls_resumed(const wsc_transport *t)
+{
+    return t->ops == &tls_ops && ((const wsc_tls *)t->state)->resumed;
 }

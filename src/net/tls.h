@@ -32,6 +32,9 @@ int wsc__tls_handshake(wsc_tls *s, int fd, short *want);
  * owns s from now on. */
 void wsc__tls_transport(wsc_transport *t, wsc_tls *s);
 
+/* Whether t is a TLS transport whose handshake resumed a session. */
+bool wsc__tls_resumed(const wsc_transport *t);
+
 /* The record state of a TLS 1.3 session taken over after its handshake
  * (tls13.c), or NULL when OpenSSL keeps the session. For tests. */
 const struct wsc_tls13_state *wsc__tls_records(const wsc_tls *s);

@@ -163,6 +163,12 @@ const char *wsc_subprotocol(const wsc_conn *c)
     return c->subprotocol;
 }
 
+bool wsc_tls_did_resume(const wsc_conn *c)
+{
+    (void)c;
+    return false;
+}
+
 const char *wsc_extensions(const wsc_conn *c)
 {
     if (!c)

@@ -27,15 +27,17 @@ const TLS_CHECK = path.join(BUILD, 'tests/progs/tls_check');
  * 127.0.0.1) with the given certificate; records what it receives.
  */
 async function startWssServer(t, { cert = pki.certFile, key = pki.keyFile, host = '127.0.0.1',
-  requestCert = false } = {}) {
+  requestCert = false, maxVersion } = {}) {
   const server = https.createServer({
-    cert: fs.readFileSync(cert), key: fs.readFileSync(key),
+    cert: fs.readFileSync(cert), key: fs.readFileSync(key), ...(maxVersion ? { maxVersion } : {}),
     ...(requestCert ? { requestCert: true, rejectUnauthorized: true, ca: fs.readFileSync(pki.caFile) } : {}),
   });
   const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 64 * MiB });
   const received = [];
   const closes = [];
-  wss.on('connection', (ws) => {
+  const reused = []; // per connection: whether its TLS session was resumed
+  wss.on('connection', (ws, req) => {
+    reused.push(req.socket.isSessionReused());
     ws.on('message', (data, isBinary) => {
       received.push({ data: Buffer.from(data), isBinary });
       if (!isBinary && data.toString().startsWith('close:')) {
@@ -57,7 +59,7 @@ async function startWssServer(t, { cert = pki.certFile, key = pki.keyFile, host 
     return new Promise((r) => server.close(() => r()));
   });
   const { port } = server.address();
-  return { port, host, received, closes, url: `wss://${host}:${port}` };
+  return { port, host, received, closes, reused, url: `wss://${host}:${port}` };
 }
 
 /** Our echo_server with TLS; extra args appended. */
@@ -274,6 +276,39 @@ test('deadlines, timeout 0, a nonblocking dial and threads over TLS (tls_check)'
   assert.equal(q.exitInfo.code, 0, q.describe());
   assert.match(q.stdout, /^tls_check: \d+ checks passed$/m);
 });
+
+// ---- session resumption ----------------------------------------------------------
+
+for (const maxVersion of ['TLSv1.3', 'TLSv1.2']) {
+  test(`resumption, ${maxVersion}: our client resumes with ws on https; messages cross after`, T, async (t) => {
+    const srv = await startWssServer(t, { host: 'localhost', maxVersion });
+    const c = await runClient(t, `wss://localhost:${srv.port}/`, [
+      'send-bin:100000', 'expect-echo', 'redial', `send-bin:${MiB}`, 'expect-echo', 'send-text:x',
+      'expect-echo', 'redial', 'send-bin:20000', 'expect-echo', 'close:1000:',
+    ], { opts: [...CA, '--read-limit', '-1'] });
+    assertClientOk(c);
+    assert.deepEqual([...c.stdout.matchAll(/^REDIALED resumed=(\d)$/gm)].map((m) => m[1]), ['1', '1']);
+    assert.deepEqual(srv.reused, [false, true, true], 'the server saw the second and third resume');
+  });
+
+  test(`resumption, ${maxVersion}: a ws client resumes with our TLS server (https.Agent's cache)`, T, async (t) => {
+    const srv = await startTlsEchoServer(t, ['--read-limit', '-1']);
+    const ca = fs.readFileSync(pki.caFile);
+    const agent = new https.Agent({ ca, maxVersion, maxCachedSessions: 10 });
+    const used = [];
+    for (let i = 0; i < 3; i++) {
+      const peer = await connectWs(t, `wss://localhost:${srv.port}/`, [], { agent, ca });
+      used.push(peer.ws._socket.isSessionReused());
+      for (const data of [pattern(100), pattern(2 * MiB), pattern(20000)]) {
+        await peer.send(data, { binary: true });
+        assert.ok((await peer.nextMessage()).data.equals(data), `echo of ${data.length} bytes`);
+      }
+      peer.ws.close(1000);
+      assert.equal((await peer.waitClosed()).code, 1000);
+    }
+    assert.deepEqual(used, [false, true, true]);
+  });
+}
 
 test('compression over TLS: permessage-deflate negotiated and used', T, async (t) => {
   const srv = await startTlsEchoServer(t, ['--compress', 'takeover', '--read-limit', '-1']);

@@ -57,6 +57,9 @@
  *                       be empty) and prints "CLOSE status=<n> reason=<r>", the
  *                       peer's answering close frame
  *   close-now           wsc_close_now(c)
+ *   redial              blocking only: wsc_close(c, 1000, ""), then the same
+ *                       dial again (same URL and options, no --header) and
+ *                       prints "REDIALED resumed=<0|1>" (wsc_tls_did_resume)
  *   compress:off|on     wsc_set_write_compression for the messages after it
  *   read-until-close    reads (printing MSG lines as "read" does) until a read
  *                       fails, then prints
@@ -259,6 +262,12 @@ static long parse_long(const char *s, const char *step) {
     return v;
 }
 
+/* The dial's URL and options, and --read-limit, for the redial step. */
+static const char *g_url;
+static wsc_dial_options g_opts;
+static int g_have_limit;
+static long long g_limit;
+
 /* Runs one step: STEP_DONE, or STEP_WAIT when a drive mode must come back
  * later (only read and close steps wait). The timeout of each call is
  * g_timeout when blocking, else 0. */
@@ -360,6 +369,16 @@ static int run_step(const char *step) {
         if (rc) fail(step, rc);
         int status = wsc_close_status(c);
         printf("CLOSE status=%d reason=%s\n", status, wsc_close_reason(c));
+    } else if (strcmp(step, "redial") == 0) {
+        if (g_drive) fail(step, WSC_ENOTSUP);
+        if ((rc = wsc_close(c, WSC_STATUS_NORMAL_CLOSURE, "")) != 0) fail(step, rc);
+        wsc_conn_free(c);
+        g_conn = NULL;
+        g_opts.headers = NULL; /* main freed them */
+        g_opts.n_headers = 0;
+        if ((rc = wsc_dial(g_url, &g_opts, &g_conn, NULL)) != 0) fail(step, rc);
+        if (g_have_limit) wsc_set_read_limit(g_conn, (int64_t)g_limit);
+        printf("REDIALED resumed=%d\n", wsc_tls_did_resume(g_conn));
     } else if (strcmp(step, "close-now") == 0) {
         rc = wsc_close_now(c);
         if (rc) fail(step, rc);
@@ -577,6 +596,8 @@ int main(int argc, char **argv) {
     opts.n_headers = n_hdr;
     opts.nonblocking = g_drive != DRIVE_BLOCKING;
     wsc_response resp = {0};
+    g_url = url;
+    g_opts = opts;
     int rc = wsc_dial(url, &opts, &g_conn, &resp);
     for (size_t k = 0; k < n_hdr; k++) free(header_buf[k]);  /* wsc keeps no pointer */
     if (rc) {
@@ -592,6 +613,8 @@ int main(int argc, char **argv) {
     if (opts.max_redirects && resp.url) printf("URL %s\n", resp.url);
     wsc_response_free(&resp);
     if (have_limit) wsc_set_read_limit(g_conn, (int64_t)limit);
+    g_have_limit = have_limit;
+    g_limit = limit;
 #ifdef __EMSCRIPTEN__
     if (g_drive) {
         g_steps = argv + i;

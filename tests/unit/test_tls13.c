@@ -146,11 +146,13 @@ out:
 
 static wsc_tls_server *g_srv;
 
-/* Our session on fd, its handshake done; NULL on failure. */
-static wsc_tls *our_handshake(bool server, int fd)
+/* Our session on fd, its handshake done; NULL on failure. A client that
+ * resumes sessions (late) takes its records over only after its first
+ * read; else at once. */
+static wsc_tls *our_handshake(bool server, int fd, bool late)
 {
     wsc_tls *s = NULL;
-    wsc_tls_options o = {.insecure_skip_verify = true};
+    wsc_tls_options o = {.insecure_skip_verify = true, .no_resumption = !late};
     int r = server ? wsc__tls_server_session(g_srv, fd, NULL, 0, &s)
                    : wsc__tls_client_new(&o, "localhost", "localhost:443", &s);
     if (r < 0)
@@ -168,7 +170,8 @@ static wsc_tls *our_handshake(bool server, int fd)
     return s;
 }
 
-static void run_exchange(bool server, const char *suites, int max_version, bool expect_ours)
+static void run_exchange(bool server, const char *suites, int max_version, bool expect_ours,
+                         bool late)
 {
     int sv[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
@@ -180,11 +183,11 @@ static void run_exchange(bool server, const char *suites, int max_version, bool 
               .play = PLAY_EXCHANGE, .to_read = big_len};
     pthread_t th;
     pthread_create(&th, NULL, peer_main, &p);
-    wsc_tls *s = our_handshake(server, sv[0]);
+    wsc_tls *s = our_handshake(server, sv[0], late);
     CHECKF(s != NULL, "%s %s: handshake", server ? "server" : "client", suites);
     if (s) {
         const wsc_tls13 *rec = wsc__tls_records(s);
-        CHECKF((rec != NULL) == expect_ours, "%s %s: records %s", server ? "server" : "client",
+        CHECKF(late || (rec != NULL) == expect_ours, "%s %s: records %s", server ? "server" : "client",
                suites, expect_ours ? "ours" : "OpenSSL's");
         uint64_t rd_id = rec ? rec->rd.id : 0, wr_id = rec ? rec->wr.id : 0;
         wsc_transport t;
@@ -256,7 +259,7 @@ static void run_damage(bool server, int play, const char *why, const char *alert
               .max_version = TLS1_3_VERSION, .play = play};
     pthread_t th;
     pthread_create(&th, NULL, peer_main, &p);
-    wsc_tls *s = our_handshake(server, sv[0]);
+    wsc_tls *s = our_handshake(server, sv[0], false);
     if (s) {
         wsc_transport t;
         wsc__tcp_transport(&t, sv[0]);
@@ -294,8 +297,13 @@ int main(void)
                                    "TLS_CHACHA20_POLY1305_SHA256"};
     for (int server = 0; server < 2; server++) {
         for (int i = 0; i < 3; i++)
-            run_exchange(server, suites[i], TLS1_3_VERSION, true);
-        run_exchange(server, suites[0], TLS1_2_VERSION, false);
+            run_exchange(server, suites[i], TLS1_3_VERSION, true, false);
+        run_exchange(server, suites[0], TLS1_2_VERSION, false, false);
+        /* a client taking over late, whatever the peer's tickets and
+         * KeyUpdate before its first read: every byte in order */
+        if (!server)
+            for (int i = 0; i < 3; i++)
+                run_exchange(server, suites[i], TLS1_3_VERSION, true, true);
         run_damage(server, PLAY_GARBAGE, "failed authentication", "bad record mac");
         run_damage(server, PLAY_OVERSIZE, "longer than TLS allows", "record overflow");
         run_damage(server, PLAY_TRUNCATED, "ended inside a record", NULL);
