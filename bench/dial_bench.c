@@ -3,7 +3,7 @@
  * dial_bench - new connections per second made by a client, one after
  * another, against a fast server: what a dial and a close cost the client.
  *
- *   dial_bench wsc|tcp SERVER_COMMAND...
+ *   dial_bench wsc|wss|wss-full|tcp SERVER_COMMAND...
  *
  * Starts the server command (as conns_bench does: it must print
  * "listening ... 127.0.0.1:PORT"), then for BENCH_SECONDS (default 1) makes
@@ -12,6 +12,10 @@
  *   wsc  wsc_dial("ws://127.0.0.1:PORT/bench") with default options (no
  *        proxy from the environment), wsc_close(c, 1000, "") (our close
  *        frame, the server's answer), wsc_conn_free.
+ *   wss  the same over TLS to wss://127.0.0.1:PORT (a server started with
+ *        its certificate; the CA from BENCH_TLS_CA): every dial after the
+ *        first resumes the TLS session (wsc's session cache).
+ *   wss-full  wss with no_resumption: a full TLS handshake every time.
  *   tcp  the floor: a TCP connect, then close (the server accepts and
  *        closes too); no WebSocket at all.
  * bench/ws_dial.mjs does the same as `wsc` with npm ws's client.
@@ -38,9 +42,11 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int dial_wsc(const char *url)
+static int dial_wsc(const char *url, bool resume)
 {
     wsc_dial_options o = {.proxy = ""};
+    o.tls.ca_file = getenv("BENCH_TLS_CA");
+    o.tls.no_resumption = !resume;
     wsc_conn *c;
     int r = wsc_dial(url, &o, &c, NULL);
     if (r < 0) {
@@ -73,11 +79,16 @@ static int dial_tcp(int port)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || (strcmp(argv[1], "wsc") != 0 && strcmp(argv[1], "tcp") != 0)) {
-        fprintf(stderr, "usage: dial_bench wsc|tcp SERVER_COMMAND...\n");
+    const char *mode = argc >= 3 ? argv[1] : "";
+    bool tcp = strcmp(mode, "tcp") == 0, tls = strncmp(mode, "wss", 3) == 0;
+    if (!tcp && !tls && strcmp(mode, "wsc") != 0) {
+        fprintf(stderr, "usage: dial_bench wsc|wss|wss-full|tcp SERVER_COMMAND...\n");
         return 2;
     }
-    bool tcp = strcmp(argv[1], "tcp") == 0;
+    if (tls && !getenv("BENCH_TLS_CA")) {
+        fprintf(stderr, "dial_bench %s: set BENCH_TLS_CA to the CA of the server's certificate\n", mode);
+        return 2;
+    }
     double seconds = getenv("BENCH_SECONDS") ? atof(getenv("BENCH_SECONDS")) : 1;
     int reps = getenv("BENCH_REPS") ? atoi(getenv("BENCH_REPS")) : 3;
     if (reps < 1 || reps > 99) {
@@ -91,14 +102,14 @@ int main(int argc, char **argv)
         return 1;
     }
     char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/bench", port);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/bench", tls ? "wss" : "ws", port);
     double rates[99];
     int r = 0;
     for (int k = 0; k < reps && r == 0; k++) {
         long n = 0;
         double t0 = now_s(), t;
         do {
-            r = tcp ? dial_tcp(port) : dial_wsc(url);
+            r = tcp ? dial_tcp(port) : dial_wsc(url, strcmp(mode, "wss-full") != 0);
             n++;
             t = now_s();
         } while (r == 0 && t - t0 < seconds);

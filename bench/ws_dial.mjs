@@ -5,11 +5,24 @@
 // close frame) for BENCH_SECONDS (default 1), BENCH_REPS (default 3) runs,
 // and prints the median as "RESULT dials_per_s N".
 //
-//   node bench/ws_dial.mjs SERVER_COMMAND...
+//   node bench/ws_dial.mjs [--tls [--resume]] SERVER_COMMAND...
+//
+// --tls: wss://127.0.0.1:PORT/bench (a server started with its certificate),
+// trusting the CA in BENCH_TLS_CA; a full TLS handshake each time, unless
+// --resume: then through an https.Agent, whose session cache resumes.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
 import { WebSocket } from 'ws';
 
-const server = spawn(process.argv[2], process.argv.slice(3), { stdio: ['ignore', 'pipe', 'pipe'] });
+const args = process.argv.slice(2);
+const tls = args[0] === '--tls';
+if (tls) args.shift();
+const resume = tls && args[0] === '--resume';
+if (resume) args.shift();
+const ca = tls ? fs.readFileSync(process.env.BENCH_TLS_CA) : undefined;
+const agent = resume ? new https.Agent({ ca, maxCachedSessions: 100 }) : undefined;
+const server = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
 const port = await new Promise((resolve, reject) => {
   let out = '';
   const look = (d) => {
@@ -26,7 +39,8 @@ const reps = Number(process.env.BENCH_REPS || 3);
 
 function one() {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/bench`, { perMessageDeflate: false });
+    const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/bench`,
+      { perMessageDeflate: false, ca, agent });
     ws.once('open', () => ws.close(1000));
     ws.once('close', resolve);
     ws.once('error', reject);

@@ -25,6 +25,7 @@
  * tls13.c's sequence numbers must go on from them. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -261,9 +263,14 @@ static int io_failed(wsc_tls *s, int e, const char *doing)
 static uint8_t *tx_reserve(wsc_tls *s, size_t len)
 {
     if (s->tx_len + len > s->tx_cap) {
-        size_t cap = s->tx_cap ? s->tx_cap : 4 * 17 * 1024;
-        while (cap < s->tx_len + len)
-            cap *= 2;
+        /* Sized to what is asked (a small frame's record or an alert takes
+         * a small block, not a heap-top one trimmed again at once),
+         * doubling as records are appended. */
+        size_t cap = s->tx_len + len;
+        if (cap < 2 * s->tx_cap)
+            cap = 2 * s->tx_cap;
+        if (cap < 1024)
+            cap = 1024;
         uint8_t *p = realloc(s->tx, cap);
         if (!p)
             return NULL;
@@ -582,6 +589,27 @@ static SSL_CTX *client_ctx_new(void)
     return ctx;
 }
 
+/* The key of the context made for o's files: each name with its size and
+ * modification time, so a file changed on disk makes a new context. False
+ * when a file cannot be looked at (loading it will say why) or the names
+ * are too long: no caching then. */
+static bool files_key(const wsc_tls_options *o, char *key, size_t cap)
+{
+    const char *files[] = {o->ca_file, o->ca_dir, o->cert_file, o->key_file};
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        struct stat st = {0};
+        if (files[i] && stat(files[i], &st) < 0)
+            return false;
+        int n = snprintf(key + len, cap - len, "%s\t%lld.%09ld\t%lld\n", files[i] ? files[i] : "",
+                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size);
+        if (n < 0 || (size_t)n >= cap - len)
+            return false;
+        len += (size_t)n;
+    }
+    return true;
+}
+
 static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
 {
     bool custom = o->ca_file || o->ca_dir || o->cert_file || o->key_file;
@@ -596,6 +624,10 @@ static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
         ERR_clear_error();
         return *out ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     }
+    char key[4 * (PATH_MAX + 48)];
+    bool keyed = files_key(o, key, sizeof key);
+    if (keyed && (*out = wsc__tls_ctx_get(key)) != NULL)
+        return 0;
     SSL_CTX *ctx = client_ctx_new();
     if (!ctx)
         return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
@@ -606,6 +638,8 @@ static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
         return r;
     if ((o->cert_file || o->key_file) && (r = load_cert(ctx, o)) < 0)
         return r;
+    if (keyed && SSL_CTX_up_ref(ctx))
+        wsc__tls_ctx_put(key, ctx);
     *out = ctx;
     return 0;
 }
@@ -773,10 +807,9 @@ static int cache_setup(wsc_tls *s, const wsc_tls_options *o)
     }
     *p = '\0';
     SSL_SESSION *sess = wsc__tls_cache_get(s->cache_key);
-    if (sess) {
-        SSL_set_session(s->ssl, sess);
-        SSL_SESSION_free(sess);
-    }
+    if (sess && SSL_SESSION_get_time(sess) + SSL_SESSION_get_timeout(sess) > (long)time(NULL))
+        SSL_set_session(s->ssl, sess); /* (an expired one would only cost the server a look) */
+    SSL_SESSION_free(sess);
     s->late = true;
     return 0;
 }

@@ -7,7 +7,9 @@
  * over). A client with no_resumption, or facing a server with it, never
  * resumes; a session verified under other options (insecure_skip_verify)
  * is not offered. Plain connections: false. Both ends' records are taken
- * over from OpenSSL (tls13.c) in every case, resumed or not. */
+ * over from OpenSSL (tls13.c) in every case, resumed or not. The client's
+ * context for its trust file is kept between dials, but a file replaced on
+ * disk is read again. */
 #include <stdlib.h>
 
 #include <openssl/ssl.h>
@@ -150,6 +152,34 @@ int main(void)
         CHECK(one_conn(lfd, port, plain_srv, &fresh, "server no_resumption") == 0,
               "a server with no_resumption makes full handshakes");
     wsc_tls_server_free(plain_srv);
+
+    /* The trust file changes on disk: the next dial reads it again (the
+     * cached context for the old file is not used). */
+    char ca_copy[] = "/tmp/wsc-test-ca-XXXXXX";
+    int fd = mkstemp(ca_copy);
+    FILE *in = fopen(cert_path, "r"), *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    char pem[8192];
+    size_t n = in ? fread(pem, 1, sizeof pem, in) : 0;
+    CHECK(out && n > 0 && fwrite(pem, 1, n, out) == n, "copy the certificate");
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    wsc_tls_options copy = {.ca_file = ca_copy};
+    CHECK(one_conn(lfd, port, srv, &copy, "the copy") >= 0, "a dial trusting the copy");
+    out = fopen(ca_copy, "w");
+    if (out) {
+        fputs("not a certificate\n", out);
+        fclose(out);
+    }
+    wsc_dial_options dopts = {.tls = copy};
+    char url[64];
+    snprintf(url, sizeof url, "wss://localhost:%d/resume", port);
+    wsc_conn *c = NULL;
+    int r = wsc_dial(url, &dopts, &c, NULL);
+    CHECKF(r == WSC_ETLS, "the trust file replaced by garbage: %s (%s)", wsc_strerror(r), wsc_last_error());
+    wsc_conn_free(c);
+    unlink(ca_copy);
 
     wsc_tls_server_free(srv);
     close(lfd);
