@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// browser_bench.mjs - echo round trips per second in Chromium: wsc (wasm)
-// against the same loop in plain JavaScript in the same kind of page.
+// browser_bench.mjs - echo round trips per second and connect time in
+// Chromium: wsc (wasm) against the same loop in plain JavaScript in the same
+// kind of page.
 //
 //   node bench/browser_bench.mjs        (bench/run.sh runs it; needs emcc,
 //                                         /usr/bin/chromium, npm ws and
@@ -9,7 +10,10 @@
 // Workload: a 1 KiB binary message, sent, its echo awaited, repeated (one in
 // flight) for BENCH_SECONDS (default 1) per run; the median of
 // BENCH_BROWSER_REPS (default 5) runs per variant after one unmeasured run
-// each, the variants interleaved run by run. Each run is a fresh page of one
+// each, the variants interleaved run by run. Connect time: each run first
+// makes 10 connections one after another, each closed once open, and takes
+// the median ms from the dial call (new WebSocket in JS) to the open; the
+// table gives the median of the runs'. Each run is a fresh page of one
 // Chromium (playwright-core, /usr/bin/chromium, a fresh profile) loading
 // bench/browser_bench.html.
 //
@@ -125,7 +129,7 @@ async function runOnce(context, base, v, url) {
     await page.waitForFunction(() => window.__result !== null, null, { timeout: (SECONDS + 20) * 1000, polling: 50 });
     const r = await page.evaluate(() => window.__result);
     if (r.error) throw new Error(r.error);
-    return r.rate;
+    return r;
   } finally {
     await page.close().catch(() => {});
   }
@@ -150,6 +154,7 @@ async function main() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wsc-bench-chromium-'));
   let context;
   const rates = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
+  const connects = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
   const errors = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
   try {
     context = await chromium.launchPersistentContext(profile, {
@@ -166,8 +171,9 @@ async function main() {
       for (const v of VARIANTS) {
         try {
           const r = await runOnce(context, base, v, echo.url);
-          rates[v.name].push(r);
-          log(`  ${v.name.padEnd(10)} run ${i + 1}/${REPS}: ${r.toFixed(0)} round trips/s`);
+          rates[v.name].push(r.rate);
+          connects[v.name].push(r.connect);
+          log(`  ${v.name.padEnd(10)} run ${i + 1}/${REPS}: ${r.rate.toFixed(0)} round trips/s, connected in ${r.connect.toFixed(2)} ms`);
         } catch (e) {
           errors[v.name].push(e.message.split('\n')[0]);
           log(`  ${v.name.padEnd(10)} run ${i + 1}/${REPS}: FAILED ${e.message.split('\n')[0]}`);
@@ -182,16 +188,21 @@ async function main() {
   }
 
   const js = rates.js.length ? median(rates.js) : 0;
-  console.log(`== browser echo: round trips/s, 1 KiB binary, one in flight (Chromium, npm ws echo server; median of ${REPS} x ${SECONDS} s)`);
-  console.log(`${'variant'.padEnd(36)} | ${'round trips/s'.padStart(13)} | ${'runs'.padStart(4)} | ${'vs JS'.padStart(6)}`);
-  console.log(`${'-'.repeat(37)}|${'-'.repeat(15)}|${'-'.repeat(6)}|${'-'.repeat(7)}`);
+  const jsConnect = connects.js.length ? median(connects.js) : 0;
+  console.log(`== browser echo: round trips/s, 1 KiB binary, one in flight, and ms from the dial call to the open ` +
+    `(Chromium, npm ws echo server; median of ${REPS} x ${SECONDS} s)`);
+  console.log(`${'variant'.padEnd(36)} | ${'round trips/s'.padStart(13)} | ${'runs'.padStart(4)} | ${'vs JS'.padStart(6)} | ` +
+    `${'connect ms'.padStart(10)} | ${'vs JS'.padStart(6)}`);
+  console.log(`${'-'.repeat(37)}|${'-'.repeat(15)}|${'-'.repeat(6)}|${'-'.repeat(8)}|${'-'.repeat(12)}|${'-'.repeat(7)}`);
   let failed = 0;
   for (const v of VARIANTS) {
     const r = rates[v.name];
     if (!r.length) failed = 1;
     const m = r.length ? median(r) : 0;
+    const c = r.length ? median(connects[v.name]) : 0;
     console.log(`${v.label.padEnd(36)} | ${(r.length ? m.toFixed(0) : '-').padStart(13)} | ` +
-      `${String(r.length).padStart(4)} | ${(r.length && js ? (m / js).toFixed(2) : '-').padStart(6)}`);
+      `${String(r.length).padStart(4)} | ${(r.length && js ? (m / js).toFixed(2) : '-').padStart(6)} | ` +
+      `${(r.length ? c.toFixed(2) : '-').padStart(10)} | ${(r.length && jsConnect ? (c / jsConnect).toFixed(2) : '-').padStart(6)}`);
   }
   for (const v of VARIANTS) if (errors[v.name].length) console.log(`${v.name}: ${errors[v.name].length} failed run(s): ${errors[v.name][0]}`);
   return failed;

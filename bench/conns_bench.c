@@ -21,7 +21,9 @@
  * N = 0 skips the idle test. BENCH_PATH (default /bench) is the request
  * target (the chat server's is /ws).
  * With BENCH_TLS=1 every connection is TLS first (OpenSSL, no certificate
- * check: the server is ours), for a server started with its certificate.
+ * check: the server is ours), for a server started with its certificate;
+ * with BENCH_TLS_RESUME=1 too, each connection offers the TLS session of
+ * the one before (the bench fails if the server resumes none).
  *
  * Output: progress on stderr; on stdout
  *   RESULT idle_kib_per_conn <KiB>    RESULT conns_per_s <n>
@@ -74,11 +76,25 @@ static long rss_kib(pid_t pid)
 
 
 static SSL_CTX *tls_ctx; /* BENCH_TLS=1 */
+static bool tls_resume;  /* BENCH_TLS_RESUME=1 */
+static SSL_SESSION *tls_session; /* the last connection's, for the next */
+static long tls_resumed; /* connections the server resumed */
 
 typedef struct {
     int fd;
     SSL *ssl;   /* NULL: plain */
+    SSL_SESSION *offered; /* the copy of tls_session it offered (ssl's) */
 } link_t;
+
+/* Offers a copy of tls_session on ssl (the kept one is never used, so
+ * never spoiled). */
+static bool offer_session(link_t *l)
+{
+    l->offered = tls_session ? SSL_SESSION_dup(tls_session) : NULL;
+    bool ok = !l->offered || SSL_set_session(l->ssl, l->offered);
+    SSL_SESSION_free(l->offered); /* ssl holds it */
+    return ok;
+}
 
 static ssize_t link_send(link_t *l, const void *p, size_t n)
 {
@@ -92,6 +108,14 @@ static ssize_t link_recv(link_t *l, void *p, size_t n)
 
 static void link_close(link_t *l)
 {
+    /* A new session (the server's tickets) replaces the one kept; a copy,
+     * as SSL_free below spoils the SSL's own. */
+    SSL_SESSION *sess = tls_resume && l->ssl ? SSL_get1_session(l->ssl) : NULL;
+    if (sess && sess != l->offered && SSL_SESSION_is_resumable(sess)) {
+        SSL_SESSION_free(tls_session);
+        tls_session = SSL_SESSION_dup(sess);
+    }
+    SSL_SESSION_free(sess);
     if (l->ssl)
         SSL_free(l->ssl);
     if (l->fd >= 0)
@@ -105,6 +129,7 @@ static void link_close(link_t *l)
 static bool upgrade(int port, link_t *l, char *buf, size_t cap, size_t *extra)
 {
     l->ssl = NULL;
+    l->offered = NULL;
     l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -113,8 +138,11 @@ static bool upgrade(int port, link_t *l, char *buf, size_t cap, size_t *extra)
     if (l->fd < 0 || connect(l->fd, (struct sockaddr *)&a, sizeof a) < 0)
         goto fail;
     if (tls_ctx && (!(l->ssl = SSL_new(tls_ctx)) || !SSL_set_fd(l->ssl, l->fd) ||
+                    !offer_session(l) ||
                     SSL_connect(l->ssl) != 1))
         goto fail;
+    if (l->ssl && SSL_session_reused(l->ssl))
+        tls_resumed++;
     if (link_send(l, request, (size_t)request_len) != request_len)
         goto fail;
     /* Read whole, in as few receives as it comes in. */
@@ -248,6 +276,9 @@ int main(int argc, char **argv)
         tls_ctx = SSL_CTX_new(TLS_client_method());
         SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
         SSL_CTX_set_mode(tls_ctx, SSL_MODE_RELEASE_BUFFERS);
+        /* the session follows the server's tickets (tls_resume) */
+        SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        tls_resume = getenv("BENCH_TLS_RESUME") && strcmp(getenv("BENCH_TLS_RESUME"), "1") == 0;
     }
 
     int port;
@@ -277,7 +308,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "  run %d: %.0f connections/s\n", r + 1, rates[r]);
     }
     qsort(rates, (size_t)reps, sizeof rates[0], cmp_double);
-    printf("RESULT conns_per_s %.0f\n", rates[reps / 2]);
     server_stop(pid);
+    if (tls_resume && tls_resumed == 0) {
+        fprintf(stderr, "conns_bench: BENCH_TLS_RESUME=1, but the server resumed no TLS session\n");
+        return 1;
+    }
+    if (tls_resume)
+        fprintf(stderr, "  %ld connections resumed their TLS session\n", tls_resumed);
+    printf("RESULT conns_per_s %.0f\n", rates[reps / 2]);
     return 0;
 }

@@ -230,6 +230,13 @@ if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
         if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
             BENCH_TLS=1 run_variant cwss "$build/bench/conns_bench" "$conns" node bench/ws_server.mjs --tls || true
         fi
+        # each connection offers the TLS session of the one before
+        BENCH_TLS=1 BENCH_TLS_RESUME=1 run_variant cwscsr "$build/bench/conns_bench" 0 "$build/wsc" \
+            --listen 127.0.0.1:0 --echo --tls-cert "$BENCH_TLS_CERT" --tls-key "$BENCH_TLS_KEY" || failed=1
+        if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+            BENCH_TLS=1 BENCH_TLS_RESUME=1 run_variant cwssr "$build/bench/conns_bench" 0 \
+                node bench/ws_server.mjs --tls || true
+        fi
     fi
     echo
     printf '%-32s | %12s | %12s | %6s | %12s | %12s | %6s\n' workload "wsc --echo" "ws" wsc/ws \
@@ -241,6 +248,9 @@ if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
         printf '%-32s | %12s | %12s | %6s | %12s | %12s | %6s\n' "${row#*:}" "${a:--}" "${b:--}" \
             "$(ratio "$a" "$b")" "${c:--}" "${d:--}" "$(ratio "$c" "$d")"
     done
+    c=${result[cwscsr.conns_per_s]:-} d=${result[cwssr.conns_per_s]:-}
+    printf '%-32s | %12s | %12s | %6s | %12s | %12s | %6s\n' "new connections/s, TLS resumed" - - - \
+        "${c:--}" "${d:--}" "$(ratio "$c" "$d")"
     printf '%-32s | %12s\n' "new connections/s, chat server" "${result[cchat.conns_per_s]:--}"
 else
     echo "$build/bench/conns_bench or $build/wsc is missing: build them with make bench"
@@ -250,20 +260,39 @@ fi
 # ---- new connections made by a client -----------------------------------------
 # dial_bench: the client's side, against the one-thread `wsc --listen --echo`:
 # wsc_dial + wsc_close one after another, npm ws's client doing the same
-# (ws_dial.mjs), and the floor, a TCP connect and close.
+# (ws_dial.mjs), and the floor, a TCP connect and close; over TLS too, with
+# a full handshake each time and resuming (wsc's session cache; an
+# https.Agent's for ws). The server side from the connections table above
+# (conns_bench's raw client to each server) is set beside the same floor.
 echo
 echo "== new connections made by one client, one after another, to wsc --listen --echo (median of ${reps} runs)"
 if [[ -x $build/bench/dial_bench && -x $build/wsc ]]; then
+    have_ws=false
+    command -v node >/dev/null && [[ -d node_modules/ws ]] && have_ws=true
     run_variant dwsc "$build/bench/dial_bench" wsc "$build/wsc" --listen 127.0.0.1:0 --echo || failed=1
     run_variant dtcp "$build/bench/dial_bench" tcp "$build/wsc" --listen 127.0.0.1:0 --echo || failed=1
-    if command -v node >/dev/null && [[ -d node_modules/ws ]]; then
-        run_variant dws node bench/ws_dial.mjs "$build/wsc" --listen 127.0.0.1:0 --echo || true
+    $have_ws && { run_variant dws node bench/ws_dial.mjs "$build/wsc" --listen 127.0.0.1:0 --echo || true; }
+    if [[ -n ${BENCH_TLS_CERT:-} ]]; then # made by the TLS section above
+        tls_server=("$build/wsc" --listen 127.0.0.1:0 --echo --tls-cert "$BENCH_TLS_CERT" --tls-key "$BENCH_TLS_KEY")
+        run_variant dwssf "$build/bench/dial_bench" wss-full "${tls_server[@]}" || failed=1
+        run_variant dwss "$build/bench/dial_bench" wss "${tls_server[@]}" || failed=1
+        if $have_ws; then
+            run_variant dwsf node bench/ws_dial.mjs --tls "${tls_server[@]}" || true
+            run_variant dwsr node bench/ws_dial.mjs --tls --resume "${tls_server[@]}" || true
+        fi
     fi
-    a=${result[dwsc.dials_per_s]:-} b=${result[dws.dials_per_s]:-} c=${result[dtcp.dials_per_s]:-}
-    printf '%-34s | %10s | %10s | %10s | %8s | %8s\n' client "wsc" "ws" "TCP" "wsc/ws" "wsc/TCP"
-    printf '%s\n' "-----------------------------------|------------|------------|------------|----------|---------"
-    printf '%-34s | %10s | %10s | %10s | %8s | %8s\n' "new connections/s" "${a:--}" "${b:--}" "${c:--}" \
-        "$(ratio "$a" "$b")" "$(ratio "$a" "$c")"
+    c=${result[dtcp.dials_per_s]:-}
+    printf '%-40s | %10s | %10s | %10s | %8s | %8s\n' "new connections/s" "wsc" "ws" "TCP" "wsc/ws" "wsc/TCP"
+    printf '%s\n' "-----------------------------------------|------------|------------|------------|----------|---------"
+    for row in "dwsc dws:client, ws://" "cwsc cws:server (raw client), ws://" \
+               "dwssf dwsf:client, wss://, full handshakes" "dwss dwsr:client, wss://, resumed"; do
+        set -- ${row%%:*}
+        a=${result[$1.dials_per_s]:-${result[$1.conns_per_s]:-}}
+        b=${result[$2.dials_per_s]:-${result[$2.conns_per_s]:-}}
+        case $1 in dwss*) t=- ;; *) t=$c ;; esac
+        printf '%-40s | %10s | %10s | %10s | %8s | %8s\n' "${row#*:}" "${a:--}" "${b:--}" "${t:--}" \
+            "$(ratio "$a" "$b")" "$(ratio "$a" "$t")"
+    done
 else
     echo "$build/bench/dial_bench or $build/wsc is missing: build them with make bench"
     failed=1
