@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ typedef struct client {
 
 static int ep;
 static client *clients;
+static bool any_more; /* a client's turn ended with messages maybe left */
 
 static long long now_ms(void)
 {
@@ -104,6 +106,7 @@ static void serve(client *cl)
         end(cl, r);
         return;
     }
+    any_more = any_more || cl->echo.more;
     watch(cl, EPOLL_CTL_MOD);
 }
 
@@ -164,7 +167,7 @@ int main(int argc, char **argv)
         struct epoll_event evs[64];
         long long now = now_ms();
         long long wake = resume_at && resume_at < next_tick ? resume_at : next_tick;
-        int n = epoll_wait(ep, evs, 64, wake > now ? (int)(wake - now) : 0);
+        int n = epoll_wait(ep, evs, 64, wake > now && !any_more ? (int)(wake - now) : 0);
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr) {
                 serve(evs[i].data.ptr);
@@ -181,6 +184,15 @@ int main(int argc, char **argv)
                 pause_ms = pause_ms == 0 ? 5 : pause_ms * 2 > 1000 ? 1000 : pause_ms * 2;
                 resume_at = now_ms() + pause_ms;
                 epoll_ctl(ep, EPOLL_CTL_DEL, lfd, NULL);
+            }
+        }
+        if (any_more) { /* the turns cut short go on */
+            any_more = false;
+            client *next;
+            for (client *cl = clients; cl; cl = next) {
+                next = cl->next;
+                if (cl->echo.more)
+                    serve(cl);
             }
         }
         now = now_ms();

@@ -38,9 +38,12 @@ typedef struct client {
 
 static uv_loop_t *loop;
 static client *clients;
+static uv_idle_t more;        /* active while a client's turn ended with
+                                 messages maybe left (example_echo.more) */
 static bool accept_failing;   /* said once per run of accept failures */
 
 static void on_ready(uv_poll_t *h, int status, int events);
+static void on_more(uv_idle_t *h);
 
 /* Tells libuv what cl waits for: what wsc says, only writing while an echo
  * is held. */
@@ -90,7 +93,21 @@ static void serve(client *cl)
         end(cl, r);
         return;
     }
+    if (cl->echo.more)
+        uv_idle_start(&more, on_more);
     watch(cl);
+}
+
+/* The turns cut short go on. */
+static void on_more(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    client *next;
+    for (client *cl = clients; cl; cl = next) {
+        next = cl->next;
+        if (cl->echo.more)
+            serve(cl);
+    }
 }
 
 static void on_ready(uv_poll_t *h, int status, int events)
@@ -165,6 +182,7 @@ int main(int argc, char **argv)
     uv_timer_t tick;
     uv_poll_init(loop, &lis, lfd);
     uv_poll_start(&lis, UV_READABLE, on_accept);
+    uv_idle_init(loop, &more);
     uv_timer_init(loop, &tick);
     tick.data = &lis;
     uv_timer_start(&tick, on_tick, 200, 200);

@@ -269,6 +269,23 @@ for (const name of ['epoll_echo_server', 'libuv_echo_server']) {
     await checkEscaped(t, name, { 'Sec-WebSocket-Protocol': 'echo' }, HOSTILE, `${HOSTILE_PRINTED}: echoed 0`);
   });
 
+  test(`examples/${name} echoes 1,000 messages sent at once in order (gathered), then 30,000 bytes`, T, async (t) => {
+    const { port } = await startExample(t, name);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, ['echo']);
+    t.after(() => ws.terminate());
+    await withTimeout(new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }),
+      5000, 'open');
+    const got = [];
+    const all = new Promise((resolve) => ws.on('message', (d) => { got.push(Buffer.from(d)); if (got.length === 1001) resolve(); }));
+    for (let i = 0; i < 1000; i++) ws.send(`m${i}`);
+    const big = Buffer.alloc(30000); // under the examples' 32 KiB read limit
+    for (let i = 0; i < big.length; i += 100) big[i] = i / 100;
+    ws.send(big);
+    await withTimeout(all, 20000, 'the echoes');
+    assert.deepEqual(got.slice(0, 1000).map(String), Array.from({ length: 1000 }, (_, i) => `m${i}`));
+    assert.ok(got[1000].equals(big), 'the 30,000-byte echo');
+  });
+
   test(`examples/${name} serves 200 clients from one thread while a silent client waits`, T, async (t) => {
     const { proc, port } = await startExample(t, name);
     const silent = await rawSocket(port); // accepted first, sends nothing
