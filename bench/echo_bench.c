@@ -132,6 +132,8 @@ static void *serve_conn(void *arg)
     }
     if (err != WSC_ECLOSED)
         fprintf(stderr, "echo_bench: server: %s (%s)\n", wsc_last_error(), wsc_strerror(err));
+    else if (wsc_want_write(c)) /* the last echoes and our reply to the close */
+        wsc_flush(c, 5000);
     wsc_conn_free(c);
     return NULL;
 }

@@ -99,8 +99,6 @@ static void serve(client *cl)
             cl->close_by = now_ms() + CLOSE_WAIT_MS;
         }
     }
-    if (wsc_want_write(cl->c))
-        wsc_flush(cl->c, 0);
     int r = example_echo_some(cl->c, &cl->echo);
     if (r < 0) {
         end(cl, r);

@@ -123,7 +123,10 @@ typedef struct {
  * on, else the error that ended it. Calls with timeout 0 only. */
 static inline int example_echo_some(wsc_conn *c, example_echo *e)
 {
-    int r = 0;
+    /* What earlier turns left goes first; until it has, nothing is read. */
+    int r = wsc_want_write(c) ? wsc_flush(c, 0) : 0;
+    if (r == WSC_EAGAIN)
+        return 0;
     if (e->held) {
         r = wsc_write(c, e->held_type, e->held, e->held_len, 0);
         if (r == WSC_EAGAIN)
@@ -152,6 +155,8 @@ static inline int example_echo_some(wsc_conn *c, example_echo *e)
             e->echoed++;
         }
     }
+    if (r == WSC_ECLOSED && wsc_want_write(c))
+        return 0; /* the peer closed; our echoes and reply wait for room (POLLOUT) */
     if (r < 0 && r != WSC_EAGAIN)
         return r;
     e->more = r == 0 && i == 64;

@@ -85,8 +85,6 @@ static void serve(client *cl)
     if (st == WSC_STATE_OPEN && !cl->target[0])
         example_escaped(wsc_request_target(cl->c), cl->target, sizeof cl->target);
     int r = st == WSC_STATE_CONNECTING ? 0 : example_echo_some(cl->c, &cl->echo);
-    if (r == 0 && wsc_want_write(cl->c))
-        wsc_flush(cl->c, 0);
     if (r == 0 && wsc_get_state(cl->c) == WSC_STATE_CLOSED)
         r = WSC_EHANDSHAKE; /* its handshake failed: wsc_last_error() says why */
     if (r < 0) {

@@ -568,8 +568,12 @@ WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
  * WSC_EAGAIN / WSC_ETIMEDOUT with no message partly read frees the message
  * and receive buffers: an idle connection holds none. Pings are
  * answered and pongs delivered while waiting. With timeout 0 nothing
- * blocks: a pong, the reply to the peer's close frame or the close frame
- * of a protocol error goes out only if the socket takes it at once. Errors: WSC_EAGAIN /
+ * blocks: a pong or the close frame of a protocol error goes out only if
+ * the socket takes it at once; the reply to the peer's close frame, when
+ * what we wrote before still waits for room, is queued behind it: the read
+ * returns WSC_ECLOSED with the state CLOSING and wsc_want_write true, and
+ * wsc_flush (on POLLOUT) sends both and closes (do not free the connection
+ * before, or they are lost). Errors: WSC_EAGAIN /
  * WSC_ETIMEDOUT (connection still usable; the partial message is kept),
  * WSC_ECLOSED (the connection is closed: wsc_close_status gives the peer's
  * close code, or -1 when it vanished without a close frame, i.e. 1006),

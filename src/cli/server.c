@@ -184,12 +184,15 @@ static bool echo(server *s, client *cl)
         if (r == 0 || r == WSC_EAGAIN)
             r = wsc_flush(cl->c, 0);
     }
-    if (r == WSC_EAGAIN || (r == 0 && cl->held)) {
+    /* The peer's close with echoes still owed: they and our reply wait
+     * for room, then the read after the flush ends it. */
+    if (r == WSC_EAGAIN || (r == 0 && cl->held) || (r == WSC_ECLOSED && wsc_want_write(cl->c))) {
         owing(cl);
         return true;
     }
     if (r < 0) {
-        ended(s, cl, r);
+        int end = wsc_conn_error(cl->c); /* what ended it, and its detail again */
+        ended(s, cl, end < 0 ? end : r);
         return false;
     }
     cl->stalled_since = 0;

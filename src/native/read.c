@@ -22,16 +22,19 @@
 #define MSG_KEEP (64 * 1024)
 #define IDLE_MS 10
 
-/* Whether the connection is closed to readers. After a send broke the
- * socket, a reader may still take what had arrived (read_rest). */
+/* Whether the connection is closed to readers: it is CLOSED, or the
+ * peer's close arrived and our queued reply waits (on_close). After a send
+ * broke the socket, a reader may still take what had arrived (read_rest). */
 static bool closed_for_reading(wsc_conn *c)
 {
-    if (atomic_load(&c->state) != WSC_STATE_CLOSED)
+    int state = atomic_load(&c->state);
+    if (state != WSC_STATE_CLOSED && state != WSC_STATE_CLOSING)
         return false;
     pthread_mutex_lock(&c->mu);
     bool rest = wsc__closing_read_rest(&c->closing);
+    bool received = wsc__closing_received(&c->closing);
     pthread_mutex_unlock(&c->mu);
-    return !rest;
+    return state == WSC_STATE_CLOSED ? !rest : received;
 }
 
 /* The transport ended or failed under a reader. */
@@ -117,7 +120,10 @@ static void on_ping(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
 }
 
 /* The peer's close frame: records it, sends our reply (unless our close
- * went out first) and shuts the connection. Returns WSC_ECLOSED. */
+ * went out first) and shuts the connection. A read that must not block
+ * (timeout 0) may find the socket full of what we wrote before: then the
+ * reply is queued behind it, the state becomes CLOSING, and wsc_flush
+ * sends both and shuts the connection (write.c). Returns WSC_ECLOSED. */
 static int on_close(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
 {
     int code = ev->code;
@@ -128,16 +134,27 @@ static int on_close(wsc_conn *c, const wsc_dec_event *ev, wsc_deadline d)
     bool echo = wsc__closing_step(&c->closing, WSC_CLOSE_PEER, true);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);
+    bool queued = false;
     if (echo) {
         uint8_t reply[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-        wsc__send_control(c, WSC_OP_CLOSE, reply, code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2,
-                       wsc__close_frame_deadline(d));
+        size_t len = code == WSC_STATUS_NO_STATUS_RCVD ? 0 : 2;
+        int r = wsc__send_control(c, WSC_OP_CLOSE, reply, len, wsc__close_frame_deadline(d));
+        if (r == WSC_EAGAIN && d == WSC_NOWAIT) {
+            memcpy(c->close_frame, reply, len); /* before close_queued: see conn.h */
+            c->close_frame_len = len;
+            atomic_store(&c->close_queued, true);
+            queued = true;
+        }
         pthread_mutex_lock(&c->mu);
         wsc__closing_step(&c->closing, WSC_CLOSE_REPLIED, true);
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->mu);
     }
-    wsc__conn_shutdown(c);
+    int open = WSC_STATE_OPEN;
+    if (queued)
+        atomic_compare_exchange_strong(&c->state, &open, WSC_STATE_CLOSING);
+    else
+        wsc__conn_shutdown(c);
     wsc__fail(WSC_ECLOSED, "the peer closed the connection: %d %s%s%s", code,
              wsc_status_string(code), ev->len ? ": " : "", c->peer_reason);
     wsc__conn_ended(c, WSC_ECLOSED);

@@ -470,6 +470,15 @@ int wsc_flush(wsc_conn *c, int timeout_ms)
     pthread_mutex_unlock(&c->frame_mu);
     if (r < 0 && r != WSC_EAGAIN && r != WSC_ETIMEDOUT)
         return wsc__conn_send_failed(c, r);
+    if (r == 0 && atomic_load(&c->state) == WSC_STATE_CLOSING) {
+        /* A reply to the peer's close that a read queued (read.c) is out:
+         * the handshake is over. */
+        pthread_mutex_lock(&c->mu);
+        bool done = wsc__closing_received(&c->closing);
+        pthread_mutex_unlock(&c->mu);
+        if (done)
+            wsc__conn_shutdown(c);
+    }
     return r;
 }
 

@@ -25,7 +25,6 @@
  * tls13.c's sequence numbers must go on from them. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
@@ -589,25 +588,27 @@ static SSL_CTX *client_ctx_new(void)
     return ctx;
 }
 
-/* The key of the context made for o's files: each name with its size and
- * modification time, so a file changed on disk makes a new context. False
- * when a file cannot be looked at (loading it will say why) or the names
- * are too long: no caching then. */
-static bool files_key(const wsc_tls_options *o, char *key, size_t cap)
+/* The key of the context made for o's files (malloc'd): each name with
+ * its size and modification time, so a file changed on disk makes a new
+ * context. NULL when a file cannot be looked at (loading it will say why)
+ * or without memory: no caching then. */
+static char *files_key(const wsc_tls_options *o)
 {
     const char *files[] = {o->ca_file, o->ca_dir, o->cert_file, o->key_file};
-    size_t len = 0;
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        struct stat st = {0};
-        if (files[i] && stat(files[i], &st) < 0)
-            return false;
-        int n = snprintf(key + len, cap - len, "%s\t%lld.%09ld\t%lld\n", files[i] ? files[i] : "",
-                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size);
-        if (n < 0 || (size_t)n >= cap - len)
-            return false;
-        len += (size_t)n;
+    struct stat st[4] = {{0}};
+    size_t cap = 1;
+    for (size_t i = 0; i < 4; i++) {
+        if (files[i] && stat(files[i], &st[i]) < 0)
+            return NULL;
+        cap += (files[i] ? strlen(files[i]) : 0) + 64;
     }
-    return true;
+    char *key = malloc(cap);
+    size_t len = 0;
+    for (size_t i = 0; key && i < 4; i++)
+        len += (size_t)snprintf(key + len, cap - len, "%s\t%lld.%09ld\t%lld\n",
+                                files[i] ? files[i] : "", (long long)st[i].st_mtim.tv_sec,
+                                st[i].st_mtim.tv_nsec, (long long)st[i].st_size);
+    return key;
 }
 
 static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
@@ -624,24 +625,24 @@ static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
         ERR_clear_error();
         return *out ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     }
-    char key[4 * (PATH_MAX + 48)];
-    bool keyed = files_key(o, key, sizeof key);
-    if (keyed && (*out = wsc__tls_ctx_get(key)) != NULL)
+    char *key = files_key(o);
+    if (key && (*out = wsc__tls_ctx_get(key)) != NULL) {
+        free(key);
         return 0;
+    }
     SSL_CTX *ctx = client_ctx_new();
-    if (!ctx)
-        return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
-    int r;
-    if (!o->ca_file && !o->ca_dir)
+    int r = ctx ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
+    if (r == 0 && (o->ca_file || o->ca_dir))
+        r = load_ca(ctx, o);
+    else if (r == 0)
         SSL_CTX_set_default_verify_paths(ctx);
-    else if ((r = load_ca(ctx, o)) < 0)
-        return r;
-    if ((o->cert_file || o->key_file) && (r = load_cert(ctx, o)) < 0)
-        return r;
-    if (keyed && SSL_CTX_up_ref(ctx))
+    if (r == 0 && (o->cert_file || o->key_file))
+        r = load_cert(ctx, o);
+    if (r == 0 && key && SSL_CTX_up_ref(ctx))
         wsc__tls_ctx_put(key, ctx);
-    *out = ctx;
-    return 0;
+    free(key);
+    *out = r == 0 ? ctx : NULL;
+    return r;
 }
 
 /* Servers answer an ALPN offer with http/1.1 when it is in it. */

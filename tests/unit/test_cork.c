@@ -6,7 +6,10 @@
  * reads every message in order; past the gather limit the gathered bytes go
  * out on their own; a ping, wsc_close and the streaming writer keep the
  * order; client (masked) and server (unmasked) sides, timeout-0 writes,
- * and compressed messages with context takeover. */
+ * and compressed messages with context takeover. And the peer's close
+ * read with timeout 0 while gathered echoes wait for room: the reply waits
+ * behind them (state CLOSING, wsc_want_write) and goes out with wsc_flush,
+ * which then shuts the connection; the peer's wsc_close gets it. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -201,6 +204,70 @@ static void compressed(void)
     wsc_conn_free(sv);
 }
 
+typedef struct {
+    wsc_conn *c;
+    int r;
+} closer;
+
+static void *close_thread(void *arg)
+{
+    closer *k = arg;
+    k->r = wsc_close(k->c, WSC_STATUS_NORMAL_CLOSURE, "bye");
+    return NULL;
+}
+
+static void peer_close_while_pending(void)
+{
+    wsc_dial_options dopts = {0};
+    wsc_accept_options aopts = {0};
+    wsc_conn *cl, *sv;
+    if (!make_pair(&cl, &sv, &dopts, &aopts))
+        return;
+    int small = 16384;
+    setsockopt(wsc_fd(sv), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(wsc_fd(cl), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    CHECK_OK(wsc_cork(sv));
+    uint8_t m[1000] = {0};
+    int n = 0;
+    while (n < 10000 && wsc_write(sv, WSC_BINARY, m, sizeof m, 0) == 0)
+        n++;
+    CHECKF(n < 10000 && wsc_want_write(sv), "echoes fill the socket and the gather limit (%d)", n);
+    closer k = {.c = cl};
+    pthread_t th;
+    pthread_create(&th, NULL, close_thread, &k);
+    int r;
+    int64_t until = now_ms() + 5000;
+    do {
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        r = wsc_read(sv, 0, &type, &data, &len);
+        if (r == WSC_EAGAIN)
+            sleep_ms(5);
+    } while (r == WSC_EAGAIN && now_ms() < until);
+    CHECKF(r == WSC_ECLOSED, "the peer's close arrives: %s", wsc_strerror(r));
+    CHECKF(wsc_get_state(sv) == WSC_STATE_CLOSING && wsc_want_write(sv),
+           "the reply waits behind the echoes (state %d)", (int)wsc_get_state(sv));
+    CHECKF(wsc_poll_events(sv) == POLLOUT, "only POLLOUT is left to wait for: %d", wsc_poll_events(sv));
+    {
+        wsc_msg_type type;
+        const void *data;
+        size_t len;
+        r = wsc_read(sv, 0, &type, &data, &len);
+        CHECKF(r == WSC_ECLOSED, "a later read says so again: %s", wsc_strerror(r));
+        CHECK(wsc_write(sv, WSC_BINARY, m, 1, 0) == WSC_ECLOSED, "writes are refused");
+    }
+    while (wsc_want_write(sv) && now_ms() < until)
+        wsc_flush(sv, 100);
+    CHECKF(wsc_get_state(sv) == WSC_STATE_CLOSED, "flushed, the connection shuts (state %d)",
+           (int)wsc_get_state(sv));
+    pthread_join(th, NULL);
+    CHECKF(k.r == 0 && wsc_close_status(cl) == 1000, "the peer's wsc_close got our reply: %s (%s)",
+           wsc_strerror(k.r), wsc_last_error());
+    wsc_conn_free(cl);
+    wsc_conn_free(sv);
+}
+
 int main(void)
 {
     CHECK(wsc_cork(NULL) == WSC_EINVAL, "NULL: WSC_EINVAL");
@@ -221,5 +288,6 @@ int main(void)
     wsc_conn_free(sv);
     cork_then_close();
     compressed();
+    peer_close_while_pending();
     return check_summary("test_cork");
 }
