@@ -587,6 +587,19 @@ WSC_API const char *wsc_handshake_header(const wsc_conn *c, const char *name);
 WSC_API int wsc_read(wsc_conn *c, int timeout_ms, wsc_msg_type *type,
                      const void **data, size_t *len);
 
+/* Bytes received and not yet read (wsc's buffer, and what TLS holds of
+ * records): while nonzero, the next read may find its message without a
+ * system call (a part of a frame may also be all there is). For a blocking
+ * echo that gathers its replies (wsc_cork) while more input is already
+ * here and flushes once it runs dry, so a lone message is not delayed:
+ *   if (!wsc_read_buffered(c)) wsc_flush(c, -1);
+ *   wsc_read(c, -1, ...);
+ *   if (wsc_read_buffered(c)) wsc_cork(c);
+ *   wsc_write(c, ...);
+ * Call it from the reading thread. 0 for NULL and while CONNECTING.
+ * Wasm: 0 (wsc_cork changes nothing there). */
+WSC_API size_t wsc_read_buffered(const wsc_conn *c);
+
 /* Streaming read, step 1: waits for the next message to start and gives its
  * type. Any unread rest of the previous message is skipped.
  * Step 2: wsc_reader_read copies up to `cap` bytes of the message into buf

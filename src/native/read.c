@@ -12,6 +12,7 @@
 #include "common/closecode.h"
 #include "common/error.h"
 #include "native/conn.h"
+#include "net/tls.h"
 
 /* Direct-to-destination reads for payload at least this large. */
 #define DIRECT_READ_MIN 1024
@@ -506,4 +507,11 @@ int wsc_close_read(wsc_conn *c)
         return wsc__fail(WSC_ENOMEM, "could not start the background reader thread");
     }
     return 0;
+}
+
+size_t wsc_read_buffered(const wsc_conn *c)
+{
+    if (!c || atomic_load(&c->state) == WSC_STATE_CONNECTING)
+        return 0;
+    return c->rend - c->rpos + wsc__tls_buffered(&c->tr);
 }

@@ -1393,3 +1393,11 @@ bool wsc__tls_resumed(const wsc_transport *t)
 {
     return t->ops == &tls_ops && ((const wsc_tls *)t->state)->resumed;
 }
+
+size_t wsc__tls_buffered(const wsc_transport *t)
+{
+    if (t->ops != &tls_ops)
+        return 0;
+    const wsc_tls *s = t->state; /* rx and pt are the reader's: no lock */
+    return s->rx_len - s->rx_pos + s->pt_len;
+}

@@ -32,6 +32,11 @@ int wsc__tls_handshake(wsc_tls *s, int fd, short *want);
  * owns s from now on. */
 void wsc__tls_transport(wsc_transport *t, wsc_tls *s);
 
+/* What a TLS transport t received and holds, decrypted or not, that no
+ * read took yet (not what OpenSSL keeps of a session it was left); 0 for
+ * TCP. The reading thread's. */
+size_t wsc__tls_buffered(const wsc_transport *t);
+
 /* Whether t is a TLS transport whose handshake resumed a session. */
 bool wsc__tls_resumed(const wsc_transport *t);
 

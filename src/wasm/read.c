@@ -139,3 +139,9 @@ int wsc_close_read(wsc_conn *c)
     wsc_js_close_read(c->id);
     return 0;
 }
+
+size_t wsc_read_buffered(const wsc_conn *c)
+{
+    (void)c;
+    return 0; /* the browser's queue is not counted: wsc_cork changes nothing here */
+}

@@ -9,7 +9,8 @@
  * and compressed messages with context takeover. And the peer's close
  * read with timeout 0 while gathered echoes wait for room: the reply waits
  * behind them (state CLOSING, wsc_want_write) and goes out with wsc_flush,
- * which then shuts the connection; the peer's wsc_close gets it. */
+ * which then shuts the connection; the peer's wsc_close gets it. And
+ * wsc_read_buffered: what arrived and no read took yet. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -268,6 +269,25 @@ static void peer_close_while_pending(void)
     wsc_conn_free(sv);
 }
 
+/* Three messages sent at once: after the first read the other two are
+ * buffered (no system call needed), after the third nothing is. */
+static void read_buffered(wsc_conn *cl, wsc_conn *sv)
+{
+    CHECK(wsc_read_buffered(NULL) == 0, "wsc_read_buffered(NULL): 0");
+    CHECK(wsc_read_buffered(sv) == 0, "nothing buffered at first");
+    CHECK_OK(wsc_cork(cl));
+    uint8_t m[MSG];
+    for (int i = 0; i < 3; i++) {
+        fill(m, i);
+        CHECK_OK(wsc_write(cl, WSC_BINARY, m, MSG, 5000));
+    }
+    CHECK_OK(wsc_flush(cl, 5000));
+    read_in_order(sv, 0, 1, "buffered");
+    CHECKF(wsc_read_buffered(sv) == 2 * (MSG + 6), "two frames buffered: %zu", wsc_read_buffered(sv));
+    read_in_order(sv, 1, 2, "buffered");
+    CHECKF(wsc_read_buffered(sv) == 0, "none left: %zu", wsc_read_buffered(sv));
+}
+
 int main(void)
 {
     CHECK(wsc_cork(NULL) == WSC_EINVAL, "NULL: WSC_EINVAL");
@@ -282,6 +302,7 @@ int main(void)
     past_the_limit(cl, sv);
     ping_flushes(cl, sv);
     writer_pieces(cl, sv);
+    read_buffered(cl, sv);
     wsc_close_now(cl);
     CHECK(wsc_cork(cl) == WSC_ECLOSED, "after the close: WSC_ECLOSED");
     wsc_conn_free(cl);
