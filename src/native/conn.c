@@ -388,13 +388,15 @@ int wsc_poll_events(const wsc_conn *c)
         return atomic_load(&c->hs_want);
     case WSC_STATE_CLOSED:
         return 0;
-    default: {
+    case WSC_STATE_CLOSING: {
         /* After the peer's close only our queued reply is left (read.c). */
         pthread_mutex_lock((pthread_mutex_t *)&c->mu);
         bool received = wsc__closing_received(&c->closing);
         pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
         return (received ? 0 : POLLIN) | (wsc_want_write(c) ? POLLOUT : 0);
     }
+    default:
+        return POLLIN | (wsc_want_write(c) ? POLLOUT : 0);
     }
 }
 
