@@ -230,9 +230,11 @@ typedef void (*wsc_close_fn)(void *user, int code, const char *reason, size_t le
  * Session resumption (RFC 8446 2.2), unless no_resumption: servers issue
  * session tickets (stateless: nothing is kept per client), and clients keep
  * the latest session of each server in a process-wide cache (64 servers at
- * most; a session serves one later dial with the same host, port and trust
- * options), so a reconnecting client skips the certificate exchange and
- * its signatures (wsc_tls_did_resume says whether it did).
+ * most; offered to every later dial with the same host, port and trust
+ * options until the server sends a newer one), so a reconnecting client
+ * skips the certificate exchange and its signatures (wsc_tls_did_resume
+ * says whether it did). Client contexts made for trust and certificate
+ * files are kept too, and made again when a file changes on disk.
  * Wasm: ignored, the browser decides. */
 typedef struct {
     const char *ca_file;         /* PEM bundle to trust instead of the system store */
@@ -695,8 +697,9 @@ WSC_API int wsc_writer_end(wsc_conn *c);
  * streaming writer, prepared messages) in memory instead of sending each
  * one, until wsc_flush sends them together and ends the cork: for a
  * producer with several messages ready, since a stream of small messages
- * otherwise costs a system call each (an echo server: cork, echo what has
- * arrived, reading with timeout 0 until WSC_EAGAIN, then flush). At most
+ * otherwise costs a system call each (an event-loop echo: cork, echo what
+ * has arrived, reading with timeout 0 until WSC_EAGAIN, then flush; a
+ * blocking one: see wsc_read_buffered). At most
  * 64 KiB are gathered: a write that would pass that sends what is gathered
  * first, as its timeout allows. Pings, pongs and close frames are never
  * held: what is gathered goes out before them (the cork stays). Gathered
