@@ -226,7 +226,9 @@ static int handshake(wsc_tls13 *t, const uint8_t *p, size_t n)
         if (n < 4 + len)
             break;
         if (p[0] == 4 && !t->server) {
-            /* NewSessionTicket: we do not resume sessions. */
+            /* NewSessionTicket after the take-over (a server may send more
+             * at any time): skipped; the session cache keeps the ones
+             * OpenSSL took before it (tls.c). */
         } else if (p[0] == 24) { /* KeyUpdate */
             if (len != 1 || p[4] > 1)
                 return fail(t, WSC_TLS13_DECODE_ERROR, "the peer sent a malformed KeyUpdate");
