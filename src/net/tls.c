@@ -588,10 +588,11 @@ static SSL_CTX *client_ctx_new(void)
     return ctx;
 }
 
-/* The key of the context made for o's files (malloc'd): each name with
- * its size and modification time, so a file changed on disk makes a new
- * context. NULL when a file cannot be looked at (loading it will say why)
- * or without memory: no caching then. */
+/* o's trust and certificate files as a cache key (malloc'd): each name
+ * with its size and modification time, so a file changed on disk makes a
+ * new context and offers no session verified under the old one. NULL when
+ * a file cannot be looked at (loading it will say why) or without memory:
+ * no caching then. */
 static char *files_key(const wsc_tls_options *o)
 {
     const char *files[] = {o->ca_file, o->ca_dir, o->cert_file, o->key_file};
@@ -611,7 +612,8 @@ static char *files_key(const wsc_tls_options *o)
     return key;
 }
 
-static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
+/* The client context for o; files: files_key(o), its cache key. */
+static int client_ctx(const wsc_tls_options *o, const char *files, SSL_CTX **out)
 {
     bool custom = o->ca_file || o->ca_dir || o->cert_file || o->key_file;
     if (!custom) {
@@ -625,11 +627,8 @@ static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
         ERR_clear_error();
         return *out ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     }
-    char *key = files_key(o);
-    if (key && (*out = wsc__tls_ctx_get(key)) != NULL) {
-        free(key);
+    if (files && (*out = wsc__tls_ctx_get(files)) != NULL)
         return 0;
-    }
     SSL_CTX *ctx = client_ctx_new();
     int r = ctx ? 0 : wsc__fail(WSC_ENOMEM, "TLS: out of memory");
     if (r == 0 && (o->ca_file || o->ca_dir))
@@ -638,9 +637,8 @@ static int client_ctx(const wsc_tls_options *o, SSL_CTX **out)
         SSL_CTX_set_default_verify_paths(ctx);
     if (r == 0 && (o->cert_file || o->key_file))
         r = load_cert(ctx, o);
-    if (r == 0 && key && SSL_CTX_up_ref(ctx))
-        wsc__tls_ctx_put(key, ctx);
-    free(key);
+    if (r == 0 && files && SSL_CTX_up_ref(ctx))
+        wsc__tls_ctx_put(files, ctx);
     *out = r == 0 ? ctx : NULL;
     return r;
 }
@@ -788,25 +786,15 @@ static int client_setup(wsc_tls *s, const wsc_tls_options *o)
 }
 
 /* Session resumption for a client: its cache key names the server (desc)
- * and every option that decides whom we trust; a session cached under it
- * is offered. 0 or WSC_ENOMEM. */
-static int cache_setup(wsc_tls *s, const wsc_tls_options *o)
+ * and everything that decides whom we trust (files: files_key(o)); a
+ * session cached under it is offered. 0 or WSC_ENOMEM. */
+static int cache_setup(wsc_tls *s, const wsc_tls_options *o, const char *files)
 {
-    const char *parts[] = {s->desc, o->ca_file, o->ca_dir, o->cert_file, o->key_file,
-                           o->insecure_skip_verify ? "insecure" : "verify"};
-    size_t len = 1;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        len += (parts[i] ? strlen(parts[i]) : 0) + 1;
+    size_t len = strlen(s->desc) + strlen(files) + 16;
     if (!(s->cache_key = malloc(len)))
         return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
-    char *p = s->cache_key;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        size_t n = parts[i] ? strlen(parts[i]) : 0;
-        memcpy(p, parts[i] ? parts[i] : "", n);
-        p[n] = '\n'; /* file names with newlines only cost a miss */
-        p += n + 1;
-    }
-    *p = '\0';
+    snprintf(s->cache_key, len, "%s\n%s\n%s", s->desc,
+             o->insecure_skip_verify ? "insecure" : "verify", files);
     SSL_SESSION *sess = wsc__tls_cache_get(s->cache_key);
     if (sess && SSL_SESSION_get_time(sess) + SSL_SESSION_get_timeout(sess) > (long)time(NULL))
         SSL_set_session(s->ssl, sess); /* (an expired one would only cost the server a look) */
@@ -821,26 +809,28 @@ int wsc__tls_client_new(const wsc_tls_options *o, const char *host, const char *
     *out = NULL;
     if (strlen(host) >= HOST_MAX)
         return wsc__fail(WSC_EINVAL, "TLS: the host name %.40s... is too long", host);
+    char *files = files_key(o);
     SSL_CTX *ctx;
-    int r = client_ctx(o, &ctx);
-    if (r < 0)
-        return r;
-    wsc_tls *s = session_new(ctx, false, host, desc);
-    SSL_CTX_free(ctx); /* the session holds its own reference */
-    if (!s)
-        return wsc__fail(WSC_ENOMEM, "TLS: out of memory");
-    if (!client_setup(s, o)) {
+    int r = client_ctx(o, files, &ctx);
+    wsc_tls *s = r < 0 ? NULL : session_new(ctx, false, host, desc);
+    if (r == 0) {
+        SSL_CTX_free(ctx); /* the session holds its own reference */
+        if (!s)
+            r = wsc__fail(WSC_ENOMEM, "TLS: out of memory");
+    }
+    if (r == 0 && !client_setup(s, o)) {
         char reasons[300];
         queue_text(reasons, sizeof reasons);
-        wsc__tls_free(s);
-        return wsc__fail(WSC_ETLS, "TLS: cannot set up verification for %s: %s", host, reasons);
+        r = wsc__fail(WSC_ETLS, "TLS: cannot set up verification for %s: %s", host, reasons);
     }
-    if (!o->no_resumption && (r = cache_setup(s, o)) < 0) {
+    if (r == 0 && files && !o->no_resumption)
+        r = cache_setup(s, o, files);
+    free(files);
+    if (r < 0)
         wsc__tls_free(s);
-        return r;
-    }
-    *out = s;
-    return 0;
+    else
+        *out = s;
+    return r;
 }
 
 int wsc__tls_server_session(const wsc_tls_server *srv, int fd, const void *head,
