@@ -101,20 +101,6 @@ mergeInto(LibraryManager.library, {
       }, left > 0 ? left : 0);
     },
 
-    // While bytes are queued, looks every 4 ms whether they went.
-    watchDrain: function(s) {
-      if (!s.fn || s.drainTimer || s.ws.bufferedAmount === 0) return;
-      s.drainTimer = setTimeout(function check() {
-        s.drainTimer = null;
-        if (s.ws.readyState !== 1) return;
-        if (s.ws.bufferedAmount > 0) {
-          s.drainTimer = setTimeout(check, 4);
-          return;
-        }
-        WSC.fire(s);
-      }, 4);
-    },
-
     // close(code, reason) that never throws: browsers accept only 1000 and
     // 3000-4999, so 1001-1014 go out as 4001-4014 (documented in wsc.h).
     close: function(s, code, reason) {
@@ -168,33 +154,29 @@ mergeInto(LibraryManager.library, {
 
   wsc_js_open__deps: ['$WSC'],
   wsc_js_open__proxy: 'sync',
-  wsc_js_open: function(urlPtr, protoPtr, signal, buf, cap) {
-    var raw = UTF8ToString(urlPtr), protos = UTF8ToString(protoPtr), u, ws;
-    // The native parser's rules (src/proto/url.c), the rest is URL's.
+  wsc_js_open: function(urlPtr, protosPtr, nProtos, signal, whyPtr, whyCap) {
+    var raw = UTF8ToString(urlPtr), protos = [], u, ws;
+    for (var i = 0; i < nProtos; i++) protos.push(UTF8ToString(HEAPU32[(protosPtr >> 2) + i]));
     try {
+      // The native parser's rules (src/proto/url.c), the rest is URL's.
       if (/[\0- \x7f]/.test(raw)) throw new Error('a space or control character');
       if (!/^(wss?|https?):\/\/[^\/?#]/i.test(raw)) throw new Error('not ws://, wss://, http:// or https:// and a host');
       u = new URL(raw);
       if (u.port === '0') throw new Error('port 0 out of range (1-65535)');
+      var Impl = WSC.WebSocketClass();
+      ws = new Impl((/^(https|wss)/.test(u.protocol) ? 'wss://' : 'ws://') + u.host + u.pathname + u.search,
+                    protos, WSC.options);
     } catch (e) {
-      stringToUTF8('bad URL "' + raw + '": ' + e.message, buf, cap);
+      stringToUTF8((u ? 'the browser refused to open a WebSocket to ' + raw : 'bad URL "' + raw + '"') +
+                   ': ' + e.message, whyPtr, whyCap);
       return -1; // WSC_EINVAL
     }
-    var target = u.pathname + u.search;
-    try {
-      var Impl = WSC.WebSocketClass();
-      ws = new Impl((/^(https|wss)/.test(u.protocol) ? 'wss://' : 'ws://') + u.host + target,
-                    protos ? protos.split(',') : [], WSC.options);
-    } catch (e) {
-      stringToUTF8('the browser refused to open a WebSocket to ' + raw + ': ' + e.message, buf, cap);
-      return -1;
-    }
-    stringToUTF8(target, buf, cap);
     ws.binaryType = 'arraybuffer';
     var id = WSC.next++;
-    var s = {ws: ws, signal: signal, queue: [], limit: 32768, code: -1, reason: '', closing: false,
-             closeRead: false, opened: false, waiter: null, fn: 0, conn: 0, user: 0, deferred: false,
-             drainTimer: null, idle: 0, idleTimer: null, lastRx: 0};
+    // Fields not set here start out undefined (false, none): opened, closing,
+    // closeRead, waiter, fn/conn/user, deferred, limit (wsc_dial sets it),
+    // idle and its timer, drainTimer.
+    var s = {ws: ws, target: u.pathname + u.search, signal: signal, queue: [], code: -1, reason: ''};
     WSC.socks[id] = s;
     ws.onopen = function() {
       s.opened = true;
@@ -294,22 +276,31 @@ mergeInto(LibraryManager.library, {
     return s ? s.code : -1;
   },
 
-  wsc_js_close_reason__deps: ['$WSC'],
   wsc_js_close_reason__proxy: 'sync',
   wsc_js_close_reason: function(id, buf, cap) {
     stringToUTF8(WSC.socks[id].reason, buf, cap);
   },
 
-  wsc_js_subprotocol__deps: ['$WSC'],
   wsc_js_subprotocol__proxy: 'sync',
   wsc_js_subprotocol: function(id, buf, cap) {
     stringToUTF8(WSC.socks[id].ws.protocol || '', buf, cap);
   },
 
-  wsc_js_extensions__deps: ['$WSC'],
   wsc_js_extensions__proxy: 'sync',
   wsc_js_extensions: function(id, buf, cap) {
     stringToUTF8(WSC.socks[id].ws.extensions || '', buf, cap);
+  },
+
+  // Copies a string of the socket (NUL-terminated, cut to cap) and returns
+  // its whole length in UTF-8 bytes: which 0 the close reason, 1 the
+  // subprotocol, 2 the extensions, 3 the request target.
+  wsc_js_string__deps: ['$WSC'],
+  wsc_js_string__proxy: 'sync',
+  wsc_js_string: function(id, which, buf, cap) {
+    var s = WSC.socks[id];
+    var str = [s.reason, s.ws.protocol, s.ws.extensions, s.target][which] || '';
+    stringToUTF8(str, buf, cap);
+    return lengthBytesUTF8(str);
   },
 
   wsc_js_set_read_limit__deps: ['$WSC'],
@@ -343,12 +334,24 @@ mergeInto(LibraryManager.library, {
     }
   },
 
+  // Also, for an event handler, looks every 4 ms while bytes are queued
+  // whether they went (no browser has an event for that).
   wsc_js_buffered_amount__deps: ['$WSC'],
   wsc_js_buffered_amount__proxy: 'sync',
   wsc_js_buffered_amount: function(id) {
     var s = WSC.socks[id];
     if (!s) return 0;
-    WSC.watchDrain(s);
+    if (s.fn && !s.drainTimer && s.ws.bufferedAmount > 0) {
+      s.drainTimer = setTimeout(function check() {
+        s.drainTimer = null;
+        if (s.ws.readyState !== 1) return;
+        if (s.ws.bufferedAmount > 0) {
+          s.drainTimer = setTimeout(check, 4);
+          return;
+        }
+        WSC.fire(s);
+      }, 4);
+    }
     return s.ws.bufferedAmount;
   },
 

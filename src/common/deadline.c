@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* deadline.c - monotonic-clock deadlines for the timeout_ms arguments. */
 #include <time.h>
+#ifdef __EMSCRIPTEN__
+#include <emscripten/emscripten.h>
+#endif
 
 #include "wsc.h"
 #include "common/deadline.h"
 
 int64_t wsc__now_ms(void)
 {
+#ifdef __EMSCRIPTEN__
+    return (int64_t)emscripten_get_now() + 1; /* performance.now(): less JS than clock_gettime */
+#else
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+#endif
 }
 
 wsc_deadline wsc__deadline_in(int timeout_ms)

@@ -53,23 +53,6 @@ int wsc__wasm_wait(wsc_conn *c, wsc_deadline d)
     return r;
 }
 
-static char *join_protocols(const wsc_dial_options *o)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < o->n_subprotocols; i++)
-        n += strlen(o->subprotocols[i]) + 1;
-    char *s = malloc(n);
-    if (!s)
-        return NULL;
-    s[0] = '\0';
-    for (size_t i = 0; i < o->n_subprotocols; i++) {
-        if (i)
-            strcat(s, ",");
-        strcat(s, o->subprotocols[i]);
-    }
-    return s;
-}
-
 int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_response *resp)
 {
     static const wsc_dial_options defaults;
@@ -82,35 +65,21 @@ int wsc_dial(const char *url, const wsc_dial_options *opts, wsc_conn **out, wsc_
     for (size_t i = 0; i < o->n_subprotocols; i++)
         if (!o->subprotocols[i] || !*o->subprotocols[i] || strpbrk(o->subprotocols[i], " ,\t\r\n"))
             return wsc__fail(WSC_EINVAL, "subprotocol %zu is empty or has a space, comma or CR/LF", i);
-    /* The browser parses the URL (js/library_wsc.js applies the native
-     * parser's rules on top): that costs 2 KB less wasm than src/proto/url.c.
-     * It writes back the target (at most 3 bytes per byte of url, escaped)
-     * or why it refused. */
-    size_t cap = strlen(url) * 3 + 2;
-    if (cap < 300)
-        cap = 300;
     wsc_conn *c = calloc(1, sizeof *c);
-    char *protos = join_protocols(o);
-    if (c)
-        c->target = malloc(cap);
-    if (!c || !protos || !c->target) {
-        free(protos);
-        if (c)
-            free(c->target);
-        free(c);
+    if (!c)
         return wsc__fail(WSC_ENOMEM, "out of memory");
-    }
 #ifdef __EMSCRIPTEN_PTHREADS__
     _Atomic uint32_t *signal = &c->events; /* what a Worker thread sleeps on */
 #else
     _Atomic uint32_t *signal = NULL; /* one thread: no Atomics on each event */
 #endif
-    c->id = wsc_js_open(url, protos, signal, c->target, (int)cap);
-    free(protos);
+    /* The browser parses the URL (js/library_wsc.js applies the native
+     * parser's rules on top): that costs 2 KB less wasm than src/proto/url.c. */
+    char why[300];
+    c->id = wsc_js_open(url, o->subprotocols, (int)o->n_subprotocols, signal, why, sizeof why);
     if (c->id < 0) {
-        int r = wsc__fail(WSC_EINVAL, "%s", c->target);
-        wsc_conn_free(c);
-        return r;
+        free(c);
+        return wsc__fail(WSC_EINVAL, "%s", why);
     }
     wsc_set_read_limit(c, 32768);
     if (o->idle_timeout_ms > 0)
@@ -159,7 +128,7 @@ const char *wsc_subprotocol(const wsc_conn *c)
     if (!c)
         return "";
     if (!c->subprotocol[0] && wsc_js_state(c->id) != WSC_STATE_CONNECTING)
-        wsc_js_subprotocol(c->id, (char *)c->subprotocol, sizeof c->subprotocol);
+        wsc_js_string(c->id, WSC_JS_SUBPROTOCOL, (char *)c->subprotocol, sizeof c->subprotocol);
     return c->subprotocol;
 }
 
@@ -174,7 +143,7 @@ const char *wsc_extensions(const wsc_conn *c)
     if (!c)
         return "";
     if (!c->extensions[0] && wsc_js_state(c->id) != WSC_STATE_CONNECTING)
-        wsc_js_extensions(c->id, (char *)c->extensions, sizeof c->extensions);
+        wsc_js_string(c->id, WSC_JS_EXTENSIONS, (char *)c->extensions, sizeof c->extensions);
     return c->extensions;
 }
 
@@ -193,7 +162,17 @@ void wsc_tls_server_free(wsc_tls_server *s)
 
 const char *wsc_request_target(const wsc_conn *c)
 {
-    return c && c->target ? c->target : "";
+    if (!c)
+        return "";
+    if (!c->target) { /* copied from JS on first use */
+        size_t n = (size_t)wsc_js_string(c->id, WSC_JS_TARGET, NULL, 0) + 1;
+        char *t = malloc(n);
+        if (!t)
+            return "";
+        wsc_js_string(c->id, WSC_JS_TARGET, t, (int)n);
+        ((wsc_conn *)c)->target = t;
+    }
+    return c->target;
 }
 
 /* Starts WebSocket.close(code, reason) without waiting. */
@@ -281,7 +260,7 @@ const char *wsc_close_reason(const wsc_conn *c)
     if (!c)
         return "";
     if (wsc_js_close_code(c->id) >= 0)
-        wsc_js_close_reason(c->id, (char *)c->reason, sizeof c->reason);
+        wsc_js_string(c->id, WSC_JS_CLOSE_REASON, (char *)c->reason, sizeof c->reason);
     return c->reason;
 }
 

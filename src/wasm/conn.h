@@ -16,7 +16,8 @@
 struct wsc_conn {
     int id;                 /* handle into the JS socket table */
     wsc_group *group;       /* see common/group.h */
-    char *target;           /* the URL's path and query */
+    char *target;           /* the URL's path and query, copied from JS
+                             * by the first wsc_request_target */
     char subprotocol[128];  /* filled once open */
     char extensions[256];   /* filled once open */
     char reason[128];       /* the peer's close reason, filled once closed */

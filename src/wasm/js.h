@@ -10,17 +10,17 @@
 
 #include "wsc.h"
 
-/* new WebSocket(url, protocols) with protocols comma-separated ("" none).
- * The URL must follow the native parser's rules (src/proto/url.h: ws, wss,
- * http or https, a host, port 1-65535, no spaces or control characters);
- * user info and the fragment are dropped. On success writes the request
- * target the browser sends (path and query, NUL-terminated) to buf; else
- * writes why to buf and returns WSC_EINVAL. signal (NULL: none) is a word JS
- * adds 1 to and notifies (Atomics) on each event, until wsc_js_free (what
- * a Worker thread of a -pthread build sleeps on). In a
- * -pthread build all of these but wsc_js_wait run on the main thread, the
- * caller waiting. Returns the handle (> 0). */
-int wsc_js_open(const char *url, const char *protocols, _Atomic uint32_t *signal, char *buf, int cap);
+/* new WebSocket(url, protocols): n_protocols subprotocols. The URL must
+ * follow the native parser's rules (src/proto/url.h: ws, wss, http or
+ * https, a host, port 1-65535, no spaces or control characters); user info
+ * and the fragment are dropped. signal (NULL: none) is a word JS adds 1 to
+ * and notifies (Atomics) on each event, until wsc_js_free (what a Worker
+ * thread of a -pthread build sleeps on). In a -pthread build all of these
+ * but wsc_js_wait run on the main thread, the caller waiting. Returns the
+ * handle (> 0), or -1 with why it refused written to why (NUL-terminated,
+ * cut to cap). */
+int wsc_js_open(const char *url, const char *const *protocols, int n_protocols,
+                _Atomic uint32_t *signal, char *why, int cap);
 
 /* The WebSocket's readyState: 0 connecting, 1 open, 2 closing, 3 closed. */
 int wsc_js_state(int id);
@@ -49,15 +49,17 @@ int wsc_js_send(int id, int type, const void *data, size_t len);
  * refuses are mapped (1001-1014 -> 4001-4014). Returns the code sent. */
 int wsc_js_close(int id, int code, const char *reason);
 
-/* The close event's code (-1 before it) and reason (copied, NUL-terminated). */
+/* The close event's code (-1 before it). */
 int wsc_js_close_code(int id);
-void wsc_js_close_reason(int id, char *buf, int cap);
 
-/* The negotiated subprotocol, copied NUL-terminated. */
-void wsc_js_subprotocol(int id, char *buf, int cap);
+/* The strings wsc_js_string copies. */
+enum { WSC_JS_CLOSE_REASON, WSC_JS_SUBPROTOCOL, WSC_JS_EXTENSIONS, WSC_JS_TARGET };
 
-/* The negotiated extensions (WebSocket.extensions), copied NUL-terminated. */
-void wsc_js_extensions(int id, char *buf, int cap);
+/* Copies one of the socket's strings (the close reason once closed, the
+ * negotiated subprotocol and extensions once open, the request target the
+ * browser sends: path and query) to buf, NUL-terminated and cut to cap, and
+ * returns its whole length in bytes (without the NUL). */
+int wsc_js_string(int id, int which, char *buf, int cap);
 
 /* Messages larger than limit (< 0: none) close the socket with 1009 and
  * leave a marker in the queue. */
