@@ -55,16 +55,23 @@ mergeInto(LibraryManager.library, {
       return WSC.impl;
     },
 
+    // Wakes whatever waits for the socket's next event: a Worker thread
+    // (-pthread) or C suspended by Asyncify. Builds with neither have
+    // nothing to wake.
     wake: function(s) {
+#if USE_PTHREADS
       if (s.signal) {
         Atomics.add(HEAP32, s.signal >> 2, 1);
         Atomics.notify(HEAP32, s.signal >> 2);
       }
+#endif
+#if ASYNCIFY
       var w = s.waiter;
       if (w) {
         s.waiter = null;
         w(0);
       }
+#endif
     },
 
     // Calls the C handler, if any. Never while C is suspended in a blocking
@@ -255,10 +262,14 @@ mergeInto(LibraryManager.library, {
     if (s && s.ws.readyState === 0) return -3; // WSC_EAGAIN: still connecting
     if (!s || s.ws.readyState !== 1 || s.closing) return -5; // WSC_ECLOSED
     var bytes = HEAPU8.subarray(ptr, ptr + len);
-    // A browser copies what send() is given before it returns (but send()
-    // and TextDecoder refuse views of shared memory, as a -pthread build has).
-    var shared = typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer;
-    if (shared || (WSC.copySend && type !== 1)) bytes = bytes.slice();
+    // A browser copies what send() is given before it returns, but send()
+    // and TextDecoder refuse views of shared memory, as a -pthread build
+    // has, and npm ws may frame a message after send() returned.
+#if USE_PTHREADS
+    bytes = bytes.slice();
+#elif ENVIRONMENT_MAY_BE_NODE
+    if (WSC.copySend && type !== 1) bytes = bytes.slice();
+#endif
     s.ws.send(type === 1 ? WSC.dec.decode(bytes) : bytes);
     return 0;
   },
