@@ -12,6 +12,7 @@
 // started per test on port 0 and killed after it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -412,6 +413,10 @@ test('a steady flood is held to the limit; the flooder is told once, the others 
   for (const c of [reader, flooder]) c.close(1000);
 });
 
+/** n characters that compression cannot shrink (the hub deflates what it
+ * sends, and a run of one letter would fill no socket buffer). */
+const noise = (n) => crypto.randomBytes(n).toString('base64').slice(0, n);
+
 /** Bytes in flight between the server and a client's socket: the server's
  * send queue plus the client's unread receive queue (from /proc/net/tcp). */
 function bytesInFlight(serverPort, clientPort) {
@@ -428,22 +433,27 @@ function bytesInFlight(serverPort, clientPort) {
   return total;
 }
 
-test('a reader that stalls is not closed for join and leave notices', T, async (t) => {
-  const { proc, port } = await startChat(t, ['--rate', '0']);
-  const stalled = await chatClient(port);
-  stalled._socket.pause(); // its socket buffers fill, then its writer blocks
-  const sender = await chatClient(port);
-  // 4000-byte messages, 20 at a time, until the buffers take no whole one
-  // more twice in a row: its writer is blocked, 20 to 40 of them queued
-  // (the queue holds 64).
-  let before = 0, stalls = 0;
+/** Has sender send "fill N <noise>" (4000 bytes of noise), 20 at a time,
+ * until the paused client stalled's buffers take no whole one more twice in
+ * a row: the server's writer for it waits for room, 20 to 40 of them in its
+ * queue (which holds 64). */
+async function fillUntilStalled(port, stalled, sender) {
+  let before = 0, stalls = 0, sent = 0;
   for (let i = 0; i < 2000 && stalls < 2; i++) {
-    for (let k = 0; k < 20; k++) sender.send(`fill ${i}-${k} ${'x'.repeat(4000)}`);
+    for (let k = 0; k < 20; k++) sender.send(`fill ${sent++} ${noise(4000)}`);
     await delay(40);
     const now = bytesInFlight(port, stalled._socket.localPort);
     stalls = now - before < 4000 ? stalls + 1 : 0;
     before = now;
   }
+}
+
+test('a reader that stalls is not closed for join and leave notices', T, async (t) => {
+  const { proc, port } = await startChat(t, ['--rate', '0']);
+  const stalled = await chatClient(port);
+  stalled._socket.pause(); // its socket buffers fill, then its writer blocks
+  const sender = await chatClient(port);
+  await fillUntilStalled(port, stalled, sender);
   assert.doesNotMatch(proc.stdout, /queue full/, 'the stalled reader is not too slow yet');
   const joining = []; // a burst of notices while its writer is blocked
   for (let i = 0; i < 100; i++) joining.push(chatClient(port));
@@ -457,6 +467,26 @@ test('a reader that stalls is not closed for join and leave notices', T, async (
   await allGot([stalled], /^\* \(\d+ more joined or left\)$/, 5000, 'skipped notices are counted');
   assert.doesNotMatch(proc.stdout, /queue full/);
   for (const c of [stalled, sender, ...joined]) c.close(1000);
+});
+
+test('a client that closes while its messages wait for room gets them all, then the close reply', T, async (t) => {
+  const { proc, port } = await startChat(t, ['--rate', '0']);
+  const stalled = await chatClient(port);
+  stalled._socket.pause(); // its socket buffers fill, then its writer waits for room
+  const sender = await chatClient(port);
+  await fillUntilStalled(port, stalled, sender);
+  assert.doesNotMatch(proc.stdout, /queue full/, 'the stalled reader is not too slow yet');
+  stalled.close(1000, 'bye'); // its close frame reaches the server behind nothing
+  await delay(300); // the server reads it while its output still waits
+  stalled._socket.resume();
+  const closed = await withTimeout(stalled.closed, 10000, 'the stalled client to close');
+  // The server answers the close after the messages it had started: they
+  // arrive whole and in order, then its close frame (not 1006: cut off).
+  assert.equal(closed.code, 1000, proc.describe());
+  const fills = stalled.got.filter((m) => /: fill \d+ /.test(m)).map((m) => Number(/: fill (\d+) /.exec(m)[1]));
+  assert.ok(fills.length > 0, 'some messages reached it');
+  assert.deepEqual(fills, fills.map((_, i) => i), 'a prefix of what was sent, in order');
+  sender.close(1000);
 });
 
 test('clients joining in bursts are never kicked for join and leave notices', T, async (t) => {

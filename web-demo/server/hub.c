@@ -193,6 +193,16 @@ static void want_flush(client *cl)
 
 static void flush(client *cl);
 
+/* The peer's close came while our output waited for room: wsc queued its
+ * reply behind that output. flush() writes both as the socket takes them
+ * and then lets cl leave; a peer that never reads is cut at close_by. */
+static void finish_close(client *cl)
+{
+    if (!cl->close_by)
+        cl->close_by = loop_now_ms() + CLOSE_WAIT_MS;
+    want_flush(cl);
+}
+
 /* Queues m for cl. A notice (droppable) past HUB_NOTICE_ROOM is counted
  * instead; any other message on a full queue is first written out as far
  * as the socket takes it, and if the queue is still full cl is too slow.
@@ -280,6 +290,10 @@ static void flush(client *cl)
         leave(cl, r);
         return;
     }
+    if (cl->close_by && wsc_get_state(cl->conn) == WSC_STATE_CLOSED) {
+        leave(cl, WSC_ECLOSED); /* the close handshake is over */
+        return;
+    }
     if (cl->count == 0 && cl->too_fast)
         kick(cl, "sending too fast");
     if (!cl->dead)
@@ -339,6 +353,10 @@ static void read_some(client *cl)
         int err = wsc_read(cl->conn, 0, &type, &data, &len);
         if (err == WSC_EAGAIN)
             return;
+        if (err == WSC_ECLOSED && wsc_want_write(cl->conn)) {
+            finish_close(cl);
+            return;
+        }
         if (err < 0) {
             leave(cl, err);
             return;
