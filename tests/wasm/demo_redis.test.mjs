@@ -10,15 +10,18 @@
 // server's clients (they stay connected and keep chatting), that the
 // restarted server's pages come back into the shared room, and that a
 // server whose Redis goes away keeps chatting alone and rejoins the room
-// when Redis is back.
+// when Redis is back, and that one whose Redis stops answering (SIGSTOP)
+// neither piles up what it publishes nor goes silent.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { WebSocket } from 'ws';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = path.resolve(process.env.WSC_BUILD || 'build/native');
@@ -61,9 +64,10 @@ function stopRedis() {
   return new Promise((resolve) => { r.child.once('exit', resolve); r.child.kill('SIGKILL'); });
 }
 
-/** A chat_server on port p (0: any) sharing the room; resolves {child, port, out}. */
-async function startChat(p = 0) {
-  const s = spawnProc(SERVER, ['--port', String(p), ...WWW.flatMap((d) => ['--www', d]), '--redis', sock]);
+/** A chat_server on port p (0: any) sharing the room, with more args;
+ * resolves {child, port, out}. */
+async function startChat(p = 0, args = []) {
+  const s = spawnProc(SERVER, ['--port', String(p), ...WWW.flatMap((d) => ['--www', d]), '--redis', sock, ...args]);
   servers.push(s);
   s.port = Number((await waitOutput(s, /chat: serving http:\/\/127\.0\.0\.1:(\d+)/, 'chat_server'))[1]);
   await waitOutput(s, /chat: sharing the room through Redis/, 'joining the shared room');
@@ -186,4 +190,59 @@ test('without Redis a server chats alone, and rejoins the room when Redis is bac
   await say(pb, together);
   await everyoneHears([pa, pb], [together]);
   assert.ok(!(await logLines(pb)).some((l) => l.endsWith(`: ${alone}`)), 'B never got the line said while alone');
+});
+
+/** An npm ws client of chat server s; resolves once it has its first line. */
+function wsChat(s) {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
+  ws.got = [];
+  return new Promise((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', (d) => { ws.got.push(String(d)); if (ws.got.length === 1) resolve(ws); });
+  });
+}
+
+async function hears(ws, line, what, ms = 10000) {
+  const until = Date.now() + ms;
+  while (!ws.got.some((l) => l.endsWith(`: ${line}`))) {
+    if (Date.now() > until) throw new Error(`${what}: "${line}" did not arrive; last lines ${JSON.stringify(ws.got.slice(-3).map((l) => l.slice(0, 60)))}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const rssKiB = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+test('a Redis that stops answering: the server chats alone within seconds and publishes no more than 1 MiB into it', T, async (t) => {
+  const a = await startChat(0, ['--rate', '0']);
+  const [x, y] = [await wsChat(a), await wsChat(a)];
+  const frozen = redis;
+  const thaw = () => { if (frozen.child.exitCode === null) frozen.child.kill('SIGCONT'); };
+  t.after(thaw);
+  frozen.child.kill('SIGSTOP');
+  // One line into a Redis that does not answer: after 2 s without an
+  // answer the server gives the room up and chats alone.
+  x.send('into the void');
+  await waitOutput(a, /Redis at .* has not answered for 2 s: chatting alone/, 'A notices the silence', 6000);
+  x.send('heard alone');
+  await hears(y, 'heard alone', 'a line said while Redis is silent');
+  thaw();
+  await waitOutput(a, /not answered[^]*sharing the room through Redis/, 'A back in the room', 15000);
+  x.send('back together');
+  await hears(y, 'back together', 'through Redis again');
+
+  // A flood into a silent Redis stops at 1 MiB waiting for answers: the
+  // rest is chatted alone at once, and the server's memory stays put.
+  const before = rssKiB(a.child.pid);
+  frozen.child.kill('SIGSTOP');
+  const noise = (n) => crypto.randomBytes(n).toString('base64').slice(0, n);
+  for (let i = 0; i < 1500; i++) x.send(`flood ${i} ${noise(4000)}`);
+  x.send('after the flood');
+  await waitOutput(a, /Redis at .* has 1 MiB of lines waiting for its answer: chatting alone/, 'A notices the pile', 6000);
+  await hears(y, 'after the flood', 'a line after the flood', 15000);
+  const grew = rssKiB(a.child.pid) - before;
+  assert.ok(grew < 4096, `the server grew by ${grew} KiB for a 6 MB flood into a silent Redis`);
+  thaw();
+  await waitOutput(a, /lines waiting[^]*sharing the room through Redis/, 'A back in the room after the flood', 15000);
+  x.close();
+  y.close();
 });

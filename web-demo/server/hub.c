@@ -240,9 +240,7 @@ void hub_deliver(const char *data, size_t len, bool droppable)
  * (relay.c delivers it back here), else here at once. */
 static void broadcast(const char *data, size_t len, bool droppable)
 {
-    if (relay_active())
-        relay_publish(data, len, droppable);
-    else
+    if (!relay_active() || !relay_publish(data, len, droppable))
         hub_deliver(data, len, droppable);
 }
 

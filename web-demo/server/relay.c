@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "relay.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,11 @@
 
 #define CHANNEL "wsc-chat"
 #define RETRY_MS 1000
+/* A Redis that leaves our PUBLISHes unanswered this long, or this many
+ * bytes of them, is given up like a lost one (it may be stopped or stuck):
+ * what it has not answered stays with it, and the memory is ours again. */
+#define SILENCE_MS 2000
+#define UNANSWERED_MAX (1024 * 1024)
 
 /* One Redis connection and its place in the loop. */
 typedef struct link {
@@ -38,6 +44,12 @@ static char host[256];
 static int port;                /* 0: host is a Unix socket's path */
 static long long retry_at;
 static bool was_active;
+/* PUBLISHes sent and not answered yet: how many, their bytes, and when
+ * Redis last answered one (or the first was sent). */
+static long unanswered;
+static size_t unanswered_bytes;
+static long long answered_at;
+static const char *giving_up;   /* why the links are dropped at the next tick */
 
 /* ---- the adapter: hiredis says what to wait for, the loop tells it ------- */
 
@@ -60,6 +72,10 @@ static void cleanup(void *p)
     l->ac = NULL;
     l->up = false;
     l->want = 0;
+    if (!l->subscriber) { /* its PUBLISHes will never be answered */
+        unanswered = 0;
+        unanswered_bytes = 0;
+    }
 }
 
 static void link_ready(watcher *w, uint32_t events)
@@ -77,9 +93,12 @@ static void say_state(void)
 {
     bool active = relay_active();
     if (active != was_active) {
-        if (active)
-            printf("chat: sharing the room through Redis at %s%s%d\n", host, port ? ":" : "",
-                   port ? port : 0);
+        if (active && port)
+            printf("chat: sharing the room through Redis at %s:%d\n", host, port);
+        else if (active)
+            printf("chat: sharing the room through Redis at %s\n", host);
+        else if (giving_up)
+            printf("chat: Redis at %s %s: chatting alone, retrying every second\n", host, giving_up);
         else
             printf("chat: lost Redis at %s: chatting alone, retrying every second\n", host);
         was_active = active;
@@ -179,23 +198,65 @@ int relay_start(const char *address)
 
 bool relay_active(void)
 {
-    return pub.up && sub.up;
+    return pub.up && sub.up && !giving_up;
 }
 
-void relay_publish(const char *data, size_t len, bool droppable)
+/* Redis answered a PUBLISH (reply NULL: the link went, nothing to count). */
+static void on_published(redisAsyncContext *ac, void *reply, void *len)
 {
+    (void)ac;
+    if (!reply)
+        return;
+    unanswered--;
+    unanswered_bytes -= (size_t)(uintptr_t)len;
+    answered_at = loop_now_ms();
+}
+
+/* Drops both links, from the loop's tick (not inside a hiredis callback),
+ * counting nothing as sent: relay_tick connects again in RETRY_MS. */
+static void give_up(void)
+{
+    for (link *l = &pub; l; l = l == &pub ? &sub : NULL)
+        if (l->ac)
+            redisAsyncFree(l->ac); /* callbacks get NULL, cleanup marks it down */
+    giving_up = NULL;
+    retry_at = loop_now_ms() + RETRY_MS;
+}
+
+bool relay_publish(const char *data, size_t len, bool droppable)
+{
+    if (unanswered_bytes + len + 1 > UNANSWERED_MAX) {
+        giving_up = "has 1 MiB of lines waiting for its answer";
+        say_state();
+        return false;
+    }
     char *line = malloc(len + 1);
     if (!line)
-        return;
+        return false;
     line[0] = droppable ? 'n' : 'm';
     memcpy(line + 1, data, len);
-    redisAsyncCommand(pub.ac, NULL, NULL, "PUBLISH %s %b", CHANNEL, line, len + 1);
+    int r = redisAsyncCommand(pub.ac, on_published, (void *)(uintptr_t)(len + 1), "PUBLISH %s %b",
+                              CHANNEL, line, len + 1);
     free(line);
+    if (r != REDIS_OK)
+        return false;
+    if (unanswered++ == 0)
+        answered_at = loop_now_ms(); /* the silence is counted from here */
+    unanswered_bytes += len + 1;
+    return true;
 }
 
 void relay_tick(long long now_ms)
 {
-    if (!host[0] || now_ms < retry_at)
+    if (!host[0])
+        return;
+    if (!giving_up && unanswered > 0 && now_ms - answered_at >= SILENCE_MS) {
+        giving_up = "has not answered for 2 s";
+        say_state();
+    }
+    if (giving_up)
+        give_up();
+    if (now_ms < retry_at)
         return;
     bool retried = false;
     for (link *l = &pub; l; l = l == &pub ? &sub : NULL)
@@ -222,9 +283,10 @@ bool relay_active(void)
     return false;
 }
 
-void relay_publish(const char *data, size_t len, bool droppable)
+bool relay_publish(const char *data, size_t len, bool droppable)
 {
     (void)data, (void)len, (void)droppable;
+    return false;
 }
 
 void relay_tick(long long now_ms)

@@ -4,8 +4,8 @@
  * carries is delivered to this server's clients (so a line reaches every
  * page once, in the channel's order, whichever server it came from). Two
  * hiredis connections (publish, subscribe) run on the server's event loop.
- * While Redis cannot be reached the server chats alone and retries every
- * second. */
+ * While Redis cannot be reached, or does not answer, the server chats alone
+ * and retries every second. */
 #ifndef CHAT_RELAY_H
 #define CHAT_RELAY_H
 
@@ -22,10 +22,14 @@ int relay_start(const char *address);
 bool relay_active(void);
 
 /* Publishes a line (droppable: a join or leave notice). Call only while
- * relay_active. */
-void relay_publish(const char *data, size_t len, bool droppable);
+ * relay_active. false when it was not published, for the caller to deliver
+ * here: Redis has UNANSWERED_MAX bytes of lines unanswered (relay.c), and
+ * the room is given up until it answers again. */
+bool relay_publish(const char *data, size_t len, bool droppable);
 
-/* Reconnects what was lost, once a second. From the loop's tick. */
+/* Gives the room up when Redis left a line unanswered for 2 s (or holds
+ * too many), and reconnects what was lost, once a second. From the loop's
+ * tick. */
 void relay_tick(long long now_ms);
 
 #endif
