@@ -17,6 +17,11 @@
 #   wsc blocking, pthread    the same program with -pthread -sPROXY_TO_PTHREAD
 #                            and libwsc-mt.a: main() blocks on a Worker (its
 #                            .worker.js counted in the .js column)
+#   wsc event handler, small   the event handler variant built as
+#                            `wsc-emcc-flags --small` says: -flto with the
+#                            bitcode libwsc-lto.a, -sMALLOC=emmalloc
+#   websocket.h, emmalloc    emscripten's with the same allocator, for a
+#                            fair comparison with the row above
 #   printf only              int main() { printf(...); }: Emscripten's floor,
 #                            also with -pthread (the floor of the pthread row)
 # Size builds: emcc -Oz -sENVIRONMENT=web (what a page ships), into
@@ -56,6 +61,7 @@ mkdir -p "$out/src"
     printf '#include <stdio.h>\nint main(void) { printf("hello %%d\\n", 1); return 0; }\n' >"$out/src/printf_only.c"
 wsc_link=(-Iinclude build/wasm/libwsc.a --js-library js/library_wsc.js)
 asyncify=(-sASYNCIFY '-sASYNCIFY_IMPORTS=["wsc_js_wait"]')
+small_link=(-Iinclude -flto build/wasm/libwsc-lto.a --js-library js/library_wsc.js -sMALLOC=emmalloc)
 mt_link=(-Iinclude -pthread build/wasm/libwsc-mt.a --js-library js/library_wsc.js -sPROXY_TO_PTHREAD -sEXIT_RUNTIME=1)
 min=bench/wsc_echo_client_min.c
 # name|label|source|flags (word-split)
@@ -66,6 +72,8 @@ variants=(
     "wsc_events|wsc event handler (no Asyncify)|$min|-DUSE_EVENTS WSC"
     "wsc_asyncify|wsc blocking (Asyncify)|$min|-DWSC_MIN_BLOCKING ASYNC WSC"
     "wsc_pthread|wsc blocking (pthread, Worker)|$min|-DWSC_MIN_BLOCKING MT"
+    "wsc_events_small|wsc event handler, --small (-flto, emmalloc)|$min|-DUSE_EVENTS SMALL"
+    "emws_emmalloc|emscripten websocket.h, -sMALLOC=emmalloc|bench/emws_echo_client.c|-lwebsocket.js -sMALLOC=emmalloc"
     "printf_only|printf only (floor)|$out/src/printf_only.c|"
     "printf_only_pthread|printf only, -pthread -sPROXY_TO_PTHREAD (floor)|$out/src/printf_only.c|PTHREAD"
 )
@@ -76,7 +84,7 @@ build() {
     local js=$1 env=$2 src=$3
     shift 3
     local stamp="$js.stamp" want
-    want="$env $src $* $(cat "$src" build/wasm/libwsc.a build/wasm/libwsc-mt.a js/library_wsc.js | md5sum)"
+    want="$env $src $* $(cat "$src" build/wasm/libwsc.a build/wasm/libwsc-mt.a build/wasm/libwsc-lto.a js/library_wsc.js | md5sum)"
     if [[ -f $js && -f $stamp && $(<"$stamp") == "$want" ]]; then
         return 0
     fi
@@ -86,6 +94,7 @@ build() {
         case $f in
             WSC) flags+=("${wsc_link[@]}") ;;
             ASYNC) flags+=("${asyncify[@]}") ;;
+            SMALL) flags+=("${small_link[@]}") ;;
             MT) flags+=("${mt_link[@]}" -Wno-pthreads-mem-growth)
                 [[ $env == web ]] && flags+=(-sENVIRONMENT=web,worker) ;;
             PTHREAD) flags+=(-pthread -sPROXY_TO_PTHREAD -sEXIT_RUNTIME=1)

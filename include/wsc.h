@@ -52,6 +52,9 @@
  *       works on the main thread only.
  *     a frame loop: timeout-0 calls from emscripten_set_main_loop or a
  *       timer, for programs that have one anyway.
+ *     Any way but the Worker links smaller from libwsc-lto.a (bitcode) with
+ *       -flto on both the compile and the link, plus -sMALLOC=emmalloc:
+ *       `npx wsc-emcc-flags --small`, `make wasm-flags`.
  *     Elsewhere (the main thread without Asyncify) calls that would wait
  *     return WSC_ENOTSUP at once.
  *     Browsers send only close codes 1000 and 3000-4999: 1001-1014 are sent

@@ -8,8 +8,9 @@
 #  2. In another temp dir: `npm init -y`, then install the tarball offline.
 #  3. Build tests/npm/echo_client.c with emcc using only the installed
 #     package's flags (`npx wsc-emcc-flags`): with Asyncify, with -pthread,
-#     and with neither.
-#  4. Run the Asyncify and the -pthread builds in Node against
+#     with neither, and with Asyncify and --small (-flto, the bitcode
+#     libwsc-lto.a, emmalloc).
+#  4. Run the Asyncify, --small and -pthread builds in Node against
 #     build/native/tests/progs/echo_server and check their output, exit
 #     status and the close status the server saw (1000). The build with
 #     neither must fail its blocking dial with WSC_ENOTSUP (such programs use
@@ -24,7 +25,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SERVER=$ROOT/build/native/tests/progs/echo_server
-EXPECTED_FILES="LICENSE README.md build/wasm/libwsc-mt.a build/wasm/libwsc.a emcc-flags.js include/wsc.h js/library_wsc.js package.json"
+EXPECTED_FILES="LICENSE README.md build/wasm/libwsc-lto.a build/wasm/libwsc-mt.a build/wasm/libwsc.a emcc-flags.js include/wsc.h js/library_wsc.js package.json"
 
 say() { printf '%s\n' "-- $*"; }
 die() { printf 'npm-check: FAIL: %s\n' "$*" >&2; exit 1; }
@@ -81,11 +82,13 @@ cp "$ROOT/tests/npm/echo_client.c" .
 FLAGS_ASYNC=$(npx --offline --no -- wsc-emcc-flags --asyncify)
 FLAGS_SYNC=$(node node_modules/libwsc/emcc-flags.js)
 FLAGS_MT=$(npx --offline --no -- wsc-emcc-flags --pthread)
+FLAGS_SMALL=$(npx --offline --no -- wsc-emcc-flags --asyncify --small)
 say "npx wsc-emcc-flags --asyncify: $FLAGS_ASYNC"
 say "npx wsc-emcc-flags --pthread: $FLAGS_MT"
 say "node node_modules/libwsc/emcc-flags.js: $FLAGS_SYNC"
+say "npx wsc-emcc-flags --asyncify --small: $FLAGS_SMALL"
 PKG=$(cd node_modules/libwsc && pwd -P)
-for f in $FLAGS_ASYNC $FLAGS_MT; do
+for f in $FLAGS_ASYNC $FLAGS_MT $FLAGS_SMALL; do
     case $f in
         -I*) [[ ${f#-I} == "$PKG/include" ]] || die "flag $f is not the installed package's include dir" ;;
         /*) [[ $f == "$PKG/"* && -f $f ]] || die "path $f is not a file in the installed package ($PKG)" ;;
@@ -93,6 +96,8 @@ for f in $FLAGS_ASYNC $FLAGS_MT; do
 done
 [[ $FLAGS_ASYNC == "$FLAGS_SYNC -sASYNCIFY -sASYNCIFY_IMPORTS=wsc_js_wait" ]] ||
     die "the --asyncify flags are not the plain ones plus Asyncify"
+[[ $FLAGS_SMALL == *"/libwsc-lto.a "*"-flto -sMALLOC=emmalloc" && $FLAGS_SMALL == "-I"*" -flto "* ]] ||
+    die "the --small flags lack libwsc-lto.a, -flto (compile and link) or emmalloc"
 [[ $FLAGS_MT == *"/libwsc-mt.a "*"-pthread -sPROXY_TO_PTHREAD -sEXIT_RUNTIME=1" && $FLAGS_MT == *" -pthread "* ]] ||
     die "the --pthread flags lack libwsc-mt.a, -pthread (compile and link) or -sPROXY_TO_PTHREAD"
 
@@ -107,6 +112,8 @@ build client.js $FLAGS_ASYNC
 build client.sync.js $FLAGS_SYNC
 # shellcheck disable=SC2086
 build client.mt.js $FLAGS_MT
+# shellcheck disable=SC2086
+build client.small.js $FLAGS_SMALL
 [[ -f client.mt.worker.js ]] || die "the -pthread build made no client.mt.worker.js"
 
 # ---- 4. run against the native echo server
@@ -141,6 +148,14 @@ server_closed() { # the server's CLOSED line for the last connection
 server_closed
 [[ $CLOSED_LINE == *" status=1000 "* || $CLOSED_LINE == *" status=1000" ]] ||
     die "the server did not see close status 1000: $CLOSED_LINE"
+
+run_client client.small.js
+[[ $STATUS -eq 0 ]] || die "client.small.js (Asyncify, --small) exited with $STATUS"
+grep -qx 'received text "hello from npm"' <<<"$OUT" || die "client.small.js did not print the echo"
+grep -qx 'closed with 1000' <<<"$OUT" || die "client.small.js did not close with 1000"
+server_closed
+[[ $CLOSED_LINE == *" status=1000 "* || $CLOSED_LINE == *" status=1000" ]] ||
+    die "the server did not see close status 1000 from client.small.js: $CLOSED_LINE"
 
 run_client client.mt.js
 [[ $STATUS -eq 0 ]] || die "client.mt.js (-pthread) exited with $STATUS"
