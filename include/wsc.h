@@ -781,6 +781,9 @@ WSC_API int wsc_set_event_handler(wsc_conn *c, wsc_event_fn fn, void *user);
  * for N ms (idle timeout)" (wsc_close_status: -1, as for 1006). Anything
  * received counts, data or control, so a live peer's pong keeps a quiet
  * connection open and a dead one (unplugged, a NAT that forgot it) is cut.
+ * So does the peer taking our bytes (on Linux over TCP: its TCP
+ * acknowledged more than a ping's worth since the last look), so a peer
+ * reading a long write of ours, which holds our ping back, is not cut.
  * It runs inside whatever reads: a blocking wsc_read or reader, the
  * wsc_close_read thread, the wsc_stream_fd pump, or an event loop's
  * timeout-0 reads, made when wsc_next_timeout says (without a reader

@@ -287,21 +287,6 @@ mergeInto(LibraryManager.library, {
     return s ? s.code : -1;
   },
 
-  wsc_js_close_reason__proxy: 'sync',
-  wsc_js_close_reason: function(id, buf, cap) {
-    stringToUTF8(WSC.socks[id].reason, buf, cap);
-  },
-
-  wsc_js_subprotocol__proxy: 'sync',
-  wsc_js_subprotocol: function(id, buf, cap) {
-    stringToUTF8(WSC.socks[id].ws.protocol || '', buf, cap);
-  },
-
-  wsc_js_extensions__proxy: 'sync',
-  wsc_js_extensions: function(id, buf, cap) {
-    stringToUTF8(WSC.socks[id].ws.extensions || '', buf, cap);
-  },
-
   // Copies a string of the socket (NUL-terminated, cut to cap) and returns
   // its whole length in UTF-8 bytes: which 0 the close reason, 1 the
   // subprotocol, 2 the extensions, 3 the request target.

@@ -232,7 +232,7 @@ bool wsc__conn_handshake_done(wsc_conn *c)
     wsc__conn_rbuf_release(c); /* the head's buffer, unless frames follow it */
     pthread_mutex_lock(&c->mu);
     int connecting = WSC_STATE_CONNECTING;
-    atomic_store(&c->last_rx_ms, wsc__now_ms()); /* the heartbeat counts from here */
+    wsc__heartbeat_start(c);
     bool opened = atomic_compare_exchange_strong(&c->state, &connecting, WSC_STATE_OPEN);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);

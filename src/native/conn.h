@@ -78,6 +78,8 @@ struct wsc_conn {
                                      from the open on; any thread may read it */
     _Atomic int64_t beat_ms;      /* [r] when our ping for the current silence
                                      went out, 0: not yet; any thread may read */
+    int64_t acked_seen;           /* [r] the bytes the peer's TCP had acknowledged
+                                     at the heartbeat's last look, -1: unknown */
 
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -244,9 +246,11 @@ void wsc__stream_fd_stop(wsc_conn *c);
 /* Frees wsc_read's message buffer (read.c). */
 void wsc__msg_free(wsc_conn *c);
 
-/* The heartbeat (heartbeat.c): when the reader's next receive must wake
- * for it (WSC_FOREVER: never), and what it does then: sends the ping, or
- * fails the connection after the idle timeout (its error). */
+/* The heartbeat (heartbeat.c): its clock starts when the connection opens
+ * (wsc__heartbeat_start, c->mu held); when the reader's next receive must
+ * wake for it (WSC_FOREVER: never), and what it does then: sends the ping,
+ * or fails the connection after the idle timeout (its error). */
+void wsc__heartbeat_start(wsc_conn *c);
 wsc_deadline wsc__heartbeat_due(const wsc_conn *c);
 int wsc__heartbeat(wsc_conn *c);
 

@@ -3,10 +3,52 @@
  * reader has received nothing for heartbeat_ms it sends a ping; when it
  * has received nothing for the idle timeout (idle_timeout_ms, or twice
  * heartbeat_ms) it fails the connection. Any byte received counts, so a
- * live peer's pong keeps a quiet connection open. It runs inside the
- * reader's receive (read.c), whichever reader that is. */
+ * live peer's pong keeps a quiet connection open; so does a peer taking
+ * our bytes (its TCP acknowledging them), which keeps one alive that reads
+ * a long write of ours while that write holds our ping back. It runs
+ * inside the reader's receive (read.c), whichever reader that is. */
+#include <stddef.h>
+#ifdef __linux__
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_acked (glibc's has not) */
+#include <netinet/in.h>
+#include <sys/socket.h>
+#endif
+
 #include "common/error.h"
 #include "native/conn.h"
+
+/* More acknowledged bytes than our pings and a close frame make (TLS
+ * records included): the peer took data. */
+#define LIFE_SIGN_BYTES 256
+
+/* The bytes the peer's TCP has acknowledged on fd so far; -1 where that
+ * cannot be known (not Linux, or not TCP: a Unix socket). */
+static int64_t acked_bytes(int fd)
+{
+#ifdef __linux__
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+        len >= offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
+        return (int64_t)ti.tcpi_bytes_acked;
+#endif
+    return -1;
+}
+
+/* Whether the peer took more of our bytes since the last look (which this
+ * one becomes). */
+static bool peer_took_bytes(wsc_conn *c)
+{
+    int64_t acked = acked_bytes(c->tr.fd), seen = c->acked_seen;
+    c->acked_seen = acked;
+    return seen >= 0 && acked > seen + LIFE_SIGN_BYTES;
+}
+
+void wsc__heartbeat_start(wsc_conn *c)
+{
+    atomic_store(&c->last_rx_ms, wsc__now_ms());
+    c->acked_seen = c->heartbeat_ms || c->idle_ms ? acked_bytes(c->tr.fd) : -1;
+}
 
 /* Silence that ends the connection, 0: none. */
 static int64_t idle_limit(const wsc_conn *c)
@@ -43,6 +85,11 @@ wsc_deadline wsc__heartbeat_due(const wsc_conn *c)
 int wsc__heartbeat(wsc_conn *c)
 {
     int64_t now = wsc__now_ms(), beat = atomic_load(&c->beat_ms);
+    if (peer_took_bytes(c)) { /* alive: the silence starts again */
+        atomic_store(&c->last_rx_ms, now);
+        atomic_store(&c->beat_ms, 0);
+        return 0;
+    }
     if (c->heartbeat_ms && !beat) {
         /* A ping the socket does not take now is not retried: the idle
          * limit decides. One that broke the socket failed the connection,

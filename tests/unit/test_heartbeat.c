@@ -2,7 +2,11 @@
 /* test_heartbeat.c - heartbeat_ms and idle_timeout_ms driven from an event
  * loop: wsc_next_timeout says when a timeout-0 read must be made, that read
  * sends the ping, a pong resets the clock, and silence after the ping ends
- * the connection with WSC_ECLOSED and the detail. */
+ * the connection with WSC_ECLOSED and the detail. Then a peer that reads a
+ * long message slowly while our ping cannot go out (the writer holds the
+ * line): its reading keeps the connection alive. */
+#include <stdlib.h>
+
 #include "check.h"
 #include "net.h"
 
@@ -25,6 +29,103 @@ static int read_when_due(wsc_conn *c)
     const void *d;
     size_t n;
     return wsc_read(c, 0, &t, &d, &n);
+}
+
+/* A raw peer that drains `want` bytes slowly (16 KiB every 2 ms) and never
+ * sends anything, a pong included. */
+typedef struct {
+    int fd;
+    size_t want, got;
+} drainer;
+
+static void *drain(void *arg)
+{
+    drainer *d = arg;
+    static char buf[16384];
+    while (d->got < d->want) {
+        struct pollfd p = {.fd = d->fd, .events = POLLIN};
+        if (poll(&p, 1, 5000) != 1)
+            break;
+        ssize_t n = recv(d->fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            break;
+        d->got += (size_t)n;
+        sleep_ms(2);
+    }
+    return NULL;
+}
+
+/* Reads the server's side until it ends: the result, and its detail (the
+ * detail is per thread). */
+typedef struct {
+    wsc_conn *c;
+    int r;
+    char detail[256];
+} reader_end;
+
+static void *read_until_end(void *arg)
+{
+    reader_end *e = arg;
+    wsc_msg_type t;
+    const void *d;
+    size_t n;
+    e->r = wsc_read(e->c, -1, &t, &d, &n);
+    snprintf(e->detail, sizeof e->detail, "%s", wsc_last_error());
+    return NULL;
+}
+
+/* A blocking write of 4 MiB to a peer that reads it at 8 MB/s takes longer
+ * than the idle timeout (250 ms), and our ping cannot go out meanwhile: the
+ * writer holds the line. The peer taking our bytes is a sign of life, so
+ * the write completes; the silence is counted once it is done. */
+static void slow_reader_during_long_write(void)
+{
+    int port, lfd = listen_local(&port);
+    int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 32768;
+    setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(lfd >= 0 && connect(cfd, (struct sockaddr *)&a, sizeof a) == 0, "raw peer connected");
+    static const char req[] = "GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n\r\n";
+    CHECK(send_bytes(cfd, req, sizeof req - 1) == 0, "request sent");
+    int sfd = accept_tcp(lfd);
+    setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    wsc_accept_options o = {.heartbeat_ms = 100, .idle_timeout_ms = 250};
+    wsc_conn *server = NULL;
+    int r = wsc_accept(sfd, &o, &server);
+    CHECKF(r == 0, "accepted: %s", wsc_strerror(r));
+    char head[512];
+    CHECK(recv_head(cfd, head, sizeof head, 2000) > 0 && strstr(head, " 101 "), "the peer got its 101");
+    if (r != 0) {
+        close(cfd);
+        close(lfd);
+        return;
+    }
+    pthread_t reader, drainer_th;
+    reader_end end = {.c = server};
+    pthread_create(&reader, NULL, read_until_end, &end);
+    size_t len = 4u << 20;
+    drainer d = {.fd = cfd, .want = len + 10}; /* 10: the frame's header */
+    pthread_create(&drainer_th, NULL, drain, &d);
+    uint8_t *msg = calloc(1, len);
+    int64_t t0 = now_ms();
+    r = wsc_write(server, WSC_BINARY, msg, len, -1);
+    int64_t took = now_ms() - t0;
+    CHECKF(r == 0, "the long write completes: %s (%s)", wsc_strerror(r), wsc_last_error());
+    CHECKF(took > 300, "it took longer than the idle timeout (%lld ms)", (long long)took);
+    pthread_join(drainer_th, NULL);
+    CHECKF(d.got == d.want, "the peer got the whole frame (%zu of %zu bytes)", d.got, d.want);
+    /* Now the ping goes out, the peer never answers, and it is cut. */
+    pthread_join(reader, NULL);
+    CHECKF(end.r == WSC_ECLOSED && strstr(end.detail, "no pong within"),
+           "then the silent peer is cut: %s (%s)", wsc_strerror(end.r), end.detail);
+    free(msg);
+    wsc_conn_free(server);
+    close(cfd);
+    close(lfd);
 }
 
 int main(void)
@@ -74,5 +175,6 @@ int main(void)
     CHECK(g_pings == 2, "two pings in all");
     wsc_conn_free(client);
     wsc_conn_free(server);
+    slow_reader_during_long_write();
     return check_summary("test_heartbeat");
 }
