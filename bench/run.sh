@@ -20,6 +20,8 @@
 #   conns_bench           idle memory per connection and new connections/s:
 #                         `wsc --listen --echo` (one thread) vs a `ws` server;
 #                         new connections/s to the chat demo's server
+#   chat_burst.mjs        the chat demo's server under bursts of lines from 100
+#                         clients, beside the same room written with ws
 #   active_bench          10,000 connections sending a message a second each
 #                         (p50/p99 round trip), and 200 doing ping-pong: the
 #                         one-thread wsc server, a thread per connection
@@ -254,6 +256,25 @@ if [[ -x $build/bench/conns_bench && -x $build/wsc ]]; then
     printf '%-32s | %12s\n' "new connections/s, chat server" "${result[cchat.conns_per_s]:--}"
 else
     echo "$build/bench/conns_bench or $build/wsc is missing: build them with make bench"
+    failed=1
+fi
+
+# ---- the chat room under bursts ------------------------------------------------
+# chat_burst.mjs: 100 npm ws clients each send 5 lines at once, 3 rounds; the
+# demo's chat_server (one thread, prepared messages, a client's waiting lines
+# gathered into one send) against the same room written with npm ws.
+echo
+echo "== chat room bursts: 100 clients send 5 lines at once, 3 rounds (median of ${reps} runs)"
+if [[ -x $build/demo/chat_server ]] && command -v node >/dev/null && [[ -d node_modules/ws ]]; then
+    run_variant chat node bench/chat_burst.mjs "$build/demo/chat_server" --port 0 --www web-demo/www \
+        --rate 0 || failed=1
+    run_variant chatws node bench/chat_burst.mjs node bench/ws_chat_server.mjs || true
+    a=${result[chat.burst]:-} b=${result[chatws.burst]:-}
+    printf '%-32s | %12s | %12s | %6s\n' workload chat_server "ws room" wsc/ws
+    printf '%s\n' "---------------------------------|--------------|--------------|-------"
+    printf '%-32s | %12s | %12s | %6s\n' "lines delivered/s" "${a:--}" "${b:--}" "$(ratio "$a" "$b")"
+else
+    echo "$build/demo/chat_server, node or node_modules/ws is missing (make demo-build, npm ci)"
     failed=1
 fi
 

@@ -269,6 +269,8 @@ static void rewatch(client *cl)
 static void flush(client *cl)
 {
     int r = wsc_flush(cl->conn, 0);
+    /* Several waiting: gathered into one send (wsc_cork, up to 64 KiB). */
+    bool corked = r == 0 && cl->count > 1 && !cl->close_by && wsc_cork(cl->conn) == 0;
     while (r == 0 && cl->count > 0 && !cl->close_by) {
         msg *m = cl->queue[cl->head];
         r = wsc_write_prepared(cl->conn, m->prep, 0);
@@ -284,6 +286,8 @@ static void flush(client *cl)
             tell(cl, buf);
         }
     }
+    if (corked && (r == 0 || r == WSC_EAGAIN))
+        r = wsc_flush(cl->conn, 0);
     if (r < 0 && r != WSC_EAGAIN) {
         leave(cl, r);
         return;
