@@ -292,7 +292,7 @@ void wsc_conn_free(wsc_conn *c)
     pthread_mutex_unlock(&c->mu);
     wsc__conn_shutdown(c);
     pthread_mutex_lock(&c->mu);
-    bool join = c->bg_reader, pump = c->pump;
+    bool join = c->bg_reader, pump = c->pump != NULL;
     pthread_mutex_unlock(&c->mu);
     if (join)
         pthread_join(c->bg_thread, NULL);

@@ -97,14 +97,8 @@ struct wsc_conn {
     uint64_t ping_seq;            /* [mu] */
     bool bg_reader;               /* [mu] wsc_close_read started the thread */
     pthread_t bg_thread;
-    bool pump;                    /* [mu] wsc_stream_fd started its threads */
-    pthread_t pump_rx, pump_tx;
-    int pump_fd;                  /* our end of the socketpair */
-    wsc_msg_type pump_type;
-    bool pump_tx_done;            /* [mu] pump_tx ended and recorded what it had to */
-    int pump_err;                 /* [mu] what ended the pump, 0: nothing (yet) */
-    bool pump_err_final;          /* [mu] pump_err is the peer's close: keep it */
-    char pump_detail[256];        /* [mu] wsc_last_error() of that failure */
+    struct wsc_pump *pump;        /* [mu] wsc_stream_fd's threads and what ended
+                                     them (stream_fd.c), NULL: none */
 
     /* Reading [r]. rbuf holds raw bytes from the transport in [rpos, rend).
      * It exists only while needed: allocated by the handshake or the first
@@ -240,7 +234,8 @@ int wsc__conn_wait(wsc_conn *c, wsc_deadline d);
 /* Locks m within d (WSC_NOWAIT: trylock). 0, or wsc__deadline_error(d). */
 int wsc__lock_within(pthread_mutex_t *m, wsc_deadline d);
 
-/* Stops and joins the wsc_stream_fd pump threads (stream_fd.c). */
+/* Stops and joins the wsc_stream_fd pump threads and frees the pump
+ * (stream_fd.c). */
 void wsc__stream_fd_stop(wsc_conn *c);
 
 /* Frees wsc_read's message buffer (read.c). */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* stream_fd.c - wsc_stream_fd: a socketpair whose other end two threads pump
  * to and from messages, for code that insists on a file descriptor. The
- * pump owns its end (pump_fd) and the record of what ended it (pump_err). */
+ * pump (c->pump, allocated by wsc_stream_fd, freed with the connection)
+ * owns its end of the socketpair and the record of what ended it. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,16 @@
  * read limit of wsc and of coder/websocket, so such peers take them. */
 #define PUMP_CHUNK 32768
 
+struct wsc_pump {
+    pthread_t rx, tx;
+    int fd;                     /* our end of the socketpair */
+    wsc_msg_type type;
+    bool tx_done;               /* [c->mu] tx ended and recorded what it had to */
+    int err;                    /* [c->mu] what ended the pump, 0: nothing (yet) */
+    bool err_final;             /* [c->mu] err is the peer's close: keep it */
+    char detail[256];           /* [c->mu] wsc_last_error() of that failure */
+};
+
 /* Records err and this thread's wsc_last_error() as what ended the pump,
  * unless something is recorded already. A final record (the peer's close
  * frame, or a failure of ours that caused the close) replaces a failure of
@@ -24,10 +35,10 @@
 static void pump_record(wsc_conn *c, int err, bool final)
 {
     pthread_mutex_lock(&c->mu);
-    if (c->pump_err == 0 || (final && !c->pump_err_final)) {
-        c->pump_err = err;
-        c->pump_err_final = final;
-        snprintf(c->pump_detail, sizeof c->pump_detail, "%s", wsc_last_error());
+    if (c->pump->err == 0 || (final && !c->pump->err_final)) {
+        c->pump->err = err;
+        c->pump->err_final = final;
+        snprintf(c->pump->detail, sizeof c->pump->detail, "%s", wsc_last_error());
     }
     pthread_mutex_unlock(&c->mu);
 }
@@ -64,10 +75,10 @@ static bool deliver(int fd, const char *p, size_t len)
  * shutting the connection ends a write or close frame it waits on. */
 static void stop_tx(wsc_conn *c)
 {
-    shutdown(c->pump_fd, SHUT_RD);
+    shutdown(c->pump->fd, SHUT_RD);
     wsc__conn_shutdown(c);
     pthread_mutex_lock(&c->mu);
-    while (!c->pump_tx_done)
+    while (!c->pump->tx_done)
         pthread_cond_wait(&c->cond, &c->mu);
     pthread_mutex_unlock(&c->mu);
 }
@@ -87,21 +98,21 @@ static void *pump_rx(void *arg)
             rx_ended(c, r);
             break;
         }
-        if (type != c->pump_type) {
+        if (type != c->pump->type) {
             pump_record(c, wsc__fail(WSC_EPROTO, "expected %s messages, got %s (closed with 1003)",
-                                    wsc_msg_type_string(c->pump_type), wsc_msg_type_string(type)),
+                                    wsc_msg_type_string(c->pump->type), wsc_msg_type_string(type)),
                         false);
             wsc_close(c, WSC_STATUS_UNSUPPORTED_DATA, "unexpected message type");
             break;
         }
-        if (!deliver(c->pump_fd, data, len)) {
+        if (!deliver(c->pump->fd, data, len)) {
             /* The caller stopped reading: what comes next has nowhere to go. */
             wsc_close(c, WSC_STATUS_NORMAL_CLOSURE, "");
             break;
         }
     }
     stop_tx(c);
-    shutdown(c->pump_fd, SHUT_RDWR);
+    shutdown(c->pump->fd, SHUT_RDWR);
     return NULL;
 }
 
@@ -110,8 +121,8 @@ static void *pump_rx(void *arg)
  * to write would never see any. */
 static void refuse_input(wsc_conn *c, char *buf, size_t cap)
 {
-    shutdown(c->pump_fd, SHUT_RD);
-    while (recv(c->pump_fd, buf, cap, MSG_DONTWAIT) > 0) {
+    shutdown(c->pump->fd, SHUT_RD);
+    while (recv(c->pump->fd, buf, cap, MSG_DONTWAIT) > 0) {
     }
 }
 
@@ -163,7 +174,7 @@ static void pump_input(wsc_conn *c, char *buf)
 {
     size_t held = 0;
     for (;;) {
-        ssize_t n = recv(c->pump_fd, buf + held, PUMP_CHUNK - held, 0);
+        ssize_t n = recv(c->pump->fd, buf + held, PUMP_CHUNK - held, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -171,8 +182,8 @@ static void pump_input(wsc_conn *c, char *buf)
             return;
         }
         size_t len = held + (size_t)n;
-        size_t whole = c->pump_type == WSC_TEXT ? utf8_whole(buf, len) : len;
-        int r = whole > 0 ? wsc_write(c, c->pump_type, buf, whole, -1) : 0;
+        size_t whole = c->pump->type == WSC_TEXT ? utf8_whole(buf, len) : len;
+        int r = whole > 0 ? wsc_write(c, c->pump->type, buf, whole, -1) : 0;
         if (r < 0) {
             char why[300];
             snprintf(why, sizeof why, "%s", wsc_last_error());
@@ -202,7 +213,7 @@ static void *pump_tx(void *arg)
         refuse_input(c, &byte, 1);
     }
     pthread_mutex_lock(&c->mu);
-    c->pump_tx_done = true;
+    c->pump->tx_done = true;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -212,35 +223,42 @@ int wsc_stream_fd(wsc_conn *c, wsc_msg_type type, int *fd)
 {
     if (!c || !fd || (type != WSC_TEXT && type != WSC_BINARY))
         return wsc__fail(WSC_EINVAL, "wsc_stream_fd needs a connection, a message type and an out pointer");
+    struct wsc_pump *p = calloc(1, sizeof *p);
+    if (!p)
+        return wsc__fail(WSC_ENOMEM, "out of memory for the stream pump");
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        free(p);
         return wsc__fail(WSC_EIO, "socketpair: %s", strerror(errno));
+    }
     pthread_mutex_lock(&c->mu);
     if (c->pump || c->bg_reader) {
         pthread_mutex_unlock(&c->mu);
         close(sv[0]);
         close(sv[1]);
+        free(p);
         return wsc__fail(WSC_EBUSY, "the connection already has a stream fd or a background reader");
     }
-    c->pump_fd = sv[0];
-    c->pump_type = type;
-    c->pump_err = 0;
-    c->pump_tx_done = false;
-    c->pump = pthread_create(&c->pump_rx, NULL, pump_rx, c) == 0;
-    if (c->pump && pthread_create(&c->pump_tx, NULL, pump_tx, c) != 0) {
-        c->pump_tx_done = true; /* pump_rx need not wait for it */
+    p->fd = sv[0];
+    p->type = type;
+    c->pump = p;
+    bool ok = pthread_create(&p->rx, NULL, pump_rx, c) == 0;
+    if (ok && pthread_create(&p->tx, NULL, pump_tx, c) != 0) {
+        p->tx_done = true; /* pump_rx need not wait for it */
         shutdown(sv[0], SHUT_RDWR);
         pthread_mutex_unlock(&c->mu);
         wsc__conn_shutdown(c);
-        pthread_join(c->pump_rx, NULL);
+        pthread_join(p->rx, NULL);
         pthread_mutex_lock(&c->mu);
-        c->pump = false;
+        ok = false;
     }
-    bool ok = c->pump;
+    if (!ok)
+        c->pump = NULL;
     pthread_mutex_unlock(&c->mu);
     if (!ok) {
         close(sv[0]);
         close(sv[1]);
+        free(p);
         return wsc__fail(WSC_ENOMEM, "could not start the stream pump threads");
     }
     *fd = sv[1];
@@ -252,9 +270,9 @@ int wsc_stream_fd_error(wsc_conn *c)
     if (!c)
         return wsc__fail(WSC_EINVAL, "NULL connection");
     pthread_mutex_lock(&c->mu);
-    int err = c->pump_err;
+    int err = c->pump ? c->pump->err : 0;
     if (err)
-        wsc__fail(err, "%s", c->pump_detail);
+        wsc__fail(err, "%s", c->pump->detail);
     else
         wsc__clear_error();
     pthread_mutex_unlock(&c->mu);
@@ -263,8 +281,13 @@ int wsc_stream_fd_error(wsc_conn *c)
 
 void wsc__stream_fd_stop(wsc_conn *c)
 {
-    shutdown(c->pump_fd, SHUT_RDWR);
-    pthread_join(c->pump_rx, NULL);
-    pthread_join(c->pump_tx, NULL);
-    close(c->pump_fd);
+    struct wsc_pump *p = c->pump;
+    shutdown(p->fd, SHUT_RDWR);
+    pthread_join(p->rx, NULL);
+    pthread_join(p->tx, NULL);
+    close(p->fd);
+    pthread_mutex_lock(&c->mu);
+    c->pump = NULL;
+    pthread_mutex_unlock(&c->mu);
+    free(p);
 }
