@@ -95,7 +95,8 @@ void wsc__conn_ended(wsc_conn *c, int err)
     pthread_mutex_lock(&c->mu);
     if (!c->end_err) {
         c->end_err = err;
-        snprintf(c->end_why, sizeof c->end_why, "%s", wsc_last_error());
+        free(c->end_why); /* (none, unless an earlier call said err 0) */
+        c->end_why = strdup(wsc_last_error()); /* idle connections keep no room for it */
     }
     pthread_mutex_unlock(&c->mu);
 }
@@ -107,7 +108,7 @@ int wsc_conn_error(wsc_conn *c)
     pthread_mutex_lock(&c->mu);
     int err = c->end_err;
     if (err)
-        wsc__fail(err, "%s", c->end_why);
+        wsc__fail(err, "%s", c->end_why ? c->end_why : "(its detail was lost: out of memory)");
     else
         wsc__clear_error();
     pthread_mutex_unlock(&c->mu);
@@ -303,6 +304,7 @@ void wsc_conn_free(wsc_conn *c)
     if (c->tr.ops)
         c->tr.ops->destroy(&c->tr);
     wsc__http_free(&c->peer_head);
+    free(c->end_why);
     free(c->target);
     free(c->url);
     free(c->subprotocol);

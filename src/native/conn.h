@@ -90,7 +90,8 @@ struct wsc_conn {
     pthread_t msg_owner;          /* [mu] the thread holding msg_busy */
     wsc_closing closing;          /* [mu] the close handshake's state */
     int end_err;                  /* [mu] what ended the connection, 0: nothing yet */
-    char end_why[300];            /* [mu] and its wsc_last_error(), set once */
+    char *end_why;                /* [mu] and its wsc_last_error(), set once (a
+                                     copy freed with c; NULL if that failed) */
     int peer_code;                /* [mu] -1 none, 1005 no code */
     char peer_reason[124];        /* [mu] */
     wsc_ping_waiter *pings;       /* [mu] */
