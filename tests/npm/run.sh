@@ -133,10 +133,6 @@ run_client() { # run_client JS -> sets OUT and STATUS
     say "exit status $STATUS"
 }
 
-run_client client.js
-[[ $STATUS -eq 0 ]] || die "client.js (Asyncify) exited with $STATUS"
-grep -qx 'received text "hello from npm"' <<<"$OUT" || die "client.js did not print the echo"
-grep -qx 'closed with 1000' <<<"$OUT" || die "client.js did not close with 1000"
 server_closed() { # the server's CLOSED line for the last connection
     local l
     while read -r -t 5 l <&"${SRV[0]}"; do
@@ -145,25 +141,20 @@ server_closed() { # the server's CLOSED line for the last connection
     done
     die "echo_server reported no CLOSED line"
 }
-server_closed
-[[ $CLOSED_LINE == *" status=1000 "* || $CLOSED_LINE == *" status=1000" ]] ||
-    die "the server did not see close status 1000: $CLOSED_LINE"
 
-run_client client.small.js
-[[ $STATUS -eq 0 ]] || die "client.small.js (Asyncify, --small) exited with $STATUS"
-grep -qx 'received text "hello from npm"' <<<"$OUT" || die "client.small.js did not print the echo"
-grep -qx 'closed with 1000' <<<"$OUT" || die "client.small.js did not close with 1000"
-server_closed
-[[ $CLOSED_LINE == *" status=1000 "* || $CLOSED_LINE == *" status=1000" ]] ||
-    die "the server did not see close status 1000 from client.small.js: $CLOSED_LINE"
+echoes() { # echoes JS WHAT: JS echoes, closes with 1000, and the server saw 1000
+    run_client "$1"
+    [[ $STATUS -eq 0 ]] || die "$1 ($2) exited with $STATUS"
+    grep -qx 'received text "hello from npm"' <<<"$OUT" || die "$1 ($2) did not print the echo"
+    grep -qx 'closed with 1000' <<<"$OUT" || die "$1 ($2) did not close with 1000"
+    server_closed
+    [[ $CLOSED_LINE == *" status=1000 "* || $CLOSED_LINE == *" status=1000" ]] ||
+        die "the server did not see close status 1000 from $1 ($2): $CLOSED_LINE"
+}
 
-run_client client.mt.js
-[[ $STATUS -eq 0 ]] || die "client.mt.js (-pthread) exited with $STATUS"
-grep -qx 'received text "hello from npm"' <<<"$OUT" || die "client.mt.js did not print the echo"
-grep -qx 'closed with 1000' <<<"$OUT" || die "client.mt.js did not close with 1000"
-server_closed
-[[ $CLOSED_LINE == *" status=1000 "* || $CLOSED_LINE == *" status=1000" ]] ||
-    die "the server did not see close status 1000 from client.mt.js: $CLOSED_LINE"
+echoes client.js Asyncify
+echoes client.small.js "Asyncify, --small"
+echoes client.mt.js -pthread
 
 say "client.sync.js has no Asyncify: its blocking dial must fail with WSC_ENOTSUP"
 run_client client.sync.js
