@@ -46,7 +46,8 @@ static void *drain(void *arg)
         struct pollfd p = {.fd = d->fd, .events = POLLIN};
         if (poll(&p, 1, 5000) != 1)
             break;
-        ssize_t n = recv(d->fd, buf, sizeof buf, 0);
+        size_t room = d->want - d->got < sizeof buf ? d->want - d->got : sizeof buf;
+        ssize_t n = recv(d->fd, buf, room, 0); /* not into the ping that follows */
         if (n <= 0)
             break;
         d->got += (size_t)n;
