@@ -22,8 +22,9 @@
 // explicit false makes ws refuse any offer containing
 // server_no_context_takeover with 400, which has its own test.
 //
-// The ws server matrix is the full product (128 runs, about 20 s);
-// WSC_DEFLATE_PAIRWISE=1 runs a pairwise-covering subset of it (20 runs).
+// The ws server matrix is the full product (128 runs, about 45 s: `make
+// deflate-full`); WSC_DEFLATE_PAIRWISE=1 runs a pairwise-covering subset of
+// it (20 runs), as `make test` does.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
